@@ -1,0 +1,9 @@
+using System.Runtime.InteropServices;
+
+namespace VirtualDevices.Interop;
+
+internal static partial class Unix
+{
+    [LibraryImport(Libc, EntryPoint = "close", SetLastError = true)]
+    internal static partial int Close(int fd);
+}

@@ -1,0 +1,9 @@
+using System.Runtime.InteropServices;
+
+namespace VirtualDevices.Interop;
+
+internal static partial class Unix
+{
+    [LibraryImport(Libc, EntryPoint = "fsync", SetLastError = true)]
+    internal static partial int FSync(SafeFileDescriptor fd);
+}

@@ -1,0 +1,9 @@
+using System.Runtime.InteropServices;
+
+namespace VirtualDevices.Interop;
+
+internal static partial class Unix
+{
+    [LibraryImport(Libc, EntryPoint = "fcntl", SetLastError = true)]
+    internal static partial int Fcntl(SafeFileDescriptor fd, int command, int argument);
+}

@@ -1,0 +1,24 @@
+using VirtualDevices.Benchmarks.Commands;
+
+// Each subcommand prints its figure on its last line, so scripts can compare it with the real tools' output.
+var commands = new Dictionary<string, Func<string[], Task<int>>>(StringComparer.Ordinal)
+{
+    ["block-read"] = BlockReadCommand.RunAsync,
+};
+
+if (args.Length == 0 || !commands.TryGetValue(args[0], out Func<string[], Task<int>>? command))
+{
+    Console.Error.WriteLine("usage: VirtualDevices.Benchmarks <command> [arguments]");
+    Console.Error.WriteLine("commands: " + string.Join(", ", commands.Keys.Order(StringComparer.Ordinal)));
+    return 2;
+}
+
+try
+{
+    return await command(args[1..]);
+}
+catch (VirtualDevices.DeviceException e)
+{
+    Console.Error.WriteLine($"{e.ErrorId}: {e.Message}");
+    return 1;
+}
