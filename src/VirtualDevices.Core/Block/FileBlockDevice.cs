@@ -104,6 +104,38 @@ public sealed class FileBlockDevice : BlockDevice
         }
     }
 
+    /// <summary>Creates a new sparse disk image of <paramref name="sizeBytes"/> bytes and opens it.</summary>
+    /// <param name="path">The file to create; it must not exist.</param>
+    /// <param name="sizeBytes">The size, a whole number of sectors.</param>
+    /// <param name="options">How to open it afterwards; null for defaults.</param>
+    /// <exception cref="DeviceException">The file exists or cannot be created.</exception>
+    public static FileBlockDevice Create(string path, long sizeBytes, FileBlockDeviceOptions? options = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        int sectorSize = options?.SectorSize ?? 512;
+        if (sizeBytes <= 0 || sizeBytes % sectorSize != 0)
+        {
+            throw new BlockMisalignedException(options?.Name ?? path, $"image size {sizeBytes}", sectorSize);
+        }
+
+        string fullPath = Path.GetFullPath(path);
+        try
+        {
+            using var stream = new FileStream(fullPath, FileMode.CreateNew, FileAccess.Write);
+            stream.SetLength(sizeBytes);
+        }
+        catch (IOException e) when (File.Exists(fullPath))
+        {
+            throw new DeviceException("DeviceImageExists", DeviceErrorCategory.ResourceExists, $"'{fullPath}' already exists.", fullPath, e);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new BlockIOException(fullPath, "create", e.Message, 0, e);
+        }
+
+        return Open(fullPath, options);
+    }
+
     private static unsafe (long Size, bool IsBlockSpecial, int LogicalSectorSize, bool ReadOnly) Probe(SafeFileDescriptor fd, string path)
     {
         if (OperatingSystem.IsLinux())

@@ -1,0 +1,32 @@
+@{
+    RootModule           = 'VirtualDevices.PowerShell.dll'
+    ModuleVersion        = '0.1.0'
+    CompatiblePSEditions = @('Core')
+    GUID                 = 'b55de8d1-174d-44c2-aee3-663edb2088cf'
+    Author               = 'VirtualDevices contributors'
+    CompanyName          = 'VirtualDevices'
+    Copyright            = '(c) VirtualDevices contributors. All rights reserved.'
+    Description          = 'Scriptable virtual devices for Linux and macOS: block devices (disk images, RAM disks, NBD), xenstore and Xen devices, and virtual network devices, as pipeline objects.'
+    PowerShellVersion    = '7.4'
+    FormatsToProcess     = @('VirtualDevices.format.ps1xml')
+    FunctionsToExport    = @()
+    CmdletsToExport      = @(
+        'Close-BlockDevice'
+        'Get-BlockDevice'
+        'Get-BlockDeviceInfo'
+        'Get-DeviceStats'
+        'New-BlockDevice'
+        'Open-BlockDevice'
+        'Read-BlockDevice'
+        'Reset-DeviceStats'
+        'Write-BlockDevice'
+    )
+    VariablesToExport    = @()
+    AliasesToExport      = @()
+    PrivateData          = @{
+        PSData = @{
+            Tags         = @('Linux', 'MacOS', 'BlockDevice', 'NBD', 'Xen', 'Xenstore', 'Network', 'TAP', 'vmnet', 'MirageOS')
+            ReleaseNotes = 'First release: the device model, file and memory block devices, and the block and statistics cmdlets.'
+        }
+    }
+}

@@ -1,0 +1,69 @@
+using System.Management.Automation;
+using VirtualDevices.Block;
+using VirtualDevices.PowerShell.Infrastructure;
+
+namespace VirtualDevices.PowerShell.Commands.Block;
+
+/// <summary>
+/// <para type="synopsis">Creates a block device: a RAM disk, or a new sparse disk image, open for the session.</para>
+/// </summary>
+[Cmdlet(VerbsCommon.New, "BlockDevice", DefaultParameterSetName = MemorySet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low)]
+[OutputType(typeof(MemoryBlockDevice), typeof(FileBlockDevice))]
+public sealed class NewBlockDeviceCommand : AsyncCmdlet
+{
+    private const string MemorySet = "Memory";
+    private const string ImageSet = "Image";
+
+    /// <summary>Size in bytes (a whole number of sectors); accepts 64MB, 1GB.</summary>
+    [Parameter(Mandatory = true, Position = 0, ParameterSetName = MemorySet)]
+    [Parameter(Mandatory = true, Position = 1, ParameterSetName = ImageSet)]
+    [ValidateRange(1, long.MaxValue)]
+    public long Size { get; set; }
+
+    /// <summary>Create a sparse disk image at this path (it must not exist) instead of a RAM disk.</summary>
+    [Parameter(Mandatory = true, Position = 0, ParameterSetName = ImageSet)]
+    [ValidateNotNullOrEmpty]
+    public string Path { get; set; } = null!;
+
+    /// <summary>The device's name in the session (default memN or fileN).</summary>
+    [Parameter]
+    [ValidatePattern("^[A-Za-z0-9_.-]+$")]
+    public string? Name { get; set; }
+
+    /// <summary>Bytes per sector (default 512).</summary>
+    [Parameter]
+    [ValidateSet("512", "1024", "2048", "4096")]
+    public int SectorSize { get; set; } = 512;
+
+    /// <inheritdoc/>
+    protected override void ProcessRecord()
+    {
+        string? path = ParameterSetName == ImageSet ? GetUnresolvedProviderPathFromPSPath(Path) : null;
+        string target = path ?? "RAM disk";
+        if (!ShouldProcess(target, $"Create a {Size}-byte block device"))
+        {
+            return;
+        }
+
+        RunAsync(async _ =>
+        {
+            BlockDevice device = path is null
+                ? new MemoryBlockDevice(CheckedSize(), SectorSize, Name)
+                : FileBlockDevice.Create(path, Size, new FileBlockDeviceOptions { Name = Name, SectorSize = SectorSize });
+            try
+            {
+                Registry.Add(device);
+            }
+            catch
+            {
+                await device.DisconnectAsync().ConfigureAwait(false);
+                throw;
+            }
+
+            Emit(device);
+        }, target);
+    }
+
+    private long CheckedSize() =>
+        Size % SectorSize == 0 ? Size : throw new BlockMisalignedException(Name, $"size {Size}", SectorSize);
+}

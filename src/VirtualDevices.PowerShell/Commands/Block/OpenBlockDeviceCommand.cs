@@ -1,0 +1,65 @@
+using System.Management.Automation;
+using VirtualDevices.Block;
+using VirtualDevices.PowerShell.Infrastructure;
+
+namespace VirtualDevices.PowerShell.Commands.Block;
+
+/// <summary>
+/// <para type="synopsis">Opens a disk image or block-special file as a block device for the rest of the session.</para>
+/// </summary>
+[Cmdlet(VerbsCommon.Open, "BlockDevice")]
+[OutputType(typeof(FileBlockDevice))]
+public sealed class OpenBlockDeviceCommand : AsyncCmdlet
+{
+    /// <summary>The disk image or block-special file to open.</summary>
+    [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
+    [Alias("FullName")]
+    [ValidateNotNullOrEmpty]
+    public string Path { get; set; } = null!;
+
+    /// <summary>The device's name in the session (default fileN).</summary>
+    [Parameter]
+    [ValidatePattern("^[A-Za-z0-9_.-]+$")]
+    public string? Name { get; set; }
+
+    /// <summary>Open read-only: writes, trims and zeroing are refused.</summary>
+    [Parameter]
+    public SwitchParameter ReadOnly { get; set; }
+
+    /// <summary>Bypass the page cache (O_DIRECT on Linux, F_NOCACHE on macOS).</summary>
+    [Parameter]
+    public SwitchParameter Direct { get; set; }
+
+    /// <summary>Bytes per sector (default 512 for images, the logical sector size for devices).</summary>
+    [Parameter]
+    [ValidateSet("512", "1024", "2048", "4096")]
+    public int SectorSize { get; set; }
+
+    /// <inheritdoc/>
+    protected override void ProcessRecord()
+    {
+        string path = GetUnresolvedProviderPathFromPSPath(Path);
+        var options = new FileBlockDeviceOptions
+        {
+            Name = Name,
+            ReadOnly = ReadOnly,
+            Direct = Direct,
+            SectorSize = MyInvocation.BoundParameters.ContainsKey(nameof(SectorSize)) ? SectorSize : null,
+        };
+        RunAsync(async _ =>
+        {
+            FileBlockDevice device = FileBlockDevice.Open(path, options);
+            try
+            {
+                Registry.Add(device);
+            }
+            catch
+            {
+                await device.DisconnectAsync().ConfigureAwait(false);
+                throw;
+            }
+
+            Emit(device);
+        }, path);
+    }
+}

@@ -1,0 +1,107 @@
+using System.Diagnostics;
+using System.Management.Automation;
+using VirtualDevices.Block;
+using VirtualDevices.PowerShell.Infrastructure;
+
+namespace VirtualDevices.PowerShell.Commands.Block;
+
+/// <summary>
+/// <para type="synopsis">Reads sectors from a block device, as objects or into a file.</para>
+/// </summary>
+[Cmdlet(VerbsCommunications.Read, "BlockDevice", DefaultParameterSetName = PathSet)]
+[OutputType(typeof(BlockData), typeof(BlockTransferResult))]
+public sealed class ReadBlockDeviceCommand : AsyncCmdlet
+{
+    private const string PathSet = "Path";
+    private const string DeviceSet = "Device";
+
+    /// <summary>The disk image or block-special file to read (opened read-only for this command).</summary>
+    [Parameter(Mandatory = true, Position = 0, ParameterSetName = PathSet, ValueFromPipelineByPropertyName = true)]
+    [Alias("FullName")]
+    [ValidateNotNullOrEmpty]
+    public string Path { get; set; } = null!;
+
+    /// <summary>A device open in the session, or its name.</summary>
+    [Parameter(Mandatory = true, Position = 0, ParameterSetName = DeviceSet, ValueFromPipeline = true)]
+    [DeviceTransformation]
+    [ArgumentCompleter(typeof(DeviceNameCompleter))]
+    public IBlockDevice Device { get; set; } = null!;
+
+    /// <summary>The first sector to read (default 0).</summary>
+    [Parameter]
+    [ValidateRange(0, long.MaxValue)]
+    public long Sector { get; set; }
+
+    /// <summary>The number of sectors to read (default: to the end of the device).</summary>
+    [Parameter]
+    [ValidateRange(0, long.MaxValue)]
+    public long Count { get; set; }
+
+    /// <summary>The first byte to read, a multiple of the sector size (instead of -Sector).</summary>
+    [Parameter]
+    [ValidateRange(0, long.MaxValue)]
+    public long Offset { get; set; }
+
+    /// <summary>The number of bytes to read, a multiple of the sector size (instead of -Count).</summary>
+    [Parameter]
+    [ValidateRange(0, long.MaxValue)]
+    public long Length { get; set; }
+
+    /// <summary>Sectors in each output object (default 1).</summary>
+    [Parameter]
+    [ValidateRange(1, 65536)]
+    public int SectorsPerObject { get; set; } = 1;
+
+    /// <summary>Write the raw bytes to this file instead of writing objects.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? OutFile { get; set; }
+
+    /// <summary>With -OutFile, fail rather than replace an existing file.</summary>
+    [Parameter]
+    public SwitchParameter NoClobber { get; set; }
+
+    /// <summary>With -OutFile, write an object describing the transfer.</summary>
+    [Parameter]
+    public SwitchParameter PassThru { get; set; }
+
+    /// <inheritdoc/>
+    protected override void ProcessRecord()
+    {
+        string? path = ParameterSetName == PathSet ? GetUnresolvedProviderPathFromPSPath(Path) : null;
+        string? outFile = OutFile is null ? null : GetUnresolvedProviderPathFromPSPath(OutFile);
+        long? sector = Bound(nameof(Sector), Sector), count = Bound(nameof(Count), Count);
+        long? offset = Bound(nameof(Offset), Offset), length = Bound(nameof(Length), Length);
+        RunAsync(async cancellationToken =>
+        {
+            await using BlockDeviceLease lease = path is null ? BlockDeviceLease.Borrow(Device) : BlockDeviceLease.OpenFile(path, readOnly: true);
+            IBlockDevice device = lease.Device;
+            (long first, long n) = BlockRange.Resolve(device, sector, count, offset, length);
+            if (outFile is null)
+            {
+                await foreach (BlockData data in device.ReadSectorsAsync(first, n, SectorsPerObject, cancellationToken).ConfigureAwait(false))
+                {
+                    Emit(data);
+                }
+
+                return;
+            }
+
+            var progress = new ProgressReporter(EmitProgress, 1, $"Reading {device.Name} to {outFile}", n * device.Info.SectorSize);
+            var clock = Stopwatch.StartNew();
+            long copied;
+            await using (var file = new FileStream(outFile, NoClobber ? FileMode.CreateNew : FileMode.Create, FileAccess.Write, FileShare.Read, 1, useAsync: false))
+            {
+                copied = await device.CopyToAsync(first, n, file, progress, cancellationToken).ConfigureAwait(false);
+            }
+
+            progress.Complete();
+            if (PassThru)
+            {
+                Emit(new BlockTransferResult(device.Name, first, copied, clock.Elapsed));
+            }
+        }, path ?? (object?)Device);
+    }
+
+    private long? Bound(string name, long value) => MyInvocation.BoundParameters.ContainsKey(name) ? value : null;
+}

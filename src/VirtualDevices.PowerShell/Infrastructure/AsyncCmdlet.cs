@@ -1,0 +1,180 @@
+using System.Collections.Concurrent;
+using System.Management.Automation;
+
+namespace VirtualDevices.PowerShell.Infrastructure;
+
+/// <summary>
+/// A cmdlet whose work is asynchronous. PowerShell requires every Write*, ShouldProcess and progress call to happen
+/// on the pipeline thread, so <see cref="RunAsync"/> starts the work on the thread pool and pumps the calls it
+/// queues back on the pipeline thread until it ends. <see cref="StopProcessing"/> (Ctrl+C, or a downstream
+/// <c>Select-Object -First</c>) cancels <see cref="StopToken"/>, which every core call receives.
+/// </summary>
+public abstract class AsyncCmdlet : PSCmdlet, IDisposable
+{
+    /// <summary>Output waiting for the pipeline thread; bounded so a fast producer waits for a slow consumer.</summary>
+    private const int QueueCapacity = 64;
+
+    private readonly CancellationTokenSource _stopping = new();
+    private BlockingCollection<Action>? _queue;
+    private Devices.DeviceRegistry? _registry;
+    private int _pipelineThread;
+
+    /// <summary>Cancelled when the pipeline stops.</summary>
+    protected CancellationToken StopToken => _stopping.Token;
+
+    /// <summary>The devices of this session (looked up on the pipeline thread, where the runspace is known).</summary>
+    protected Devices.DeviceRegistry Registry => _registry ??= SessionDevices.Current;
+
+    /// <inheritdoc/>
+    protected override void StopProcessing() => _stopping.Cancel();
+
+    /// <summary>
+    /// Runs <paramref name="work"/> to completion while executing, on this (the pipeline) thread, the output it
+    /// queues. A <see cref="DeviceException"/> escaping the work becomes a non-terminating error for the current
+    /// input; other failures end the command.
+    /// </summary>
+    /// <param name="work">The asynchronous part of the command.</param>
+    /// <param name="target">The object errors are reported against.</param>
+    protected void RunAsync(Func<CancellationToken, Task> work, object? target = null)
+    {
+        using var queue = new BlockingCollection<Action>(QueueCapacity);
+        _queue = queue;
+        _pipelineThread = Environment.CurrentManagedThreadId;
+        _registry ??= SessionDevices.Current;
+        Task task = Task.Run(() => work(_stopping.Token), _stopping.Token);
+        _ = task.ContinueWith(static (_, q) => ((BlockingCollection<Action>)q!).CompleteAdding(), queue, CancellationToken.None,
+            TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        try
+        {
+            foreach (Action action in queue.GetConsumingEnumerable())
+            {
+                action();
+            }
+        }
+        catch
+        {
+            // Output failed (the pipeline is stopping, or a downstream command threw): stop the work and let it
+            // finish, discarding what it still queues, before the exception goes on.
+            _stopping.Cancel();
+            foreach (Action _ in queue.GetConsumingEnumerable())
+            {
+            }
+
+            task.ContinueWith(static _ => { }, TaskScheduler.Default).Wait();
+            throw;
+        }
+        finally
+        {
+            _queue = null;
+        }
+
+        if (task.IsCompletedSuccessfully)
+        {
+            return;
+        }
+
+        Exception error = task.Exception?.GetBaseException() ?? new OperationCanceledException();
+        if (error is OperationCanceledException && _stopping.IsCancellationRequested)
+        {
+            throw new PipelineStoppedException();
+        }
+
+        if (error is DeviceException or ArgumentException or IOException or UnauthorizedAccessException or TimeoutException)
+        {
+            WriteError(ErrorRecords.FromException(error, target));
+            return;
+        }
+
+        ThrowTerminatingError(ErrorRecords.FromException(error, target));
+    }
+
+    /// <summary>
+    /// ShouldProcess with the usual meaning of <c>-Force</c>: it skips the confirmation prompt (unless
+    /// <c>-Confirm</c> is given explicitly) but never <c>-WhatIf</c>. Call it on the pipeline thread.
+    /// </summary>
+    /// <param name="target">What is changed.</param>
+    /// <param name="action">How.</param>
+    /// <param name="force">The value of the cmdlet's -Force switch.</param>
+    protected bool ShouldChange(string target, string action, bool force)
+    {
+        if (force && !MyInvocation.BoundParameters.ContainsKey("Confirm"))
+        {
+            bool whatIf = MyInvocation.BoundParameters.TryGetValue("WhatIf", out object? value)
+                ? value is SwitchParameter s && s.IsPresent
+                : GetVariableValue("WhatIfPreference") is bool b ? b : (GetVariableValue("WhatIfPreference") as SwitchParameter?)?.IsPresent ?? false;
+            return whatIf ? ShouldProcess(target, action) : true;
+        }
+
+        return ShouldProcess(target, action);
+    }
+
+    /// <summary>Writes an object from any thread.</summary>
+    /// <param name="value">The object.</param>
+    protected void Emit(object? value) => OnPipeline(() => WriteObject(value));
+
+    /// <summary>Writes a non-terminating error from any thread.</summary>
+    /// <param name="error">The failure.</param>
+    /// <param name="target">The object it concerns.</param>
+    protected void EmitError(Exception error, object? target) => OnPipeline(() => WriteError(ErrorRecords.FromException(error, target)));
+
+    /// <summary>Writes progress from any thread.</summary>
+    /// <param name="record">The progress record.</param>
+    protected void EmitProgress(ProgressRecord record) => OnPipeline(() => WriteProgress(record));
+
+    /// <summary>Writes a verbose message from any thread.</summary>
+    /// <param name="message">The message.</param>
+    protected void EmitVerbose(string message) => OnPipeline(() => WriteVerbose(message));
+
+    /// <summary>Writes a warning from any thread.</summary>
+    /// <param name="message">The message.</param>
+    protected void EmitWarning(string message) => OnPipeline(() => WriteWarning(message));
+
+    /// <summary>Runs a function on the pipeline thread (for ShouldProcess, ShouldContinue) and returns its result.</summary>
+    /// <param name="function">The function.</param>
+    protected Task<T> OnPipelineAsync<T>(Func<T> function)
+    {
+        var completion = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
+        OnPipeline(() =>
+        {
+            try
+            {
+                completion.SetResult(function());
+            }
+            catch (Exception e)
+            {
+                completion.SetException(e);
+                throw;
+            }
+        });
+        return completion.Task;
+    }
+
+    /// <inheritdoc/>
+    public void Dispose()
+    {
+        Dispose(true);
+        GC.SuppressFinalize(this);
+    }
+
+    /// <summary>Releases the cancellation source.</summary>
+    /// <param name="disposing">True when called from <see cref="Dispose()"/>.</param>
+    protected virtual void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            _stopping.Dispose();
+        }
+    }
+
+    private void OnPipeline(Action action)
+    {
+        BlockingCollection<Action>? queue = _queue;
+        if (queue is null || Environment.CurrentManagedThreadId == _pipelineThread)
+        {
+            action();
+            return;
+        }
+
+        queue.Add(action, _stopping.Token);
+    }
+}
