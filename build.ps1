@@ -1,0 +1,86 @@
+#Requires -Version 7.4
+<#
+.SYNOPSIS
+    Builds and tests the VirtualDevices module: a thin wrapper over dotnet.
+.DESCRIPTION
+    -Bootstrap installs Pester 5 and platyPS from the PowerShell Gallery (for the Pester suite and for regenerating docs with platyPS).
+    -Build     runs 'dotnet build -c Release', which assembles the module at out/VirtualDevices.
+    -Test      runs the xunit suites, then the Pester suite under tests/Pester against out/VirtualDevices
+               (-Suite Xunit or -Suite Pester runs one of them).
+    -Docs      refreshes the generated parts of docs/VirtualDevices/*.md from the built cmdlets (prose is kept).
+    -Clean     removes out/ and every bin/ and obj/ folder.
+.EXAMPLE
+    ./build.ps1 -Bootstrap -Build -Test
+.EXAMPLE
+    ./build.ps1 -Build; Import-Module ./out/VirtualDevices; Get-Command -Module VirtualDevices
+#>
+[CmdletBinding()]
+param(
+    [switch] $Bootstrap,
+    [switch] $Build,
+    [switch] $Test,
+    [ValidateSet('All', 'Xunit', 'Pester')]
+    [string] $Suite = 'All',
+    [switch] $Docs,
+    [switch] $Clean,
+    [ValidateSet('Debug', 'Release')]
+    [string] $Configuration = 'Release'
+)
+
+$ErrorActionPreference = 'Stop'
+Set-StrictMode -Version Latest
+$root = $PSScriptRoot
+$module = Join-Path $root 'out/VirtualDevices'
+
+function Invoke-Native([string] $Command, [string[]] $Arguments) {
+    Write-Host "+ $Command $($Arguments -join ' ')"
+    & $Command @Arguments
+    if ($LASTEXITCODE -ne 0) { throw "$Command exited with $LASTEXITCODE" }
+}
+
+if ($Clean) {
+    Remove-Item -Recurse -Force -ErrorAction Ignore (Join-Path $root 'out')
+    Get-ChildItem $root -Recurse -Directory -Include bin, obj | Remove-Item -Recurse -Force
+}
+
+if ($Bootstrap) {
+    if (-not (Get-Module -ListAvailable Pester | Where-Object Version -ge ([version] '5.5.0'))) {
+        Install-Module Pester -MinimumVersion 5.5.0 -Scope CurrentUser -Force -SkipPublisherCheck
+    }
+    if (-not (Get-Module -ListAvailable platyPS)) {
+        Install-Module platyPS -Scope CurrentUser -Force
+    }
+}
+
+if ($Build) {
+    Invoke-Native dotnet @('build', (Join-Path $root 'VirtualDevices.sln'), '-c', $Configuration)
+}
+
+if ($Docs) {
+    $tool = Join-Path $root "tools/VirtualDevices.HelpGenerator/bin/$Configuration/net10.0/VirtualDevices.HelpGenerator.dll"
+    Invoke-Native dotnet @($tool, 'markdown', '--assembly', (Join-Path $module 'VirtualDevices.PowerShell.dll'), '--docs', (Join-Path $root 'docs'))
+}
+
+if ($Test) {
+    if ($Suite -ne 'Pester') {
+        if (-not $IsLinux) {
+            # The Linux-only tests (real peers, Linux syscalls and headers) skip themselves elsewhere.
+            Write-Host 'Not on Linux: tests that need Linux peers are skipped.'
+        }
+        Invoke-Native dotnet @('test', (Join-Path $root 'VirtualDevices.sln'), '-c', $Configuration, '--blame-hang-timeout', '5m')
+    }
+
+    if ($Suite -ne 'Xunit') {
+        if (-not (Test-Path (Join-Path $module 'VirtualDevices.psd1'))) { throw "Build first: $module is missing." }
+        if (-not (Get-Module -ListAvailable Pester | Where-Object Version -ge ([version] '5.5.0'))) {
+            throw 'Pester 5.5 or later is needed: run ./build.ps1 -Bootstrap.'
+        }
+        Import-Module Pester -MinimumVersion 5.5.0
+        $configuration = New-PesterConfiguration
+        $configuration.Run.Path = Join-Path $root 'tests/Pester'
+        $configuration.Run.Exit = $false
+        $configuration.Run.Throw = $true
+        $configuration.Output.Verbosity = 'Detailed'
+        Invoke-Pester -Configuration $configuration
+    }
+}
