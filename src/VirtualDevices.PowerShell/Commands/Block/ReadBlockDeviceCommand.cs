@@ -79,20 +79,34 @@ public sealed class ReadBlockDeviceCommand : AsyncCmdlet
             (long first, long n) = BlockRange.Resolve(device, sector, count, offset, length);
             if (outFile is null)
             {
+                var reading = new ProgressReporter(EmitProgress, 1, $"Reading {device.Name}", n * device.Info.SectorSize);
+                long emitted = 0;
                 await foreach (BlockData data in device.ReadSectorsAsync(first, n, SectorsPerObject, cancellationToken).ConfigureAwait(false))
                 {
                     Emit(data);
+                    reading.Report(emitted += data.Length);
                 }
 
+                reading.Complete();
                 return;
             }
 
             var progress = new ProgressReporter(EmitProgress, 1, $"Reading {device.Name} to {outFile}", n * device.Info.SectorSize);
             var clock = Stopwatch.StartNew();
             long copied;
-            await using (var file = new FileStream(outFile, NoClobber ? FileMode.CreateNew : FileMode.Create, FileAccess.Write, FileShare.Read, 1, useAsync: false))
+            var file = new FileStream(outFile, NoClobber ? FileMode.CreateNew : FileMode.Create, FileAccess.Write, FileShare.Read, 1, useAsync: false);
+            try
             {
-                copied = await device.CopyToAsync(first, n, file, progress, cancellationToken).ConfigureAwait(false);
+                await using (file.ConfigureAwait(false))
+                {
+                    copied = await device.CopyToAsync(first, n, file, progress, cancellationToken).ConfigureAwait(false);
+                }
+            }
+            catch
+            {
+                // A partial copy is not the range that was asked for: do not leave it behind looking complete.
+                File.Delete(outFile);
+                throw;
             }
 
             progress.Complete();
