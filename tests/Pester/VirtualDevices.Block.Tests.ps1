@@ -478,6 +478,31 @@ Describe 'Get-BlockDeviceInfo' {
         (Get-BlockDeviceInfo -Device roinfo).ReadOnly | Should -BeTrue
     }
 
+    It 'describes a writable image as writable, under the file name, without opening a session device' {
+        $info = Get-BlockDeviceInfo -Path $image
+        $info.ReadOnly | Should -BeFalse
+        $info.Device | Should -Be (Split-Path -Leaf $image)
+        @(Get-BlockDevice).Count | Should -Be 0
+    }
+
+    It 'takes a bare device name in the first position when no such file exists' {
+        New-BlockDevice -Size 64KB -Name barename | Out-Null
+        Push-Location $TestDrive
+        try {
+            (Get-BlockDeviceInfo barename).Device | Should -Be 'barename'
+            (Read-BlockDevice barename -Count 1).Device | Should -Be 'barename'
+        }
+        finally {
+            Pop-Location
+        }
+    }
+
+    It 'finds devices by name whatever the case' {
+        New-BlockDevice -Size 64KB -Name MixedCase | Out-Null
+        (Get-BlockDeviceInfo -Device mixedcase).Device | Should -Be 'MixedCase'
+        { New-BlockDevice -Size 64KB -Name MIXEDCASE -ErrorAction Stop } | Should -Throw -ErrorId 'DeviceNameInUse,*'
+    }
+
     It 'fails with DeviceNotFound for a missing file' {
         { Get-BlockDeviceInfo -Path (Join-Path $TestDrive 'missing.img') -ErrorAction Stop } |
             Should -Throw -ErrorId 'DeviceNotFound,VirtualDevices.PowerShell.Commands.Block.GetBlockDeviceInfoCommand'
@@ -667,8 +692,17 @@ Describe 'Read-BlockDevice' {
         It 'keeps an existing file with -NoClobber' {
             $existing = New-RandomBytes 5000 -Seed 9
             $out = New-TestFile 'noclobber.raw' $existing
-            { Read-BlockDevice -Path $image -Count 1 -OutFile $out -NoClobber -ErrorAction Stop } | Should -Throw -ExpectedMessage '*already exists*'
+            { Read-BlockDevice -Path $image -Count 1 -OutFile $out -NoClobber -ErrorAction Stop } | Should -Throw -ErrorId 'OutFileExists,*'
             Get-FileSha256 $out | Should -Be (Get-BytesHash $existing)
+        }
+
+        It 'deletes the incomplete file when the copy fails' {
+            $device = New-BlockDevice -Size 64KB -Name vanish
+            Close-BlockDevice -Device $device
+            $out = Join-Path $TestDrive 'vanish.raw'
+
+            { Read-BlockDevice -Device $device -OutFile $out -ErrorAction Stop } | Should -Throw -ErrorId 'DeviceDisconnected,*'
+            Test-Path -LiteralPath $out | Should -BeFalse
         }
 
         It 'round-trips through Write-BlockDevice -InFile' {

@@ -55,6 +55,12 @@ public sealed class FileBlockDevice : BlockDevice
             throw new ArgumentException("Direct I/O needs a sector size of at least 512 bytes.", nameof(options));
         }
 
+        // A directory opens read-only without error and then reports a meaningless size: refuse it up front.
+        if (Directory.Exists(fullPath))
+        {
+            throw new DeviceException("DeviceNotBlockCapable", DeviceErrorCategory.InvalidArgument, $"'{fullPath}' is a directory.", fullPath);
+        }
+
         int flags = (options.ReadOnly ? Unix.OpenFlags.O_RDONLY : Unix.OpenFlags.O_RDWR) | Unix.OpenFlags.O_CLOEXEC
             | (options.Direct ? Unix.OpenFlags.O_DIRECT : 0);
         SafeFileDescriptor fd = Unix.Open(fullPath, flags, 0);

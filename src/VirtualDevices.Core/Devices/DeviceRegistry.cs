@@ -1,7 +1,7 @@
 namespace VirtualDevices.Devices;
 
 /// <summary>
-/// The devices open in a session. A device stays listed from <see cref="Add"/> until it is disconnected (by anyone:
+/// The devices open in a session. Names are compared without regard to case, as PowerShell compares names. A device stays listed from <see cref="Add"/> until it is disconnected (by anyone:
 /// the caller, its peer, or <see cref="DisconnectAllAsync"/>), so statistics accumulate across calls.
 /// </summary>
 public sealed class DeviceRegistry
@@ -29,7 +29,7 @@ public sealed class DeviceRegistry
         ArgumentNullException.ThrowIfNull(device);
         lock (_gate)
         {
-            if (_devices.Exists(d => string.Equals(d.Name, device.Name, StringComparison.Ordinal)))
+            if (_devices.Exists(d => string.Equals(d.Name, device.Name, StringComparison.OrdinalIgnoreCase)))
             {
                 throw new DeviceException("DeviceNameInUse", DeviceErrorCategory.ResourceExists,
                     $"A device named '{device.Name}' is already open in this session.", device.Name);
@@ -52,7 +52,7 @@ public sealed class DeviceRegistry
     {
         lock (_gate)
         {
-            device = _devices.Find(d => string.Equals(d.Name, name, StringComparison.Ordinal));
+            device = _devices.Find(d => string.Equals(d.Name, name, StringComparison.OrdinalIgnoreCase));
             return device is not null;
         }
     }

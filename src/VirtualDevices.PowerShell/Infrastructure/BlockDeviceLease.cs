@@ -1,4 +1,5 @@
 using VirtualDevices.Block;
+using VirtualDevices.Devices;
 
 namespace VirtualDevices.PowerShell.Infrastructure;
 
@@ -20,8 +21,37 @@ internal sealed class BlockDeviceLease : IAsyncDisposable
 
     public static BlockDeviceLease Borrow(IBlockDevice device) => new(device, owned: false);
 
+    /// <summary>
+    /// Opens the file at <paramref name="fullPath"/>; but when no such file exists and <paramref name="argument"/>
+    /// is the name of a block device open in the session, uses that device (so <c>Read-BlockDevice disk0</c> works
+    /// as <c>-Device disk0</c> would).
+    /// </summary>
+    public static BlockDeviceLease Open(DeviceRegistry registry, string argument, string fullPath, bool readOnly)
+    {
+        if (!File.Exists(fullPath) && !Directory.Exists(fullPath) && registry.TryGet(argument, out IDevice? device) && device is IBlockDevice block)
+        {
+            return Borrow(block);
+        }
+
+        return OpenFile(fullPath, readOnly);
+    }
+
+    /// <summary>Opens a file for this command alone, named after the file rather than taking a fileN name.</summary>
     public static BlockDeviceLease OpenFile(string fullPath, bool readOnly) =>
-        new(FileBlockDevice.Open(fullPath, new FileBlockDeviceOptions { ReadOnly = readOnly }), owned: true);
+        new(FileBlockDevice.Open(fullPath, new FileBlockDeviceOptions { ReadOnly = readOnly, Name = Path.GetFileName(fullPath) }), owned: true);
+
+    /// <summary>Opens a file read-write if allowed, else read-only, so that its description says whether it is writable.</summary>
+    public static BlockDeviceLease OpenToDescribe(DeviceRegistry registry, string argument, string fullPath)
+    {
+        try
+        {
+            return Open(registry, argument, fullPath, readOnly: false);
+        }
+        catch (DeviceException e) when (e.Category == DeviceErrorCategory.PermissionDenied)
+        {
+            return Open(registry, argument, fullPath, readOnly: true);
+        }
+    }
 
     public async ValueTask DisposeAsync()
     {

@@ -44,7 +44,7 @@ public sealed class GetBlockDeviceInfoCommand : AsyncCmdlet
             string path = GetUnresolvedProviderPathFromPSPath(item);
             RunAsync(async _ =>
             {
-                await using BlockDeviceLease lease = BlockDeviceLease.OpenFile(path, readOnly: true);
+                await using BlockDeviceLease lease = BlockDeviceLease.OpenToDescribe(Registry, item, path);
                 Emit(new BlockDeviceDetails(lease.Device));
             }, path);
         }

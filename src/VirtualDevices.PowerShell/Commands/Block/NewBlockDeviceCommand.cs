@@ -25,7 +25,7 @@ public sealed class NewBlockDeviceCommand : AsyncCmdlet
     [ValidateNotNullOrEmpty]
     public string Path { get; set; } = null!;
 
-    /// <summary>The device's name in the session (default memN or fileN).</summary>
+    /// <summary>The device's name in the session (default memoryN or fileN).</summary>
     [Parameter]
     [ValidatePattern("^[A-Za-z0-9_.-]+$")]
     public string? Name { get; set; }
@@ -47,6 +47,12 @@ public sealed class NewBlockDeviceCommand : AsyncCmdlet
 
         RunAsync(async _ =>
         {
+            // Check the name before creating anything, so a taken name leaves no image file behind.
+            if (Name is not null && Registry.TryGet(Name, out global::VirtualDevices.Devices.IDevice? _))
+            {
+                throw new DeviceException("DeviceNameInUse", DeviceErrorCategory.ResourceExists, $"A device named '{Name}' is already open in this session.", Name);
+            }
+
             BlockDevice device = path is null
                 ? new MemoryBlockDevice(CheckedSize(), SectorSize, Name)
                 : FileBlockDevice.Create(path, Size, new FileBlockDeviceOptions { Name = Name, SectorSize = SectorSize });
@@ -65,5 +71,5 @@ public sealed class NewBlockDeviceCommand : AsyncCmdlet
     }
 
     private long CheckedSize() =>
-        Size % SectorSize == 0 ? Size : throw new BlockMisalignedException(Name, $"size {Size}", SectorSize);
+        Size % SectorSize == 0 ? Size : throw new BlockMisalignedException(Name ?? "memory", $"size {Size}", SectorSize);
 }

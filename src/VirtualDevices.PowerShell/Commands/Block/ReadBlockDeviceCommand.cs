@@ -74,7 +74,7 @@ public sealed class ReadBlockDeviceCommand : AsyncCmdlet
         long? offset = Bound(nameof(Offset), Offset), length = Bound(nameof(Length), Length);
         RunAsync(async cancellationToken =>
         {
-            await using BlockDeviceLease lease = path is null ? BlockDeviceLease.Borrow(Device) : BlockDeviceLease.OpenFile(path, readOnly: true);
+            await using BlockDeviceLease lease = path is null ? BlockDeviceLease.Borrow(Device) : BlockDeviceLease.Open(Registry, Path, path, readOnly: true);
             IBlockDevice device = lease.Device;
             (long first, long n) = BlockRange.Resolve(device, sector, count, offset, length);
             if (outFile is null)
@@ -94,6 +94,11 @@ public sealed class ReadBlockDeviceCommand : AsyncCmdlet
             var progress = new ProgressReporter(EmitProgress, 1, $"Reading {device.Name} to {outFile}", n * device.Info.SectorSize);
             var clock = Stopwatch.StartNew();
             long copied;
+            if (NoClobber && File.Exists(outFile))
+            {
+                throw new DeviceException("OutFileExists", DeviceErrorCategory.ResourceExists, $"'{outFile}' already exists and -NoClobber was given.", device.Name);
+            }
+
             var file = new FileStream(outFile, NoClobber ? FileMode.CreateNew : FileMode.Create, FileAccess.Write, FileShare.Read, 1, useAsync: false);
             try
             {
@@ -105,7 +110,15 @@ public sealed class ReadBlockDeviceCommand : AsyncCmdlet
             catch
             {
                 // A partial copy is not the range that was asked for: do not leave it behind looking complete.
-                File.Delete(outFile);
+                try
+                {
+                    File.Delete(outFile);
+                }
+                catch (IOException)
+                {
+                    // The copy's own error is the one to report.
+                }
+
                 throw;
             }
 

@@ -16,6 +16,7 @@ public sealed class WriteBlockDeviceCommand : AsyncCmdlet
     private const string PathFileSet = "PathFile";
     private const string DeviceDataSet = "DeviceData";
     private const string DeviceFileSet = "DeviceFile";
+    private BlockDeviceLease? _image;
 
     /// <summary>The disk image or block-special file to write (opened for this command).</summary>
     [Parameter(Mandatory = true, Position = 0, ParameterSetName = PathDataSet)]
@@ -92,14 +93,16 @@ public sealed class WriteBlockDeviceCommand : AsyncCmdlet
         BlockWriteOptions options = Fua ? BlockWriteOptions.ForceUnitAccess : BlockWriteOptions.None;
         RunAsync(async cancellationToken =>
         {
-            await using BlockDeviceLease lease = path is null ? BlockDeviceLease.Borrow(Device) : BlockDeviceLease.OpenFile(path, readOnly: false);
-            IBlockDevice device = lease.Device;
+            // A -Path image is opened once for all the piped input, and closed in EndProcessing.
+            IBlockDevice device = path is null ? Device : (_image ??= BlockDeviceLease.Open(Registry, Path!, path, readOnly: false)).Device;
             if (bytes % device.Info.SectorSize != 0)
             {
                 throw new BlockMisalignedException(device.Name, $"input length {bytes}", device.Info.SectorSize);
             }
 
-            (long first, _) = BlockRange.Resolve(device, sector, bytes / device.Info.SectorSize, offset, offset is null ? null : bytes);
+            (long first, _) = offset is null
+                ? BlockRange.Resolve(device, sector, bytes / device.Info.SectorSize, null, null)
+                : BlockRange.Resolve(device, null, null, offset, bytes);
             var clock = Stopwatch.StartNew();
             if (inFile is null)
             {
@@ -118,6 +121,26 @@ public sealed class WriteBlockDeviceCommand : AsyncCmdlet
                 Emit(new BlockTransferResult(device.Name, first, bytes, clock.Elapsed));
             }
         }, target);
+    }
+
+    /// <inheritdoc/>
+    protected override void EndProcessing() => CloseImage();
+
+    /// <inheritdoc/>
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            CloseImage();
+        }
+
+        base.Dispose(disposing);
+    }
+
+    private void CloseImage()
+    {
+        BlockDeviceLease? image = Interlocked.Exchange(ref _image, null);
+        image?.DisposeAsync().AsTask().GetAwaiter().GetResult();
     }
 
     private static long SafeLength(string file)

@@ -36,7 +36,7 @@ public sealed class GetDeviceStatsCommand : AsyncCmdlet
     [ValidateRange(0.01, 86400.0)]
     public double Interval { get; set; }
 
-    /// <summary>With -Interval, the number of samples (default: until stopped with Ctrl+C).</summary>
+    /// <summary>The number of samples to take (every second unless -Interval says otherwise); without -Interval and -Count, one snapshot.</summary>
     [Parameter]
     [ValidateRange(1, int.MaxValue)]
     public int Count { get; set; }
@@ -57,7 +57,8 @@ public sealed class GetDeviceStatsCommand : AsyncCmdlet
         IReadOnlyList<IDevice> devices = ParameterSetName == DeviceSet
             ? _devices.Where(d => kind is null || d.Kind == kind).ToArray()
             : DeviceSelection.ByName(Registry, Name, kind, WriteError);
-        if (!MyInvocation.BoundParameters.ContainsKey(nameof(Interval)))
+        bool sampling = MyInvocation.BoundParameters.ContainsKey(nameof(Interval)) || MyInvocation.BoundParameters.ContainsKey(nameof(Count));
+        if (!sampling)
         {
             foreach (IDevice device in devices)
             {
@@ -68,7 +69,12 @@ public sealed class GetDeviceStatsCommand : AsyncCmdlet
         }
 
         int samples = MyInvocation.BoundParameters.ContainsKey(nameof(Count)) ? Count : int.MaxValue;
-        TimeSpan interval = TimeSpan.FromSeconds(Interval);
+        TimeSpan interval = TimeSpan.FromSeconds(MyInvocation.BoundParameters.ContainsKey(nameof(Interval)) ? Interval : 1);
+        if (devices.Count == 0)
+        {
+            return;
+        }
+
         RunAsync(async cancellationToken =>
         {
             DeviceStatistics[] previous = devices.Select(d => d.GetStatistics()).ToArray();

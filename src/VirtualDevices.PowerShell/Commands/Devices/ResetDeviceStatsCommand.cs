@@ -26,6 +26,10 @@ public sealed class ResetDeviceStatsCommand : PSCmdlet
     [ArgumentCompleter(typeof(DeviceNameCompleter))]
     public IDevice[] Device { get; set; } = null!;
 
+    /// <summary>Only devices of this family.</summary>
+    [Parameter]
+    public DeviceKind Kind { get; set; }
+
     /// <summary>Write the statistics as they were just before the reset.</summary>
     [Parameter]
     public SwitchParameter PassThru { get; set; }
@@ -33,9 +37,10 @@ public sealed class ResetDeviceStatsCommand : PSCmdlet
     /// <inheritdoc/>
     protected override void ProcessRecord()
     {
+        DeviceKind? kind = MyInvocation.BoundParameters.ContainsKey(nameof(Kind)) ? Kind : null;
         IReadOnlyList<IDevice> devices = ParameterSetName == DeviceSet
-            ? Device
-            : DeviceSelection.ByName(SessionDevices.Current, Name, null, WriteError);
+            ? Device.Where(d => kind is null || d.Kind == kind).ToArray()
+            : DeviceSelection.ByName(SessionDevices.Current, Name, kind, WriteError);
         foreach (IDevice device in devices)
         {
             if (!ShouldProcess(device.ToString()!, "Reset statistics"))
