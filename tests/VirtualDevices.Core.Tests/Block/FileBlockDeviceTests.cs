@@ -141,6 +141,8 @@ public sealed class FileBlockDeviceTests : IDisposable
     {
         var e = Assert.ThrowsAny<DeviceException>(() => FileBlockDevice.Open(_temp.Path));
         Assert.Equal(DeviceErrorCategory.InvalidArgument, e.Category);
+        var readOnly = Assert.ThrowsAny<DeviceException>(() => FileBlockDevice.Open(_temp.Path, new FileBlockDeviceOptions { ReadOnly = true }));
+        Assert.Equal("DeviceNotBlockCapable", readOnly.ErrorId);
     }
 
     [Fact]
