@@ -123,7 +123,7 @@ public sealed class XenstoreServer : IAsyncDisposable, IDisposable
 
     /// <summary>
     /// Opens an in-process connection bound to <paramref name="domainId"/> and returns the client's end, a connected
-    /// unix socket (what <c>XenstoreClient.ConnectInProcess</c> uses).
+    /// unix socket (what <see cref="XenstoreClient.ConnectInProcess"/> uses).
     /// </summary>
     /// <param name="domainId">0 for a privileged client, or the domain it speaks for.</param>
     public Socket ConnectInProcess(int domainId = 0)
