@@ -1,0 +1,1136 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Globalization;
+using System.Net.Sockets;
+using System.Runtime.CompilerServices;
+using System.Text;
+using VirtualDevices.Interop;
+
+namespace VirtualDevices.Xen.Xenstore;
+
+/// <summary>
+/// A xenstore client over xenstored's unix socket, a Xen guest's xenbus device or an in-process link to
+/// <see cref="XenstoreServer"/>. Requests are multiplexed on one connection by request id: any number may be in
+/// flight from any thread, and a reader thread completes each by its id. Watches deliver their events as async
+/// streams and survive reconnections. Limits are checked before sending, so an oversized request fails with a typed
+/// error instead of getting the connection dropped.
+/// </summary>
+/// <example>
+/// <code>
+/// await using var xs = await XenstoreClient.ConnectAsync();
+/// await xs.WriteAsync("/local/domain/0/name", "Domain-0");
+/// string name = await xs.ReadStringAsync("/local/domain/0/name");
+/// await xs.RunInTransactionAsync(async (tx, ct) => await tx.WriteAsync("a", "1", ct));
+/// </code>
+/// </example>
+public sealed class XenstoreClient : IXenstoreStore, IAsyncDisposable, IDisposable
+{
+    private const int MaxMessageSize = XenstoreLimits.HeaderSize + XenstoreLimits.PayloadMax;
+    private const int MaxDirectoryRestarts = 16;
+
+    private readonly XenstoreClientOptions _options;
+    private readonly Func<XenstoreTransport>? _reconnect;
+    private readonly object _sendLock = new();
+    private readonly object _pendingLock = new();
+    private readonly Dictionary<uint, PendingRequest> _pending = [];
+    private readonly Stack<PendingRequest> _pool = new();
+    private readonly Dictionary<string, XenstoreWatch> _watches = new(StringComparer.Ordinal);
+    private readonly ManualResetEventSlim _disposedEvent = new(false);
+    private readonly Thread _reader;
+    private readonly string _endpoint;
+    private XenstoreTransport? _transport;
+    private TaskCompletionSource _connected = NewConnectedSignal(completed: true);
+    private uint _nextRequestId;
+    private long _nextWatchToken;
+    private int _reconnectCount;
+    private int _disposed;
+
+    private delegate T ReplyParser<T>(ReadOnlySpan<byte> payload);
+
+    private XenstoreClient(XenstoreTransport transport, XenstoreClientOptions options, Func<XenstoreTransport>? reconnect)
+    {
+        _transport = transport;
+        _options = options;
+        _reconnect = reconnect;
+        _endpoint = transport.Description;
+        _reader = new Thread(ReaderLoop) { IsBackground = true, Name = "xenstore-client-reader" };
+        _reader.Start();
+    }
+
+    /// <summary>Where the client is connected: a socket path, a device path or <c>in-process:domN</c>.</summary>
+    public string Endpoint => _endpoint;
+
+    /// <summary>False while a dropped connection is being re-established, and after disposal.</summary>
+    public bool IsConnected => Volatile.Read(ref _transport) is not null;
+
+    /// <summary>How many times the connection was re-established after a drop.</summary>
+    public int ReconnectCount => Volatile.Read(ref _reconnectCount);
+
+    private bool IsDisposed => Volatile.Read(ref _disposed) != 0;
+
+    // ---------------------------------------------------------------- connecting
+
+    /// <summary>
+    /// Connects as libxenstore does: the socket named by <see cref="XenstoreClientOptions.SocketPath"/>, else
+    /// <c>XENSTORED_PATH</c>, else <c>/var/run/xenstored/socket</c>; the xenbus device when so configured or when
+    /// there is no socket but the device exists.
+    /// </summary>
+    /// <exception cref="DeviceException">ConnectionError when there is no xenstore to connect to.</exception>
+    public static ValueTask<XenstoreClient> ConnectAsync(XenstoreClientOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        options ??= new XenstoreClientOptions();
+        if (options.DevicePath is { } device)
+        {
+            return ValueTask.FromResult(OpenDevice(device, options));
+        }
+
+        string? socketPath = options.SocketPath ?? Environment.GetEnvironmentVariable(XenstoreClientOptions.SocketPathVariable);
+        if (string.IsNullOrEmpty(socketPath))
+        {
+            socketPath = XenstoreClientOptions.DefaultSocketPath;
+            if (!File.Exists(socketPath) && File.Exists(XenstoreClientOptions.DefaultDevicePath))
+            {
+                return ValueTask.FromResult(OpenDevice(XenstoreClientOptions.DefaultDevicePath, options));
+            }
+        }
+
+        XenstoreSocketTransport transport = XenstoreSocketTransport.Connect(socketPath);
+        string path = socketPath;
+        return ValueTask.FromResult(new XenstoreClient(transport, options,
+            options.Reconnect ? () => XenstoreSocketTransport.Connect(path) : null));
+    }
+
+    /// <summary>Connects to the xenstored (or <see cref="XenstoreServer"/>) unix socket at <paramref name="socketPath"/>.</summary>
+    /// <exception cref="DeviceException">ConnectionError when nothing listens there.</exception>
+    public static ValueTask<XenstoreClient> ConnectAsync(string socketPath, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(socketPath);
+        return ConnectAsync(new XenstoreClientOptions { SocketPath = socketPath }, cancellationToken);
+    }
+
+    /// <summary>Opens a Xen guest's xenbus device (<c>/dev/xen/xenbus</c>): the guest's own xenstore connection.</summary>
+    /// <exception cref="DeviceException">ConnectionError when the device cannot be opened.</exception>
+    public static XenstoreClient OpenDevice(string devicePath = XenstoreClientOptions.DefaultDevicePath, XenstoreClientOptions? options = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(devicePath);
+        return new XenstoreClient(XenstoreDeviceTransport.Open(devicePath), options ?? new XenstoreClientOptions(), reconnect: null);
+    }
+
+    /// <summary>Connects to an embedded server in this process, speaking for <paramref name="domainId"/>.</summary>
+    /// <param name="server">The server.</param>
+    /// <param name="domainId">0 for a privileged client; another id to act as that domain (its permissions,
+    /// quotas and relative paths).</param>
+    /// <param name="options">Client options; reconnection does not apply.</param>
+    public static XenstoreClient ConnectInProcess(XenstoreServer server, int domainId = 0, XenstoreClientOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(server);
+        Socket socket = server.ConnectInProcess(domainId);
+        return new XenstoreClient(new XenstoreSocketTransport(socket, "in-process:dom" + domainId.ToString(CultureInfo.InvariantCulture)),
+            options ?? new XenstoreClientOptions(), reconnect: null);
+    }
+
+    /// <summary>Speaks xenstore over an already open descriptor with the device code path (read/write calls).</summary>
+    internal static XenstoreClient FromDescriptor(SafeFileDescriptor descriptor, string description, XenstoreClientOptions? options = null) =>
+        new(new XenstoreDeviceTransport(descriptor, description), options ?? new XenstoreClientOptions(), reconnect: null);
+
+    private static TaskCompletionSource NewConnectedSignal(bool completed)
+    {
+        var signal = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (completed)
+        {
+            signal.SetResult();
+        }
+
+        return signal;
+    }
+
+    // ---------------------------------------------------------------- node operations
+
+    /// <inheritdoc/>
+    public ValueTask<byte[]> ReadAsync(string path, CancellationToken cancellationToken = default) => ReadCoreAsync(0, path, cancellationToken);
+
+    /// <inheritdoc/>
+    public ValueTask<byte[]?> TryReadAsync(string path, CancellationToken cancellationToken = default) => TryReadCoreAsync(0, path, cancellationToken);
+
+    /// <inheritdoc/>
+    public ValueTask<string> ReadStringAsync(string path, CancellationToken cancellationToken = default) => ReadStringCoreAsync(0, path, cancellationToken);
+
+    /// <inheritdoc/>
+    public ValueTask<string?> TryReadStringAsync(string path, CancellationToken cancellationToken = default) => TryReadStringCoreAsync(0, path, cancellationToken);
+
+    /// <inheritdoc/>
+    public ValueTask WriteAsync(string path, ReadOnlyMemory<byte> value, CancellationToken cancellationToken = default) =>
+        WriteCoreAsync(0, path, value.Span, cancellationToken);
+
+    /// <inheritdoc/>
+    public ValueTask WriteAsync(string path, string value, CancellationToken cancellationToken = default) =>
+        WriteCoreAsync(0, path, value, cancellationToken);
+
+    /// <inheritdoc/>
+    public ValueTask MakeDirectoryAsync(string path, CancellationToken cancellationToken = default) =>
+        PathCommandAsync(0, XenstoreMessageType.MakeDirectory, path, cancellationToken);
+
+    /// <inheritdoc/>
+    public ValueTask RemoveAsync(string path, CancellationToken cancellationToken = default) =>
+        PathCommandAsync(0, XenstoreMessageType.Remove, path, cancellationToken);
+
+    /// <inheritdoc/>
+    public ValueTask<IReadOnlyList<string>> ListAsync(string path, CancellationToken cancellationToken = default) => ListCoreAsync(0, path, cancellationToken);
+
+    /// <inheritdoc/>
+    public ValueTask<bool> ExistsAsync(string path, CancellationToken cancellationToken = default) => ExistsCoreAsync(0, path, cancellationToken);
+
+    /// <inheritdoc/>
+    public ValueTask<XenstorePermissions> GetPermissionsAsync(string path, CancellationToken cancellationToken = default) =>
+        GetPermissionsCoreAsync(0, path, cancellationToken);
+
+    /// <inheritdoc/>
+    public ValueTask SetPermissionsAsync(string path, XenstorePermissions permissions, CancellationToken cancellationToken = default) =>
+        SetPermissionsCoreAsync(0, path, permissions, cancellationToken);
+
+    internal ValueTask<byte[]> ReadCoreAsync(uint transaction, string path, CancellationToken cancellationToken) =>
+        RequestAsync(Build(XenstoreMessageType.Read, transaction, path), path, static p => p.ToArray(), missingIsDefault: false, cancellationToken);
+
+    internal ValueTask<byte[]?> TryReadCoreAsync(uint transaction, string path, CancellationToken cancellationToken) =>
+        RequestAsync<byte[]?>(Build(XenstoreMessageType.Read, transaction, path), path, static p => p.ToArray(), missingIsDefault: true, cancellationToken);
+
+    internal ValueTask<string> ReadStringCoreAsync(uint transaction, string path, CancellationToken cancellationToken) =>
+        RequestAsync(Build(XenstoreMessageType.Read, transaction, path), path, static p => Encoding.UTF8.GetString(p), missingIsDefault: false, cancellationToken);
+
+    internal ValueTask<string?> TryReadStringCoreAsync(uint transaction, string path, CancellationToken cancellationToken) =>
+        RequestAsync<string?>(Build(XenstoreMessageType.Read, transaction, path), path, static p => Encoding.UTF8.GetString(p), missingIsDefault: true, cancellationToken);
+
+    internal ValueTask WriteCoreAsync(uint transaction, string path, ReadOnlySpan<byte> value, CancellationToken cancellationToken) =>
+        CommandAsync(Build(XenstoreMessageType.Write, transaction, path, value), path, cancellationToken);
+
+    internal ValueTask WriteCoreAsync(uint transaction, string path, string value, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(value);
+        int byteCount = Encoding.UTF8.GetByteCount(value);
+        if (byteCount > XenstoreLimits.PayloadMax)
+        {
+            throw TooBig(XenstoreMessageType.Write, path, byteCount);
+        }
+
+        Span<byte> bytes = stackalloc byte[byteCount];
+        Encoding.UTF8.GetBytes(value, bytes);
+        return WriteCoreAsync(transaction, path, bytes, cancellationToken);
+    }
+
+    internal ValueTask PathCommandAsync(uint transaction, XenstoreMessageType type, string path, CancellationToken cancellationToken) =>
+        CommandAsync(Build(type, transaction, path), path, cancellationToken);
+
+    internal ValueTask<bool> ExistsCoreAsync(uint transaction, string path, CancellationToken cancellationToken) =>
+        RequestAsync(Build(XenstoreMessageType.GetPermissions, transaction, path), path, static _ => true, missingIsDefault: true, cancellationToken);
+
+    internal ValueTask<XenstorePermissions> GetPermissionsCoreAsync(uint transaction, string path, CancellationToken cancellationToken) =>
+        RequestAsync(Build(XenstoreMessageType.GetPermissions, transaction, path), path, ParsePermissions, missingIsDefault: false, cancellationToken);
+
+    internal ValueTask SetPermissionsCoreAsync(uint transaction, string path, XenstorePermissions permissions, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(permissions);
+        Span<byte> wire = stackalloc byte[permissions.WireLength];
+        permissions.WriteWire(wire);
+        return CommandAsync(Build(XenstoreMessageType.SetPermissions, transaction, path, wire), path, cancellationToken);
+    }
+
+    /// <summary>DIRECTORY, and when the list is too long for one reply (E2BIG), DIRECTORY_PART slices, restarted
+    /// if the directory changes in between (libxenstore's algorithm; the OCaml client cannot list such directories).</summary>
+    internal async ValueTask<IReadOnlyList<string>> ListCoreAsync(uint transaction, string path, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await RequestAsync(Build(XenstoreMessageType.Directory, transaction, path), path, ParseNames, missingIsDefault: false, cancellationToken).ConfigureAwait(false);
+        }
+        catch (XenstoreException e) when (e.ErrorName == "E2BIG")
+        {
+            return await ListInPartsAsync(transaction, path, e, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private async ValueTask<IReadOnlyList<string>> ListInPartsAsync(uint transaction, string path, XenstoreException tooBig, CancellationToken cancellationToken)
+    {
+        for (int attempt = 0; attempt < MaxDirectoryRestarts; attempt++)
+        {
+            var names = new List<string>();
+            string? generation = null;
+            long offset = 0;
+            while (true)
+            {
+                DirectoryPart part;
+                try
+                {
+                    part = await RequestAsync(BuildDirectoryPart(transaction, path, offset), path, ParseDirectoryPart, missingIsDefault: false, cancellationToken).ConfigureAwait(false);
+                }
+                catch (XenstoreException e) when (e.ErrorName is "ENOSYS" or "EINVAL" && offset == 0)
+                {
+                    // A daemon without DIRECTORY_PART: the original E2BIG is the truthful answer.
+                    throw tooBig;
+                }
+
+                if (generation is null)
+                {
+                    generation = part.Generation;
+                }
+                else if (generation != part.Generation)
+                {
+                    break;
+                }
+
+                names.AddRange(part.Names);
+                offset += part.ConsumedBytes;
+                if (part.IsLast)
+                {
+                    return names;
+                }
+
+                if (part.ConsumedBytes == 0)
+                {
+                    throw new XenstoreException("EIO", $"xenstore DIRECTORY_PART '{path}' made no progress at offset {offset}.", path);
+                }
+            }
+        }
+
+        throw new XenstoreException("EAGAIN", $"Directory '{path}' kept changing while it was listed in parts.", path);
+    }
+
+    private readonly record struct DirectoryPart(string Generation, List<string> Names, long ConsumedBytes, bool IsLast);
+
+    private static DirectoryPart ParseDirectoryPart(ReadOnlySpan<byte> payload)
+    {
+        int end = payload.IndexOf((byte)0);
+        if (end < 0)
+        {
+            throw new XenstoreException("EIO", "Malformed DIRECTORY_PART reply: no generation.");
+        }
+
+        string generation = Encoding.ASCII.GetString(payload[..end]);
+        ReadOnlySpan<byte> rest = payload[(end + 1)..];
+        var names = new List<string>();
+        long consumed = 0;
+        bool last = false;
+        while (!rest.IsEmpty)
+        {
+            int nul = rest.IndexOf((byte)0);
+            if (nul == 0)
+            {
+                // An empty string: the end of the whole list.
+                last = true;
+                break;
+            }
+
+            ReadOnlySpan<byte> name = nul < 0 ? rest : rest[..nul];
+            names.Add(Encoding.UTF8.GetString(name));
+            consumed += name.Length + 1;
+            rest = nul < 0 ? default : rest[(nul + 1)..];
+        }
+
+        return new DirectoryPart(generation, names, consumed, last);
+    }
+
+    private static IReadOnlyList<string> ParseNames(ReadOnlySpan<byte> payload)
+    {
+        var names = new List<string>();
+        while (!payload.IsEmpty)
+        {
+            int nul = payload.IndexOf((byte)0);
+            ReadOnlySpan<byte> name = nul < 0 ? payload : payload[..nul];
+            if (!name.IsEmpty)
+            {
+                names.Add(Encoding.UTF8.GetString(name));
+            }
+
+            payload = nul < 0 ? default : payload[(nul + 1)..];
+        }
+
+        return names;
+    }
+
+    private static XenstorePermissions ParsePermissions(ReadOnlySpan<byte> payload) =>
+        XenstorePermissions.TryParseWire(payload, out XenstorePermissions? permissions)
+            ? permissions!
+            : throw new XenstoreException("EIO", "Malformed GET_PERMS reply.");
+
+    // ---------------------------------------------------------------- transactions
+
+    /// <summary>Starts a transaction; prefer <see cref="RunInTransactionAsync{T}"/>, which retries conflicts.</summary>
+    public async ValueTask<XenstoreTransaction> BeginTransactionAsync(CancellationToken cancellationToken = default)
+    {
+        uint id = await RequestAsync(BuildStrings(XenstoreMessageType.TransactionStart, 0, ""), null, ParseTransactionId, missingIsDefault: false, cancellationToken).ConfigureAwait(false);
+        return new XenstoreTransaction(this, id);
+    }
+
+    private static uint ParseTransactionId(ReadOnlySpan<byte> payload)
+    {
+        int nul = payload.IndexOf((byte)0);
+        ReadOnlySpan<byte> digits = nul < 0 ? payload : payload[..nul];
+        return uint.TryParse(digits, NumberStyles.None, CultureInfo.InvariantCulture, out uint id) && id != 0
+            ? id
+            : throw new XenstoreException("EIO", "Malformed TRANSACTION_START reply.");
+    }
+
+    internal ValueTask EndTransactionAsync(uint transaction, bool commit, CancellationToken cancellationToken) =>
+        CommandAsync(BuildStrings(XenstoreMessageType.TransactionEnd, transaction, commit ? "T" : "F"), null, cancellationToken);
+
+    /// <summary>
+    /// Runs <paramref name="body"/> in a transaction and commits it; on a conflict (EAGAIN, from the commit or any
+    /// request inside) the transaction is aborted and the body runs again in a new one, after a jittered
+    /// exponential back-off, at most <see cref="XenstoreTransactionOptions.MaxAttempts"/> times. Any other failure
+    /// aborts the transaction and propagates.
+    /// </summary>
+    /// <returns>What the body returned in the attempt that committed.</returns>
+    /// <exception cref="XenstoreException">EAGAIN when every attempt conflicted.</exception>
+    public async ValueTask<T> RunInTransactionAsync<T>(Func<XenstoreTransaction, CancellationToken, ValueTask<T>> body,
+        XenstoreTransactionOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(body);
+        options ??= XenstoreTransactionOptions.Default;
+        TimeSpan backoff = options.InitialBackoff;
+        for (int attempt = 1; ; attempt++)
+        {
+            XenstoreTransaction transaction = await BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                T result = await body(transaction, cancellationToken).ConfigureAwait(false);
+                await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+                return result;
+            }
+            catch (XenstoreException e) when (e.IsTransactionConflict && attempt < options.MaxAttempts)
+            {
+            }
+            finally
+            {
+                await transaction.DisposeAsync().ConfigureAwait(false);
+            }
+
+            // Jitter keeps two conflicting writers from retrying in lockstep.
+            double jittered = backoff.TotalMilliseconds * (0.5 + Random.Shared.NextDouble());
+            await Task.Delay(TimeSpan.FromMilliseconds(jittered), cancellationToken).ConfigureAwait(false);
+            backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, options.MaxBackoff.Ticks));
+        }
+    }
+
+    /// <summary>Runs <paramref name="body"/> in a transaction, retried on conflicts; see <see cref="RunInTransactionAsync{T}"/>.</summary>
+    public async ValueTask RunInTransactionAsync(Func<XenstoreTransaction, CancellationToken, ValueTask> body,
+        XenstoreTransactionOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(body);
+        await RunInTransactionAsync<bool>(async (transaction, token) =>
+        {
+            await body(transaction, token).ConfigureAwait(false);
+            return true;
+        }, options, cancellationToken).ConfigureAwait(false);
+    }
+
+    // ---------------------------------------------------------------- watches
+
+    /// <summary>
+    /// Registers a watch on <paramref name="path"/> (its whole subtree; or a special path such as
+    /// <see cref="XenstorePath.ReleaseDomain"/>). The first event arrives straight away.
+    /// </summary>
+    /// <exception cref="XenstoreException">E2BIG when the watch quota is exhausted, EINVAL for a bad path.</exception>
+    public async ValueTask<XenstoreWatch> WatchAsync(string path, CancellationToken cancellationToken = default)
+    {
+        XenstorePath.Validate(path, allowSpecial: true);
+        string token = "vdw" + Interlocked.Increment(ref _nextWatchToken).ToString(CultureInfo.InvariantCulture);
+        var watch = new XenstoreWatch(this, path, token, _options.WatchEventCapacity);
+        lock (_watches)
+        {
+            _watches[token] = watch;
+        }
+
+        try
+        {
+            await CommandAsync(BuildWatch(XenstoreMessageType.Watch, watch), path, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            lock (_watches)
+            {
+                _watches.Remove(token);
+            }
+
+            watch.Complete();
+            throw;
+        }
+
+        return watch;
+    }
+
+    /// <summary>The events of a watch on <paramref name="path"/>, registered when enumeration starts and removed
+    /// when it stops.</summary>
+    public async IAsyncEnumerable<XenstoreWatchEvent> WatchEventsAsync(string path, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        XenstoreWatch watch = await WatchAsync(path, cancellationToken).ConfigureAwait(false);
+        await using (((IAsyncDisposable)watch).ConfigureAwait(false))
+        {
+            await foreach (XenstoreWatchEvent e in watch.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+            {
+                yield return e;
+            }
+        }
+    }
+
+    internal async ValueTask UnwatchAsync(XenstoreWatch watch)
+    {
+        bool registered;
+        lock (_watches)
+        {
+            registered = _watches.Remove(watch.Token);
+        }
+
+        watch.Complete();
+        if (!registered || IsDisposed)
+        {
+            return;
+        }
+
+        try
+        {
+            await CommandAsync(BuildWatch(XenstoreMessageType.Unwatch, watch), watch.Path, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (DeviceException)
+        {
+            // Gone already (connection lost, server restarted): nothing left to unregister.
+        }
+    }
+
+    /// <summary>
+    /// Waits until <paramref name="condition"/> holds for the value of <paramref name="path"/> (null while the node
+    /// does not exist), evaluating it now and after each watch event on the path.
+    /// </summary>
+    /// <returns>The value that satisfied the condition.</returns>
+    /// <exception cref="XenstoreException">ETIMEDOUT when <paramref name="timeout"/> passes first.</exception>
+    public async ValueTask<byte[]?> WaitForAsync(string path, Func<byte[]?, bool> condition, TimeSpan timeout, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(condition);
+        byte[]? satisfied = null;
+        await WaitForAsync(path, async token =>
+        {
+            byte[]? value = await TryReadAsync(path, token).ConfigureAwait(false);
+            if (condition(value))
+            {
+                satisfied = value;
+                return true;
+            }
+
+            return false;
+        }, timeout, cancellationToken).ConfigureAwait(false);
+        return satisfied;
+    }
+
+    /// <summary>
+    /// Waits until <paramref name="condition"/> returns true, evaluating it once the watch on
+    /// <paramref name="watchPath"/> is registered and after each of its events.
+    /// </summary>
+    /// <exception cref="XenstoreException">ETIMEDOUT when <paramref name="timeout"/> passes first.</exception>
+    public async ValueTask WaitForAsync(string watchPath, Func<CancellationToken, ValueTask<bool>> condition, TimeSpan timeout, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(condition);
+        using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        limit.CancelAfter(timeout);
+        try
+        {
+            XenstoreWatch watch = await WatchAsync(watchPath, limit.Token).ConfigureAwait(false);
+            await using (((IAsyncDisposable)watch).ConfigureAwait(false))
+            {
+                // The registration event comes first, so the condition is checked once after the watch is in place
+                // and nothing that happens later can be missed.
+                await foreach (XenstoreWatchEvent _ in watch.ReadAllAsync(limit.Token).ConfigureAwait(false))
+                {
+                    if (await condition(limit.Token).ConfigureAwait(false))
+                    {
+                        return;
+                    }
+                }
+            }
+
+            throw new DeviceDisconnectedException(XenstoreException.XenstoreDeviceName, "the watch ended before the condition held");
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new XenstoreException("ETIMEDOUT", $"The condition on '{watchPath}' did not hold within {timeout}.", watchPath);
+        }
+    }
+
+    // ---------------------------------------------------------------- domains and control
+
+    /// <summary>The home path of a domain, <c>/local/domain/&lt;id&gt;</c>, as the daemon reports it.</summary>
+    public ValueTask<string> GetDomainPathAsync(int domainId, CancellationToken cancellationToken = default) =>
+        RequestAsync(BuildStrings(XenstoreMessageType.GetDomainPath, 0, Number(domainId)), null, ParseText, missingIsDefault: false, cancellationToken);
+
+    /// <summary>True if the daemon talks to the domain (dom0 always).</summary>
+    public ValueTask<bool> IsDomainIntroducedAsync(int domainId, CancellationToken cancellationToken = default) =>
+        RequestAsync(BuildStrings(XenstoreMessageType.IsDomainIntroduced, 0, Number(domainId)), null, static p => p.Length > 0 && p[0] == (byte)'T', missingIsDefault: false, cancellationToken);
+
+    /// <summary>INTRODUCE (dom0 only): tells the daemon about a new domain's ring page and event channel.</summary>
+    public ValueTask IntroduceDomainAsync(int domainId, ulong ringFrame, uint eventChannel, CancellationToken cancellationToken = default) =>
+        CommandAsync(BuildStrings(XenstoreMessageType.Introduce, 0, Number(domainId), ringFrame.ToString(CultureInfo.InvariantCulture),
+            eventChannel.ToString(CultureInfo.InvariantCulture)), null, cancellationToken);
+
+    /// <summary>RELEASE (dom0 only): tells the daemon to stop talking to a domain; fires <c>@releaseDomain</c>.</summary>
+    public ValueTask ReleaseDomainAsync(int domainId, CancellationToken cancellationToken = default) =>
+        CommandAsync(BuildStrings(XenstoreMessageType.Release, 0, Number(domainId)), null, cancellationToken);
+
+    /// <summary>RESUME (dom0 only): re-arms <c>@releaseDomain</c> for a domain.</summary>
+    public ValueTask ResumeDomainAsync(int domainId, CancellationToken cancellationToken = default) =>
+        CommandAsync(BuildStrings(XenstoreMessageType.Resume, 0, Number(domainId)), null, cancellationToken);
+
+    /// <summary>SET_TARGET (dom0 only): lets <paramref name="domainId"/> act with <paramref name="targetDomainId"/>'s rights.</summary>
+    public ValueTask SetTargetAsync(int domainId, int targetDomainId, CancellationToken cancellationToken = default) =>
+        CommandAsync(BuildStrings(XenstoreMessageType.SetTarget, 0, Number(domainId), Number(targetDomainId)), null, cancellationToken);
+
+    /// <summary>RESET_WATCHES: drops every watch and transaction of this connection; local watches end.</summary>
+    public async ValueTask ResetWatchesAsync(CancellationToken cancellationToken = default)
+    {
+        await CommandAsync(BuildStrings(XenstoreMessageType.ResetWatches, 0, ""), null, cancellationToken).ConfigureAwait(false);
+        XenstoreWatch[] watches;
+        lock (_watches)
+        {
+            watches = [.. _watches.Values];
+            _watches.Clear();
+        }
+
+        foreach (XenstoreWatch watch in watches)
+        {
+            watch.Complete();
+        }
+    }
+
+    /// <summary>CONTROL (formerly DEBUG; dom0 only): a daemon-specific command such as <c>help</c> or <c>check</c>.</summary>
+    /// <returns>The daemon's answer as text.</returns>
+    public ValueTask<string> ControlAsync(string command, params string[] arguments)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(command);
+        ArgumentNullException.ThrowIfNull(arguments);
+        return RequestAsync(BuildStrings(XenstoreMessageType.Control, 0, [command, .. arguments]), null, ParseText, missingIsDefault: false, CancellationToken.None);
+    }
+
+    private static string ParseText(ReadOnlySpan<byte> payload)
+    {
+        int nul = payload.IndexOf((byte)0);
+        return Encoding.UTF8.GetString(nul < 0 ? payload : payload[..nul]);
+    }
+
+    private static string Number(int value)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(value);
+        return value.ToString(CultureInfo.InvariantCulture);
+    }
+
+    // ---------------------------------------------------------------- message building
+
+    /// <summary>A message in a pooled buffer, header included; the request id is filled in when it is sent.</summary>
+    private readonly record struct OutgoingMessage(byte[] Buffer, int Length, XenstoreMessageType Type);
+
+    /// <summary><c>path|</c> followed by <paramref name="tail"/> (a value, permissions, or nothing).</summary>
+    private static OutgoingMessage Build(XenstoreMessageType type, uint transaction, string path, ReadOnlySpan<byte> tail = default)
+    {
+        XenstorePath.Validate(path);
+        int payload = path.Length + 1 + tail.Length;
+        if (payload > XenstoreLimits.PayloadMax)
+        {
+            throw TooBig(type, path, payload);
+        }
+
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(XenstoreLimits.HeaderSize + payload);
+        new XenstoreMessageHeader(type, 0, transaction, (uint)payload).Write(buffer);
+        int position = XenstoreLimits.HeaderSize + Encoding.ASCII.GetBytes(path, buffer.AsSpan(XenstoreLimits.HeaderSize));
+        buffer[position++] = 0;
+        tail.CopyTo(buffer.AsSpan(position));
+        return new OutgoingMessage(buffer, XenstoreLimits.HeaderSize + payload, type);
+    }
+
+    private static OutgoingMessage BuildDirectoryPart(uint transaction, string path, long offset)
+    {
+        Span<byte> tail = stackalloc byte[24];
+        offset.TryFormat(tail, out int digits, default, CultureInfo.InvariantCulture);
+        tail[digits] = 0;
+        return Build(XenstoreMessageType.DirectoryPart, transaction, path, tail[..(digits + 1)]);
+    }
+
+    private static OutgoingMessage BuildWatch(XenstoreMessageType type, XenstoreWatch watch)
+    {
+        XenstorePath.Validate(watch.Path, allowSpecial: true);
+        return BuildStrings(type, 0, watch.Path, watch.Token);
+    }
+
+    /// <summary>Nul-terminated strings (the argument lists of the domain and control requests).</summary>
+    private static OutgoingMessage BuildStrings(XenstoreMessageType type, uint transaction, params string[] strings)
+    {
+        int payload = 0;
+        foreach (string s in strings)
+        {
+            payload += Encoding.UTF8.GetByteCount(s) + 1;
+        }
+
+        if (payload > XenstoreLimits.PayloadMax)
+        {
+            throw TooBig(type, null, payload);
+        }
+
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(XenstoreLimits.HeaderSize + payload);
+        new XenstoreMessageHeader(type, 0, transaction, (uint)payload).Write(buffer);
+        int position = XenstoreLimits.HeaderSize;
+        foreach (string s in strings)
+        {
+            position += Encoding.UTF8.GetBytes(s, buffer.AsSpan(position));
+            buffer[position++] = 0;
+        }
+
+        return new OutgoingMessage(buffer, position, type);
+    }
+
+    private static XenstoreException TooBig(XenstoreMessageType type, string? path, int payload) =>
+        new("E2BIG", $"xenstore {type} request of {payload} bytes exceeds the {XenstoreLimits.PayloadMax}-byte payload limit; " +
+            "xenstored would drop the connection, so it was not sent.", path);
+
+    // ---------------------------------------------------------------- request engine
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask CommandAsync(OutgoingMessage message, string? path, CancellationToken cancellationToken)
+    {
+        await RequestAsync(message, path, static _ => true, missingIsDefault: false, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Sends a request and waits for its reply by request id. The pooled state machine and the pooled pending request
+    /// make a round trip allocation-free apart from what the parser returns.
+    /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<T> RequestAsync<T>(OutgoingMessage message, string? path, ReplyParser<T> parser, bool missingIsDefault, CancellationToken cancellationToken)
+    {
+        PendingRequest pending = RentPending();
+        bool recycle = true;
+        try
+        {
+            try
+            {
+                if (!TrySend(pending, message, cancellationToken))
+                {
+                    await SendAfterReconnectAsync(pending, message, cancellationToken).ConfigureAwait(false);
+                }
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(message.Buffer);
+            }
+
+            XenstoreMessageType replyType;
+            try
+            {
+                replyType = await pending.Task.ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (pending.WasCancelled)
+            {
+                // Only reuse the request if its late reply can no longer reach it.
+                recycle = TryForget(pending);
+                throw;
+            }
+
+            ReadOnlySpan<byte> payload = pending.Payload.AsSpan(0, pending.Length);
+            if (replyType == XenstoreMessageType.Error)
+            {
+                string error = ParseText(payload);
+                if (missingIsDefault && error == "ENOENT")
+                {
+                    return default!;
+                }
+
+                throw XenstoreException.FromReply(error, message.Type, path);
+            }
+
+            if (replyType != message.Type)
+            {
+                throw new XenstoreException("EIO", $"xenstore answered a {message.Type} request with {replyType}.", path);
+            }
+
+            return parser(payload);
+        }
+        finally
+        {
+            pending.Registration.Dispose();
+            if (recycle)
+            {
+                ReturnPending(pending);
+            }
+        }
+    }
+
+    private PendingRequest RentPending()
+    {
+        lock (_pool)
+        {
+            if (_pool.TryPop(out PendingRequest? pending))
+            {
+                return pending;
+            }
+        }
+
+        return new PendingRequest(_options.RunContinuationsAsynchronously);
+    }
+
+    private void ReturnPending(PendingRequest pending)
+    {
+        pending.Reset();
+        lock (_pool)
+        {
+            if (_pool.Count < 64)
+            {
+                _pool.Push(pending);
+            }
+        }
+    }
+
+    private bool TryForget(PendingRequest pending)
+    {
+        lock (_pendingLock)
+        {
+            return _pending.Remove(pending.RequestId, out PendingRequest? found) && ReferenceEquals(found, pending);
+        }
+    }
+
+    /// <summary>Registers and sends the request on the current connection; false while disconnected.</summary>
+    private bool TrySend(PendingRequest pending, OutgoingMessage message, CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(IsDisposed, this);
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_sendLock)
+        {
+            XenstoreTransport? transport = _transport;
+            if (transport is null)
+            {
+                if (_reconnect is null || IsDisposed)
+                {
+                    throw new DeviceDisconnectedException(XenstoreException.XenstoreDeviceName, $"the connection to {_endpoint} is closed");
+                }
+
+                return false;
+            }
+
+            uint id = ++_nextRequestId;
+            pending.RequestId = id;
+            BinaryPrimitives.WriteUInt32LittleEndian(message.Buffer.AsSpan(4), id);
+            lock (_pendingLock)
+            {
+                _pending[id] = pending;
+            }
+
+            try
+            {
+                transport.Send(message.Buffer.AsSpan(0, message.Length));
+            }
+            catch (Exception e) when (e is SocketException or IOException or ObjectDisposedException)
+            {
+                lock (_pendingLock)
+                {
+                    _pending.Remove(id);
+                }
+
+                throw new DeviceDisconnectedException(XenstoreException.XenstoreDeviceName, $"sending to {_endpoint} failed", e);
+            }
+        }
+
+        if (cancellationToken.CanBeCanceled)
+        {
+            pending.Registration = cancellationToken.UnsafeRegister(static (state, token) => ((PendingRequest)state!).Cancel(token), pending);
+        }
+
+        return true;
+    }
+
+    private async ValueTask SendAfterReconnectAsync(PendingRequest pending, OutgoingMessage message, CancellationToken cancellationToken)
+    {
+        using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        limit.CancelAfter(_options.ReconnectTimeout);
+        while (true)
+        {
+            Task connected;
+            lock (_sendLock)
+            {
+                connected = _connected.Task;
+            }
+
+            try
+            {
+                await connected.WaitAsync(limit.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                throw new DeviceDisconnectedException(XenstoreException.XenstoreDeviceName,
+                    $"no connection to {_endpoint} within {_options.ReconnectTimeout}");
+            }
+
+            if (TrySend(pending, message, cancellationToken))
+            {
+                return;
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- reader thread
+
+    private void ReaderLoop()
+    {
+        byte[] buffer = new byte[64 * 1024];
+        while (true)
+        {
+            XenstoreTransport? transport = Volatile.Read(ref _transport);
+            Exception? failure = transport is null ? null : ReadUntilFailure(transport, buffer);
+            if (IsDisposed)
+            {
+                break;
+            }
+
+            OnDisconnected(transport, failure);
+            if (_reconnect is null)
+            {
+                break;
+            }
+
+            XenstoreTransport? next = ReconnectUntilDisposed();
+            if (next is null)
+            {
+                break;
+            }
+
+            lock (_sendLock)
+            {
+                _transport = next;
+                _connected.TrySetResult();
+            }
+
+            Interlocked.Increment(ref _reconnectCount);
+            _ = Task.Run(RegisterWatchesAgainAsync);
+        }
+
+        FailPending(new DeviceDisconnectedException(XenstoreException.XenstoreDeviceName, $"the connection to {_endpoint} is closed"));
+        CompleteWatches();
+    }
+
+    /// <summary>Reads and dispatches messages until the connection fails; returns why.</summary>
+    private Exception ReadUntilFailure(XenstoreTransport transport, byte[] buffer)
+    {
+        int start = 0;
+        int end = 0;
+        try
+        {
+            while (true)
+            {
+                if (buffer.Length - end < MaxMessageSize)
+                {
+                    buffer.AsSpan(start, end - start).CopyTo(buffer);
+                    end -= start;
+                    start = 0;
+                }
+
+                int received = transport.Receive(buffer.AsSpan(end));
+                if (received <= 0)
+                {
+                    return new EndOfStreamException($"{_endpoint} closed the connection");
+                }
+
+                end += received;
+                while (end - start >= XenstoreLimits.HeaderSize)
+                {
+                    XenstoreMessageHeader header = XenstoreMessageHeader.Read(buffer.AsSpan(start));
+                    if (header.Length > XenstoreLimits.PayloadMax)
+                    {
+                        return new InvalidDataException($"{_endpoint} sent a {header.Length}-byte payload, over the protocol limit");
+                    }
+
+                    int total = XenstoreLimits.HeaderSize + (int)header.Length;
+                    if (end - start < total)
+                    {
+                        break;
+                    }
+
+                    Dispatch(header, buffer.AsSpan(start + XenstoreLimits.HeaderSize, (int)header.Length));
+                    start += total;
+                }
+
+                if (start == end)
+                {
+                    start = end = 0;
+                }
+            }
+        }
+        catch (Exception e) when (e is SocketException or IOException or ObjectDisposedException)
+        {
+            return e;
+        }
+    }
+
+    private void Dispatch(in XenstoreMessageHeader header, ReadOnlySpan<byte> payload)
+    {
+        if (header.Type == XenstoreMessageType.WatchEvent)
+        {
+            DeliverWatchEvent(payload);
+            return;
+        }
+
+        PendingRequest? pending;
+        lock (_pendingLock)
+        {
+            _pending.Remove(header.RequestId, out pending);
+        }
+
+        // A reply nobody waits for (its request was cancelled and forgotten) is dropped; a cancelled request that
+        // was not forgotten yet refuses it and its caller leaves it to the garbage collector.
+        pending?.TryComplete(header.Type, payload);
+    }
+
+    private void DeliverWatchEvent(ReadOnlySpan<byte> payload)
+    {
+        int nul = payload.IndexOf((byte)0);
+        if (nul < 0)
+        {
+            return;
+        }
+
+        ReadOnlySpan<byte> tokenBytes = payload[(nul + 1)..];
+        int tokenEnd = tokenBytes.IndexOf((byte)0);
+        string token = Encoding.UTF8.GetString(tokenEnd < 0 ? tokenBytes : tokenBytes[..tokenEnd]);
+        XenstoreWatch? watch;
+        lock (_watches)
+        {
+            _watches.TryGetValue(token, out watch);
+        }
+
+        watch?.Post(new XenstoreWatchEvent(Encoding.UTF8.GetString(payload[..nul]), token));
+    }
+
+    private void OnDisconnected(XenstoreTransport? transport, Exception? failure)
+    {
+        lock (_sendLock)
+        {
+            if (ReferenceEquals(_transport, transport))
+            {
+                _transport = null;
+            }
+
+            if (_connected.Task.IsCompleted)
+            {
+                _connected = NewConnectedSignal(completed: false);
+            }
+        }
+
+        transport?.Dispose();
+        FailPending(new DeviceDisconnectedException(XenstoreException.XenstoreDeviceName, $"the connection to {_endpoint} was lost", failure));
+    }
+
+    /// <summary>Tries to connect again, backing off from 20 ms to 1 s, until it works or the client is disposed.</summary>
+    private XenstoreTransport? ReconnectUntilDisposed()
+    {
+        TimeSpan delay = TimeSpan.FromMilliseconds(20);
+        while (!IsDisposed)
+        {
+            try
+            {
+                XenstoreTransport transport = _reconnect!();
+                if (IsDisposed)
+                {
+                    transport.Dispose();
+                    return null;
+                }
+
+                return transport;
+            }
+            catch (DeviceException)
+            {
+            }
+
+            _disposedEvent.Wait(delay);
+            delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.TicksPerSecond));
+        }
+
+        return null;
+    }
+
+    private async Task RegisterWatchesAgainAsync()
+    {
+        XenstoreWatch[] watches;
+        lock (_watches)
+        {
+            watches = [.. _watches.Values];
+        }
+
+        foreach (XenstoreWatch watch in watches)
+        {
+            try
+            {
+                await CommandAsync(BuildWatch(XenstoreMessageType.Watch, watch), watch.Path, CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (DeviceException)
+            {
+                // The connection dropped again (the next reconnection retries) or the server refused (quota).
+            }
+        }
+    }
+
+    private void FailPending(Exception error)
+    {
+        PendingRequest[] pending;
+        lock (_pendingLock)
+        {
+            pending = [.. _pending.Values];
+            _pending.Clear();
+        }
+
+        foreach (PendingRequest request in pending)
+        {
+            request.TryFail(error);
+        }
+    }
+
+    private void CompleteWatches()
+    {
+        XenstoreWatch[] watches;
+        lock (_watches)
+        {
+            watches = [.. _watches.Values];
+            _watches.Clear();
+        }
+
+        foreach (XenstoreWatch watch in watches)
+        {
+            watch.Complete();
+        }
+    }
+
+    // ---------------------------------------------------------------- disposal
+
+    /// <summary>Closes the connection: waiting requests fail, watches end.</summary>
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        _disposedEvent.Set();
+        XenstoreTransport? transport;
+        lock (_sendLock)
+        {
+            transport = _transport;
+            _transport = null;
+            _connected.TrySetException(new ObjectDisposedException(nameof(XenstoreClient)));
+        }
+
+        transport?.Dispose();
+        FailPending(new DeviceDisconnectedException(XenstoreException.XenstoreDeviceName, $"the connection to {_endpoint} is closed"));
+        CompleteWatches();
+        if (Thread.CurrentThread != _reader)
+        {
+            _reader.Join(TimeSpan.FromSeconds(2));
+        }
+    }
+
+    /// <summary>Closes the connection: waiting requests fail, watches end.</summary>
+    public ValueTask DisposeAsync()
+    {
+        Dispose();
+        return ValueTask.CompletedTask;
+    }
+}

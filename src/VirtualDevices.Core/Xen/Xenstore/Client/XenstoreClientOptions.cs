@@ -1,0 +1,43 @@
+namespace VirtualDevices.Xen.Xenstore;
+
+/// <summary>How <see cref="XenstoreClient"/> connects and behaves.</summary>
+public sealed class XenstoreClientOptions
+{
+    /// <summary>The default socket of xenstored.</summary>
+    public const string DefaultSocketPath = "/var/run/xenstored/socket";
+
+    /// <summary>The xenbus device of a Xen guest.</summary>
+    public const string DefaultDevicePath = "/dev/xen/xenbus";
+
+    /// <summary>The environment variable libxenstore and the xenstore tools read the socket path from.</summary>
+    public const string SocketPathVariable = "XENSTORED_PATH";
+
+    /// <summary>
+    /// The unix socket of xenstored. When null: <c>XENSTORED_PATH</c>, else <see cref="DefaultSocketPath"/>, else (if
+    /// that socket does not exist) the xenbus device.
+    /// </summary>
+    public string? SocketPath { get; init; }
+
+    /// <summary>The xenbus device to use instead of a socket (a Xen guest's <c>/dev/xen/xenbus</c>).</summary>
+    public string? DevicePath { get; init; }
+
+    /// <summary>
+    /// Reconnect when a socket connection drops (xenstored restarted), waiting requests until then and registering the
+    /// watches again. A device or in-process connection is never reconnected.
+    /// </summary>
+    public bool Reconnect { get; init; } = true;
+
+    /// <summary>How long a request waits for a reconnection before it fails with a connection error.</summary>
+    public TimeSpan ReconnectTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Watch events kept for a watch whose consumer lags; past this the oldest are dropped (watches may
+    /// coalesce: a consumer re-reads the state anyway).</summary>
+    public int WatchEventCapacity { get; init; } = 4096;
+
+    /// <summary>
+    /// By default a reply resumes the awaiting code on the client's reader thread, which saves a thread wake-up per
+    /// request. Set this when awaiting code may block that thread (waiting synchronously on another xenstore request
+    /// from inside a continuation would deadlock it); continuations then run on the thread pool.
+    /// </summary>
+    public bool RunContinuationsAsynchronously { get; init; }
+}

@@ -1,0 +1,20 @@
+namespace VirtualDevices.Xen.Xenstore;
+
+/// <summary>The size limits of the xenstore protocol (<c>xs_wire.h</c>).</summary>
+public static class XenstoreLimits
+{
+    /// <summary>
+    /// The largest payload in either direction (<c>XENSTORE_PAYLOAD_MAX</c>). xenstored drops a connection that sends
+    /// more, so the client refuses to send such a message instead.
+    /// </summary>
+    public const int PayloadMax = 4096;
+
+    /// <summary>The longest absolute path (<c>XENSTORE_ABS_PATH_MAX</c>).</summary>
+    public const int AbsolutePathMax = 3072;
+
+    /// <summary>The longest relative path a client should send (<c>XENSTORE_REL_PATH_MAX</c>).</summary>
+    public const int RelativePathMax = 2048;
+
+    /// <summary>The size of <c>struct xsd_sockmsg</c>, the header in front of every payload.</summary>
+    public const int HeaderSize = 16;
+}

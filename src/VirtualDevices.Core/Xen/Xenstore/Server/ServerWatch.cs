@@ -1,0 +1,27 @@
+namespace VirtualDevices.Xen.Xenstore;
+
+/// <summary>A watch registered by one connection.</summary>
+internal sealed class ServerWatch
+{
+    internal ServerWatch(ServerConnection connection, byte[] absolutePath, byte[] requestedPath, byte[] token)
+    {
+        Connection = connection;
+        AbsolutePath = absolutePath;
+        RequestedPath = requestedPath;
+        Token = token;
+    }
+
+    internal ServerConnection Connection { get; }
+
+    /// <summary>The watched path made absolute (or the special path, such as <c>@releaseDomain</c>).</summary>
+    internal byte[] AbsolutePath { get; }
+
+    /// <summary>The path as the client sent it: events on a relative watch are reported relative too.</summary>
+    internal byte[] RequestedPath { get; }
+
+    internal byte[] Token { get; }
+
+    internal bool IsRelative => RequestedPath.Length > 0 && RequestedPath[0] != (byte)'/' && RequestedPath[0] != (byte)'@';
+
+    internal bool IsSpecial => AbsolutePath.Length > 0 && AbsolutePath[0] == (byte)'@';
+}

@@ -1,0 +1,39 @@
+namespace VirtualDevices.Xen.Xenstore;
+
+/// <summary>
+/// Quotas and limits of the embedded xenstore server. The defaults are xenstored's. Quotas apply to unprivileged
+/// domains only; dom0 is bound by the protocol limits alone, as with xenstored.
+/// </summary>
+public sealed class XenstoreServerOptions
+{
+    /// <summary>Nodes a domain may own (xenstored <c>quota-nb-entry-per-domain</c>); beyond it writes fail with ENOSPC.</summary>
+    public int MaxEntriesPerDomain { get; init; } = 1000;
+
+    /// <summary>Bytes of value a domain may store in one node (xenstored <c>quota-max-entry-size</c>); beyond it ENOSPC.</summary>
+    public int MaxEntrySize { get; init; } = 2048;
+
+    /// <summary>Watches a domain may hold (xenstored <c>quota-nb-watch-per-domain</c>); beyond it E2BIG.</summary>
+    public int MaxWatchesPerDomain { get; init; } = 128;
+
+    /// <summary>Open transactions a connection of a domain may hold (xenstored <c>quota-max-transaction</c>); beyond it ENOSPC.</summary>
+    public int MaxTransactionsPerDomain { get; init; } = 10;
+
+    /// <summary>Entries a domain may put in one permission list (xenstored <c>quota-nb-perms-per-node</c>); beyond it ENOSPC.</summary>
+    public int MaxPermissionsPerNode { get; init; } = 5;
+
+    /// <summary>
+    /// Requests of one connection answered before their replies are sent (xenstored <c>quota-req-outstanding</c>): a
+    /// client that pipelines more than this waits until its replies are written, so it cannot make the server queue
+    /// unbounded replies.
+    /// </summary>
+    public int MaxOutstandingRequests { get; init; } = 20;
+
+    /// <summary>
+    /// Bytes of replies and watch events that may wait for a connection that does not read them; past this the server
+    /// closes that connection, so a client that never reads its watch events cannot grow the server's memory.
+    /// </summary>
+    public int MaxPendingOutputBytes { get; init; } = 1 << 20;
+
+    /// <summary>How long a write to a connection may block before the connection is considered dead and closed.</summary>
+    public TimeSpan SendTimeout { get; init; } = TimeSpan.FromSeconds(10);
+}

@@ -1,0 +1,204 @@
+using System.Buffers.Binary;
+using System.Net.Sockets;
+using System.Text;
+using VirtualDevices.Xen.Xenstore;
+
+namespace VirtualDevices.Tests.Xenstore;
+
+/// <summary>Malformed and abusive peers: each gets an error reply or its own connection closed; the server goes on.</summary>
+public sealed class XenstoreHostileInputTests
+{
+    private static Socket Connect(XenstoreTestServer server)
+    {
+        var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified) { ReceiveTimeout = 10_000 };
+        socket.Connect(new UnixDomainSocketEndPoint(server.SocketPath));
+        return socket;
+    }
+
+    private static byte[] Message(uint type, uint requestId, uint transactionId, byte[] payload, uint? claimedLength = null)
+    {
+        byte[] message = new byte[16 + payload.Length];
+        BinaryPrimitives.WriteUInt32LittleEndian(message, type);
+        BinaryPrimitives.WriteUInt32LittleEndian(message.AsSpan(4), requestId);
+        BinaryPrimitives.WriteUInt32LittleEndian(message.AsSpan(8), transactionId);
+        BinaryPrimitives.WriteUInt32LittleEndian(message.AsSpan(12), claimedLength ?? (uint)payload.Length);
+        payload.CopyTo(message, 16);
+        return message;
+    }
+
+    private static (uint Type, uint RequestId, string Payload) ReadReply(Socket socket)
+    {
+        byte[] header = new byte[16];
+        ReceiveExactly(socket, header);
+        byte[] payload = new byte[BinaryPrimitives.ReadUInt32LittleEndian(header.AsSpan(12))];
+        ReceiveExactly(socket, payload);
+        return (BinaryPrimitives.ReadUInt32LittleEndian(header), BinaryPrimitives.ReadUInt32LittleEndian(header.AsSpan(4)), Encoding.ASCII.GetString(payload));
+    }
+
+    private static void ReceiveExactly(Socket socket, byte[] buffer)
+    {
+        int read = 0;
+        while (read < buffer.Length)
+        {
+            int n = socket.Receive(buffer.AsSpan(read));
+            if (n == 0)
+            {
+                throw new EndOfStreamException();
+            }
+
+            read += n;
+        }
+    }
+
+    private static bool IsClosedByPeer(Socket socket)
+    {
+        try
+        {
+            return socket.Receive(new byte[1]) == 0;
+        }
+        catch (SocketException e) when (e.SocketErrorCode == SocketError.ConnectionReset)
+        {
+            return true;
+        }
+    }
+
+    [Fact(Timeout = XenstoreTestTimeouts.Test)]
+    public async Task Bad_requests_get_error_replies_and_the_connection_stays_usable()
+    {
+        await using var server = XenstoreTestServer.Start();
+        using Socket raw = Connect(server);
+        const uint Error = (uint)XenstoreMessageType.Error;
+
+        (byte[] Message, string Expected)[] cases =
+        [
+            (Message(999, 1, 0, "x\0"u8.ToArray()), "EINVAL\0"),                                         // unknown type
+            (Message((uint)XenstoreMessageType.WatchEvent, 2, 0, "/a\0t\0"u8.ToArray()), "EINVAL\0"),     // reply type as request
+            (Message((uint)XenstoreMessageType.Read, 3, 0, "/no//good\0"u8.ToArray()), "EINVAL\0"),        // invalid path
+            (Message((uint)XenstoreMessageType.Read, 4, 0, "/no nul"u8.ToArray()), "EINVAL\0"),            // missing terminator
+            (Message((uint)XenstoreMessageType.Read, 5, 0, "/bad\xff\0"u8.ToArray()), "EINVAL\0"),         // non-ASCII
+            (Message((uint)XenstoreMessageType.Read, 6, 0, []), "EINVAL\0"),                               // empty payload
+            (Message((uint)XenstoreMessageType.Read, 7, 77, "/\0"u8.ToArray()), "ENOENT\0"),               // unknown transaction
+            (Message((uint)XenstoreMessageType.TransactionEnd, 8, 0, "T\0"u8.ToArray()), "EINVAL\0"),      // end without transaction
+            (Message((uint)XenstoreMessageType.SetPermissions, 9, 0, "/\0q9\0"u8.ToArray()), "EINVAL\0"),  // bad permission
+            (Message((uint)XenstoreMessageType.DirectoryPart, 10, 0, "/\0abc\0"u8.ToArray()), "EINVAL\0"), // bad offset
+            (Message((uint)XenstoreMessageType.GetDomainPath, 11, 0, "99999999\0"u8.ToArray()), "EINVAL\0"),
+            (Message((uint)XenstoreMessageType.Watch, 12, 0, "/only-path\0"u8.ToArray()), "EINVAL\0"),     // missing token
+        ];
+
+        foreach ((byte[] message, string expected) in cases)
+        {
+            raw.Send(message);
+            (uint type, uint requestId, string payload) = ReadReply(raw);
+            Assert.Equal(Error, type);
+            Assert.Equal(BinaryPrimitives.ReadUInt32LittleEndian(message.AsSpan(4)), requestId);
+            Assert.Equal(expected, payload);
+        }
+
+        // Still a working connection.
+        raw.Send(Message((uint)XenstoreMessageType.Write, 20, 0, "/ok\0fine"u8.ToArray()));
+        Assert.Equal(((uint)XenstoreMessageType.Write, 20u, "OK\0"), ReadReply(raw));
+    }
+
+    [Fact(Timeout = XenstoreTestTimeouts.Test)]
+    public async Task An_oversized_length_closes_only_that_connection()
+    {
+        await using var server = XenstoreTestServer.Start();
+        await using XenstoreClient bystander = await server.ConnectAsync();
+        await bystander.WriteAsync("/alive", "yes");
+
+        using Socket raw = Connect(server);
+        raw.Send(Message((uint)XenstoreMessageType.Read, 1, 0, [], claimedLength: 0x7fffffff));
+        Assert.True(IsClosedByPeer(raw));
+
+        using Socket raw2 = Connect(server);
+        raw2.Send(Message((uint)XenstoreMessageType.Write, 1, 0, new byte[XenstoreLimits.PayloadMax + 1]));
+        Assert.True(IsClosedByPeer(raw2));
+
+        Assert.Equal("yes", await bystander.ReadStringAsync("/alive"));
+        Assert.True(server.Server.IsRunning);
+    }
+
+    [Fact(Timeout = XenstoreTestTimeouts.Test)]
+    public async Task Garbage_partial_messages_and_abrupt_disconnects_do_not_hurt_the_server()
+    {
+        await using var server = XenstoreTestServer.Start();
+        await using XenstoreClient bystander = await server.ConnectAsync();
+        var random = new Random(42);
+        for (int i = 0; i < 20; i++)
+        {
+            using Socket raw = Connect(server);
+            byte[] garbage = new byte[random.Next(1, 200)];
+            random.NextBytes(garbage);
+            raw.Send(garbage);
+            raw.Close();
+        }
+
+        // Half a header, then gone; a header promising a payload that never comes, then gone.
+        using (Socket raw = Connect(server))
+        {
+            raw.Send(new byte[7]);
+        }
+
+        using (Socket raw = Connect(server))
+        {
+            raw.Send(Message((uint)XenstoreMessageType.Write, 1, 0, "/x\0"u8.ToArray(), claimedLength: 100));
+        }
+
+        await bystander.WriteAsync("/still", "here");
+        Assert.Equal("here", await bystander.ReadStringAsync("/still"));
+
+        // Connections are cleaned up once their peers are gone.
+        using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        while (server.Server.ConnectionCount > 1)
+        {
+            await Task.Delay(20, wait.Token);
+        }
+    }
+
+    [Fact(Timeout = XenstoreTestTimeouts.Test)]
+    public async Task A_client_that_never_reads_its_watch_events_is_cut_off_alone()
+    {
+        await using var server = XenstoreTestServer.Start(new XenstoreServerOptions { MaxPendingOutputBytes = 256 * 1024 });
+        await using XenstoreClient writer = await server.ConnectAsync();
+        await using XenstoreClient healthy = await server.ConnectAsync();
+        await using XenstoreWatch healthyWatch = await healthy.WatchAsync("/flood");
+
+        using Socket lazy = Connect(server);
+        lazy.ReceiveBufferSize = 4096;
+        lazy.Send(Message((uint)XenstoreMessageType.Watch, 1, 0, "/flood\0lazy\0"u8.ToArray()));
+        Assert.Equal(((uint)XenstoreMessageType.Watch, 1u, "OK\0"), ReadReply(lazy));
+        Assert.Equal(3, server.Server.ConnectionCount);
+
+        // Each event carries a ~2 KiB path: past what the kernel buffers plus the 256 KiB pending-output limit, the
+        // lazy connection is closed; the writer and the healthy watcher go on.
+        string longName = new('n', 2000);
+        int drained = 0;
+        for (int i = 0; i < 2000 && server.Server.ConnectionCount == 3; i++)
+        {
+            await writer.WriteAsync($"/flood/{i}/{longName}", "x");
+            while (healthyWatch.Events.TryRead(out _))
+            {
+                drained++;
+            }
+        }
+
+        using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        while (server.Server.ConnectionCount > 2)
+        {
+            await Task.Delay(20, wait.Token);
+        }
+
+        await writer.WriteAsync("/flood/after", "ok");
+        Assert.Equal("ok", await healthy.ReadStringAsync("/flood/after"));
+
+        // The healthy watcher still receives every event, up to the last one.
+        CancellationToken ct = XenstoreTestTimeouts.Wait();
+        while ((await healthyWatch.ReadAsync(ct)).Path != "/flood/after")
+        {
+            drained++;
+        }
+
+        Assert.True(drained > 100);
+        Assert.Equal(0, healthyWatch.DroppedEvents);
+    }
+}
