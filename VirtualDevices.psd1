@@ -12,13 +12,26 @@
     FunctionsToExport    = @()
     CmdletsToExport      = @(
         'Close-BlockDevice'
+        'Connect-Xenstore'
+        'Disconnect-Xenstore'
         'Get-BlockDevice'
         'Get-BlockDeviceInfo'
         'Get-DeviceStats'
+        'Get-XenstoreItem'
+        'Get-XenstorePermission'
+        'Get-XenstoreServer'
+        'Invoke-XenstoreTransaction'
         'New-BlockDevice'
+        'New-XenstoreItem'
         'Open-BlockDevice'
         'Read-BlockDevice'
+        'Remove-XenstoreItem'
         'Reset-DeviceStats'
+        'Set-XenstoreItem'
+        'Set-XenstorePermission'
+        'Start-XenstoreServer'
+        'Stop-XenstoreServer'
+        'Watch-XenstorePath'
         'Write-BlockDevice'
     )
     VariablesToExport    = @()
@@ -26,7 +39,7 @@
     PrivateData          = @{
         PSData = @{
             Tags         = @('Linux', 'MacOS', 'BlockDevice', 'NBD', 'Xen', 'Xenstore', 'Network', 'TAP', 'vmnet', 'MirageOS')
-            ReleaseNotes = 'First release: the device model, file and memory block devices, and the block and statistics cmdlets.'
+            ReleaseNotes = 'First release: the device model, file and memory block devices, xenstore (client, embedded server, Xs: drive), and their cmdlets.'
         }
     }
 }

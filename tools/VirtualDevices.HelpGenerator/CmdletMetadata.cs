@@ -28,8 +28,10 @@ public sealed record CmdletMetadata(
                 return [AllParameterSets];
             }
 
-            if (DefaultParameterSet is not null && sets.Remove(DefaultParameterSet))
+            // The default set comes first; it may have no parameter of its own (the command run without arguments).
+            if (DefaultParameterSet is not null)
             {
+                sets.Remove(DefaultParameterSet);
                 sets.Insert(0, DefaultParameterSet);
             }
 

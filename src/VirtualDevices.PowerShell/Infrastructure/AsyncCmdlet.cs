@@ -16,14 +16,17 @@ public abstract class AsyncCmdlet : PSCmdlet, IDisposable
 
     private readonly CancellationTokenSource _stopping = new();
     private BlockingCollection<Action>? _queue;
-    private Devices.DeviceRegistry? _registry;
+    private ModuleSession? _session;
     private int _pipelineThread;
 
     /// <summary>Cancelled when the pipeline stops.</summary>
     protected CancellationToken StopToken => _stopping.Token;
 
-    /// <summary>The devices of this session (looked up on the pipeline thread, where the runspace is known).</summary>
-    protected Devices.DeviceRegistry Registry => _registry ??= SessionDevices.Current;
+    /// <summary>The module's state for this session (looked up on the pipeline thread, where the runspace is known).</summary>
+    protected ModuleSession Session => _session ??= ModuleSession.Current;
+
+    /// <summary>The devices of this session.</summary>
+    protected Devices.DeviceRegistry Registry => Session.Devices;
 
     /// <inheritdoc/>
     protected override void StopProcessing() => _stopping.Cancel();
@@ -40,7 +43,7 @@ public abstract class AsyncCmdlet : PSCmdlet, IDisposable
         using var queue = new BlockingCollection<Action>(QueueCapacity);
         _queue = queue;
         _pipelineThread = Environment.CurrentManagedThreadId;
-        _registry ??= SessionDevices.Current;
+        _session ??= ModuleSession.Current;
         Task task = Task.Run(() => work(_stopping.Token), _stopping.Token);
         _ = task.ContinueWith(static (_, q) => ((BlockingCollection<Action>)q!).CompleteAdding(), queue, CancellationToken.None,
             TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
@@ -77,6 +80,13 @@ public abstract class AsyncCmdlet : PSCmdlet, IDisposable
         if (error is OperationCanceledException && _stopping.IsCancellationRequested)
         {
             throw new PipelineStoppedException();
+        }
+
+        if (error is RuntimeException { ErrorRecord: not null } scriptError)
+        {
+            // A script block the command ran (a transaction body, a condition) failed: report its own error.
+            WriteError(scriptError.ErrorRecord);
+            return;
         }
 
         if (error is DeviceException or ArgumentException or IOException or UnauthorizedAccessException or TimeoutException)
@@ -143,7 +153,10 @@ public abstract class AsyncCmdlet : PSCmdlet, IDisposable
             catch (Exception e)
             {
                 completion.SetException(e);
-                throw;
+                if (e is PipelineStoppedException or FlowControlException)
+                {
+                    throw; // the pipeline is stopping: the pump must stop too
+                }
             }
         });
         return completion.Task;

@@ -15,7 +15,7 @@ public sealed class DeviceNameCompleter : IArgumentCompleter
         DeviceKind? kind = commandName.Contains("Block", StringComparison.OrdinalIgnoreCase) ? DeviceKind.Block
             : commandName.Contains("Network", StringComparison.OrdinalIgnoreCase) ? DeviceKind.Network
             : null;
-        foreach (IDevice device in SessionDevices.Current.Devices)
+        foreach (IDevice device in ModuleSession.Current.Devices.Devices)
         {
             if ((kind is null || device.Kind == kind) && device.Name.StartsWith(prefix, StringComparison.OrdinalIgnoreCase))
             {

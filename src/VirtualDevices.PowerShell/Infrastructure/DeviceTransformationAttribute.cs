@@ -17,7 +17,7 @@ public sealed class DeviceTransformationAttribute : ArgumentTransformationAttrib
         object value = inputData is PSObject ps ? ps.BaseObject : inputData;
         return value switch
         {
-            string name => SessionDevices.Current.TryGet(name, out IDevice? device)
+            string name => ModuleSession.Current.Devices.TryGet(name, out IDevice? device)
                 ? device
                 : throw new ArgumentTransformationMetadataException($"No device named '{name}' is open in this session. Get-BlockDevice lists them."),
             object[] array => array.Select(item => Transform(engineIntrinsics, item)).ToArray(),

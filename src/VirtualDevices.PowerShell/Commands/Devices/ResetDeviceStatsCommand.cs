@@ -40,7 +40,7 @@ public sealed class ResetDeviceStatsCommand : PSCmdlet
         DeviceKind? kind = MyInvocation.BoundParameters.ContainsKey(nameof(Kind)) ? Kind : null;
         IReadOnlyList<IDevice> devices = ParameterSetName == DeviceSet
             ? Device.Where(d => kind is null || d.Kind == kind).ToArray()
-            : DeviceSelection.ByName(SessionDevices.Current, Name, kind, WriteError);
+            : DeviceSelection.ByName(ModuleSession.Current.Devices, Name, kind, WriteError);
         foreach (IDevice device in devices)
         {
             if (!ShouldProcess(device.ToString()!, "Reset statistics"))

@@ -1,0 +1,39 @@
+using System.Text;
+
+namespace VirtualDevices.Xen.Xenstore;
+
+/// <summary>A xenstore node as a pipeline object: its path, its value, and the names of its children.</summary>
+public sealed class XenstoreItem
+{
+    /// <summary>Describes a node.</summary>
+    /// <param name="path">The node's path.</param>
+    /// <param name="bytes">Its value.</param>
+    /// <param name="children">The names of its children.</param>
+    public XenstoreItem(string path, byte[] bytes, IReadOnlyList<string> children)
+    {
+        Path = path;
+        Bytes = bytes;
+        Children = children;
+    }
+
+    /// <summary>The node's path.</summary>
+    public string Path { get; }
+
+    /// <summary>The last component of the path.</summary>
+    public string Name => XenstorePath.GetName(Path) is { Length: > 0 } name ? name : Path;
+
+    /// <summary>The value as text (xenstore values are bytes, conventionally UTF-8 or ASCII).</summary>
+    public string Value => Encoding.UTF8.GetString(Bytes);
+
+    /// <summary>The value's bytes.</summary>
+    public byte[] Bytes { get; }
+
+    /// <summary>The names of the node's children.</summary>
+    public IReadOnlyList<string> Children { get; }
+
+    /// <summary>True when the node has children.</summary>
+    public bool HasChildren => Children.Count > 0;
+
+    /// <inheritdoc/>
+    public override string ToString() => $"{Path} = \"{Value}\"";
+}

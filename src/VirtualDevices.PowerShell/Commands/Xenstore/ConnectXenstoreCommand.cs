@@ -1,0 +1,62 @@
+using System.Management.Automation;
+using VirtualDevices.PowerShell.Infrastructure;
+using VirtualDevices.Xen.Xenstore;
+
+namespace VirtualDevices.PowerShell.Commands.Xenstore;
+
+/// <summary>
+/// <para type="synopsis">Chooses the xenstore the session talks to: a xenstored socket, the xenbus device, or an embedded server.</para>
+/// </summary>
+[Cmdlet(VerbsCommunications.Connect, "Xenstore", DefaultParameterSetName = DefaultSet)]
+[OutputType(typeof(XenstoreClient))]
+public sealed class ConnectXenstoreCommand : AsyncCmdlet
+{
+    private const string DefaultSet = "Default";
+    private const string SocketSet = "Socket";
+    private const string DeviceSet = "Device";
+    private const string ServerSet = "Server";
+
+    /// <summary>The unix socket of xenstored or of an embedded server (default: XENSTORED_PATH, then /var/run/xenstored/socket).</summary>
+    [Parameter(Mandatory = true, Position = 0, ParameterSetName = SocketSet)]
+    [ValidateNotNullOrEmpty]
+    public string SocketPath { get; set; } = null!;
+
+    /// <summary>The xenbus device of a Xen guest (usually /dev/xen/xenbus).</summary>
+    [Parameter(Mandatory = true, ParameterSetName = DeviceSet)]
+    [ValidateNotNullOrEmpty]
+    public string DevicePath { get; set; } = null!;
+
+    /// <summary>An embedded server started with Start-XenstoreServer, or its name: connect inside this process.</summary>
+    [Parameter(Mandatory = true, ParameterSetName = ServerSet, ValueFromPipeline = true)]
+    [XenstoreServerTransformation]
+    public XenstoreServer Server { get; set; } = null!;
+
+    /// <summary>With -Server, the domain to speak as (default 0, the privileged domain).</summary>
+    [Parameter(ParameterSetName = ServerSet)]
+    [ValidateRange(0, 32752)]
+    public int DomainId { get; set; }
+
+    /// <inheritdoc/>
+    protected override void ProcessRecord()
+    {
+        string? socketPath = ParameterSetName == SocketSet ? GetUnresolvedProviderPathFromPSPath(SocketPath) : null;
+        string? devicePath = ParameterSetName == DeviceSet ? GetUnresolvedProviderPathFromPSPath(DevicePath) : null;
+        RunAsync(async cancellationToken =>
+        {
+            XenstoreClient client = ParameterSetName switch
+            {
+                SocketSet => await XenstoreClient.ConnectAsync(socketPath!, cancellationToken).ConfigureAwait(false),
+                DeviceSet => XenstoreClient.OpenDevice(devicePath!),
+                ServerSet => XenstoreClient.ConnectInProcess(Server, DomainId),
+                _ => await XenstoreClient.ConnectAsync(cancellationToken: cancellationToken).ConfigureAwait(false),
+            };
+            XenstoreClient? previous = Session.SwapXenstore(client, ParameterSetName == ServerSet ? Server : null);
+            if (previous is not null)
+            {
+                await previous.DisposeAsync().ConfigureAwait(false);
+            }
+
+            Emit(client);
+        }, socketPath ?? devicePath ?? (object?)Server);
+    }
+}

@@ -1,0 +1,33 @@
+using System.Management.Automation;
+using VirtualDevices.Xen.Xenstore;
+
+namespace VirtualDevices.PowerShell.Commands.Xenstore;
+
+/// <summary>
+/// <para type="synopsis">Closes the session's xenstore connection (or the one given).</para>
+/// </summary>
+[Cmdlet(VerbsCommunications.Disconnect, "Xenstore", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low)]
+[OutputType(typeof(void))]
+public sealed class DisconnectXenstoreCommand : Infrastructure.AsyncCmdlet
+{
+    /// <summary>The connection to close (default: the session's).</summary>
+    [Parameter(Position = 0, ValueFromPipeline = true)]
+    public XenstoreClient? Store { get; set; }
+
+    /// <inheritdoc/>
+    protected override void ProcessRecord()
+    {
+        XenstoreClient? store = Store ?? Session.Xenstore;
+        if (store is null || !ShouldProcess(store.Endpoint, "Disconnect"))
+        {
+            return;
+        }
+
+        if (ReferenceEquals(store, Session.Xenstore))
+        {
+            Session.SwapXenstore(null);
+        }
+
+        RunAsync(async _ => await store.DisposeAsync().ConfigureAwait(false), store.Endpoint);
+    }
+}

@@ -1,0 +1,29 @@
+using System.Management.Automation;
+using VirtualDevices.PowerShell.Infrastructure;
+using VirtualDevices.Xen.Xenstore;
+
+namespace VirtualDevices.PowerShell.Commands.Xenstore;
+
+/// <summary>
+/// <para type="synopsis">Gets the permissions of xenstore nodes: owner, default access and per-domain access.</para>
+/// </summary>
+[Cmdlet(VerbsCommon.Get, "XenstorePermission")]
+[OutputType(typeof(XenstoreItemPermissions))]
+public sealed class GetXenstorePermissionCommand : XenstoreCommand
+{
+    /// <summary>The nodes whose permissions are read.</summary>
+    [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
+    [ValidateNotNullOrEmpty]
+    public string[] Path { get; set; } = null!;
+
+    /// <inheritdoc/>
+    protected override void ProcessRecord()
+    {
+        foreach (string item in Path)
+        {
+            string path = XenstoreSession.NormalizePath(item);
+            RunOnStore(path, async (store, cancellationToken) =>
+                Emit(new XenstoreItemPermissions(path, await store.GetPermissionsAsync(path, cancellationToken).ConfigureAwait(false))));
+        }
+    }
+}

@@ -1,0 +1,38 @@
+using System.Management.Automation;
+using VirtualDevices.PowerShell.Infrastructure;
+using VirtualDevices.Xen.Xenstore;
+
+namespace VirtualDevices.PowerShell.Commands.Xenstore;
+
+/// <summary>
+/// <para type="synopsis">Gets the embedded xenstore servers running in the session.</para>
+/// </summary>
+[Cmdlet(VerbsCommon.Get, "XenstoreServer")]
+[OutputType(typeof(XenstoreServer))]
+public sealed class GetXenstoreServerCommand : PSCmdlet
+{
+    /// <summary>Names of servers; wildcards are allowed (default: all).</summary>
+    [Parameter(Position = 0)]
+    [SupportsWildcards]
+    public string[]? Name { get; set; }
+
+    /// <inheritdoc/>
+    protected override void ProcessRecord()
+    {
+        var servers = ModuleSession.Current.Services.OfType<XenstoreServer>();
+        foreach (string pattern in Name ?? ["*"])
+        {
+            var wildcard = new WildcardPattern(pattern, WildcardOptions.IgnoreCase);
+            var matches = servers.Where(s => wildcard.IsMatch(s.Name)).ToList();
+            if (matches.Count == 0 && !WildcardPattern.ContainsWildcardCharacters(pattern))
+            {
+                WriteError(ErrorRecords.FromException(new DeviceException("ServiceNotFound", DeviceErrorCategory.ObjectNotFound, $"No xenstore server named '{pattern}' runs in this session.", pattern), pattern));
+            }
+
+            foreach ((string name, XenstoreServer server) in matches)
+            {
+                WriteObject(ServerObjects.Named(server, name));
+            }
+        }
+    }
+}

@@ -1,0 +1,49 @@
+using System.Collections.ObjectModel;
+using System.Management.Automation;
+using VirtualDevices.PowerShell.Infrastructure;
+using VirtualDevices.Xen.Xenstore;
+
+namespace VirtualDevices.PowerShell.Commands.Xenstore;
+
+/// <summary>
+/// <para type="synopsis">Runs a script block inside a xenstore transaction, running it again when the commit conflicts.</para>
+/// </summary>
+[Cmdlet(VerbsLifecycle.Invoke, "XenstoreTransaction", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low)]
+[OutputType(typeof(PSObject))]
+public sealed class InvokeXenstoreTransactionCommand : XenstoreCommand
+{
+    /// <summary>The work: it receives the transaction as its first argument and as $Transaction, and calls its methods (Read, Write, List, Remove...).</summary>
+    [Parameter(Mandatory = true, Position = 0)]
+    public ScriptBlock ScriptBlock { get; set; } = null!;
+
+    /// <summary>How many times to run the script block before giving up on conflicts (default 32).</summary>
+    [Parameter]
+    [ValidateRange(1, 1000)]
+    public int MaxAttempts { get; set; } = 32;
+
+    /// <inheritdoc/>
+    protected override void EndProcessing()
+    {
+        if (!ShouldProcess("xenstore", "Run a script block in a transaction"))
+        {
+            return;
+        }
+
+        var options = new XenstoreTransactionOptions { MaxAttempts = MaxAttempts };
+        RunOnStore("xenstore", async (store, cancellationToken) =>
+        {
+            int attempt = 0;
+            Collection<PSObject> output = await store.RunInTransactionAsync(async (transaction, ct) =>
+            {
+                var scope = new XenstoreTransactionScope(transaction, ++attempt, ct);
+                // The script block runs on the pipeline thread; its output is kept until the commit succeeds, so
+                // that a run undone by a conflict writes nothing.
+                return await OnPipelineAsync(() => ScriptBlock.InvokeWithContext(null, [new PSVariable("Transaction", scope)], scope)).ConfigureAwait(false);
+            }, options, cancellationToken).ConfigureAwait(false);
+            foreach (PSObject item in output)
+            {
+                Emit(item);
+            }
+        });
+    }
+}

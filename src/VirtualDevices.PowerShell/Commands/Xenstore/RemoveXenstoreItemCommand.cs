@@ -1,0 +1,50 @@
+using System.Management.Automation;
+using VirtualDevices.PowerShell.Infrastructure;
+using VirtualDevices.Xen.Xenstore;
+
+namespace VirtualDevices.PowerShell.Commands.Xenstore;
+
+/// <summary>
+/// <para type="synopsis">Removes xenstore nodes; a node with children needs -Recurse.</para>
+/// </summary>
+[Cmdlet(VerbsCommon.Remove, "XenstoreItem", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
+[OutputType(typeof(void))]
+public sealed class RemoveXenstoreItemCommand : XenstoreCommand
+{
+    /// <summary>The nodes to remove.</summary>
+    [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
+    [ValidateNotNullOrEmpty]
+    public string[] Path { get; set; } = null!;
+
+    /// <summary>Remove nodes that have children, with all their descendants.</summary>
+    [Parameter]
+    public SwitchParameter Recurse { get; set; }
+
+    /// <inheritdoc/>
+    protected override void ProcessRecord()
+    {
+        foreach (string item in Path)
+        {
+            string path = XenstoreSession.NormalizePath(item);
+            if (!ShouldProcess(path, Recurse ? "Remove node and its subtree" : "Remove node"))
+            {
+                continue;
+            }
+
+            RunOnStore(path, async (store, cancellationToken) =>
+            {
+                await store.RunInTransactionAsync(async (tx, ct) =>
+                {
+                    IReadOnlyList<string> children = await tx.ListAsync(path, ct).ConfigureAwait(false);
+                    if (children.Count > 0 && !Recurse)
+                    {
+                        throw new DeviceException("XenstoreItemHasChildren", DeviceErrorCategory.InvalidOperation,
+                            $"xenstore node '{path}' has {children.Count} children; use -Recurse to remove them too.", XenstoreException.XenstoreDeviceName);
+                    }
+
+                    await tx.RemoveAsync(path, ct).ConfigureAwait(false);
+                }, cancellationToken: cancellationToken).ConfigureAwait(false);
+            });
+        }
+    }
+}

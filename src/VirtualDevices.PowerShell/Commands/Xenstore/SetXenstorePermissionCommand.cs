@@ -1,0 +1,63 @@
+using System.Management.Automation;
+using VirtualDevices.PowerShell.Infrastructure;
+using VirtualDevices.Xen.Xenstore;
+
+namespace VirtualDevices.PowerShell.Commands.Xenstore;
+
+/// <summary>
+/// <para type="synopsis">Sets the permissions of xenstore nodes, in xenstore-chmod notation.</para>
+/// </summary>
+[Cmdlet(VerbsCommon.Set, "XenstorePermission", SupportsShouldProcess = true)]
+[OutputType(typeof(XenstoreItemPermissions))]
+public sealed class SetXenstorePermissionCommand : XenstoreCommand
+{
+    /// <summary>The nodes whose permissions are set.</summary>
+    [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
+    [ValidateNotNullOrEmpty]
+    public string[] Path { get; set; } = null!;
+
+    /// <summary>
+    /// The permissions: the first entry gives the owner and the access of every other domain, the others the access of
+    /// one domain each; n (none), r (read), w (write) or b (both) followed by a domain id, such as 'n0', 'r5'.
+    /// </summary>
+    [Parameter(Mandatory = true, Position = 1)]
+    [ValidateNotNullOrEmpty]
+    public string[] Permission { get; set; } = null!;
+
+    /// <summary>Write the permissions as they are after the change.</summary>
+    [Parameter]
+    public SwitchParameter PassThru { get; set; }
+
+    /// <inheritdoc/>
+    protected override void ProcessRecord()
+    {
+        XenstorePermissions permissions;
+        try
+        {
+            permissions = XenstorePermissions.Parse(Permission.SelectMany(p => p.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries)));
+        }
+        catch (Exception e) when (e is FormatException or ArgumentException or DeviceException)
+        {
+            ThrowTerminatingError(ErrorRecords.FromException(new ArgumentException(e.Message, nameof(Permission), e), Permission));
+            return;
+        }
+
+        foreach (string item in Path)
+        {
+            string path = XenstoreSession.NormalizePath(item);
+            if (!ShouldProcess(path, $"Set permissions to {permissions}"))
+            {
+                continue;
+            }
+
+            RunOnStore(path, async (store, cancellationToken) =>
+            {
+                await store.SetPermissionsAsync(path, permissions, cancellationToken).ConfigureAwait(false);
+                if (PassThru)
+                {
+                    Emit(new XenstoreItemPermissions(path, await store.GetPermissionsAsync(path, cancellationToken).ConfigureAwait(false)));
+                }
+            });
+        }
+    }
+}

@@ -1,0 +1,70 @@
+using System.Globalization;
+using System.Management.Automation;
+using VirtualDevices.PowerShell.Infrastructure;
+using VirtualDevices.Xen.Xenstore;
+
+namespace VirtualDevices.PowerShell.Commands.Xenstore;
+
+/// <summary>
+/// <para type="synopsis">Starts an embedded, in-memory xenstore server on a unix socket, for the rest of the session.</para>
+/// </summary>
+[Cmdlet(VerbsLifecycle.Start, "XenstoreServer", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low)]
+[OutputType(typeof(XenstoreServer))]
+public sealed class StartXenstoreServerCommand : AsyncCmdlet
+{
+    /// <summary>The unix socket to listen on (default: a new socket under the runtime or temporary directory).</summary>
+    [Parameter(Position = 0)]
+    [ValidateNotNullOrEmpty]
+    public string? SocketPath { get; set; }
+
+    /// <summary>The server's name in the session (default xenstoreN).</summary>
+    [Parameter]
+    [ValidatePattern("^[A-Za-z0-9_.-]+$")]
+    public string? Name { get; set; }
+
+    /// <summary>Do not make the new server the session's xenstore (by default it becomes it when the session has none).</summary>
+    [Parameter]
+    public SwitchParameter NoConnect { get; set; }
+
+    /// <inheritdoc/>
+    protected override void ProcessRecord()
+    {
+        string socketPath = SocketPath is null ? DefaultSocketPath() : GetUnresolvedProviderPathFromPSPath(SocketPath);
+        if (!ShouldProcess(socketPath, "Start an embedded xenstore server"))
+        {
+            return;
+        }
+
+        RunAsync(async _ =>
+        {
+            XenstoreServer server = XenstoreServer.Listen(socketPath);
+            string name;
+            try
+            {
+                name = Session.Services.Add(server, Name, "xenstore");
+            }
+            catch
+            {
+                await server.DisposeAsync().ConfigureAwait(false);
+                throw;
+            }
+
+            if (!NoConnect && Session.Xenstore is null)
+            {
+                Session.SwapXenstore(XenstoreClient.ConnectInProcess(server), server)?.Dispose();
+                EmitVerbose($"The session now talks to xenstore server '{name}'.");
+            }
+
+            Emit(ServerObjects.Named(server, name));
+        }, socketPath);
+    }
+
+    private static string DefaultSocketPath()
+    {
+        string directory = Environment.GetEnvironmentVariable("XDG_RUNTIME_DIR") is { Length: > 0 } runtime && Directory.Exists(runtime)
+            ? runtime
+            : System.IO.Path.GetTempPath();
+        // Unix socket paths are limited to about 100 bytes: keep the name short.
+        return System.IO.Path.Combine(directory, string.Create(CultureInfo.InvariantCulture, $"vd-xenstore-{Environment.ProcessId}-{Guid.NewGuid().ToString("N")[..8]}.sock"));
+    }
+}

@@ -1,0 +1,43 @@
+using System.Management.Automation;
+using VirtualDevices.PowerShell.Infrastructure;
+using VirtualDevices.Xen.Xenstore;
+
+namespace VirtualDevices.PowerShell.Commands.Xenstore;
+
+/// <summary>
+/// <para type="synopsis">Stops embedded xenstore servers: their clients are disconnected and their contents discarded.</para>
+/// </summary>
+[Cmdlet(VerbsLifecycle.Stop, "XenstoreServer", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
+[OutputType(typeof(void))]
+public sealed class StopXenstoreServerCommand : AsyncCmdlet
+{
+    /// <summary>The servers to stop, as objects or names.</summary>
+    [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true)]
+    [XenstoreServerTransformation]
+    public XenstoreServer[] Server { get; set; } = null!;
+
+    /// <inheritdoc/>
+    protected override void ProcessRecord()
+    {
+        foreach (XenstoreServer server in Server)
+        {
+            string name = Session.Services.NameOf(server) ?? server.SocketPath ?? "xenstore";
+            if (!ShouldProcess(name, "Stop the xenstore server (its contents are lost)"))
+            {
+                continue;
+            }
+
+            RunAsync(async _ =>
+            {
+                Session.Services.Remove(server);
+                if (ReferenceEquals(Session.XenstoreServer, server))
+                {
+                    // The session's in-process connection went to this server: it ends with it.
+                    Session.SwapXenstore(null)?.Dispose();
+                }
+
+                await server.DisposeAsync().ConfigureAwait(false);
+            }, name);
+        }
+    }
+}

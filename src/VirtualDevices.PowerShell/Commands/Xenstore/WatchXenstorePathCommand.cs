@@ -1,0 +1,162 @@
+using System.Management.Automation;
+using System.Threading.Channels;
+using VirtualDevices.PowerShell.Infrastructure;
+using VirtualDevices.Xen.Xenstore;
+
+namespace VirtualDevices.PowerShell.Commands.Xenstore;
+
+/// <summary>
+/// <para type="synopsis">Watches xenstore paths and writes an event for every change, or waits until a condition holds.</para>
+/// </summary>
+[Cmdlet(VerbsCommon.Watch, "XenstorePath", DefaultParameterSetName = StreamSet)]
+[OutputType(typeof(XenstoreChange))]
+public sealed class WatchXenstorePathCommand : XenstoreCommand
+{
+    private const string StreamSet = "Stream";
+    private const string UntilSet = "Until";
+    private const string UntilValueSet = "UntilValue";
+
+    /// <summary>The paths to watch; a watch covers the node and everything below it. Special paths such as @releaseDomain are allowed.</summary>
+    [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
+    [ValidateNotNullOrEmpty]
+    public string[] Path { get; set; } = null!;
+
+    /// <summary>Read each changed node and include whether it exists and its value.</summary>
+    [Parameter]
+    public SwitchParameter IncludeValue { get; set; }
+
+    /// <summary>Stop after this many events.</summary>
+    [Parameter(ParameterSetName = StreamSet)]
+    [ValidateRange(1, int.MaxValue)]
+    public int Count { get; set; }
+
+    /// <summary>Seconds to watch (streaming: then stop quietly) or to wait (-Until/-UntilValue: then fail with a timeout error).</summary>
+    [Parameter]
+    [ValidateRange(0.001, 31536000.0)]
+    public double Timeout { get; set; }
+
+    /// <summary>Wait until this script block returns true for an event ($_ is the event, with its value); write that event and stop.</summary>
+    [Parameter(Mandatory = true, ParameterSetName = UntilSet)]
+    public ScriptBlock Until { get; set; } = null!;
+
+    /// <summary>Wait until the first watched path has this value; write that event and stop.</summary>
+    [Parameter(Mandatory = true, ParameterSetName = UntilValueSet)]
+    [AllowEmptyString]
+    public string UntilValue { get; set; } = null!;
+
+    /// <inheritdoc/>
+    protected override void EndProcessing()
+    {
+        string[] paths = Path.Select(XenstoreSession.NormalizePath).ToArray();
+        bool waiting = ParameterSetName != StreamSet;
+        bool includeValue = IncludeValue || waiting;
+        int limit = MyInvocation.BoundParameters.ContainsKey(nameof(Count)) ? Count : int.MaxValue;
+        TimeSpan? timeout = MyInvocation.BoundParameters.ContainsKey(nameof(Timeout)) ? TimeSpan.FromSeconds(Timeout) : null;
+        RunOnStore(string.Join(", ", paths), async (store, cancellationToken) =>
+        {
+            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            if (timeout is TimeSpan t)
+            {
+                deadline.CancelAfter(t);
+            }
+
+            var events = Channel.CreateUnbounded<XenstoreWatchEvent>(new UnboundedChannelOptions { SingleReader = true });
+            var watches = new List<XenstoreWatch>();
+            var pumps = new List<Task>();
+            try
+            {
+                foreach (string path in paths)
+                {
+                    XenstoreWatch watch = await store.WatchAsync(path, deadline.Token).ConfigureAwait(false);
+                    watches.Add(watch);
+                    pumps.Add(PumpAsync(watch, events.Writer, deadline.Token));
+                }
+
+                int written = 0;
+                await foreach (XenstoreWatchEvent e in events.Reader.ReadAllAsync(deadline.Token).ConfigureAwait(false))
+                {
+                    XenstoreChange change = await DescribeAsync(store, e, includeValue, deadline.Token).ConfigureAwait(false);
+                    if (!waiting)
+                    {
+                        Emit(change);
+                        if (++written >= limit)
+                        {
+                            return;
+                        }
+
+                        continue;
+                    }
+
+                    if (await ConditionHoldsAsync(change, paths[0]).ConfigureAwait(false))
+                    {
+                        Emit(change);
+                        return;
+                    }
+                }
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                // The -Timeout ran out: a stream simply ends; a wait has failed.
+                if (waiting)
+                {
+                    throw new DeviceException("XenstoreWaitTimeout", DeviceErrorCategory.OperationTimeout,
+                        $"The condition on {string.Join(", ", paths)} did not hold within {timeout!.Value.TotalSeconds} s.", XenstoreException.XenstoreDeviceName);
+                }
+            }
+            finally
+            {
+                await deadline.CancelAsync().ConfigureAwait(false);
+                foreach (XenstoreWatch watch in watches)
+                {
+                    await watch.DisposeAsync().ConfigureAwait(false);
+                }
+
+                await Task.WhenAll(pumps).ConfigureAwait(false);
+            }
+        });
+    }
+
+    private static async Task PumpAsync(XenstoreWatch watch, ChannelWriter<XenstoreWatchEvent> events, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await foreach (XenstoreWatchEvent e in watch.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+            {
+                await events.WriteAsync(e, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        catch (Exception e)
+        {
+            events.TryComplete(e);
+        }
+    }
+
+    private static async Task<XenstoreChange> DescribeAsync(XenstoreClient store, XenstoreWatchEvent e, bool includeValue, CancellationToken cancellationToken)
+    {
+        if (!includeValue || e.Path.StartsWith('@'))
+        {
+            return new XenstoreChange(DateTimeOffset.Now, e.Path, e.Token, null, null);
+        }
+
+        string? value = await store.TryReadStringAsync(e.Path, cancellationToken).ConfigureAwait(false);
+        return new XenstoreChange(DateTimeOffset.Now, e.Path, e.Token, value is not null, value);
+    }
+
+    private async Task<bool> ConditionHoldsAsync(XenstoreChange change, string firstPath)
+    {
+        if (ParameterSetName == UntilValueSet)
+        {
+            return change.Path == firstPath && change.Value == UntilValue;
+        }
+
+        // Script blocks belong to the pipeline thread's runspace: evaluate there.
+        return await OnPipelineAsync(() =>
+        {
+            var results = Until.InvokeWithContext(null, [new PSVariable("_", change)], change);
+            return results.Count > 0 && LanguagePrimitives.IsTrue(results[^1]);
+        }).ConfigureAwait(false);
+    }
+}

@@ -1,0 +1,23 @@
+using System.Management.Automation;
+using VirtualDevices.Xen.Xenstore;
+
+namespace VirtualDevices.PowerShell.Infrastructure;
+
+/// <summary>Lets a server parameter take the name of an embedded xenstore server of the session as well as the object.</summary>
+[AttributeUsage(AttributeTargets.Property | AttributeTargets.Field)]
+public sealed class XenstoreServerTransformationAttribute : ArgumentTransformationAttribute
+{
+    /// <inheritdoc/>
+    public override object Transform(EngineIntrinsics engineIntrinsics, object inputData)
+    {
+        object value = inputData is PSObject ps ? ps.BaseObject : inputData;
+        return value switch
+        {
+            string name => ModuleSession.Current.Services.OfType<XenstoreServer>()
+                .FirstOrDefault(s => string.Equals(s.Name, name, StringComparison.OrdinalIgnoreCase)).Service
+                ?? throw new ArgumentTransformationMetadataException($"No xenstore server named '{name}' runs in this session. Get-XenstoreServer lists them."),
+            object[] array => array.Select(item => Transform(engineIntrinsics, item)).ToArray(),
+            _ => value,
+        };
+    }
+}
