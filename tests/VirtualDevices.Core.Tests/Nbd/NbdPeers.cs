@@ -34,6 +34,9 @@ internal static class NbdPeers
         return process;
     }
 
+    /// <summary>nbdsh runs "python3 -m nbd": the Debian python3 that has the nbd module must come first on PATH.</summary>
+    public static readonly Dictionary<string, string> SystemPython = new() { ["PATH"] = "/usr/bin:/bin:/usr/sbin:/sbin" };
+
     public static string Sha256(ReadOnlySpan<byte> data) => Convert.ToHexString(SHA256.HashData(data));
 
     public static CancellationToken Deadline(TimeSpan? timeout = null) => new CancellationTokenSource(timeout ?? Timeout).Token;
