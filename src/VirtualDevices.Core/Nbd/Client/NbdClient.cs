@@ -1,0 +1,157 @@
+using System.Net.Sockets;
+using VirtualDevices.Nbd.Protocol;
+
+namespace VirtualDevices.Nbd.Client;
+
+/// <summary>Entry points of the NBD client: connect to an export, list a server's exports.</summary>
+public static class NbdClient
+{
+    /// <summary>Connects to the export a URI names and returns it as a block device.</summary>
+    /// <param name="uri">An NBD URI (<see cref="NbdUri"/>).</param>
+    /// <param name="cancellationToken">Abandons connecting.</param>
+    public static Task<NbdBlockDevice> ConnectAsync(string uri, CancellationToken cancellationToken = default) =>
+        ConnectAsync(NbdUri.Parse(uri), cancellationToken);
+
+    /// <summary>
+    /// Connects (fixed newstyle; STARTTLS as <see cref="NbdClientOptions.Tls"/> says; extended headers or
+    /// structured replies; <c>base:allocation</c>; NBD_OPT_GO with block sizes, or NBD_OPT_EXPORT_NAME for old
+    /// servers) and returns the export as a block device. With <see cref="NbdClientOptions.Connections"/> above one
+    /// and a server that allows multi-conn, that many connections are opened.
+    /// </summary>
+    /// <param name="options">Where and how to connect.</param>
+    /// <param name="cancellationToken">Abandons connecting.</param>
+    /// <exception cref="DeviceNotFoundException">The server has no such export.</exception>
+    /// <exception cref="DeviceDisconnectedException">The server cannot be reached or hung up.</exception>
+    /// <exception cref="NbdProtocolException">The server broke the protocol.</exception>
+    /// <exception cref="DeviceException">TLS or an option was refused (see <see cref="DeviceException.ErrorId"/>).</exception>
+    public static async Task<NbdBlockDevice> ConnectAsync(NbdClientOptions options, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        string name = NbdBlockDevice.ResolveName(options);
+        options = options with { DeviceName = name };
+        var connections = new List<NbdClientConnection>();
+        try
+        {
+            (NbdClientConnection first, NbdNegotiation negotiation) = await OpenAsync(options, cancellationToken).ConfigureAwait(false);
+            connections.Add(first);
+            if (options.Connections > 1 && (negotiation.Flags & NbdTransmissionFlags.CanMultiConnection) != 0)
+            {
+                for (int i = 1; i < options.Connections; i++)
+                {
+                    (NbdClientConnection next, NbdNegotiation again) = await OpenAsync(options, cancellationToken).ConfigureAwait(false);
+                    connections.Add(next);
+                    if (again.Size != negotiation.Size || again.Flags != negotiation.Flags || again.MinimumBlockSize != negotiation.MinimumBlockSize
+                        || again.ExtendedHeaders != negotiation.ExtendedHeaders || again.AllocationContextId is null != negotiation.AllocationContextId is null)
+                    {
+                        throw new NbdProtocolException(name, "the connections of a multi-conn export disagree on its size or flags");
+                    }
+                }
+            }
+
+            return new NbdBlockDevice(name, options, negotiation, [.. connections]);
+        }
+        catch
+        {
+            foreach (NbdClientConnection connection in connections)
+            {
+                await connection.DisposeAsync().ConfigureAwait(false);
+            }
+
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Lists the server's exports (NBD_OPT_LIST) with, where the server answers NBD_OPT_INFO, the size, flags and
+    /// block sizes of each; then ends the session with NBD_OPT_ABORT.
+    /// </summary>
+    /// <param name="options">The server (the export name is ignored).</param>
+    /// <param name="cancellationToken">Abandons the listing.</param>
+    public static async Task<IReadOnlyList<NbdExportInfo>> ListExportsAsync(NbdClientOptions options, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(options.ConnectTimeout);
+        Socket socket = await NbdClientHandshake.ConnectSocketAsync(options, timeout.Token).ConfigureAwait(false);
+        Stream stream = new NetworkStream(socket, ownsSocket: true);
+        using var input = new NbdInputBuffer(stream, 16 * 1024);
+        var channel = new NbdOptionChannel(stream, input, options.DeviceName);
+        try
+        {
+            (bool fixedNewstyle, _) = await NbdClientHandshake.GreetAsync(channel, options.DeviceName, timeout.Token).ConfigureAwait(false);
+            if (!fixedNewstyle)
+            {
+                throw new DeviceUnimplementedException(options.DeviceName, "listing exports (the server is not fixed newstyle)");
+            }
+
+            await NbdClientHandshake.StartTlsAsync(channel, fixedNewstyle, options, timeout.Token).ConfigureAwait(false);
+            return await NbdClientHandshake.ListAsync(channel, options, timeout.Token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (Translate(e, options, timeout, cancellationToken) is { } translated)
+        {
+            throw translated;
+        }
+        finally
+        {
+            await channel.Stream.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Lists the exports of the server a URI names.</summary>
+    /// <param name="uri">An NBD URI; its export name is ignored.</param>
+    /// <param name="cancellationToken">Abandons the listing.</param>
+    public static Task<IReadOnlyList<NbdExportInfo>> ListExportsAsync(string uri, CancellationToken cancellationToken = default) =>
+        ListExportsAsync(NbdUri.Parse(uri), cancellationToken);
+
+    private static async Task<(NbdClientConnection, NbdNegotiation)> OpenAsync(NbdClientOptions options, CancellationToken cancellationToken)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(options.ConnectTimeout);
+        Socket socket = await NbdClientHandshake.ConnectSocketAsync(options, timeout.Token).ConfigureAwait(false);
+        Stream stream = new NetworkStream(socket, ownsSocket: true);
+        var input = new NbdInputBuffer(stream);
+        var channel = new NbdOptionChannel(stream, input, options.DeviceName);
+        try
+        {
+            (bool fixedNewstyle, bool noZeroes) = await NbdClientHandshake.GreetAsync(channel, options.DeviceName, timeout.Token).ConfigureAwait(false);
+            bool tls = await NbdClientHandshake.StartTlsAsync(channel, fixedNewstyle, options, timeout.Token).ConfigureAwait(false);
+            NbdNegotiation negotiation = await NbdClientHandshake.NegotiateAsync(channel, options, fixedNewstyle, noZeroes, tls, timeout.Token).ConfigureAwait(false);
+            if (negotiation.MinimumBlockSize > 0 && negotiation.Size % negotiation.MinimumBlockSize != 0)
+            {
+                // Allowed by the spec (SHOULD, not MUST); the tail is simply not addressable.
+            }
+
+            return (new NbdClientConnection(options.DeviceName!, socket, channel.Stream, input, negotiation, options.RequestTimeout), negotiation);
+        }
+        catch (Exception e)
+        {
+            await channel.Stream.DisposeAsync().ConfigureAwait(false);
+            input.Dispose();
+            if (Translate(e, options, timeout, cancellationToken) is { } translated)
+            {
+                throw translated;
+            }
+
+            throw;
+        }
+    }
+
+    /// <summary>Turns transport failures during the handshake into the device error hierarchy.</summary>
+    private static Exception? Translate(Exception e, NbdClientOptions options, CancellationTokenSource timeout, CancellationToken cancellationToken)
+    {
+        if (e is OperationCanceledException && !cancellationToken.IsCancellationRequested && timeout.IsCancellationRequested)
+        {
+            return new DeviceException("NbdConnectTimeout", DeviceErrorCategory.OperationTimeout,
+                $"{NbdUri.Format(options)}: no answer within {options.ConnectTimeout.TotalSeconds:0.#} s", options.DeviceName, e);
+        }
+
+        return e switch
+        {
+            EndOfStreamException or IOException or SocketException or ObjectDisposedException =>
+                new DeviceDisconnectedException(options.DeviceName, $"{NbdUri.Format(options)}: the server hung up during the handshake ({e.Message})", e),
+            _ => null,
+        };
+    }
+}

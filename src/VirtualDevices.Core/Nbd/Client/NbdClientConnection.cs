@@ -1,0 +1,677 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Net.Security;
+using System.Net.Sockets;
+using VirtualDevices.Block;
+using VirtualDevices.Nbd.Protocol;
+
+namespace VirtualDevices.Nbd.Client;
+
+/// <summary>
+/// One NBD connection in transmission phase: requests are queued on a <see cref="NbdFrameWriter"/>, and a dedicated
+/// reader loop matches replies to requests by cookie, so any number of requests can be in flight. Every reply is
+/// checked against its request before a byte of it reaches the caller's buffer; anything that does not fit is a
+/// protocol error that tears the connection down.
+/// </summary>
+internal sealed class NbdClientConnection : IAsyncDisposable
+{
+    /// <summary>Block status payloads beyond this are taken as hostile (65536 extents is far more than any server sends).</summary>
+    private const int MaximumStatusPayload = 8 + (16 * 65536);
+
+    /// <summary>An error chunk: errno, message length, a message of at most 4096 bytes, and an offset.</summary>
+    private const int MaximumErrorPayload = 6 + 4096 + 8;
+
+    private readonly string _deviceName;
+    private readonly Socket _socket;
+    private readonly Stream _stream;
+    private readonly NbdInputBuffer _input;
+    private readonly NbdFrameWriter _writer;
+    private readonly NbdNegotiation _negotiation;
+    private readonly long _timeoutMilliseconds;
+    private readonly Timer? _timer;
+    private readonly object _poolLock = new();
+    private readonly TaskCompletionSource _readerDone = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private NbdClientRequest[] _slots = new NbdClientRequest[16];
+    private int _slotCount;
+    private NbdClientRequest? _free;
+    private Exception? _dead;
+    private int _inFlight;
+    private Action<Exception>? _onDead;
+
+    public NbdClientConnection(string deviceName, Socket socket, Stream stream, NbdInputBuffer input, NbdNegotiation negotiation, TimeSpan requestTimeout)
+    {
+        _deviceName = deviceName;
+        _socket = socket;
+        _stream = stream;
+        _input = input;
+        _negotiation = negotiation;
+        ExtendedHeaders = negotiation.ExtendedHeaders;
+        _writer = new NbdFrameWriter(stream, Abort);
+        _timeoutMilliseconds = requestTimeout == Timeout.InfiniteTimeSpan ? long.MaxValue / 2 : (long)requestTimeout.TotalMilliseconds;
+        if (requestTimeout != Timeout.InfiniteTimeSpan)
+        {
+            TimeSpan period = TimeSpan.FromMilliseconds(Math.Clamp(requestTimeout.TotalMilliseconds / 4, 50, 1000));
+            _timer = new Timer(static state => ((NbdClientConnection)state!).CheckTimeouts(), this, Timeout.InfiniteTimeSpan, period);
+            _timer.Change(period, period);
+        }
+    }
+
+    public NbdNegotiation Negotiation => _negotiation;
+
+    public bool ExtendedHeaders { get; }
+
+    public bool IsAlive => Volatile.Read(ref _dead) is null;
+
+    public int InFlight => Volatile.Read(ref _inFlight);
+
+    /// <summary>Starts the writer and reader; <paramref name="onDead"/> is told once when the connection dies.</summary>
+    public void Start(Action<Exception> onDead)
+    {
+        _onDead = onDead;
+        _writer.Start();
+        _ = Task.Run(ReadLoopAsync);
+    }
+
+    /// <summary>Queues a request without payload-less result (read, write, flush, trim, zero, cache).</summary>
+    public ValueTask SubmitAsync(NbdCommand command, NbdCommandFlags flags, long offset, long length, Memory<byte> readBuffer, ReadOnlyMemory<byte> payload,
+        CancellationToken cancellationToken)
+    {
+        NbdClientRequest? request = Submit(command, flags, offset, length, readBuffer, payload, default, 1, cancellationToken, out short version, out Exception? error);
+        return request is null ? ValueTask.FromException(error!) : new ValueTask(request, version);
+    }
+
+    /// <summary>Queues a block status request; the result is the number of extents written to <paramref name="extents"/>.</summary>
+    public ValueTask<int> SubmitBlockStatusAsync(long offset, long length, Memory<BlockExtent> extents, int sectorSize, CancellationToken cancellationToken)
+    {
+        NbdClientRequest? request = Submit(NbdCommand.BlockStatus, NbdCommandFlags.None, offset, length, default, default, extents, sectorSize, cancellationToken,
+            out short version, out Exception? error);
+        return request is null ? ValueTask.FromException<int>(error!) : new ValueTask<int>(request, version);
+    }
+
+    private NbdClientRequest? Submit(NbdCommand command, NbdCommandFlags flags, long offset, long length, Memory<byte> readBuffer, ReadOnlyMemory<byte> payload,
+        Memory<BlockExtent> extents, int sectorSize, CancellationToken cancellationToken, out short version, out Exception? error)
+    {
+        if (Volatile.Read(ref _dead) is { } dead)
+        {
+            version = 0;
+            error = dead;
+            return null;
+        }
+
+        NbdClientRequest request = Rent();
+        request.Prepare(command, flags, offset, length, readBuffer, payload, extents, sectorSize, Environment.TickCount64 + _timeoutMilliseconds);
+        version = request.Version;
+        error = null;
+        Interlocked.Increment(ref _inFlight);
+        request.RegisterCancellation(cancellationToken);
+        if (Volatile.Read(ref _dead) is { } late && request.LeaveTable())
+        {
+            // The reader's teardown scanned the table before this request was in it.
+            Interlocked.Decrement(ref _inFlight);
+            request.Fail(late);
+        }
+
+        _writer.Enqueue(request);
+        return request;
+    }
+
+    /// <summary>The request got its final reply, or was dropped before sending.</summary>
+    public void RequestLeft(NbdClientRequest request)
+    {
+        if (request.LeaveTable())
+        {
+            Interlocked.Decrement(ref _inFlight);
+        }
+    }
+
+    public void Return(NbdClientRequest request)
+    {
+        lock (_poolLock)
+        {
+            request.NextFree = _free;
+            _free = request;
+        }
+    }
+
+    private NbdClientRequest Rent()
+    {
+        lock (_poolLock)
+        {
+            if (_free is { } request)
+            {
+                _free = request.NextFree;
+                request.NextFree = null;
+                return request;
+            }
+
+            if (_slotCount == _slots.Length)
+            {
+                var grown = new NbdClientRequest[_slots.Length * 2];
+                _slots.CopyTo(grown, 0);
+                Volatile.Write(ref _slots, grown);
+            }
+
+            request = new NbdClientRequest(this, _slotCount);
+            _slots[_slotCount] = request;
+            _slotCount++;
+            return request;
+        }
+    }
+
+    /// <summary>Takes the connection for dead: closes the socket, which ends the reader, which fails every request.</summary>
+    public void Abort(Exception reason)
+    {
+        if (Interlocked.CompareExchange(ref _dead, Wrap(reason), null) is null)
+        {
+            CloseTransport();
+        }
+    }
+
+    /// <summary>Soft disconnect: waits (bounded) for requests in flight, sends NBD_CMD_DISC, and closes.</summary>
+    public async ValueTask DisconnectAsync(CancellationToken cancellationToken)
+    {
+        if (IsAlive)
+        {
+            // The spec asks clients to let requests in flight finish before disconnecting.
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            while (InFlight > 0 && IsAlive && clock.Elapsed < TimeSpan.FromSeconds(5) && !cancellationToken.IsCancellationRequested)
+            {
+                await Task.Delay(2, CancellationToken.None).ConfigureAwait(false);
+            }
+
+            if (IsAlive)
+            {
+                _writer.Enqueue(new DisconnectMessage(ExtendedHeaders));
+                try
+                {
+                    await _writer.DrainAndStopAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(5), cancellationToken).ConfigureAwait(false);
+                    if (_stream is SslStream ssl)
+                    {
+                        await ssl.ShutdownAsync().WaitAsync(TimeSpan.FromSeconds(2), cancellationToken).ConfigureAwait(false);
+                    }
+
+                    _socket.Shutdown(SocketShutdown.Send);
+                    // The server closes its end after DISC; wait briefly so it sees a clean disconnect.
+                    await _readerDone.Task.WaitAsync(TimeSpan.FromSeconds(2), cancellationToken).ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is TimeoutException or IOException or SocketException or ObjectDisposedException or OperationCanceledException)
+                {
+                }
+            }
+        }
+
+        Abort(new DeviceDisconnectedException(_deviceName));
+        await _readerDone.Task.ConfigureAwait(false);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Abort(new DeviceDisconnectedException(_deviceName));
+        await _readerDone.Task.ConfigureAwait(false);
+    }
+
+    private Exception Wrap(Exception reason) => reason switch
+    {
+        NbdProtocolException or DeviceDisconnectedException => reason,
+        TimeoutException => new DeviceDisconnectedException(_deviceName, reason.Message, reason),
+        EndOfStreamException => new DeviceDisconnectedException(_deviceName, "the server closed the connection", reason),
+        _ => new DeviceDisconnectedException(_deviceName, reason.Message, reason),
+    };
+
+    private void CloseTransport()
+    {
+        try
+        {
+            _socket.Shutdown(SocketShutdown.Both);
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+        }
+
+        _socket.Dispose();
+    }
+
+    private void CheckTimeouts()
+    {
+        long now = Environment.TickCount64;
+        NbdClientRequest[] slots = Volatile.Read(ref _slots);
+        foreach (NbdClientRequest? request in slots)
+        {
+            if (request is not null && request.IsInTable && now > request.Deadline)
+            {
+                Abort(new TimeoutException($"the server did not answer a {request.Command} request within {_timeoutMilliseconds} ms"));
+                return;
+            }
+        }
+    }
+
+    private async Task ReadLoopAsync()
+    {
+        Exception failure;
+        try
+        {
+            while (true)
+            {
+                await _input.FillAsync(4, CancellationToken.None).ConfigureAwait(false);
+                uint magic = BinaryPrimitives.ReadUInt32BigEndian(_input.Peek(4));
+                if (magic == NbdMagic.SimpleReply && !_negotiation.ExtendedHeaders)
+                {
+                    await ReceiveSimpleReplyAsync().ConfigureAwait(false);
+                }
+                else if (magic == NbdMagic.StructuredReply && _negotiation.StructuredReplies && !_negotiation.ExtendedHeaders)
+                {
+                    await ReceiveChunkAsync(extended: false).ConfigureAwait(false);
+                }
+                else if (magic == NbdMagic.ExtendedReply && _negotiation.ExtendedHeaders)
+                {
+                    await ReceiveChunkAsync(extended: true).ConfigureAwait(false);
+                }
+                else
+                {
+                    throw Violation($"bad reply magic 0x{magic:x8}");
+                }
+            }
+        }
+        catch (Exception e)
+        {
+            failure = e;
+        }
+
+        Teardown(failure);
+    }
+
+    private void Teardown(Exception failure)
+    {
+        // A failure after Abort (the socket closed under the reader) reports Abort's reason, not the read error.
+        Interlocked.CompareExchange(ref _dead, Wrap(failure), null);
+        Exception reason = Volatile.Read(ref _dead)!;
+        CloseTransport();
+        _timer?.Dispose();
+        _writer.Fail(reason);
+        NbdClientRequest[] slots = Volatile.Read(ref _slots);
+        foreach (NbdClientRequest? request in slots)
+        {
+            if (request is not null && request.IsInTable)
+            {
+                request.Fail(reason);
+                RequestLeft(request);
+            }
+        }
+
+        _input.Dispose();
+        _onDead?.Invoke(reason);
+        _readerDone.TrySetResult();
+        _ = _writer.DisposeAsync();
+    }
+
+    private NbdClientRequest Lookup(ulong cookie)
+    {
+        uint index = (uint)cookie;
+        NbdClientRequest[] slots = Volatile.Read(ref _slots);
+        if (index < (uint)slots.Length && slots[index] is { } request && request.Generation == (uint)(cookie >> 32) && request.IsInTable)
+        {
+            return request;
+        }
+
+        throw Violation($"reply for unknown cookie 0x{cookie:x16}");
+    }
+
+    private async ValueTask ReceiveSimpleReplyAsync()
+    {
+        await _input.FillAsync(16, CancellationToken.None).ConfigureAwait(false);
+        ReadOnlySpan<byte> header = _input.Take(16);
+        int error = (int)BinaryPrimitives.ReadUInt32BigEndian(header[4..]);
+        NbdClientRequest request = Lookup(BinaryPrimitives.ReadUInt64BigEndian(header[8..]));
+        if (error == 0 && request.Command == NbdCommand.Read)
+        {
+            if (_negotiation.StructuredReplies)
+            {
+                throw Violation("simple reply to a read after structured replies were negotiated");
+            }
+
+            // The simple reply carries no length: the data is exactly what was asked for.
+            await ReceiveIntoAsync(request, 0, (int)request.Length).ConfigureAwait(false);
+            request.Cover(0, request.Length);
+        }
+        else if (error == 0 && request.Command == NbdCommand.BlockStatus)
+        {
+            throw Violation("simple reply to a block status request");
+        }
+
+        Finish(request, error == 0 ? null : MapError(request, error, null));
+    }
+
+    private async ValueTask ReceiveChunkAsync(bool extended)
+    {
+        int headerLength = extended ? 32 : 20;
+        await _input.FillAsync(headerLength, CancellationToken.None).ConfigureAwait(false);
+        ReadOnlySpan<byte> header = _input.Take(headerLength);
+        bool done = (BinaryPrimitives.ReadUInt16BigEndian(header[4..]) & 1) != 0;
+        var type = (NbdChunkType)BinaryPrimitives.ReadUInt16BigEndian(header[6..]);
+        ulong cookie = BinaryPrimitives.ReadUInt64BigEndian(header[8..]);
+        ulong length = extended ? BinaryPrimitives.ReadUInt64BigEndian(header[24..]) : BinaryPrimitives.ReadUInt32BigEndian(header[16..]);
+        NbdClientRequest request = Lookup(cookie);
+        switch (type)
+        {
+            case NbdChunkType.None:
+                if (length != 0 || !done)
+                {
+                    throw Violation("NBD_REPLY_TYPE_NONE with a payload or without the done flag");
+                }
+
+                break;
+            case NbdChunkType.OffsetData:
+                await ReceiveOffsetDataAsync(request, length).ConfigureAwait(false);
+                break;
+            case NbdChunkType.OffsetHole:
+                await ReceiveOffsetHoleAsync(request, length).ConfigureAwait(false);
+                break;
+            case NbdChunkType.BlockStatus when !extended:
+            case NbdChunkType.BlockStatusExtended when extended:
+                await ReceiveBlockStatusAsync(request, length, extended).ConfigureAwait(false);
+                break;
+            default:
+                if (((ushort)type & 0x8000) == 0)
+                {
+                    throw Violation($"unexpected chunk type {(ushort)type} for a {request.Command} request");
+                }
+
+                await ReceiveErrorAsync(request, type, length).ConfigureAwait(false);
+                break;
+        }
+
+        if (!done)
+        {
+            return;
+        }
+
+        if (request.ReplyError is null)
+        {
+            if (request.Command == NbdCommand.Read && request.Covered != request.Length)
+            {
+                throw Violation($"read reply covered {request.Covered} of {request.Length} bytes");
+            }
+
+            if (request.Command == NbdCommand.BlockStatus && !request.GotStatus)
+            {
+                throw Violation("block status reply without extents");
+            }
+        }
+
+        Finish(request, request.ReplyError);
+    }
+
+    private async ValueTask ReceiveOffsetDataAsync(NbdClientRequest request, ulong length)
+    {
+        if (request.Command != NbdCommand.Read)
+        {
+            throw Violation($"data chunk for a {request.Command} request");
+        }
+
+        if (length < 8 || length - 8 > (ulong)request.Length)
+        {
+            throw Violation($"data chunk of {length} bytes for a read of {request.Length}");
+        }
+
+        await _input.FillAsync(8, CancellationToken.None).ConfigureAwait(false);
+        long start = CheckRange(request, BinaryPrimitives.ReadUInt64BigEndian(_input.Take(8)), length - 8);
+        int count = (int)(length - 8);
+        if (!request.Cover(start, count))
+        {
+            throw Violation("overlapping data chunks");
+        }
+
+        await ReceiveIntoAsync(request, (int)start, count).ConfigureAwait(false);
+    }
+
+    private async ValueTask ReceiveOffsetHoleAsync(NbdClientRequest request, ulong length)
+    {
+        if (request.Command != NbdCommand.Read || length != 12)
+        {
+            throw Violation($"hole chunk of {length} bytes for a {request.Command} request");
+        }
+
+        await _input.FillAsync(12, CancellationToken.None).ConfigureAwait(false);
+        ReadOnlySpan<byte> payload = _input.Take(12);
+        uint holeLength = BinaryPrimitives.ReadUInt32BigEndian(payload[8..]);
+        long start = CheckRange(request, BinaryPrimitives.ReadUInt64BigEndian(payload), holeLength);
+        if (holeLength == 0 || !request.Cover(start, holeLength))
+        {
+            throw Violation("empty or overlapping hole chunk");
+        }
+
+        if (request.BeginReceive())
+        {
+            request.ReadBuffer.Span.Slice((int)start, (int)holeLength).Clear();
+            request.EndReceive();
+        }
+    }
+
+    private async ValueTask ReceiveBlockStatusAsync(NbdClientRequest request, ulong length, bool extended)
+    {
+        int prefix = extended ? 8 : 4;
+        int descriptor = extended ? 16 : 8;
+        if (request.Command != NbdCommand.BlockStatus || length < (ulong)(prefix + descriptor) || length > MaximumStatusPayload
+            || (length - (ulong)prefix) % (ulong)descriptor != 0)
+        {
+            throw Violation($"block status chunk of {length} bytes for a {request.Command} request");
+        }
+
+        byte[] payload = ArrayPool<byte>.Shared.Rent((int)length);
+        try
+        {
+            await _input.ReadExactlyAsync(payload.AsMemory(0, (int)length), CancellationToken.None).ConfigureAwait(false);
+            uint context = BinaryPrimitives.ReadUInt32BigEndian(payload);
+            if (context != _negotiation.AllocationContextId)
+            {
+                throw Violation($"block status for metadata context {context}, which was not negotiated");
+            }
+
+            if (request.GotStatus)
+            {
+                throw Violation("two block status chunks for one context");
+            }
+
+            int count = (int)((length - (ulong)prefix) / (ulong)descriptor);
+            if (extended && BinaryPrimitives.ReadUInt32BigEndian(payload.AsSpan(4)) != count)
+            {
+                throw Violation("extended block status descriptor count does not match its length");
+            }
+
+            request.GotStatus = true;
+            if (request.BeginReceive())
+            {
+                try
+                {
+                    request.ExtentCount = ParseExtents(request, payload.AsSpan(prefix, (int)length - prefix), extended);
+                }
+                finally
+                {
+                    request.EndReceive();
+                }
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(payload);
+        }
+    }
+
+    private async ValueTask ReceiveErrorAsync(NbdClientRequest request, NbdChunkType type, ulong length)
+    {
+        if (length < 6 || length > MaximumErrorPayload)
+        {
+            throw Violation($"error chunk of {length} bytes");
+        }
+
+        byte[] payload = new byte[length];
+        await _input.ReadExactlyAsync(payload, CancellationToken.None).ConfigureAwait(false);
+        int errno = (int)BinaryPrimitives.ReadUInt32BigEndian(payload);
+        int messageLength = BinaryPrimitives.ReadUInt16BigEndian(payload.AsSpan(4));
+        if (errno == 0 || 6 + messageLength > payload.Length
+            || (type == NbdChunkType.Error && payload.Length != 6 + messageLength)
+            || (type == NbdChunkType.ErrorOffset && payload.Length != 6 + messageLength + 8))
+        {
+            throw Violation($"malformed error chunk (errno {errno}, message {messageLength} bytes, payload {length} bytes)");
+        }
+
+        if (type == NbdChunkType.ErrorOffset)
+        {
+            CheckRange(request, BinaryPrimitives.ReadUInt64BigEndian(payload.AsSpan(6 + messageLength)), 1);
+        }
+
+        string message = NbdOptionChannel.DecodeString(payload.AsSpan(6, messageLength));
+        request.ReplyError ??= MapError(request, errno, message);
+    }
+
+    /// <summary>Receives chunk data into the caller's buffer, or discards it if the caller has gone.</summary>
+    private async ValueTask ReceiveIntoAsync(NbdClientRequest request, int start, int count)
+    {
+        if (!request.BeginReceive())
+        {
+            await _input.SkipAsync(count, CancellationToken.None).ConfigureAwait(false);
+            return;
+        }
+
+        try
+        {
+            await _input.ReadExactlyAsync(request.ReadBuffer.Slice(start, count), CancellationToken.None).ConfigureAwait(false);
+        }
+        finally
+        {
+            request.EndReceive();
+        }
+    }
+
+    /// <summary>Checks that [offset, +length) lies inside the request; returns the offset relative to it.</summary>
+    private long CheckRange(NbdClientRequest request, ulong offset, ulong length)
+    {
+        if (offset < (ulong)request.Offset || offset - (ulong)request.Offset > (ulong)request.Length
+            || length > (ulong)request.Length - (offset - (ulong)request.Offset))
+        {
+            throw Violation($"chunk at offset {offset} (+{length}) is outside the request {request.Offset} (+{request.Length})");
+        }
+
+        return (long)(offset - (ulong)request.Offset);
+    }
+
+    /// <summary>
+    /// Turns byte-granular descriptors into whole-sector extents of the request's range. A sector that straddles
+    /// data and a hole is reported as data: claiming zeroes that are not there would be silently wrong data.
+    /// </summary>
+    private int ParseExtents(NbdClientRequest request, ReadOnlySpan<byte> descriptors, bool extended)
+    {
+        int size = request.SectorSize;
+        long limit = request.Offset + request.Length;
+        long position = request.Offset;
+        long emitted = request.Offset;
+        Span<BlockExtent> extents = request.Extents.Span;
+        int count = 0;
+        int step = extended ? 16 : 8;
+        for (int i = 0; i + step <= descriptors.Length; i += step)
+        {
+            ulong length = extended ? BinaryPrimitives.ReadUInt64BigEndian(descriptors[i..]) : BinaryPrimitives.ReadUInt32BigEndian(descriptors[i..]);
+            uint flags = extended ? (uint)BinaryPrimitives.ReadUInt64BigEndian(descriptors[(i + 8)..]) : BinaryPrimitives.ReadUInt32BigEndian(descriptors[(i + 4)..]);
+            if (length == 0 || length > (ulong)(long.MaxValue - position))
+            {
+                throw Violation($"block status extent of length {length}");
+            }
+
+            position += (long)length;
+            if (emitted >= limit)
+            {
+                continue;
+            }
+
+            var state = (BlockExtentFlags)(flags & 3);
+            long end = Math.Min(position, limit);
+            end = state == BlockExtentFlags.Data ? Math.Min(RoundUp(end, size), limit) : end / size * size;
+            if (end <= emitted)
+            {
+                continue;
+            }
+
+            if (count > 0 && extents[count - 1].Flags == state)
+            {
+                BlockExtent last = extents[count - 1];
+                extents[count - 1] = last with { Count = last.Count + ((end - emitted) / size) };
+            }
+            else if (count < extents.Length)
+            {
+                extents[count++] = new BlockExtent(emitted / size, (end - emitted) / size, state);
+            }
+            else
+            {
+                break;
+            }
+
+            emitted = end;
+        }
+
+        if (count == 0)
+        {
+            // Only a hole smaller than a sector: say nothing more than "data" about the first sector.
+            extents[0] = new BlockExtent(request.Offset / size, 1, BlockExtentFlags.Data);
+            count = 1;
+        }
+
+        return count;
+    }
+
+    private static long RoundUp(long value, int size) => (value + size - 1) / size * size;
+
+    private void Finish(NbdClientRequest request, Exception? error)
+    {
+        request.ReplyError = error;
+        request.OnReplied();
+        RequestLeft(request);
+        if (error is DeviceDisconnectedException)
+        {
+            // NBD_ESHUTDOWN: the server is going away, and the spec asks the client to disconnect.
+            Abort(error);
+        }
+    }
+
+    private Exception MapError(NbdClientRequest request, int errno, string? message)
+    {
+        string operation = request.Command switch
+        {
+            NbdCommand.Read => "read",
+            NbdCommand.Write => "write",
+            NbdCommand.Flush => "flush",
+            NbdCommand.Trim => "trim",
+            NbdCommand.WriteZeroes => "write-zeroes",
+            NbdCommand.Cache => "cache",
+            NbdCommand.BlockStatus => "block-status",
+            _ => request.Command.ToString(),
+        };
+        int size = Math.Max(1, request.SectorSize);
+        return errno switch
+        {
+            NbdErrno.EPERM or NbdErrno.EROFS => new BlockReadOnlyException(_deviceName, operation),
+            NbdErrno.EINVAL or NbdErrno.EOVERFLOW => new BlockOutOfRangeException(_deviceName, request.Offset / size, request.Length / size, _negotiation.Size / size),
+            NbdErrno.ENOTSUP => new DeviceUnimplementedException(_deviceName, (request.CommandFlags & NbdCommandFlags.FastZero) != 0 ? "fast zeroing" : operation),
+            NbdErrno.ESHUTDOWN => new DeviceDisconnectedException(_deviceName, "the server is shutting down"),
+            _ => new BlockIOException(_deviceName, operation, message is { Length: > 0 } ? $"{NbdErrno.Name(errno)}: {message}" : NbdErrno.Name(errno), errno),
+        };
+    }
+
+    private NbdProtocolException Violation(string detail) => new(_deviceName, detail);
+
+    /// <summary>NBD_CMD_DISC: a request no reply answers.</summary>
+    private sealed class DisconnectMessage(bool extended) : INbdOutgoing
+    {
+        public int HeaderLength => NbdRequestHeader.Length(extended);
+
+        public ReadOnlyMemory<byte> Payload => default;
+
+        public void WriteHeader(Span<byte> destination) =>
+            NbdRequestHeader.Write(destination, extended, NbdCommandFlags.None, NbdCommand.Disconnect, 0, 0, 0);
+
+        public bool BeginSend() => true;
+
+        public void OnSent(Exception? error)
+        {
+        }
+    }
+}

@@ -1,0 +1,159 @@
+using System.Buffers;
+using System.Runtime.CompilerServices;
+
+namespace VirtualDevices.Nbd.Protocol;
+
+/// <summary>
+/// A read buffer over a connection's stream: small headers are parsed from the buffer, so many replies arrive in one
+/// receive call, while large payloads bypass it and are received straight into their destination (no second copy).
+/// Only one reader uses it at a time.
+/// </summary>
+internal sealed class NbdInputBuffer : IDisposable
+{
+    private Stream _stream;
+    private byte[] _buffer;
+    private int _start;
+    private int _end;
+
+    public NbdInputBuffer(Stream stream, int capacity = 64 * 1024)
+    {
+        _stream = stream;
+        _buffer = ArrayPool<byte>.Shared.Rent(capacity);
+    }
+
+    /// <summary>Bytes already received and not yet consumed.</summary>
+    public int Buffered => _end - _start;
+
+    /// <summary>Switches to another stream (after STARTTLS); nothing may be buffered, or it would bypass TLS.</summary>
+    public void ReplaceStream(Stream stream)
+    {
+        if (Buffered != 0)
+        {
+            throw new InvalidOperationException("Data arrived before the TLS handshake.");
+        }
+
+        _stream = stream;
+    }
+
+    /// <summary>Makes at least <paramref name="count"/> bytes available in <see cref="Peek"/>; fails at end of stream.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    public async ValueTask FillAsync(int count, CancellationToken cancellationToken)
+    {
+        if (count > _buffer.Length)
+        {
+            throw new ArgumentOutOfRangeException(nameof(count));
+        }
+
+        if (_end - _start >= count)
+        {
+            return;
+        }
+
+        if (_buffer.Length - _start < count)
+        {
+            Buffer.BlockCopy(_buffer, _start, _buffer, 0, _end - _start);
+            _end -= _start;
+            _start = 0;
+        }
+
+        while (_end - _start < count)
+        {
+            int n = await _stream.ReadAsync(_buffer.AsMemory(_end), cancellationToken).ConfigureAwait(false);
+            if (n == 0)
+            {
+                throw new EndOfStreamException("The peer closed the connection.");
+            }
+
+            _end += n;
+        }
+    }
+
+    /// <summary>The buffered bytes (valid until the next fill).</summary>
+    public ReadOnlySpan<byte> Peek(int count) => _buffer.AsSpan(_start, count);
+
+    /// <summary>Consumes buffered bytes.</summary>
+    public void Advance(int count) => _start += count;
+
+    /// <summary>Consumes and returns buffered bytes.</summary>
+    public ReadOnlySpan<byte> Take(int count)
+    {
+        ReadOnlySpan<byte> span = _buffer.AsSpan(_start, count);
+        _start += count;
+        if (_start == _end)
+        {
+            _start = _end = 0;
+        }
+
+        return span;
+    }
+
+    /// <summary>Receives exactly <paramref name="destination"/>.Length bytes into it, buffered ones first.</summary>
+    public ValueTask ReadExactlyAsync(Memory<byte> destination, CancellationToken cancellationToken)
+    {
+        int buffered = Math.Min(Buffered, destination.Length);
+        if (buffered > 0)
+        {
+            _buffer.AsSpan(_start, buffered).CopyTo(destination.Span);
+            _start += buffered;
+            if (_start == _end)
+            {
+                _start = _end = 0;
+            }
+
+            destination = destination[buffered..];
+        }
+
+        return destination.IsEmpty ? default : ReadDirectAsync(destination, cancellationToken);
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask ReadDirectAsync(Memory<byte> destination, CancellationToken cancellationToken)
+    {
+        while (!destination.IsEmpty)
+        {
+            // A small remainder goes through the buffer so the headers that follow it arrive in the same call.
+            if (destination.Length < _buffer.Length / 4)
+            {
+                await FillAsync(1, cancellationToken).ConfigureAwait(false);
+                int n = Math.Min(Buffered, destination.Length);
+                Take(n).CopyTo(destination.Span);
+                destination = destination[n..];
+                continue;
+            }
+
+            int read = await _stream.ReadAsync(destination, cancellationToken).ConfigureAwait(false);
+            if (read == 0)
+            {
+                throw new EndOfStreamException("The peer closed the connection.");
+            }
+
+            destination = destination[read..];
+        }
+    }
+
+    /// <summary>Discards <paramref name="count"/> bytes of the stream.</summary>
+    public async ValueTask SkipAsync(long count, CancellationToken cancellationToken)
+    {
+        while (count > 0)
+        {
+            await FillAsync(1, cancellationToken).ConfigureAwait(false);
+            int n = (int)Math.Min(Buffered, count);
+            Advance(n);
+            count -= n;
+        }
+
+        if (_start == _end)
+        {
+            _start = _end = 0;
+        }
+    }
+
+    public void Dispose()
+    {
+        byte[] buffer = Interlocked.Exchange(ref _buffer, []);
+        if (buffer.Length > 0)
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+}

@@ -1,0 +1,298 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+
+namespace VirtualDevices.Nbd.Server;
+
+/// <summary>
+/// Serves block devices over NBD (fixed newstyle; GO, INFO, LIST, EXPORT_NAME, ABORT, STARTTLS, structured
+/// replies, extended headers, <c>base:allocation</c>) on TCP and unix sockets, to many clients at once, each with
+/// many requests in flight. A client that breaks the protocol is disconnected; it never reaches outside an export.
+/// A write is answered only once the device has completed it, so a client that vanishes loses nothing it was told
+/// was written.
+/// </summary>
+/// <remarks>
+/// The server owns its sockets, not the devices: <see cref="StopAsync"/> and disposal close connections and
+/// listeners and leave the exports' devices open.
+/// </remarks>
+public sealed class NbdServer : IAsyncDisposable
+{
+    private readonly NbdServerOptions _options;
+    private readonly ConcurrentDictionary<string, NbdExport> _exports = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<NbdServerConnection, byte> _connections = new();
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly List<Socket> _listeners = [];
+    private readonly List<Task> _acceptLoops = [];
+    private long _totalConnections;
+    private long _requests;
+    private long _bytesRead;
+    private long _bytesWritten;
+    private long _errorReplies;
+    private long _protocolViolations;
+    private int _state; // 0 new, 1 running, 2 stopped
+
+    /// <summary>Creates a server; nothing listens until <see cref="StartAsync"/>.</summary>
+    /// <param name="options">Endpoints, TLS and limits.</param>
+    /// <param name="exports">Exports to start with.</param>
+    public NbdServer(NbdServerOptions options, params NbdExport[] exports)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        _options = options;
+        foreach (NbdExport export in exports)
+        {
+            AddExport(export);
+        }
+    }
+
+    /// <summary>The options.</summary>
+    public NbdServerOptions Options => _options;
+
+    /// <summary>The exports, in no particular order.</summary>
+    public IReadOnlyCollection<NbdExport> Exports => [.. _exports.Values];
+
+    /// <summary>The TCP endpoint actually bound (with the chosen port), once started.</summary>
+    public IPEndPoint? TcpEndPoint { get; private set; }
+
+    /// <summary>The unix socket listened on, once started.</summary>
+    public string? UnixSocketPath { get; private set; }
+
+    /// <summary>True between <see cref="StartAsync"/> and <see cref="StopAsync"/>.</summary>
+    public bool IsRunning => Volatile.Read(ref _state) == 1;
+
+    /// <summary>Clients connected now.</summary>
+    public int ConnectionCount => _connections.Count;
+
+    /// <summary>Adds an export; new clients see it at once.</summary>
+    /// <param name="export">The export.</param>
+    /// <exception cref="ArgumentException">An export of that name exists.</exception>
+    public void AddExport(NbdExport export)
+    {
+        ArgumentNullException.ThrowIfNull(export);
+        if (!_exports.TryAdd(export.Name, export))
+        {
+            throw new ArgumentException($"An export named '{export.Name}' already exists.", nameof(export));
+        }
+    }
+
+    /// <summary>Removes an export from the list new clients see; connected clients keep using it.</summary>
+    /// <param name="name">The export's name.</param>
+    /// <returns>True if it existed.</returns>
+    public bool RemoveExport(string name) => _exports.TryRemove(name, out _);
+
+    /// <summary>Binds the listeners; returns once they accept connections.</summary>
+    /// <param name="cancellationToken">Unused beyond an early check; binding does not block.</param>
+    public Task StartAsync(CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        if (Interlocked.CompareExchange(ref _state, 1, 0) != 0)
+        {
+            throw new InvalidOperationException("The server was already started.");
+        }
+
+        try
+        {
+            if (_options.TcpEndPoint is { } endPoint)
+            {
+                var socket = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+                socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+                socket.Bind(endPoint);
+                socket.Listen(128);
+                TcpEndPoint = (IPEndPoint)socket.LocalEndPoint!;
+                _listeners.Add(socket);
+            }
+
+            if (_options.UnixSocketPath is { Length: > 0 } path)
+            {
+                RemoveStaleSocket(path);
+                var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+                socket.Bind(new UnixDomainSocketEndPoint(path));
+                socket.Listen(128);
+                UnixSocketPath = path;
+                _listeners.Add(socket);
+            }
+        }
+        catch (SocketException e)
+        {
+            foreach (Socket listener in _listeners)
+            {
+                listener.Dispose();
+            }
+
+            _listeners.Clear();
+            Volatile.Write(ref _state, 2);
+            throw new DeviceException("NbdServerBindFailed", DeviceErrorCategory.ResourceExists, $"Cannot listen: {e.Message}", null, e);
+        }
+
+        foreach (Socket listener in _listeners)
+        {
+            _acceptLoops.Add(Task.Run(() => AcceptLoopAsync(listener)));
+        }
+
+        return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// Stops: no new connections; each connection stops reading, lets its requests in flight finish (within
+    /// <see cref="NbdServerOptions.ShutdownGracePeriod"/>), sends their replies and closes. Devices stay open.
+    /// </summary>
+    /// <param name="cancellationToken">Stops waiting for connections to close gracefully.</param>
+    public async Task StopAsync(CancellationToken cancellationToken = default)
+    {
+        if (Interlocked.Exchange(ref _state, 2) != 1)
+        {
+            return;
+        }
+
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        foreach (Socket listener in _listeners)
+        {
+            listener.Dispose();
+        }
+
+        try
+        {
+            await Task.WhenAll(_acceptLoops).WaitAsync(cancellationToken).ConfigureAwait(false);
+            var closing = new List<Task>();
+            foreach (NbdServerConnection connection in _connections.Keys)
+            {
+                closing.Add(connection.Completion);
+            }
+
+            await Task.WhenAll(closing).WaitAsync(_options.ShutdownGracePeriod + TimeSpan.FromSeconds(5), cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            foreach (NbdServerConnection connection in _connections.Keys)
+            {
+                connection.Abort();
+            }
+        }
+        finally
+        {
+            if (UnixSocketPath is { } path && !path.StartsWith('\0'))
+            {
+                try
+                {
+                    File.Delete(path);
+                }
+                catch (IOException)
+                {
+                }
+            }
+        }
+    }
+
+    /// <summary>A snapshot of the counters.</summary>
+    public NbdServerStatistics GetStatistics() => new(
+        _connections.Count,
+        Interlocked.Read(ref _totalConnections),
+        Interlocked.Read(ref _requests),
+        Interlocked.Read(ref _bytesRead),
+        Interlocked.Read(ref _bytesWritten),
+        Interlocked.Read(ref _errorReplies),
+        Interlocked.Read(ref _protocolViolations));
+
+    /// <inheritdoc/>
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync().ConfigureAwait(false);
+        _stopping.Dispose();
+    }
+
+    internal NbdExport? FindExport(string name) => _exports.TryGetValue(name, out NbdExport? export) ? export : null;
+
+    internal IEnumerable<NbdExport> ListExports() => _exports.Values.OrderBy(e => e.Name, StringComparer.Ordinal);
+
+    internal void CountRequest(long bytesRead, long bytesWritten, bool error)
+    {
+        Interlocked.Increment(ref _requests);
+        if (bytesRead != 0)
+        {
+            Interlocked.Add(ref _bytesRead, bytesRead);
+        }
+
+        if (bytesWritten != 0)
+        {
+            Interlocked.Add(ref _bytesWritten, bytesWritten);
+        }
+
+        if (error)
+        {
+            Interlocked.Increment(ref _errorReplies);
+        }
+    }
+
+    internal void CountProtocolViolation() => Interlocked.Increment(ref _protocolViolations);
+
+    private async Task AcceptLoopAsync(Socket listener)
+    {
+        while (!_stopping.IsCancellationRequested)
+        {
+            Socket client;
+            try
+            {
+                client = await listener.AcceptAsync(_stopping.Token).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or SocketException)
+            {
+                if (_stopping.IsCancellationRequested)
+                {
+                    return;
+                }
+
+                continue;
+            }
+
+            if (_connections.Count >= _options.MaximumConnections)
+            {
+                client.Dispose();
+                continue;
+            }
+
+            if (client.AddressFamily is AddressFamily.InterNetwork or AddressFamily.InterNetworkV6)
+            {
+                client.NoDelay = true;
+            }
+
+            Interlocked.Increment(ref _totalConnections);
+            var connection = new NbdServerConnection(this, client, _options, _stopping.Token);
+            _connections.TryAdd(connection, 0);
+            _ = RunConnectionAsync(connection);
+        }
+    }
+
+    private async Task RunConnectionAsync(NbdServerConnection connection)
+    {
+        try
+        {
+            await connection.RunAsync().ConfigureAwait(false);
+        }
+        finally
+        {
+            _connections.TryRemove(connection, out _);
+        }
+    }
+
+    private static void RemoveStaleSocket(string path)
+    {
+        if (path.StartsWith('\0') || !File.Exists(path))
+        {
+            return;
+        }
+
+        using var probe = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        try
+        {
+            probe.Connect(new UnixDomainSocketEndPoint(path));
+        }
+        catch (SocketException)
+        {
+            // Nobody listens: a leftover of a server that was killed.
+            File.Delete(path);
+            return;
+        }
+
+        throw new DeviceException("NbdServerSocketInUse", DeviceErrorCategory.ResourceExists, $"Another server listens on '{path}'.");
+    }
+}
