@@ -12,11 +12,16 @@
     FunctionsToExport    = @()
     CmdletsToExport      = @(
         'Close-BlockDevice'
+        'Connect-NbdDevice'
         'Connect-Xenstore'
+        'Disconnect-NbdDevice'
         'Disconnect-Xenstore'
         'Get-BlockDevice'
+        'Get-BlockDeviceAllocation'
         'Get-BlockDeviceInfo'
         'Get-DeviceStats'
+        'Get-NbdExport'
+        'Get-NbdServer'
         'Get-XenstoreItem'
         'Get-XenstorePermission'
         'Get-XenstoreServer'
@@ -29,7 +34,9 @@
         'Reset-DeviceStats'
         'Set-XenstoreItem'
         'Set-XenstorePermission'
+        'Start-NbdServer'
         'Start-XenstoreServer'
+        'Stop-NbdServer'
         'Stop-XenstoreServer'
         'Watch-XenstorePath'
         'Write-BlockDevice'
@@ -39,7 +46,7 @@
     PrivateData          = @{
         PSData = @{
             Tags         = @('Linux', 'MacOS', 'BlockDevice', 'NBD', 'Xen', 'Xenstore', 'Network', 'TAP', 'vmnet', 'MirageOS')
-            ReleaseNotes = 'First release: the device model, file and memory block devices, xenstore (client, embedded server, Xs: drive), and their cmdlets.'
+            ReleaseNotes = 'First release: the device model, file and memory block devices, NBD (client and server), xenstore (client, embedded server, Xs: drive), and their cmdlets.'
         }
     }
 }

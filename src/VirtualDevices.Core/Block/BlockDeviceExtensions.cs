@@ -133,6 +133,64 @@ public static class BlockDeviceExtensions
         return written;
     }
 
+    /// <summary>
+    /// The allocation map of a range, as consecutive runs with adjacent runs of the same state merged; devices without
+    /// allocation status report the whole range as data.
+    /// </summary>
+    /// <param name="device">The device.</param>
+    /// <param name="sector">The first sector.</param>
+    /// <param name="count">The number of sectors.</param>
+    /// <param name="cancellationToken">Stops the walk.</param>
+    public static async IAsyncEnumerable<BlockAllocationExtent> GetAllocationMapAsync(this IBlockDevice device, long sector, long count,
+        [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        CheckRange(device, sector, count);
+        var extents = new BlockExtent[256];
+        BlockExtent? pending = null;
+        for (long current = sector, end = sector + count; current < end;)
+        {
+            int n = await device.GetAllocationAsync(current, end - current, extents, cancellationToken).ConfigureAwait(false);
+            if (n <= 0)
+            {
+                throw new DeviceUnknownException(device.Name, $"the device described no allocation at sector {current}.");
+            }
+
+            for (int i = 0; i < n; i++)
+            {
+                BlockExtent extent = extents[i];
+                // A device that answers outside the range asked about is clipped, never trusted beyond it.
+                long start = Math.Max(extent.Sector, current);
+                long stop = Math.Min(extent.Sector + extent.Count, end);
+                if (start != current || stop <= start)
+                {
+                    throw new DeviceUnknownException(device.Name, $"the device's allocation map is not contiguous at sector {current}.");
+                }
+
+                if (pending is { } p && p.Flags == extent.Flags)
+                {
+                    pending = p with { Count = p.Count + (stop - start) };
+                }
+                else
+                {
+                    if (pending is { } done)
+                    {
+                        yield return new BlockAllocationExtent(device.Name, done.Sector, done.Count, device.Info.SectorSize, done.Flags);
+                    }
+
+                    pending = new BlockExtent(start, stop - start, extent.Flags);
+                }
+
+                current = stop;
+            }
+        }
+
+        if (pending is { } last)
+        {
+            yield return new BlockAllocationExtent(device.Name, last.Sector, last.Count, device.Info.SectorSize, last.Flags);
+        }
+    }
+
     private static int TransferSectors(BlockDeviceInfo info)
     {
         int size = info.MaximumTransferSize > 0 ? Math.Min(info.MaximumTransferSize, DefaultTransferSize) : DefaultTransferSize;

@@ -36,6 +36,13 @@ internal sealed class BlockDeviceLease : IAsyncDisposable
         return OpenFile(fullPath, readOnly);
     }
 
+    /// <summary>Connects to an NBD export for this command alone (the one-shot -Uri of the block cmdlets).</summary>
+    public static async ValueTask<BlockDeviceLease> ConnectAsync(string uri, CancellationToken cancellationToken)
+    {
+        Nbd.Client.NbdClientOptions options = Nbd.Client.NbdUri.Parse(uri) with { DeviceName = "nbd-" + Guid.NewGuid().ToString("N")[..8] };
+        return new(await Nbd.Client.NbdClient.ConnectAsync(options, cancellationToken).ConfigureAwait(false), owned: true);
+    }
+
     /// <summary>Opens a file for this command alone, named after the file rather than taking a fileN name.</summary>
     public static BlockDeviceLease OpenFile(string fullPath, bool readOnly) =>
         new(FileBlockDevice.Open(fullPath, new FileBlockDeviceOptions { ReadOnly = readOnly, Name = Path.GetFileName(fullPath) }), owned: true);

@@ -14,6 +14,7 @@ public sealed class ReadBlockDeviceCommand : AsyncCmdlet
 {
     private const string PathSet = "Path";
     private const string DeviceSet = "Device";
+    private const string UriSet = "Uri";
 
     /// <summary>The disk image or block-special file to read (opened read-only for this command).</summary>
     [Parameter(Mandatory = true, Position = 0, ParameterSetName = PathSet, ValueFromPipelineByPropertyName = true)]
@@ -26,6 +27,11 @@ public sealed class ReadBlockDeviceCommand : AsyncCmdlet
     [DeviceTransformation]
     [ArgumentCompleter(typeof(DeviceNameCompleter))]
     public IBlockDevice Device { get; set; } = null!;
+
+    /// <summary>An NBD URI (nbd://host/export, nbd+unix:///export?socket=...) to connect to for this command alone.</summary>
+    [Parameter(Mandatory = true, ParameterSetName = UriSet)]
+    [ValidateNotNullOrEmpty]
+    public string Uri { get; set; } = null!;
 
     /// <summary>The first sector to read (default 0).</summary>
     [Parameter]
@@ -74,7 +80,12 @@ public sealed class ReadBlockDeviceCommand : AsyncCmdlet
         long? offset = Bound(nameof(Offset), Offset), length = Bound(nameof(Length), Length);
         RunAsync(async cancellationToken =>
         {
-            await using BlockDeviceLease lease = path is null ? BlockDeviceLease.Borrow(Device) : BlockDeviceLease.Open(Registry, Path, path, readOnly: true);
+            await using BlockDeviceLease lease = ParameterSetName switch
+            {
+                UriSet => await BlockDeviceLease.ConnectAsync(Uri, cancellationToken).ConfigureAwait(false),
+                PathSet => BlockDeviceLease.Open(Registry, Path, path!, readOnly: true),
+                _ => BlockDeviceLease.Borrow(Device),
+            };
             IBlockDevice device = lease.Device;
             (long first, long n) = BlockRange.Resolve(device, sector, count, offset, length);
             if (outFile is null)
@@ -127,7 +138,7 @@ public sealed class ReadBlockDeviceCommand : AsyncCmdlet
             {
                 Emit(new BlockTransferResult(device.Name, first, copied, clock.Elapsed));
             }
-        }, path ?? (object?)Device);
+        }, ParameterSetName == UriSet ? Uri : path ?? (object?)Device);
     }
 
     private long? Bound(string name, long value) => MyInvocation.BoundParameters.ContainsKey(name) ? value : null;

@@ -16,6 +16,8 @@ public sealed class WriteBlockDeviceCommand : AsyncCmdlet
     private const string PathFileSet = "PathFile";
     private const string DeviceDataSet = "DeviceData";
     private const string DeviceFileSet = "DeviceFile";
+    private const string UriDataSet = "UriData";
+    private const string UriFileSet = "UriFile";
     private BlockDeviceLease? _image;
 
     /// <summary>The disk image or block-special file to write (opened for this command).</summary>
@@ -31,15 +33,23 @@ public sealed class WriteBlockDeviceCommand : AsyncCmdlet
     [ArgumentCompleter(typeof(DeviceNameCompleter))]
     public IBlockDevice Device { get; set; } = null!;
 
+    /// <summary>An NBD URI (nbd://host/export, nbd+unix:///export?socket=...) to connect to for this command alone.</summary>
+    [Parameter(Mandatory = true, ParameterSetName = UriDataSet)]
+    [Parameter(Mandatory = true, ParameterSetName = UriFileSet)]
+    [ValidateNotNullOrEmpty]
+    public string Uri { get; set; } = null!;
+
     /// <summary>The bytes to write, a whole number of sectors; binds the Data property of piped sector objects.</summary>
     [Parameter(Mandatory = true, ParameterSetName = PathDataSet, ValueFromPipelineByPropertyName = true)]
     [Parameter(Mandatory = true, ParameterSetName = DeviceDataSet, ValueFromPipelineByPropertyName = true)]
+    [Parameter(Mandatory = true, ParameterSetName = UriDataSet, ValueFromPipelineByPropertyName = true)]
     [ValidateNotNull]
     public byte[] Data { get; set; } = null!;
 
     /// <summary>A file whose whole content is written, a whole number of sectors.</summary>
     [Parameter(Mandatory = true, ParameterSetName = PathFileSet)]
     [Parameter(Mandatory = true, ParameterSetName = DeviceFileSet)]
+    [Parameter(Mandatory = true, ParameterSetName = UriFileSet)]
     [ValidateNotNullOrEmpty]
     public string InFile { get; set; } = null!;
 
@@ -83,7 +93,7 @@ public sealed class WriteBlockDeviceCommand : AsyncCmdlet
             return;
         }
 
-        string target = path ?? Device.ToString()!;
+        string target = Uri ?? path ?? Device.ToString()!;
         string where = offset is null ? $"sector {sector ?? 0}" : $"byte offset {offset}";
         if (!ShouldChange(target, $"Write {bytes} bytes at {where}{(inFile is null ? string.Empty : " from " + inFile)}", Force))
         {
@@ -93,8 +103,10 @@ public sealed class WriteBlockDeviceCommand : AsyncCmdlet
         BlockWriteOptions options = Fua ? BlockWriteOptions.ForceUnitAccess : BlockWriteOptions.None;
         RunAsync(async cancellationToken =>
         {
-            // A -Path image is opened once for all the piped input, and closed in EndProcessing.
-            IBlockDevice device = path is null ? Device : (_image ??= BlockDeviceLease.Open(Registry, Path!, path, readOnly: false)).Device;
+            // A -Path image or -Uri export is opened once for all the piped input, and closed in EndProcessing.
+            IBlockDevice device = Uri is not null
+                ? (_image ??= await BlockDeviceLease.ConnectAsync(Uri, cancellationToken).ConfigureAwait(false)).Device
+                : path is null ? Device : (_image ??= BlockDeviceLease.Open(Registry, Path!, path, readOnly: false)).Device;
             if (bytes % device.Info.SectorSize != 0)
             {
                 throw new BlockMisalignedException(device.Name, $"input length {bytes}", device.Info.SectorSize);

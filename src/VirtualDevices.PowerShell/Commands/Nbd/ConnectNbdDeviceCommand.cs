@@ -1,0 +1,63 @@
+using System.Management.Automation;
+using VirtualDevices.Nbd.Client;
+
+namespace VirtualDevices.PowerShell.Commands.Nbd;
+
+/// <summary>
+/// <para type="synopsis">Connects to an NBD export and opens it as a block device for the rest of the session.</para>
+/// </summary>
+[Cmdlet(VerbsCommunications.Connect, "NbdDevice", DefaultParameterSetName = UriSet)]
+[OutputType(typeof(NbdBlockDevice))]
+public sealed class ConnectNbdDeviceCommand : NbdClientCommand
+{
+    /// <summary>The export to connect to (default: the server's default export, ""); with -Uri, overrides the URI's.</summary>
+    [Parameter]
+    [AllowEmptyString]
+    public string? ExportName { get; set; }
+
+    /// <summary>Connections to open when the server allows several (multi-conn); requests are spread over them.</summary>
+    [Parameter]
+    [ValidateRange(1, 16)]
+    public int Connections { get; set; } = 1;
+
+    /// <summary>The device's name in the session (default nbdN).</summary>
+    [Parameter]
+    [ValidatePattern("^[A-Za-z0-9_.-]+$")]
+    public string? Name { get; set; }
+
+    /// <inheritdoc/>
+    protected override void ProcessRecord()
+    {
+        NbdClientOptions options;
+        try
+        {
+            options = BuildOptions(ExportName) with { Connections = Connections, DeviceName = Name };
+        }
+        catch (Exception e) when (e is DeviceException or FormatException or ArgumentException)
+        {
+            WriteError(Infrastructure.ErrorRecords.FromException(e, TargetName));
+            return;
+        }
+
+        RunAsync(async cancellationToken =>
+        {
+            if (Name is not null && Registry.TryGet(Name, out _))
+            {
+                throw new DeviceException("DeviceNameInUse", DeviceErrorCategory.ResourceExists, $"A device named '{Name}' is already open in this session.", Name);
+            }
+
+            NbdBlockDevice device = await NbdClient.ConnectAsync(options, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                Registry.Add(device);
+            }
+            catch
+            {
+                await device.DisconnectAsync(CancellationToken.None).ConfigureAwait(false);
+                throw;
+            }
+
+            Emit(device);
+        }, TargetName);
+    }
+}

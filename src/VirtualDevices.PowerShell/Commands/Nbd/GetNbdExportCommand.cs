@@ -1,0 +1,35 @@
+using System.Management.Automation;
+using VirtualDevices.Nbd.Client;
+
+namespace VirtualDevices.PowerShell.Commands.Nbd;
+
+/// <summary>
+/// <para type="synopsis">Lists the exports of an NBD server, with their size, flags and block-size constraints.</para>
+/// </summary>
+[Cmdlet(VerbsCommon.Get, "NbdExport", DefaultParameterSetName = UriSet)]
+[OutputType(typeof(NbdExportInfo))]
+public sealed class GetNbdExportCommand : NbdClientCommand
+{
+    /// <inheritdoc/>
+    protected override void ProcessRecord()
+    {
+        NbdClientOptions options;
+        try
+        {
+            options = BuildOptions();
+        }
+        catch (Exception e) when (e is DeviceException or FormatException or ArgumentException)
+        {
+            WriteError(Infrastructure.ErrorRecords.FromException(e, TargetName));
+            return;
+        }
+
+        RunAsync(async cancellationToken =>
+        {
+            foreach (NbdExportInfo export in await NbdClient.ListExportsAsync(options, cancellationToken).ConfigureAwait(false))
+            {
+                Emit(export);
+            }
+        }, TargetName);
+    }
+}

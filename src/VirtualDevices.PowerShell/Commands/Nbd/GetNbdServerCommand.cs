@@ -1,0 +1,38 @@
+using System.Management.Automation;
+using VirtualDevices.Nbd.Server;
+using VirtualDevices.PowerShell.Infrastructure;
+
+namespace VirtualDevices.PowerShell.Commands.Nbd;
+
+/// <summary>
+/// <para type="synopsis">Gets the NBD servers running in the session, with their exports and endpoints.</para>
+/// </summary>
+[Cmdlet(VerbsCommon.Get, "NbdServer")]
+[OutputType(typeof(NbdServer))]
+public sealed class GetNbdServerCommand : PSCmdlet
+{
+    /// <summary>Names of servers; wildcards are allowed (default: all).</summary>
+    [Parameter(Position = 0)]
+    [SupportsWildcards]
+    public string[]? Name { get; set; }
+
+    /// <inheritdoc/>
+    protected override void ProcessRecord()
+    {
+        var servers = ModuleSession.Current.Services.OfType<NbdServerHost>();
+        foreach (string pattern in Name ?? ["*"])
+        {
+            var wildcard = new WildcardPattern(pattern, WildcardOptions.IgnoreCase);
+            var matches = servers.Where(s => wildcard.IsMatch(s.Name)).ToList();
+            if (matches.Count == 0 && !WildcardPattern.ContainsWildcardCharacters(pattern))
+            {
+                WriteError(ErrorRecords.FromException(new DeviceException("ServiceNotFound", DeviceErrorCategory.ObjectNotFound, $"No NBD server named '{pattern}' runs in this session.", pattern), pattern));
+            }
+
+            foreach ((string name, NbdServerHost host) in matches)
+            {
+                WriteObject(ServerObjects.Named(host.Server, name));
+            }
+        }
+    }
+}

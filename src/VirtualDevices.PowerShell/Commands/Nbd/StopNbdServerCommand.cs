@@ -1,0 +1,45 @@
+using System.Management.Automation;
+using VirtualDevices.Nbd.Server;
+using VirtualDevices.PowerShell.Infrastructure;
+
+namespace VirtualDevices.PowerShell.Commands.Nbd;
+
+/// <summary>
+/// <para type="synopsis">Stops NBD servers: no new clients, connected clients disconnected after their requests complete.</para>
+/// </summary>
+[Cmdlet(VerbsLifecycle.Stop, "NbdServer", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
+[OutputType(typeof(void))]
+public sealed class StopNbdServerCommand : AsyncCmdlet
+{
+    /// <summary>The servers to stop, as objects or names.</summary>
+    [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true)]
+    [NbdServerTransformation]
+    public NbdServer[] Server { get; set; } = null!;
+
+    /// <inheritdoc/>
+    protected override void ProcessRecord()
+    {
+        foreach (NbdServer server in Server)
+        {
+            (string Name, NbdServerHost Service) entry = Session.Services.OfType<NbdServerHost>().FirstOrDefault(s => ReferenceEquals(s.Service.Server, server));
+            string name = entry.Name ?? "nbd-server";
+            if (!ShouldProcess(name, "Stop the NBD server"))
+            {
+                continue;
+            }
+
+            RunAsync(async cancellationToken =>
+            {
+                if (entry.Service is null)
+                {
+                    await server.StopAsync(cancellationToken).ConfigureAwait(false);
+                    return;
+                }
+
+                Session.Services.Remove(entry.Service);
+                await server.StopAsync(cancellationToken).ConfigureAwait(false);
+                await entry.Service.DisposeAsync().ConfigureAwait(false);
+            }, name);
+        }
+    }
+}
