@@ -35,6 +35,13 @@ public sealed class XenstoreClientOptions
     public int WatchEventCapacity { get; init; } = 4096;
 
     /// <summary>
+    /// How long the reader polls for a reply it is waiting for before blocking in the kernel. A reply usually comes
+    /// within a few microseconds of a local daemon, while waking a blocked thread costs 20 µs or more; spinning
+    /// briefly saves that wake-up. Zero disables spinning (the reader then always blocks, as libxenstore does).
+    /// </summary>
+    public TimeSpan SpinDuration { get; init; } = TimeSpan.FromMicroseconds(30);
+
+    /// <summary>
     /// By default a reply resumes the awaiting code on the client's reader thread, which saves a thread wake-up per
     /// request. Set this when awaiting code may block that thread (waiting synchronously on another xenstore request
     /// from inside a continuation would deadlock it); continuations then run on the thread pool.
