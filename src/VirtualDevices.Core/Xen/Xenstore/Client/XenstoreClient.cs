@@ -240,16 +240,25 @@ public sealed class XenstoreClient : IXenstoreStore, IAsyncDisposable, IDisposab
 
     /// <summary>DIRECTORY, and when the list is too long for one reply (E2BIG), DIRECTORY_PART slices, restarted
     /// if the directory changes in between (libxenstore's algorithm; the OCaml client cannot list such directories).</summary>
-    internal async ValueTask<IReadOnlyList<string>> ListCoreAsync(uint transaction, string path, CancellationToken cancellationToken)
+    internal ValueTask<IReadOnlyList<string>> ListCoreAsync(uint transaction, string path, CancellationToken cancellationToken)
     {
-        try
+        // E2BIG comes back as null rather than as an exception: the common small directory takes the pooled,
+        // allocation-light path, and only a large one pays for the slower listing in parts.
+        ValueTask<IReadOnlyList<string>?> whole = RequestAsync<IReadOnlyList<string>?>(Build(XenstoreMessageType.Directory, transaction, path), path, ParseNames, "E2BIG", cancellationToken);
+        if (whole.IsCompletedSuccessfully && whole.Result is { } names)
         {
-            return await RequestAsync(Build(XenstoreMessageType.Directory, transaction, path), path, ParseNames, missingIsDefault: false, cancellationToken).ConfigureAwait(false);
+            return new ValueTask<IReadOnlyList<string>>(names);
         }
-        catch (XenstoreException e) when (e.ErrorName == "E2BIG")
-        {
-            return await ListInPartsAsync(transaction, path, e, cancellationToken).ConfigureAwait(false);
-        }
+
+        return ListSlowAsync(whole, transaction, path, cancellationToken);
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<IReadOnlyList<string>> ListSlowAsync(ValueTask<IReadOnlyList<string>?> whole, uint transaction, string path, CancellationToken cancellationToken)
+    {
+        IReadOnlyList<string>? names = await whole.ConfigureAwait(false);
+        return names ?? await ListInPartsAsync(transaction, path, new XenstoreException("E2BIG",
+            $"xenstore Directory '{path}' is too large for one reply.", path), cancellationToken).ConfigureAwait(false);
     }
 
     private async ValueTask<IReadOnlyList<string>> ListInPartsAsync(uint transaction, string path, XenstoreException tooBig, CancellationToken cancellationToken)
@@ -701,8 +710,12 @@ public sealed class XenstoreClient : IXenstoreStore, IAsyncDisposable, IDisposab
     /// Sends a request and waits for its reply by request id. The pooled state machine and the pooled pending request
     /// make a round trip allocation-free apart from what the parser returns.
     /// </summary>
+    private ValueTask<T> RequestAsync<T>(OutgoingMessage message, string? path, ReplyParser<T> parser, bool missingIsDefault, CancellationToken cancellationToken) =>
+        RequestAsync(message, path, parser, missingIsDefault ? "ENOENT" : null, cancellationToken);
+
+    /// <summary>As above; an error reply named <paramref name="defaultOnError"/> yields the default value instead of an exception.</summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<T> RequestAsync<T>(OutgoingMessage message, string? path, ReplyParser<T> parser, bool missingIsDefault, CancellationToken cancellationToken)
+    private async ValueTask<T> RequestAsync<T>(OutgoingMessage message, string? path, ReplyParser<T> parser, string? defaultOnError, CancellationToken cancellationToken)
     {
         PendingRequest pending = RentPending();
         bool recycle = true;
@@ -736,7 +749,7 @@ public sealed class XenstoreClient : IXenstoreStore, IAsyncDisposable, IDisposab
             if (replyType == XenstoreMessageType.Error)
             {
                 string error = ParseText(payload);
-                if (missingIsDefault && error == "ENOENT")
+                if (error == defaultOnError)
                 {
                     return default!;
                 }
