@@ -5,6 +5,9 @@ var commands = new Dictionary<string, Func<string[], Task<int>>>(StringComparer.
 {
     ["block-read"] = BlockReadCommand.RunAsync,
     ["xenstore-serve"] = XenstoreServeCommand.RunAsync,
+    ["xenstore-ops"] = XenstoreOpsCommand.RunAsync,
+    ["xenstore-rtt"] = XenstoreRoundTripCommand.RunAsync,
+    ["xenstore-rtt-serve"] = XenstoreRoundTripServeCommand.RunAsync,
 };
 
 if (args.Length == 0 || !commands.TryGetValue(args[0], out Func<string[], Task<int>>? command))

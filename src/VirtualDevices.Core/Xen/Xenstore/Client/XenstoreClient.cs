@@ -44,6 +44,8 @@ public sealed class XenstoreClient : IXenstoreStore, IAsyncDisposable, IDisposab
     private long _nextWatchToken;
     private int _reconnectCount;
     private int _disposed;
+    private int _pendingCount;
+    private readonly long _spinTicks;
 
     private delegate T ReplyParser<T>(ReadOnlySpan<byte> payload);
 
@@ -53,6 +55,7 @@ public sealed class XenstoreClient : IXenstoreStore, IAsyncDisposable, IDisposab
         _options = options;
         _reconnect = reconnect;
         _endpoint = transport.Description;
+        _spinTicks = (long)(options.SpinDuration.TotalSeconds * System.Diagnostics.Stopwatch.Frequency);
         _reader = new Thread(ReaderLoop) { IsBackground = true, Name = "xenstore-client-reader" };
         _reader.Start();
     }
@@ -237,16 +240,25 @@ public sealed class XenstoreClient : IXenstoreStore, IAsyncDisposable, IDisposab
 
     /// <summary>DIRECTORY, and when the list is too long for one reply (E2BIG), DIRECTORY_PART slices, restarted
     /// if the directory changes in between (libxenstore's algorithm; the OCaml client cannot list such directories).</summary>
-    internal async ValueTask<IReadOnlyList<string>> ListCoreAsync(uint transaction, string path, CancellationToken cancellationToken)
+    internal ValueTask<IReadOnlyList<string>> ListCoreAsync(uint transaction, string path, CancellationToken cancellationToken)
     {
-        try
+        // E2BIG comes back as null rather than as an exception: the common small directory takes the pooled,
+        // allocation-light path, and only a large one pays for the slower listing in parts.
+        ValueTask<IReadOnlyList<string>?> whole = RequestAsync<IReadOnlyList<string>?>(Build(XenstoreMessageType.Directory, transaction, path), path, ParseNames, "E2BIG", cancellationToken);
+        if (whole.IsCompletedSuccessfully && whole.Result is { } names)
         {
-            return await RequestAsync(Build(XenstoreMessageType.Directory, transaction, path), path, ParseNames, missingIsDefault: false, cancellationToken).ConfigureAwait(false);
+            return new ValueTask<IReadOnlyList<string>>(names);
         }
-        catch (XenstoreException e) when (e.ErrorName == "E2BIG")
-        {
-            return await ListInPartsAsync(transaction, path, e, cancellationToken).ConfigureAwait(false);
-        }
+
+        return ListSlowAsync(whole, transaction, path, cancellationToken);
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<IReadOnlyList<string>> ListSlowAsync(ValueTask<IReadOnlyList<string>?> whole, uint transaction, string path, CancellationToken cancellationToken)
+    {
+        IReadOnlyList<string>? names = await whole.ConfigureAwait(false);
+        return names ?? await ListInPartsAsync(transaction, path, new XenstoreException("E2BIG",
+            $"xenstore Directory '{path}' is too large for one reply.", path), cancellationToken).ConfigureAwait(false);
     }
 
     private async ValueTask<IReadOnlyList<string>> ListInPartsAsync(uint transaction, string path, XenstoreException tooBig, CancellationToken cancellationToken)
@@ -698,8 +710,12 @@ public sealed class XenstoreClient : IXenstoreStore, IAsyncDisposable, IDisposab
     /// Sends a request and waits for its reply by request id. The pooled state machine and the pooled pending request
     /// make a round trip allocation-free apart from what the parser returns.
     /// </summary>
+    private ValueTask<T> RequestAsync<T>(OutgoingMessage message, string? path, ReplyParser<T> parser, bool missingIsDefault, CancellationToken cancellationToken) =>
+        RequestAsync(message, path, parser, missingIsDefault ? "ENOENT" : null, cancellationToken);
+
+    /// <summary>As above; an error reply named <paramref name="defaultOnError"/> yields the default value instead of an exception.</summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<T> RequestAsync<T>(OutgoingMessage message, string? path, ReplyParser<T> parser, bool missingIsDefault, CancellationToken cancellationToken)
+    private async ValueTask<T> RequestAsync<T>(OutgoingMessage message, string? path, ReplyParser<T> parser, string? defaultOnError, CancellationToken cancellationToken)
     {
         PendingRequest pending = RentPending();
         bool recycle = true;
@@ -733,7 +749,7 @@ public sealed class XenstoreClient : IXenstoreStore, IAsyncDisposable, IDisposab
             if (replyType == XenstoreMessageType.Error)
             {
                 string error = ParseText(payload);
-                if (missingIsDefault && error == "ENOENT")
+                if (error == defaultOnError)
                 {
                     return default!;
                 }
@@ -787,7 +803,9 @@ public sealed class XenstoreClient : IXenstoreStore, IAsyncDisposable, IDisposab
     {
         lock (_pendingLock)
         {
-            return _pending.Remove(pending.RequestId, out PendingRequest? found) && ReferenceEquals(found, pending);
+            bool removed = _pending.Remove(pending.RequestId, out PendingRequest? found) && ReferenceEquals(found, pending);
+            _pendingCount = _pending.Count;
+            return removed;
         }
     }
 
@@ -815,6 +833,7 @@ public sealed class XenstoreClient : IXenstoreStore, IAsyncDisposable, IDisposab
             lock (_pendingLock)
             {
                 _pending[id] = pending;
+                _pendingCount = _pending.Count;
             }
 
             try
@@ -826,6 +845,7 @@ public sealed class XenstoreClient : IXenstoreStore, IAsyncDisposable, IDisposab
                 lock (_pendingLock)
                 {
                     _pending.Remove(id);
+                    _pendingCount = _pending.Count;
                 }
 
                 throw new DeviceDisconnectedException(XenstoreException.XenstoreDeviceName, $"sending to {_endpoint} failed", e);
@@ -925,6 +945,7 @@ public sealed class XenstoreClient : IXenstoreStore, IAsyncDisposable, IDisposab
                     start = 0;
                 }
 
+                SpinForReply(transport);
                 int received = transport.Receive(buffer.AsSpan(end));
                 if (received <= 0)
                 {
@@ -962,6 +983,24 @@ public sealed class XenstoreClient : IXenstoreStore, IAsyncDisposable, IDisposab
         }
     }
 
+    /// <summary>
+    /// While a request waits, polls for its reply up to <see cref="XenstoreClientOptions.SpinDuration"/> before the
+    /// blocking receive: a local daemon answers in microseconds, and a reply found by polling costs no wake-up.
+    /// </summary>
+    private void SpinForReply(XenstoreTransport transport)
+    {
+        if (_spinTicks == 0 || Volatile.Read(ref _pendingCount) == 0)
+        {
+            return;
+        }
+
+        long deadline = System.Diagnostics.Stopwatch.GetTimestamp() + _spinTicks;
+        while (transport.Available == 0 && System.Diagnostics.Stopwatch.GetTimestamp() < deadline && Volatile.Read(ref _pendingCount) > 0)
+        {
+            Thread.SpinWait(20);
+        }
+    }
+
     private void Dispatch(in XenstoreMessageHeader header, ReadOnlySpan<byte> payload)
     {
         if (header.Type == XenstoreMessageType.WatchEvent)
@@ -974,6 +1013,7 @@ public sealed class XenstoreClient : IXenstoreStore, IAsyncDisposable, IDisposab
         lock (_pendingLock)
         {
             _pending.Remove(header.RequestId, out pending);
+            _pendingCount = _pending.Count;
         }
 
         // A reply nobody waits for (its request was cancelled and forgotten) is dropped; a cancelled request that
@@ -1076,6 +1116,7 @@ public sealed class XenstoreClient : IXenstoreStore, IAsyncDisposable, IDisposab
         {
             pending = [.. _pending.Values];
             _pending.Clear();
+            _pendingCount = 0;
         }
 
         foreach (PendingRequest request in pending)

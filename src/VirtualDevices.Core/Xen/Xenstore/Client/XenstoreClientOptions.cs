@@ -35,6 +35,14 @@ public sealed class XenstoreClientOptions
     public int WatchEventCapacity { get; init; } = 4096;
 
     /// <summary>
+    /// How long the reader polls for a reply it is waiting for before blocking in the kernel. On an idle host a
+    /// local daemon answers within microseconds while waking a blocked thread costs 20 µs or more, so a short spin
+    /// (20-50 µs) saves that wake-up; on a host whose cores are contended the spin takes CPU from the daemon and
+    /// loses (measured on a shared 2-core machine), hence the default of zero: block at once, as libxenstore does.
+    /// </summary>
+    public TimeSpan SpinDuration { get; init; } = TimeSpan.Zero;
+
+    /// <summary>
     /// By default a reply resumes the awaiting code on the client's reader thread, which saves a thread wake-up per
     /// request. Set this when awaiting code may block that thread (waiting synchronously on another xenstore request
     /// from inside a continuation would deadlock it); continuations then run on the thread pool.

@@ -37,6 +37,22 @@ internal sealed class XenstoreSocketTransport : XenstoreTransport
 
     internal override int Receive(Span<byte> buffer) => _socket.Receive(buffer);
 
+    internal override int Available
+    {
+        get
+        {
+            try
+            {
+                return _socket.Available;
+            }
+            catch (Exception e) when (e is SocketException or ObjectDisposedException)
+            {
+                // Let the next receive report the failure.
+                return 1;
+            }
+        }
+    }
+
     internal override void Send(ReadOnlySpan<byte> message)
     {
         while (!message.IsEmpty)

@@ -14,6 +14,9 @@ internal abstract class XenstoreTransport : IDisposable
     /// <summary>Reads what is available (blocking until something is); 0 at end of stream.</summary>
     internal abstract int Receive(Span<byte> buffer);
 
+    /// <summary>Bytes ready to read without blocking, or -1 when the transport cannot tell (no spinning then).</summary>
+    internal virtual int Available => -1;
+
     /// <summary>Writes the whole message.</summary>
     internal abstract void Send(ReadOnlySpan<byte> message);
 

@@ -9,9 +9,11 @@ namespace VirtualDevices.Xen.Xenstore;
 /// thread with blocking socket calls: a request then costs one thread wake-up, as in a bare request/response loop,
 /// where an async receive would add a hop from the socket engine to the thread pool. Replies and watch events are
 /// appended to an output buffer under a lock and sent by whoever flushes: the connection's own thread after each
-/// batch of requests, or a thread-pool work item when another connection's change fires a watch here.
+/// batch of requests, or its flusher thread when another connection's change fires a watch here. The flusher is a
+/// thread of its own (started with the first such event), because its send blocks while the client does not read:
+/// on the thread pool, one client that never reads would starve the flushes of every other watcher.
 /// </summary>
-internal sealed class ServerConnection : IThreadPoolWorkItem
+internal sealed class ServerConnection
 {
     private const int InputBufferSize = 64 * 1024;
     private const int MaxMessageSize = XenstoreLimits.HeaderSize + XenstoreLimits.PayloadMax;
@@ -26,6 +28,7 @@ internal sealed class ServerConnection : IThreadPoolWorkItem
     private byte[] _sending = new byte[8192];
     private bool _flushing;
     private int _flushQueued;
+    private SemaphoreSlim? _flushSignal;
     private int _closed;
 
     internal ServerConnection(XenstoreStore store, Socket socket, int domainId, XenstoreServerOptions options, int number)
@@ -239,19 +242,41 @@ internal sealed class ServerConnection : IThreadPoolWorkItem
         }
     }
 
-    /// <summary>Flushes on the thread pool: for watch events raised by another connection's request.</summary>
+    /// <summary>Has the flusher thread send what is pending: for watch events raised by another connection's request
+    /// (called under the store lock, so the flusher is created once).</summary>
     internal void ScheduleFlush()
     {
+        if (IsClosed)
+        {
+            return;
+        }
+
+        if (_flushSignal is null)
+        {
+            _flushSignal = new SemaphoreSlim(0);
+            new Thread(FlushLoop) { IsBackground = true, Name = _thread.Name + "-flush" }.Start();
+        }
+
         if (Interlocked.Exchange(ref _flushQueued, 1) == 0)
         {
-            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+            _flushSignal.Release();
         }
     }
 
-    void IThreadPoolWorkItem.Execute()
+    private void FlushLoop()
     {
-        Volatile.Write(ref _flushQueued, 0);
-        Flush();
+        while (true)
+        {
+            // The timeout only bounds how long a flusher outlives a connection closed in a race with its creation.
+            _flushSignal!.Wait(TimeSpan.FromSeconds(1));
+            if (IsClosed)
+            {
+                return;
+            }
+
+            Volatile.Write(ref _flushQueued, 0);
+            Flush();
+        }
     }
 
     /// <summary>Stops the connection: its thread sees end of stream and cleans up (watches, transactions).</summary>
@@ -264,12 +289,14 @@ internal sealed class ServerConnection : IThreadPoolWorkItem
 
         try
         {
-            // shutdown wakes the connection's thread from a blocking receive and a flusher from a blocking send.
+            // shutdown wakes the connection's thread from a blocking receive and the flusher from a blocking send.
             _socket.Shutdown(SocketShutdown.Both);
         }
         catch (Exception e) when (e is SocketException or ObjectDisposedException)
         {
         }
+
+        _flushSignal?.Release();
     }
 
     /// <summary>Writes a decimal number followed by a nul; returns the bytes written.</summary>
