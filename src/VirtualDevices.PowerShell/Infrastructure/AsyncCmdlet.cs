@@ -1,5 +1,5 @@
-using System.Collections.Concurrent;
 using System.Management.Automation;
+using System.Threading.Channels;
 
 namespace VirtualDevices.PowerShell.Infrastructure;
 
@@ -9,13 +9,19 @@ namespace VirtualDevices.PowerShell.Infrastructure;
 /// queues back on the pipeline thread until it ends. <see cref="StopProcessing"/> (Ctrl+C, or a downstream
 /// <c>Select-Object -First</c>) cancels <see cref="StopToken"/>, which every core call receives.
 /// </summary>
+/// <remarks>
+/// Queuing never blocks the producing thread: that thread may be a driver's reader (xenstore and NBD replies complete
+/// there), and blocking it while the pipeline waits on the same driver would deadlock. Streams use
+/// <see cref="EmitAsync"/>, which waits asynchronously while too much output is queued.
+/// </remarks>
 public abstract class AsyncCmdlet : PSCmdlet, IDisposable
 {
-    /// <summary>Output waiting for the pipeline thread; bounded so a fast producer waits for a slow consumer.</summary>
+    /// <summary>Streamed output waiting for the pipeline thread; beyond it, <see cref="EmitAsync"/> waits for the consumer.</summary>
     private const int QueueCapacity = 64;
 
     private readonly CancellationTokenSource _stopping = new();
-    private BlockingCollection<Action>? _queue;
+    private readonly SemaphoreSlim _room = new(QueueCapacity, QueueCapacity);
+    private Channel<(Action Action, bool Counted)>? _queue;
     private ModuleSession? _session;
     private int _pipelineThread;
 
@@ -40,18 +46,31 @@ public abstract class AsyncCmdlet : PSCmdlet, IDisposable
     /// <param name="target">The object errors are reported against.</param>
     protected void RunAsync(Func<CancellationToken, Task> work, object? target = null)
     {
-        using var queue = new BlockingCollection<Action>(QueueCapacity);
+        var queue = Channel.CreateUnbounded<(Action Action, bool Counted)>(new UnboundedChannelOptions { SingleReader = true });
         _queue = queue;
         _pipelineThread = Environment.CurrentManagedThreadId;
         _session ??= ModuleSession.Current;
         Task task = Task.Run(() => work(_stopping.Token), _stopping.Token);
-        _ = task.ContinueWith(static (_, q) => ((BlockingCollection<Action>)q!).CompleteAdding(), queue, CancellationToken.None,
+        _ = task.ContinueWith(static (_, q) => ((Channel<(Action, bool)>)q!).Writer.TryComplete(), queue, CancellationToken.None,
             TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         try
         {
-            foreach (Action action in queue.GetConsumingEnumerable())
+            while (queue.Reader.WaitToReadAsync().AsTask().GetAwaiter().GetResult())
             {
-                action();
+                while (queue.Reader.TryRead(out (Action Action, bool Counted) item))
+                {
+                    try
+                    {
+                        item.Action();
+                    }
+                    finally
+                    {
+                        if (item.Counted)
+                        {
+                            _room.Release();
+                        }
+                    }
+                }
             }
         }
         catch
@@ -59,11 +78,15 @@ public abstract class AsyncCmdlet : PSCmdlet, IDisposable
             // Output failed (the pipeline is stopping, or a downstream command threw): stop the work and let it
             // finish, discarding what it still queues, before the exception goes on.
             _stopping.Cancel();
-            foreach (Action _ in queue.GetConsumingEnumerable())
+            task.ContinueWith(static _ => { }, TaskScheduler.Default).Wait();
+            while (queue.Reader.TryRead(out (Action Action, bool Counted) item))
             {
+                if (item.Counted)
+                {
+                    _room.Release();
+                }
             }
 
-            task.ContinueWith(static _ => { }, TaskScheduler.Default).Wait();
             throw;
         }
         finally
@@ -118,9 +141,31 @@ public abstract class AsyncCmdlet : PSCmdlet, IDisposable
         return ShouldProcess(target, action);
     }
 
-    /// <summary>Writes an object from any thread.</summary>
+    /// <summary>Writes an object from any thread, without waiting (for single results).</summary>
     /// <param name="value">The object.</param>
     protected void Emit(object? value) => OnPipeline(() => WriteObject(value));
+
+    /// <summary>
+    /// Writes one object of a stream from any thread; waits, asynchronously, while the pipeline has not taken the
+    /// objects already queued, so a fast device does not outrun a slow consumer.
+    /// </summary>
+    /// <param name="value">The object.</param>
+    protected async ValueTask EmitAsync(object? value)
+    {
+        Channel<(Action Action, bool Counted)>? queue = _queue;
+        if (queue is null || Environment.CurrentManagedThreadId == _pipelineThread)
+        {
+            WriteObject(value);
+            return;
+        }
+
+        await _room.WaitAsync(_stopping.Token).ConfigureAwait(false);
+        if (!queue.Writer.TryWrite((() => WriteObject(value), true)))
+        {
+            _room.Release();
+            _stopping.Token.ThrowIfCancellationRequested();
+        }
+    }
 
     /// <summary>Writes a non-terminating error from any thread.</summary>
     /// <param name="error">The failure.</param>
@@ -144,15 +189,18 @@ public abstract class AsyncCmdlet : PSCmdlet, IDisposable
     protected Task<T> OnPipelineAsync<T>(Func<T> function)
     {
         var completion = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
+        // If the pipeline stops before the pump runs the function, the caller must not wait for it forever.
+        CancellationTokenRegistration stopped = _stopping.Token.Register(static c => ((TaskCompletionSource<T>)c!).TrySetCanceled(), completion);
+        _ = completion.Task.ContinueWith(_ => stopped.Dispose(), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         OnPipeline(() =>
         {
             try
             {
-                completion.SetResult(function());
+                completion.TrySetResult(function());
             }
             catch (Exception e)
             {
-                completion.SetException(e);
+                completion.TrySetException(e);
                 if (e is PipelineStoppedException or FlowControlException)
                 {
                     throw; // the pipeline is stopping: the pump must stop too
@@ -176,18 +224,23 @@ public abstract class AsyncCmdlet : PSCmdlet, IDisposable
         if (disposing)
         {
             _stopping.Dispose();
+            _room.Dispose();
         }
     }
 
     private void OnPipeline(Action action)
     {
-        BlockingCollection<Action>? queue = _queue;
+        Channel<(Action Action, bool Counted)>? queue = _queue;
         if (queue is null || Environment.CurrentManagedThreadId == _pipelineThread)
         {
             action();
             return;
         }
 
-        queue.Add(action, _stopping.Token);
+        if (!queue.Writer.TryWrite((action, false)))
+        {
+            // The work has ended (the queue is complete): nothing can be written any more.
+            _stopping.Token.ThrowIfCancellationRequested();
+        }
     }
 }

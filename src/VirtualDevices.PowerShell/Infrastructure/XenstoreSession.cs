@@ -8,6 +8,12 @@ namespace VirtualDevices.PowerShell.Infrastructure;
 /// </summary>
 internal static class XenstoreSession
 {
+    /// <summary>
+    /// The options of every client the PowerShell layer opens: replies resume awaiting code on the thread pool, so a
+    /// pipeline that waits synchronously on one request never holds up the reader that completes another.
+    /// </summary>
+    public static XenstoreClientOptions ClientOptions { get; } = new() { RunContinuationsAsynchronously = true };
+
     /// <summary>Resolves the store; call on the pipeline thread.</summary>
     public static XenstoreClient Resolve(ModuleSession session, XenstoreClient? explicitStore)
     {
@@ -25,7 +31,7 @@ internal static class XenstoreSession
         XenstoreClient client;
         try
         {
-            client = XenstoreClient.ConnectAsync().AsTask().GetAwaiter().GetResult();
+            client = XenstoreClient.ConnectAsync(ClientOptions).AsTask().GetAwaiter().GetResult();
         }
         catch (DeviceException e)
         {

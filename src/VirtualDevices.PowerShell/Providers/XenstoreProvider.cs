@@ -50,7 +50,7 @@ public sealed class XenstoreProvider : NavigationCmdletProvider, IContentCmdletP
         var root = new PSDriveInfo(drive.Name, drive.Provider, "/", drive.Description, drive.Credential);
         if (parameters?.SocketPath is { Length: > 0 } socketPath)
         {
-            XenstoreClient client = Wait(XenstoreClient.ConnectAsync(SessionState.Path.GetUnresolvedProviderPathFromPSPath(socketPath)));
+            XenstoreClient client = Wait(XenstoreClient.ConnectAsync(XenstoreSession.ClientOptions with { SocketPath = SessionState.Path.GetUnresolvedProviderPathFromPSPath(socketPath) }));
             return new XenstoreDriveInfo(root, client, ownsStore: true);
         }
 

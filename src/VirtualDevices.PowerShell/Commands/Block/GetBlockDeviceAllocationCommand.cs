@@ -59,7 +59,7 @@ public sealed class GetBlockDeviceAllocationCommand : AsyncCmdlet
             (long first, long n) = BlockRange.Resolve(lease.Device, sector, count, null, null);
             await foreach (BlockAllocationExtent extent in lease.Device.GetAllocationMapAsync(first, n, cancellationToken).ConfigureAwait(false))
             {
-                Emit(extent);
+                await EmitAsync(extent).ConfigureAwait(false);
             }
         }, ParameterSetName == UriSet ? Uri : path ?? (object?)Device);
     }

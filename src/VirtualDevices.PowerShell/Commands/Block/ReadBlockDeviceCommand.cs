@@ -94,7 +94,7 @@ public sealed class ReadBlockDeviceCommand : AsyncCmdlet
                 long emitted = 0;
                 await foreach (BlockData data in device.ReadSectorsAsync(first, n, SectorsPerObject, cancellationToken).ConfigureAwait(false))
                 {
-                    Emit(data);
+                    await EmitAsync(data).ConfigureAwait(false);
                     reading.Report(emitted += data.Length);
                 }
 

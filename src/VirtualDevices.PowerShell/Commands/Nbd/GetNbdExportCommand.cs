@@ -28,7 +28,7 @@ public sealed class GetNbdExportCommand : NbdClientCommand
         {
             foreach (NbdExportInfo export in await NbdClient.ListExportsAsync(options, cancellationToken).ConfigureAwait(false))
             {
-                Emit(export);
+                await EmitAsync(export).ConfigureAwait(false);
             }
         }, TargetName);
     }

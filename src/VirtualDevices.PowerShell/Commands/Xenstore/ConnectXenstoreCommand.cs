@@ -45,10 +45,10 @@ public sealed class ConnectXenstoreCommand : AsyncCmdlet
         {
             XenstoreClient client = ParameterSetName switch
             {
-                SocketSet => await XenstoreClient.ConnectAsync(socketPath!, cancellationToken).ConfigureAwait(false),
-                DeviceSet => XenstoreClient.OpenDevice(devicePath!),
-                ServerSet => XenstoreClient.ConnectInProcess(Server, DomainId),
-                _ => await XenstoreClient.ConnectAsync(cancellationToken: cancellationToken).ConfigureAwait(false),
+                SocketSet => await XenstoreClient.ConnectAsync(XenstoreSession.ClientOptions with { SocketPath = socketPath }, cancellationToken).ConfigureAwait(false),
+                DeviceSet => XenstoreClient.OpenDevice(devicePath!, XenstoreSession.ClientOptions),
+                ServerSet => XenstoreClient.ConnectInProcess(Server, DomainId, XenstoreSession.ClientOptions),
+                _ => await XenstoreClient.ConnectAsync(XenstoreSession.ClientOptions, cancellationToken).ConfigureAwait(false),
             };
             XenstoreClient? previous = Session.SwapXenstore(client, ParameterSetName == ServerSet ? Server : null);
             if (previous is not null)

@@ -38,7 +38,7 @@ public sealed class GetXenstoreItemCommand : XenstoreCommand
                 {
                     await foreach (XenstoreItem child in store.GetChildItemsAsync(path, Depth - 1, cancellationToken).ConfigureAwait(false))
                     {
-                        Emit(child);
+                        await EmitAsync(child).ConfigureAwait(false);
                     }
                 }
             });

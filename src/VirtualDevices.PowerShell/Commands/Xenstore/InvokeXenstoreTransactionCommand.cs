@@ -42,7 +42,7 @@ public sealed class InvokeXenstoreTransactionCommand : XenstoreCommand
             }, options, cancellationToken).ConfigureAwait(false);
             foreach (PSObject item in output)
             {
-                Emit(item);
+                await EmitAsync(item).ConfigureAwait(false);
             }
         });
     }

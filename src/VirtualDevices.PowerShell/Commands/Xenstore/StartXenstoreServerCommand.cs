@@ -51,7 +51,7 @@ public sealed class StartXenstoreServerCommand : AsyncCmdlet
 
             if (!NoConnect && Session.Xenstore is null)
             {
-                Session.SwapXenstore(XenstoreClient.ConnectInProcess(server), server)?.Dispose();
+                Session.SwapXenstore(XenstoreClient.ConnectInProcess(server, 0, XenstoreSession.ClientOptions), server)?.Dispose();
                 EmitVerbose($"The session now talks to xenstore server '{name}'.");
             }
 

@@ -78,7 +78,7 @@ public sealed class WatchXenstorePathCommand : XenstoreCommand
                     XenstoreChange change = await DescribeAsync(store, e, includeValue, deadline.Token).ConfigureAwait(false);
                     if (!waiting)
                     {
-                        Emit(change);
+                        await EmitAsync(change).ConfigureAwait(false);
                         if (++written >= limit)
                         {
                             return;

@@ -1,7 +1,7 @@
 namespace VirtualDevices.Xen.Xenstore;
 
 /// <summary>How <see cref="XenstoreClient"/> connects and behaves.</summary>
-public sealed class XenstoreClientOptions
+public sealed record XenstoreClientOptions
 {
     /// <summary>The default socket of xenstored.</summary>
     public const string DefaultSocketPath = "/var/run/xenstored/socket";
