@@ -37,10 +37,22 @@ internal sealed class BlockDeviceLease : IAsyncDisposable
     }
 
     /// <summary>Connects to an NBD export for this command alone (the one-shot -Uri of the block cmdlets).</summary>
-    public static async ValueTask<BlockDeviceLease> ConnectAsync(string uri, CancellationToken cancellationToken)
+    /// <param name="options">The export, from <see cref="ParseUri"/>.</param>
+    /// <param name="cancellationToken">Stops connecting.</param>
+    public static async ValueTask<BlockDeviceLease> ConnectAsync(Nbd.Client.NbdClientOptions options, CancellationToken cancellationToken)
     {
-        Nbd.Client.NbdClientOptions options = Nbd.Client.NbdUri.Parse(uri) with { DeviceName = "nbd-" + Guid.NewGuid().ToString("N")[..8] };
+        options = options with { DeviceName = options.DeviceName ?? "nbd-" + Guid.NewGuid().ToString("N")[..8] };
         return new(await Nbd.Client.NbdClient.ConnectAsync(options, cancellationToken).ConfigureAwait(false), owned: true);
+    }
+
+    /// <summary>
+    /// Parses an NBD URI, resolving a relative <c>?socket=</c> path against PowerShell's current location (which is
+    /// not the process's working directory).
+    /// </summary>
+    public static Nbd.Client.NbdClientOptions ParseUri(string uri, Func<string, string> resolvePath)
+    {
+        Nbd.Client.NbdClientOptions options = Nbd.Client.NbdUri.Parse(uri);
+        return options.SocketPath is { } socket && !Path.IsPathRooted(socket) ? options with { SocketPath = resolvePath(socket) } : options;
     }
 
     /// <summary>Opens a file for this command alone, named after the file rather than taking a fileN name.</summary>

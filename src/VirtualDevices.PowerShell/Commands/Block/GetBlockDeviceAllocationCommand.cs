@@ -1,5 +1,6 @@
 using System.Management.Automation;
 using VirtualDevices.Block;
+using VirtualDevices.Nbd.Client;
 using VirtualDevices.PowerShell.Infrastructure;
 
 namespace VirtualDevices.PowerShell.Commands.Block;
@@ -48,11 +49,22 @@ public sealed class GetBlockDeviceAllocationCommand : AsyncCmdlet
         string? path = ParameterSetName == PathSet ? GetUnresolvedProviderPathFromPSPath(Path) : null;
         long? sector = MyInvocation.BoundParameters.ContainsKey(nameof(Sector)) ? Sector : null;
         long? count = MyInvocation.BoundParameters.ContainsKey(nameof(Count)) ? Count : null;
+        NbdClientOptions? nbd;
+        try
+        {
+            nbd = ParameterSetName == UriSet ? BlockDeviceLease.ParseUri(Uri, GetUnresolvedProviderPathFromPSPath) : null;
+        }
+        catch (Exception e) when (e is DeviceException or FormatException or ArgumentException)
+        {
+            WriteError(ErrorRecords.FromException(e, Uri));
+            return;
+        }
+
         RunAsync(async cancellationToken =>
         {
             await using BlockDeviceLease lease = ParameterSetName switch
             {
-                UriSet => await BlockDeviceLease.ConnectAsync(Uri, cancellationToken).ConfigureAwait(false),
+                UriSet => await BlockDeviceLease.ConnectAsync(nbd!, cancellationToken).ConfigureAwait(false),
                 PathSet => BlockDeviceLease.Open(Registry, Path, path!, readOnly: true),
                 _ => BlockDeviceLease.Borrow(Device),
             };

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Management.Automation;
 using VirtualDevices.Block;
+using VirtualDevices.Nbd.Client;
 using VirtualDevices.PowerShell.Infrastructure;
 
 namespace VirtualDevices.PowerShell.Commands.Block;
@@ -78,11 +79,22 @@ public sealed class ReadBlockDeviceCommand : AsyncCmdlet
         string? outFile = OutFile is null ? null : GetUnresolvedProviderPathFromPSPath(OutFile);
         long? sector = Bound(nameof(Sector), Sector), count = Bound(nameof(Count), Count);
         long? offset = Bound(nameof(Offset), Offset), length = Bound(nameof(Length), Length);
+        NbdClientOptions? nbd;
+        try
+        {
+            nbd = ParameterSetName == UriSet ? BlockDeviceLease.ParseUri(Uri, GetUnresolvedProviderPathFromPSPath) : null;
+        }
+        catch (Exception e) when (e is DeviceException or FormatException or ArgumentException)
+        {
+            WriteError(ErrorRecords.FromException(e, Uri));
+            return;
+        }
+
         RunAsync(async cancellationToken =>
         {
             await using BlockDeviceLease lease = ParameterSetName switch
             {
-                UriSet => await BlockDeviceLease.ConnectAsync(Uri, cancellationToken).ConfigureAwait(false),
+                UriSet => await BlockDeviceLease.ConnectAsync(nbd!, cancellationToken).ConfigureAwait(false),
                 PathSet => BlockDeviceLease.Open(Registry, Path, path!, readOnly: true),
                 _ => BlockDeviceLease.Borrow(Device),
             };

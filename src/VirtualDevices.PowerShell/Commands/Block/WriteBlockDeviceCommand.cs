@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Management.Automation;
 using VirtualDevices.Block;
+using VirtualDevices.Nbd.Client;
 using VirtualDevices.PowerShell.Infrastructure;
 
 namespace VirtualDevices.PowerShell.Commands.Block;
@@ -100,12 +101,23 @@ public sealed class WriteBlockDeviceCommand : AsyncCmdlet
             return;
         }
 
+        NbdClientOptions? nbd;
+        try
+        {
+            nbd = Uri is null ? null : BlockDeviceLease.ParseUri(Uri, GetUnresolvedProviderPathFromPSPath);
+        }
+        catch (Exception e) when (e is DeviceException or FormatException or ArgumentException)
+        {
+            WriteError(ErrorRecords.FromException(e, Uri));
+            return;
+        }
+
         BlockWriteOptions options = Fua ? BlockWriteOptions.ForceUnitAccess : BlockWriteOptions.None;
         RunAsync(async cancellationToken =>
         {
             // A -Path image or -Uri export is opened once for all the piped input, and closed in EndProcessing.
             IBlockDevice device = Uri is not null
-                ? (_image ??= await BlockDeviceLease.ConnectAsync(Uri, cancellationToken).ConfigureAwait(false)).Device
+                ? (_image ??= await BlockDeviceLease.ConnectAsync(nbd!, cancellationToken).ConfigureAwait(false)).Device
                 : path is null ? Device : (_image ??= BlockDeviceLease.Open(Registry, Path!, path, readOnly: false)).Device;
             if (bytes % device.Info.SectorSize != 0)
             {

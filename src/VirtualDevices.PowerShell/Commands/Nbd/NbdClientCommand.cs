@@ -62,7 +62,7 @@ public abstract class NbdClientCommand : AsyncCmdlet
     {
         NbdClientOptions options = ParameterSetName switch
         {
-            UriSet => NbdUri.Parse(Uri),
+            UriSet => BlockDeviceLease.ParseUri(Uri, GetUnresolvedProviderPathFromPSPath),
             TcpSet => new NbdClientOptions { Host = Server, Port = Port, ExportName = exportName ?? string.Empty },
             _ => new NbdClientOptions { SocketPath = GetUnresolvedProviderPathFromPSPath(SocketPath), ExportName = exportName ?? string.Empty },
         };
