@@ -1,6 +1,5 @@
 using System.Management.Automation;
 using VirtualDevices.Block;
-using VirtualDevices.Nbd.Client;
 using VirtualDevices.PowerShell.Infrastructure;
 
 namespace VirtualDevices.PowerShell.Commands.Block;
@@ -46,33 +45,17 @@ public sealed class GetBlockDeviceAllocationCommand : AsyncCmdlet
     /// <inheritdoc/>
     protected override void ProcessRecord()
     {
-        string? path = ParameterSetName == PathSet ? GetUnresolvedProviderPathFromPSPath(Path) : null;
+        var target = BlockTarget.Bind(this, ParameterSetName == PathSet ? Path : null, ParameterSetName == DeviceSet ? Device : null, ParameterSetName == UriSet ? Uri : null);
         long? sector = MyInvocation.BoundParameters.ContainsKey(nameof(Sector)) ? Sector : null;
         long? count = MyInvocation.BoundParameters.ContainsKey(nameof(Count)) ? Count : null;
-        NbdClientOptions? nbd;
-        try
-        {
-            nbd = ParameterSetName == UriSet ? BlockDeviceLease.ParseUri(Uri, GetUnresolvedProviderPathFromPSPath) : null;
-        }
-        catch (Exception e) when (e is DeviceException or FormatException or ArgumentException)
-        {
-            WriteError(ErrorRecords.FromException(e, Uri));
-            return;
-        }
-
         RunAsync(async cancellationToken =>
         {
-            await using BlockDeviceLease lease = ParameterSetName switch
-            {
-                UriSet => await BlockDeviceLease.ConnectAsync(nbd!, cancellationToken).ConfigureAwait(false),
-                PathSet => BlockDeviceLease.Open(Registry, Path, path!, readOnly: true),
-                _ => BlockDeviceLease.Borrow(Device),
-            };
+            await using BlockDeviceLease lease = await target.OpenAsync(Registry, readOnly: true, cancellationToken).ConfigureAwait(false);
             (long first, long n) = BlockRange.Resolve(lease.Device, sector, count, null, null);
             await foreach (BlockAllocationExtent extent in lease.Device.GetAllocationMapAsync(first, n, cancellationToken).ConfigureAwait(false))
             {
                 await EmitAsync(extent).ConfigureAwait(false);
             }
-        }, ParameterSetName == UriSet ? Uri : path ?? (object?)Device);
+        }, target.ErrorTarget);
     }
 }

@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Management.Automation;
 using VirtualDevices.Block;
-using VirtualDevices.Nbd.Client;
 using VirtualDevices.PowerShell.Infrastructure;
 
 namespace VirtualDevices.PowerShell.Commands.Block;
@@ -75,29 +74,13 @@ public sealed class ReadBlockDeviceCommand : AsyncCmdlet
     /// <inheritdoc/>
     protected override void ProcessRecord()
     {
-        string? path = ParameterSetName == PathSet ? GetUnresolvedProviderPathFromPSPath(Path) : null;
+        var target = BlockTarget.Bind(this, ParameterSetName == PathSet ? Path : null, ParameterSetName == DeviceSet ? Device : null, ParameterSetName == UriSet ? Uri : null);
         string? outFile = OutFile is null ? null : GetUnresolvedProviderPathFromPSPath(OutFile);
         long? sector = Bound(nameof(Sector), Sector), count = Bound(nameof(Count), Count);
         long? offset = Bound(nameof(Offset), Offset), length = Bound(nameof(Length), Length);
-        NbdClientOptions? nbd;
-        try
-        {
-            nbd = ParameterSetName == UriSet ? BlockDeviceLease.ParseUri(Uri, GetUnresolvedProviderPathFromPSPath) : null;
-        }
-        catch (Exception e) when (e is DeviceException or FormatException or ArgumentException)
-        {
-            WriteError(ErrorRecords.FromException(e, Uri));
-            return;
-        }
-
         RunAsync(async cancellationToken =>
         {
-            await using BlockDeviceLease lease = ParameterSetName switch
-            {
-                UriSet => await BlockDeviceLease.ConnectAsync(nbd!, cancellationToken).ConfigureAwait(false),
-                PathSet => BlockDeviceLease.Open(Registry, Path, path!, readOnly: true),
-                _ => BlockDeviceLease.Borrow(Device),
-            };
+            await using BlockDeviceLease lease = await target.OpenAsync(Registry, readOnly: true, cancellationToken).ConfigureAwait(false);
             IBlockDevice device = lease.Device;
             (long first, long n) = BlockRange.Resolve(device, sector, count, offset, length);
             if (outFile is null)
@@ -150,7 +133,7 @@ public sealed class ReadBlockDeviceCommand : AsyncCmdlet
             {
                 Emit(new BlockTransferResult(device.Name, first, copied, clock.Elapsed));
             }
-        }, ParameterSetName == UriSet ? Uri : path ?? (object?)Device);
+        }, target.ErrorTarget);
     }
 
     private long? Bound(string name, long value) => MyInvocation.BoundParameters.ContainsKey(name) ? value : null;

@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Management.Automation;
 using VirtualDevices.Block;
-using VirtualDevices.Nbd.Client;
 using VirtualDevices.PowerShell.Infrastructure;
 
 namespace VirtualDevices.PowerShell.Commands.Block;
@@ -19,6 +18,7 @@ public sealed class WriteBlockDeviceCommand : AsyncCmdlet
     private const string DeviceFileSet = "DeviceFile";
     private const string UriDataSet = "UriData";
     private const string UriFileSet = "UriFile";
+    private BlockTarget? _target;
     private BlockDeviceLease? _image;
 
     /// <summary>The disk image or block-special file to write (opened for this command).</summary>
@@ -101,24 +101,12 @@ public sealed class WriteBlockDeviceCommand : AsyncCmdlet
             return;
         }
 
-        NbdClientOptions? nbd;
-        try
-        {
-            nbd = Uri is null ? null : BlockDeviceLease.ParseUri(Uri, GetUnresolvedProviderPathFromPSPath);
-        }
-        catch (Exception e) when (e is DeviceException or FormatException or ArgumentException)
-        {
-            WriteError(ErrorRecords.FromException(e, Uri));
-            return;
-        }
-
+        // A -Path image or -Uri export is opened once for all the piped input, and closed in EndProcessing.
+        _target ??= BlockTarget.Bind(this, Path, Device, Uri);
         BlockWriteOptions options = Fua ? BlockWriteOptions.ForceUnitAccess : BlockWriteOptions.None;
         RunAsync(async cancellationToken =>
         {
-            // A -Path image or -Uri export is opened once for all the piped input, and closed in EndProcessing.
-            IBlockDevice device = Uri is not null
-                ? (_image ??= await BlockDeviceLease.ConnectAsync(nbd!, cancellationToken).ConfigureAwait(false)).Device
-                : path is null ? Device : (_image ??= BlockDeviceLease.Open(Registry, Path!, path, readOnly: false)).Device;
+            IBlockDevice device = (_image ??= await _target.OpenAsync(Registry, readOnly: false, cancellationToken).ConfigureAwait(false)).Device;
             if (bytes % device.Info.SectorSize != 0)
             {
                 throw new BlockMisalignedException(device.Name, $"input length {bytes}", device.Info.SectorSize);
