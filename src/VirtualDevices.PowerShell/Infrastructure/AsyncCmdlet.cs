@@ -112,7 +112,8 @@ public abstract class AsyncCmdlet : PSCmdlet, IDisposable
             return;
         }
 
-        if (error is DeviceException or ArgumentException or IOException or UnauthorizedAccessException or TimeoutException)
+        if (error is DeviceException or ArgumentException or FormatException or IOException or UnauthorizedAccessException or TimeoutException
+            or System.Security.Cryptography.CryptographicException)
         {
             WriteError(ErrorRecords.FromException(error, target));
             return;

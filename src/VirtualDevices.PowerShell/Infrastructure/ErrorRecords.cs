@@ -18,6 +18,8 @@ public static class ErrorRecords
         {
             DeviceException e => new ErrorRecord(e, e.ErrorId, Map(e.Category), target ?? e.DeviceName),
             ArgumentException e => new ErrorRecord(e, "InvalidArgument", ErrorCategory.InvalidArgument, target),
+            FormatException e => new ErrorRecord(e, "InvalidFormat", ErrorCategory.InvalidArgument, target),
+            System.Security.Cryptography.CryptographicException e => new ErrorRecord(e, "CertificateError", ErrorCategory.SecurityError, target),
             UnauthorizedAccessException e => new ErrorRecord(e, "AccessDenied", ErrorCategory.PermissionDenied, target),
             FileNotFoundException e => new ErrorRecord(e, "FileNotFound", ErrorCategory.ObjectNotFound, target),
             DirectoryNotFoundException e => new ErrorRecord(e, "FileNotFound", ErrorCategory.ObjectNotFound, target),

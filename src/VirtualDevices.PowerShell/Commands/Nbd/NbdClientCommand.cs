@@ -38,7 +38,7 @@ public abstract class NbdClientCommand : AsyncCmdlet
     [ValidateNotNullOrEmpty]
     public string SocketPath { get; set; } = null!;
 
-    /// <summary>TLS: Off, On (when the server offers it) or Require; with -Uri, overrides the scheme's choice.</summary>
+    /// <summary>TLS: Off, On (when the server offers it) or Require; with -Uri, overrides the scheme's choice; Require by default with -TlsCertificates.</summary>
     [Parameter]
     public NbdTlsMode Tls { get; set; }
 
@@ -55,6 +55,11 @@ public abstract class NbdClientCommand : AsyncCmdlet
     [Parameter]
     [ValidateRange(0.1, 3600.0)]
     public double ConnectTimeout { get; set; } = 30;
+
+    /// <summary>Seconds a request may wait for its reply before the connection is declared dead (default 60).</summary>
+    [Parameter]
+    [ValidateRange(0.1, 86400.0)]
+    public double RequestTimeout { get; set; } = 60;
 
     /// <summary>The client options the parameters describe; call on the pipeline thread (paths are resolved here).</summary>
     /// <param name="exportName">The export to connect to, when the command names one outside a URI.</param>
@@ -76,6 +81,11 @@ public abstract class NbdClientCommand : AsyncCmdlet
         {
             options = options with { Tls = Tls };
         }
+        else if (TlsCertificates is not null && options.Tls == NbdTlsMode.Off)
+        {
+            // Certificates without -Tls mean TLS: sending them nowhere would be a surprise, never a wish.
+            options = options with { Tls = NbdTlsMode.Require };
+        }
 
         if (TlsCertificates is not null)
         {
@@ -86,6 +96,7 @@ public abstract class NbdClientCommand : AsyncCmdlet
         {
             TlsVerifyPeer = !SkipCertificateCheck && options.TlsVerifyPeer,
             ConnectTimeout = TimeSpan.FromSeconds(ConnectTimeout),
+            RequestTimeout = MyInvocation.BoundParameters.ContainsKey(nameof(RequestTimeout)) ? TimeSpan.FromSeconds(RequestTimeout) : options.RequestTimeout,
         };
     }
 

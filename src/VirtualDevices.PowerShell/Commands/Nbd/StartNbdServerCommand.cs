@@ -46,7 +46,7 @@ public sealed class StartNbdServerCommand : AsyncCmdlet
     [ValidateRange(0, 65535)]
     public int Port { get; set; } = 10809;
 
-    /// <summary>The address to listen on (default 127.0.0.1: only this machine).</summary>
+    /// <summary>The address to listen on: an IP address, localhost, or * for every address (default 127.0.0.1: only this machine).</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
     public string Address { get; set; } = "127.0.0.1";
@@ -56,7 +56,7 @@ public sealed class StartNbdServerCommand : AsyncCmdlet
     [ValidateNotNullOrEmpty]
     public string? SocketPath { get; set; }
 
-    /// <summary>TLS: Off (default), On (offered to clients) or Require.</summary>
+    /// <summary>TLS: Off, On (offered to clients) or Require; Require by default when a certificate is given, else Off.</summary>
     [Parameter]
     public NbdTlsMode Tls { get; set; }
 
@@ -95,14 +95,28 @@ public sealed class StartNbdServerCommand : AsyncCmdlet
         string? certificates = TlsCertificates is null ? null : GetUnresolvedProviderPathFromPSPath(TlsCertificates);
         string where = string.Join(" and ", new[] { tcp ? $"{Address}:{Port}" : null, socketPath }.Where(s => s is not null));
         int count = _devices.Count + _paths.Count;
-        if (count == 0 || !ShouldProcess(where, $"Serve {count} device(s) over NBD"))
-        {
-            return;
-        }
-
         if (ExportName is not null && count > 1)
         {
             ThrowTerminatingError(ErrorRecords.FromException(new ArgumentException("-ExportName names the export of a single device; several devices are exported under their own names."), ExportName));
+        }
+
+        IPAddress address = Address switch
+        {
+            "localhost" => IPAddress.Loopback,
+            "*" => IPAddress.IPv6Any,
+            _ when IPAddress.TryParse(Address, out IPAddress? parsed) => parsed,
+            _ => null!,
+        };
+        if (address is null)
+        {
+            ThrowTerminatingError(ErrorRecords.FromException(new ArgumentException($"'{Address}' is not an IP address (or localhost, or * for every address)."), Address));
+        }
+
+        // Certificates without -Tls mean TLS: serving them in clear would be a surprise, never a wish.
+        NbdTlsMode tls = MyInvocation.BoundParameters.ContainsKey(nameof(Tls)) || (Certificate is null && certificates is null) ? Tls : NbdTlsMode.Require;
+        if (count == 0 || !ShouldProcess(where, $"Serve {count} device(s) over NBD"))
+        {
+            return;
         }
 
         RunAsync(async cancellationToken =>
@@ -130,9 +144,9 @@ public sealed class StartNbdServerCommand : AsyncCmdlet
 
                 var options = new NbdServerOptions
                 {
-                    TcpEndPoint = tcp ? new IPEndPoint(IPAddress.Parse(Address), Port) : null,
+                    TcpEndPoint = tcp ? new IPEndPoint(address!, Port) : null,
                     UnixSocketPath = socketPath,
-                    Tls = Tls,
+                    Tls = tls,
                     TlsCertificate = Certificate ?? LoadCertificate(certificates),
                     TlsClientAuthorities = LoadAuthorities(certificates),
                 };

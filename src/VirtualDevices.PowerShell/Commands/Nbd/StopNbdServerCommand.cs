@@ -37,8 +37,15 @@ public sealed class StopNbdServerCommand : AsyncCmdlet
                 }
 
                 Session.Services.Remove(entry.Service);
-                await server.StopAsync(cancellationToken).ConfigureAwait(false);
-                await entry.Service.DisposeAsync().ConfigureAwait(false);
+                try
+                {
+                    await server.StopAsync(cancellationToken).ConfigureAwait(false);
+                }
+                finally
+                {
+                    // Even when the graceful stop is cut short (Ctrl+C), the server and the images it opened are released.
+                    await entry.Service.DisposeAsync().ConfigureAwait(false);
+                }
             }, name);
         }
     }
