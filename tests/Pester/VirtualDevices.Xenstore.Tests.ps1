@@ -366,11 +366,16 @@ Describe 'Connect-Xenstore and Disconnect-Xenstore' {
         { Connect-Xenstore -Server $server -DomainId -1 } | Should -Throw -ErrorId 'ParameterArgumentValidationError*'
     }
 
-    It 'closes the previous connection of the session' {
-        $first = Connect-Xenstore -Server $server
+    It 'keeps the previous connection open and usable with -Store' {
+        $first = Connect-Xenstore -Server $server -DomainId 0
         $second = Connect-Xenstore -SocketPath $socket
-        $first.IsConnected | Should -BeFalse
+        $first.IsConnected | Should -BeTrue
         $second.IsConnected | Should -BeTrue
+        Set-XenstoreItem -Path /kept -Value yes -Store $first
+        (Get-XenstoreItem -Path /kept).Value | Should -Be 'yes'
+        Disconnect-Xenstore -Store $first -Confirm:$false
+        $first.IsConnected | Should -BeFalse
+        { Get-XenstoreItem -Path /kept -Store $first -ErrorAction Stop } | Should -Throw -ErrorId 'DeviceDisconnected,*'
     }
 
     It 'Disconnect-Xenstore closes the session''s connection' {
@@ -463,6 +468,7 @@ Describe 'Get-XenstoreItem' {
     }
 
     It 'limits -Recurse with -Depth' {
+        (Get-XenstoreItem -Path /g -Recurse -Depth 0).Path -join ',' | Should -Be '/g'
         (Get-XenstoreItem -Path /g -Recurse -Depth 1).Path -join ',' | Should -Be '/g,/g/a,/g/b'
         (Get-XenstoreItem -Path /g -Recurse -Depth 2).Path -join ',' | Should -Be '/g,/g/a,/g/a/x,/g/b'
     }
@@ -1452,7 +1458,7 @@ Describe 'The Xenstore provider and the Xs: drive' {
             try {
                 $drive = New-PSDrive -Name Xt -PSProvider Xenstore -Root / -SocketPath $otherSocket
                 $drive | Should -BeOfType ([VirtualDevices.PowerShell.Providers.XenstoreDriveInfo])
-                $drive.Root | Should -Be '/'
+                $drive.Root | Should -Be '{Xt}/'
                 $drive.OwnsStore | Should -BeTrue
                 $drive.Store.Endpoint | Should -Be $otherSocket
 
@@ -1461,6 +1467,15 @@ Describe 'The Xenstore provider and the Xs: drive' {
                 Get-Content -Path Xt:/only-other | Should -Be 'here'
                 Test-Path -Path Xs:/only-other | Should -BeFalse
                 Test-Path -Path Xt:/d | Should -BeFalse
+
+                # Items listed on the drive go back to the drive's xenstore, through the provider and through the cmdlets.
+                Set-XenstoreItem -Path Xt:/piped -Value 1
+                Get-ChildItem -Path Xt:/ | Where-Object Name -eq 'piped' | Remove-Item
+                Test-Path -Path Xt:/piped | Should -BeFalse
+                Set-XenstoreItem -Path Xt:/piped2 -Value 2
+                Get-XenstoreItem -Path Xt:/piped2 | Remove-XenstoreItem -Confirm:$false
+                Test-Path -Path Xt:/piped2 | Should -BeFalse
+                Test-Path -Path Xs:/piped2 | Should -BeFalse
 
                 Remove-PSDrive -Name Xt
                 $drive.Store.IsConnected | Should -BeFalse
@@ -1478,6 +1493,17 @@ Describe 'The Xenstore provider and the Xs: drive' {
             }
             finally {
                 Get-PSDrive -Name Xu -ErrorAction SilentlyContinue | Remove-PSDrive
+            }
+        }
+
+        It 'roots a drive at the node given with -Root' {
+            try {
+                New-PSDrive -Name Xr -PSProvider Xenstore -Root /d | Out-Null
+                (Get-Item -Path Xr:/a).Value | Should -Be '1'
+                (Get-ChildItem -Path Xr:/).Name -contains 'a' | Should -BeTrue
+            }
+            finally {
+                Get-PSDrive -Name Xr -ErrorAction SilentlyContinue | Remove-PSDrive
             }
         }
 

@@ -112,7 +112,7 @@ public abstract class AsyncCmdlet : PSCmdlet, IDisposable
             return;
         }
 
-        if (error is DeviceException or ArgumentException or FormatException or IOException or UnauthorizedAccessException or TimeoutException
+        if (error is DeviceException or ArgumentException or FormatException or IOException or UnauthorizedAccessException or TimeoutException or ObjectDisposedException
             or System.Security.Cryptography.CryptographicException)
         {
             WriteError(ErrorRecords.FromException(error, target));

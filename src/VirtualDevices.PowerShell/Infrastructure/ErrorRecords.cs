@@ -23,6 +23,7 @@ public static class ErrorRecords
             UnauthorizedAccessException e => new ErrorRecord(e, "AccessDenied", ErrorCategory.PermissionDenied, target),
             FileNotFoundException e => new ErrorRecord(e, "FileNotFound", ErrorCategory.ObjectNotFound, target),
             DirectoryNotFoundException e => new ErrorRecord(e, "FileNotFound", ErrorCategory.ObjectNotFound, target),
+            ObjectDisposedException e => new ErrorRecord(new DeviceDisconnectedException(e.ObjectName, "it was closed", e), "DeviceDisconnected", ErrorCategory.ConnectionError, target),
             IOException e => new ErrorRecord(e, "IOError", ErrorCategory.WriteError, target),
             TimeoutException e => new ErrorRecord(e, "OperationTimeout", ErrorCategory.OperationTimeout, target),
             _ => new ErrorRecord(exception, "UnexpectedError", ErrorCategory.NotSpecified, target),

@@ -15,8 +15,8 @@ public sealed class ModuleSession
     private static readonly ConditionalWeakTable<Runspace, ModuleSession> s_sessions = new();
     private static readonly ModuleSession s_noRunspace = new();
     private readonly object _gate = new();
+    private readonly List<(XenstoreClient Client, object? Server)> _xenstoreClients = [];
     private XenstoreClient? _xenstore;
-    private object? _xenstoreServer;
 
     /// <summary>The session of the runspace running on this thread (call it on the pipeline thread).</summary>
     public static ModuleSession Current
@@ -62,40 +62,77 @@ public sealed class ModuleSession
         }
     }
 
-    /// <summary>The embedded server the session's xenstore connection goes to in-process, or null.</summary>
-    public object? XenstoreServer
-    {
-        get
-        {
-            lock (_gate)
-            {
-                return _xenstoreServer;
-            }
-        }
-    }
-
-    /// <summary>Makes <paramref name="client"/> the session's xenstore and returns the one it replaces.</summary>
+    /// <summary>Makes <paramref name="client"/> the session's xenstore and returns the one it replaces (which stays open).</summary>
     /// <param name="client">The new store, or null to forget the current one.</param>
-    /// <param name="inProcessServer">The embedded server the client is connected to in-process, if it is.</param>
-    public XenstoreClient? SwapXenstore(XenstoreClient? client, object? inProcessServer = null)
+    public XenstoreClient? SwapXenstore(XenstoreClient? client)
     {
         lock (_gate)
         {
             XenstoreClient? previous = _xenstore;
             _xenstore = client;
-            _xenstoreServer = client is null ? null : inProcessServer;
             return previous;
         }
     }
 
-    /// <summary>Disconnects every device, stops every server and closes the xenstore connection.</summary>
+    /// <summary>The xenstore connections opened in the session, current or not (a connection stays usable with -Store until disconnected).</summary>
+    public IReadOnlyList<XenstoreClient> XenstoreClients
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _xenstoreClients.Select(c => c.Client).ToList();
+            }
+        }
+    }
+
+    /// <summary>Keeps a connection for the session, to be closed with it.</summary>
+    /// <param name="client">The connection.</param>
+    /// <param name="inProcessServer">The embedded server it is connected to in-process, if it is.</param>
+    public void AddXenstore(XenstoreClient client, object? inProcessServer = null)
+    {
+        lock (_gate)
+        {
+            if (!_xenstoreClients.Exists(c => ReferenceEquals(c.Client, client)))
+            {
+                _xenstoreClients.Add((client, inProcessServer));
+            }
+        }
+    }
+
+    /// <summary>The session's connections that go to an embedded server, in-process or through its socket.</summary>
+    /// <param name="server">The server.</param>
+    /// <param name="socketPath">Its socket, if it listens on one.</param>
+    public IReadOnlyList<XenstoreClient> XenstoreClientsOf(object server, string? socketPath)
+    {
+        lock (_gate)
+        {
+            return _xenstoreClients.Where(c => ReferenceEquals(c.Server, server) || (socketPath is not null && c.Client.Endpoint == socketPath)).Select(c => c.Client).ToList();
+        }
+    }
+
+    /// <summary>Forgets a connection (closed by the caller); if it was the session's xenstore, the session has none.</summary>
+    /// <param name="client">The connection.</param>
+    public void RemoveXenstore(XenstoreClient client)
+    {
+        lock (_gate)
+        {
+            _xenstoreClients.RemoveAll(c => ReferenceEquals(c.Client, client));
+            if (ReferenceEquals(_xenstore, client))
+            {
+                _xenstore = null;
+            }
+        }
+    }
+
+    /// <summary>Disconnects every device, closes every xenstore connection and stops every server.</summary>
     public async ValueTask CloseAsync()
     {
         await Devices.DisconnectAllAsync().ConfigureAwait(false);
-        XenstoreClient? store = SwapXenstore(null);
-        if (store is not null)
+        foreach (XenstoreClient client in XenstoreClients)
         {
-            await store.DisposeAsync().ConfigureAwait(false);
+            RemoveXenstore(client);
+            await client.DisposeAsync().ConfigureAwait(false);
         }
 
         await Services.StopAllAsync().ConfigureAwait(false);

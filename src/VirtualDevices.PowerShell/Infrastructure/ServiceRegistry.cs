@@ -42,6 +42,19 @@ public sealed class ServiceRegistry
         }
     }
 
+    /// <summary>Fails with ServiceNameInUse when a service of that name runs.</summary>
+    /// <param name="name">The name to check, or null (always free: a default name is chosen).</param>
+    public void EnsureNameIsFree(string? name)
+    {
+        lock (_gate)
+        {
+            if (name is not null && _services.Exists(s => string.Equals(s.Name, name, StringComparison.OrdinalIgnoreCase)))
+            {
+                throw new DeviceException("ServiceNameInUse", DeviceErrorCategory.ResourceExists, $"A server named '{name}' is already running in this session.", name);
+            }
+        }
+    }
+
     /// <summary>The services of type <typeparamref name="T"/>, with their names.</summary>
     public IReadOnlyList<(string Name, T Service)> OfType<T>()
     {

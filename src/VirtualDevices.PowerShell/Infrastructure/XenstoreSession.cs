@@ -1,10 +1,14 @@
+using System.Management.Automation;
+using VirtualDevices.PowerShell.Providers;
 using VirtualDevices.Xen.Xenstore;
 
 namespace VirtualDevices.PowerShell.Infrastructure;
 
 /// <summary>
-/// Finds the xenstore a command talks to: the one given, else the session's, else the host's default (XENSTORED_PATH,
-/// the xenstored socket, or /dev/xen/xenbus), which then becomes the session's.
+/// Finds the xenstore a command talks to and the node a path names. A plain xenstore path (<c>/local/domain</c>, or
+/// relative to the connection's domain) goes to the store given with -Store, else the session's, else the host's
+/// default (XENSTORED_PATH, the xenstored socket, or /dev/xen/xenbus), which then becomes the session's. A PowerShell
+/// path on a Xenstore drive (<c>Xs:/local</c>, <c>Xt:domain</c>, <c>Xenstore::/local</c>) goes to that drive's store.
 /// </summary>
 internal static class XenstoreSession
 {
@@ -14,7 +18,7 @@ internal static class XenstoreSession
     /// </summary>
     public static XenstoreClientOptions ClientOptions { get; } = new() { RunContinuationsAsynchronously = true };
 
-    /// <summary>Resolves the store; call on the pipeline thread.</summary>
+    /// <summary>Resolves the store for plain xenstore paths; call on the pipeline thread.</summary>
     public static XenstoreClient Resolve(ModuleSession session, XenstoreClient? explicitStore)
     {
         if (explicitStore is not null)
@@ -39,29 +43,47 @@ internal static class XenstoreSession
                 $"No xenstore to talk to ({e.Message}). Use Connect-Xenstore, or Start-XenstoreServer for an embedded one.", XenstoreException.XenstoreDeviceName, e);
         }
 
-        XenstoreClient? raced = session.SwapXenstore(client);
-        raced?.Dispose();
+        session.AddXenstore(client);
+        session.SwapXenstore(client);
         return client;
     }
 
     /// <summary>
-    /// A path as the cmdlets accept it: a xenstore path, or one written with the drive prefix of the Xs: drive
-    /// (<c>Xs:/local/domain</c>), which is removed.
+    /// The store and node a command's path names; call on the pipeline thread.
     /// </summary>
-    public static string NormalizePath(string path)
+    /// <exception cref="ArgumentException">The path is on a drive of another provider.</exception>
+    public static (XenstoreClient Store, string Node) Locate(PSCmdlet cmdlet, ModuleSession session, string path, XenstoreClient? explicitStore)
     {
         ArgumentNullException.ThrowIfNull(path);
-        string trimmed = path.Trim().Replace('\\', '/');
+        string trimmed = path.Trim();
+        bool providerQualified = trimmed.Contains("::", StringComparison.Ordinal);
         int colon = trimmed.IndexOf(':', StringComparison.Ordinal);
-        if (colon > 0 && trimmed.AsSpan(0, colon).IndexOfAny('/', '@') < 0)
+        bool driveQualified = !providerQualified && colon > 0 && trimmed.AsSpan(0, colon).IndexOfAny("/@\\") < 0;
+        if (!providerQualified && !driveQualified)
         {
-            trimmed = trimmed[(colon + 1)..];
-            if (trimmed.Length == 0 || trimmed[0] != '/')
-            {
-                trimmed = "/" + trimmed;
-            }
+            return (Resolve(session, explicitStore), Clean(trimmed));
         }
 
-        return trimmed.Length > 1 ? trimmed.TrimEnd('/') : trimmed;
+        string providerPath = cmdlet.SessionState.Path.GetUnresolvedProviderPathFromPSPath(trimmed, out ProviderInfo provider, out PSDriveInfo drive);
+        if (!string.Equals(provider.Name, XenstoreProvider.ProviderName, StringComparison.OrdinalIgnoreCase))
+        {
+            throw new ArgumentException($"'{path}' is a path of the {provider.Name} provider, not a xenstore path.", nameof(path));
+        }
+
+        (XenstoreDriveInfo? owner, string node) = XenstoreProvider.SplitProviderPath(providerPath, cmdlet.SessionState);
+        XenstoreClient? driveStore = owner?.Store ?? (drive as XenstoreDriveInfo)?.Store;
+        return (Resolve(session, driveStore ?? explicitStore), node);
+    }
+
+    /// <summary>A xenstore path with forward slashes, no doubled or trailing slash (except the root itself).</summary>
+    public static string Clean(string path)
+    {
+        string node = path.Replace('\\', '/');
+        while (node.Contains("//", StringComparison.Ordinal))
+        {
+            node = node.Replace("//", "/", StringComparison.Ordinal);
+        }
+
+        return node.Length > 1 ? node.TrimEnd('/') : node;
     }
 }

@@ -13,8 +13,15 @@ namespace VirtualDevices.PowerShell.Providers;
 /// children) and an item with a value.
 /// </summary>
 /// <remarks>
-/// Provider methods are synchronous: each store request is waited for, for at most <see cref="RequestTimeout"/>, so a
-/// store that stops answering fails the command instead of hanging it.
+/// <para>
+/// The default drive Xs: has the root <c>/</c> and shows the session's store. A drive made with New-PSDrive gets the
+/// root <c>{Name}/...</c>: the name in braces travels in every provider path (PSPath) of its items, so an item piped
+/// from that drive to Remove-Item or Set-Item goes back to the drive's own store, never to the session's.
+/// </para>
+/// <para>
+/// Provider methods are synchronous: each store request is waited for, at most <see cref="RequestTimeout"/> and
+/// only until Ctrl+C, so a store that stops answering fails the command instead of hanging it.
+/// </para>
 /// </remarks>
 [CmdletProvider(ProviderName, ProviderCapabilities.ShouldProcess)]
 [OutputType(typeof(XenstoreItem), ProviderCmdlet = ProviderCmdlet.GetItem)]
@@ -28,6 +35,19 @@ public sealed class XenstoreProvider : NavigationCmdletProvider, IContentCmdletP
     public const string DefaultDriveName = "Xs";
 
     private static readonly TimeSpan RequestTimeout = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// Splits a provider path into the drive its <c>{Name}</c> prefix names (null for plain paths) and the xenstore
+    /// path of the node.
+    /// </summary>
+    /// <param name="providerPath">The provider path.</param>
+    /// <param name="sessionState">The session, to find drives by name.</param>
+    internal static (XenstoreDriveInfo? Drive, string Node) SplitProviderPath(string providerPath, SessionState sessionState)
+    {
+        (string prefix, string rest) = SplitPrefix(providerPath);
+        XenstoreDriveInfo? drive = prefix.Length == 0 ? null : sessionState.Drive.Get(prefix[1..^1]) as XenstoreDriveInfo;
+        return (drive, ToNode(rest));
+    }
 
     /// <inheritdoc/>
     protected override Collection<PSDriveInfo> InitializeDefaultDrives() =>
@@ -47,14 +67,24 @@ public sealed class XenstoreProvider : NavigationCmdletProvider, IContentCmdletP
         }
 
         var parameters = DynamicParameters as XenstoreDriveParameters;
-        var root = new PSDriveInfo(drive.Name, drive.Provider, "/", drive.Description, drive.Credential);
+        string root = "{" + drive.Name + "}" + ToNode(drive.Root);
+        var rooted = new PSDriveInfo(drive.Name, drive.Provider, root, drive.Description, drive.Credential);
         if (parameters?.SocketPath is { Length: > 0 } socketPath)
         {
-            XenstoreClient client = Wait(XenstoreClient.ConnectAsync(XenstoreSession.ClientOptions with { SocketPath = SessionState.Path.GetUnresolvedProviderPathFromPSPath(socketPath) }));
-            return new XenstoreDriveInfo(root, client, ownsStore: true);
+            string fullPath = SessionState.Path.GetUnresolvedProviderPathFromPSPath(socketPath);
+            try
+            {
+                XenstoreClient client = Call(ct => XenstoreClient.ConnectAsync(XenstoreSession.ClientOptions with { SocketPath = fullPath }, ct));
+                return new XenstoreDriveInfo(rooted, client, ownsStore: true);
+            }
+            catch (DeviceException e)
+            {
+                ThrowTerminatingError(ErrorRecords.FromException(e, fullPath));
+                return null!;
+            }
         }
 
-        return new XenstoreDriveInfo(root, parameters?.Store, ownsStore: false);
+        return new XenstoreDriveInfo(rooted, parameters?.Store, ownsStore: false);
     }
 
     /// <inheritdoc/>
@@ -71,15 +101,32 @@ public sealed class XenstoreProvider : NavigationCmdletProvider, IContentCmdletP
     /// <inheritdoc/>
     protected override bool IsValidPath(string path)
     {
-        string normalized = ToStorePath(path);
-        return normalized.All(c => char.IsAsciiLetterOrDigit(c) || c is '/' or '-' or '_' or '@' or '.');
+        (_, string rest) = SplitPrefix(path);
+        return rest.All(c => char.IsAsciiLetterOrDigit(c) || c is '/' or '\\' or '-' or '_' or '@');
     }
 
     /// <inheritdoc/>
     protected override bool ItemExists(string path)
     {
-        string node = ToStorePath(path);
-        return node == "/" || Call(ct => Store().ExistsAsync(node, ct));
+        (XenstoreClient? store, string node) = Locate(path);
+        if (store is null || node == "/")
+        {
+            return store is not null;
+        }
+
+        try
+        {
+            return Call(ct => store.ExistsAsync(node, ct));
+        }
+        catch (XenstoreException e) when (e.ErrorName is "EACCES" or "EPERM")
+        {
+            return true; // it exists; this domain may not read it
+        }
+        catch (Exception e) when (e is DeviceException or OperationCanceledException)
+        {
+            WriteError(ErrorRecords.FromException(Timeout(e), node));
+            return false;
+        }
     }
 
     /// <inheritdoc/>
@@ -88,50 +135,53 @@ public sealed class XenstoreProvider : NavigationCmdletProvider, IContentCmdletP
     /// <inheritdoc/>
     protected override bool HasChildItems(string path)
     {
-        string node = ToStorePath(path);
+        (XenstoreClient? store, string node) = Locate(path);
+        if (store is null)
+        {
+            return false;
+        }
+
         try
         {
-            return Call(ct => Store().ListAsync(node, ct)).Count > 0;
+            return Call(ct => store.ListAsync(node, ct)).Count > 0;
         }
-        catch (XenstoreException e) when (e.ErrorName == "ENOENT")
+        catch (XenstoreException e) when (e.ErrorName is "ENOENT" or "EACCES" or "EPERM")
         {
+            return false;
+        }
+        catch (Exception e) when (e is DeviceException or OperationCanceledException)
+        {
+            WriteError(ErrorRecords.FromException(Timeout(e), node));
             return false;
         }
     }
 
     /// <inheritdoc/>
-    protected override void GetItem(string path)
-    {
-        string node = ToStorePath(path);
-        Guard(node, () => WriteItemObject(Call(ct => Store().GetItemAsync(node, ct)), node, isContainer: true));
-    }
+    protected override void GetItem(string path) =>
+        Guard(path, (store, node) => WriteItemObject(Call(ct => store.GetItemAsync(node, ct)), path, isContainer: true));
 
     /// <inheritdoc/>
     protected override void SetItem(string path, object value)
     {
-        string node = ToStorePath(path);
         byte[] bytes = ToBytes(value);
-        if (!ShouldProcess(node, $"Set value ({bytes.Length} bytes)"))
+        Guard(path, (store, node) =>
         {
-            return;
-        }
-
-        Guard(node, () =>
-        {
-            Call(ct => Store().WriteAsync(node, bytes, ct));
-            WriteItemObject(Call(ct => Store().GetItemAsync(node, ct)), node, isContainer: true);
+            if (ShouldProcess(node, $"Set value ({bytes.Length} bytes)"))
+            {
+                Call(ct => store.WriteAsync(node, bytes, ct));
+                WriteItemObject(Call(ct => store.GetItemAsync(node, ct)), path, isContainer: true);
+            }
         });
     }
 
     /// <inheritdoc/>
-    protected override void ClearItem(string path)
+    protected override void ClearItem(string path) => Guard(path, (store, node) =>
     {
-        string node = ToStorePath(path);
         if (ShouldProcess(node, "Clear value"))
         {
-            Guard(node, () => Call(ct => Store().WriteAsync(node, Array.Empty<byte>(), ct)));
+            Call(ct => store.WriteAsync(node, Array.Empty<byte>(), ct));
         }
-    }
+    });
 
     /// <inheritdoc/>
     protected override void GetChildItems(string path, bool recurse) => GetChildItems(path, recurse, uint.MaxValue);
@@ -139,21 +189,21 @@ public sealed class XenstoreProvider : NavigationCmdletProvider, IContentCmdletP
     /// <inheritdoc/>
     protected override void GetChildItems(string path, bool recurse, uint depth)
     {
-        string node = ToStorePath(path);
+        string prefix = SplitPrefix(path).Prefix;
         int levels = recurse ? (int)Math.Min(depth, 1000) : 0;
-        Guard(node, () =>
+        Guard(path, (store, node) =>
         {
-            IAsyncEnumerator<XenstoreItem> items = Store().GetChildItemsAsync(node, levels).GetAsyncEnumerator();
+            IAsyncEnumerator<XenstoreItem> items = store.GetChildItemsAsync(node, levels).GetAsyncEnumerator();
             try
             {
-                while (!Stopping && Wait(items.MoveNextAsync()))
+                while (!Stopping && Call(_ => items.MoveNextAsync()))
                 {
-                    WriteItemObject(items.Current, items.Current.Path, isContainer: true);
+                    WriteItemObject(items.Current, prefix + items.Current.Path, isContainer: true);
                 }
             }
             finally
             {
-                Wait(items.DisposeAsync());
+                Call(_ => Completed(items.DisposeAsync()));
             }
         });
     }
@@ -161,55 +211,62 @@ public sealed class XenstoreProvider : NavigationCmdletProvider, IContentCmdletP
     /// <inheritdoc/>
     protected override void GetChildNames(string path, ReturnContainers returnContainers)
     {
-        string node = ToStorePath(path);
-        Guard(node, () =>
+        string prefix = SplitPrefix(path).Prefix;
+        Guard(path, (store, node) =>
         {
-            foreach (string name in Call(ct => Store().ListAsync(node, ct)))
+            foreach (string name in Call(ct => store.ListAsync(node, ct)))
             {
-                WriteItemObject(name, XenstorePath.Combine(node, name), isContainer: true);
+                WriteItemObject(name, prefix + XenstorePath.Combine(node, name), isContainer: true);
             }
         });
     }
 
     /// <inheritdoc/>
-    protected override void NewItem(string path, string itemTypeName, object newItemValue)
+    protected override void NewItem(string path, string itemTypeName, object newItemValue) => Guard(path, (store, node) =>
     {
-        string node = ToStorePath(path);
         if (!ShouldProcess(node, "Create node"))
         {
             return;
         }
 
-        Guard(node, () =>
+        // The existence check and the creation are one transaction, as in New-XenstoreItem.
+        bool force = Force;
+        XenstoreItem created = Call(ct => store.RunInTransactionAsync(async (tx, token) =>
         {
-            if (Call(ct => Store().ExistsAsync(node, ct)) && !Force)
+            bool exists = await tx.ExistsAsync(node, token).ConfigureAwait(false);
+            if (exists && !force)
             {
                 throw new XenstoreException("EEXIST", $"xenstore node '{node}' already exists; use -Force to overwrite its value.", node);
             }
 
-            if (newItemValue is null)
+            if (newItemValue is not null)
             {
-                Call(ct => Store().MakeDirectoryAsync(node, ct));
+                await tx.WriteAsync(node, ToBytes(newItemValue), token).ConfigureAwait(false);
             }
-            else
+            else if (!exists)
             {
-                Call(ct => Store().WriteAsync(node, ToBytes(newItemValue), ct));
+                await tx.MakeDirectoryAsync(node, token).ConfigureAwait(false);
             }
 
-            WriteItemObject(Call(ct => Store().GetItemAsync(node, ct)), node, isContainer: true);
-        });
-    }
+            return await tx.GetItemAsync(node, token).ConfigureAwait(false);
+        }, cancellationToken: ct));
+        WriteItemObject(created, path, isContainer: true);
+    });
 
     /// <inheritdoc/>
-    protected override void RemoveItem(string path, bool recurse)
+    protected override void RemoveItem(string path, bool recurse) => Guard(path, (store, node) =>
     {
         // The engine has already asked before removing a node with children without -Recurse.
-        string node = ToStorePath(path);
-        if (node != "/" && ShouldProcess(node, "Remove node and its subtree"))
+        if (node == "/")
         {
-            Guard(node, () => Call(ct => Store().RemoveAsync(node, ct)));
+            throw new XenstoreException("EINVAL", "The root of xenstore cannot be removed.", node);
         }
-    }
+
+        if (ShouldProcess(node, "Remove node and its subtree"))
+        {
+            Call(ct => store.RemoveAsync(node, ct));
+        }
+    });
 
     /// <inheritdoc/>
     protected override string MakePath(string parent, string child)
@@ -221,18 +278,14 @@ public sealed class XenstoreProvider : NavigationCmdletProvider, IContentCmdletP
             return c;
         }
 
-        if (c.Length == 0)
-        {
-            return p;
-        }
-
-        return p.TrimEnd('/') + "/" + c;
+        return c.Length == 0 ? p : p.TrimEnd('/') + "/" + c;
     }
 
     /// <inheritdoc/>
     protected override string GetParentPath(string path, string root)
     {
-        string node = (path ?? string.Empty).Replace('\\', '/').TrimEnd('/');
+        (string prefix, string rest) = SplitPrefix(path);
+        string node = rest.Replace('\\', '/').TrimEnd('/');
         if (node.Length == 0)
         {
             return string.Empty;
@@ -241,16 +294,22 @@ public sealed class XenstoreProvider : NavigationCmdletProvider, IContentCmdletP
         int slash = node.LastIndexOf('/');
         return slash switch
         {
-            < 0 => string.Empty,
-            0 => "/",
-            _ => node[..slash],
+            < 0 => prefix,
+            0 => prefix + "/",
+            _ => prefix + node[..slash],
         };
     }
 
     /// <inheritdoc/>
     protected override string GetChildName(string path)
     {
-        string node = (path ?? string.Empty).Replace('\\', '/').TrimEnd('/');
+        (string prefix, string rest) = SplitPrefix(path);
+        string node = rest.Replace('\\', '/').TrimEnd('/');
+        if (node.Length == 0)
+        {
+            return prefix + "/";
+        }
+
         int slash = node.LastIndexOf('/');
         return slash < 0 ? node : node[(slash + 1)..];
     }
@@ -258,9 +317,10 @@ public sealed class XenstoreProvider : NavigationCmdletProvider, IContentCmdletP
     /// <inheritdoc/>
     protected override string NormalizeRelativePath(string path, string basePath)
     {
-        string node = (path ?? string.Empty).Replace('\\', '/');
-        string from = (basePath ?? string.Empty).Replace('\\', '/').TrimEnd('/');
-        if (from.Length > 0 && node.StartsWith(from + "/", StringComparison.Ordinal))
+        (string prefix, string node) = SplitPrefix((path ?? string.Empty).Replace('\\', '/'));
+        (string basePrefix, string from) = SplitPrefix((basePath ?? string.Empty).Replace('\\', '/'));
+        from = from.TrimEnd('/');
+        if (prefix == basePrefix && from.Length > 0 && node.StartsWith(from + "/", StringComparison.Ordinal))
         {
             return node[(from.Length + 1)..];
         }
@@ -271,8 +331,16 @@ public sealed class XenstoreProvider : NavigationCmdletProvider, IContentCmdletP
     /// <inheritdoc/>
     public IContentReader GetContentReader(string path)
     {
-        string node = ToStorePath(path);
-        return new XenstoreContentReader(Call(ct => Store().ReadStringAsync(node, ct)));
+        (XenstoreClient? store, string node) = LocateOrThrow(path);
+        try
+        {
+            return new XenstoreContentReader(Call(ct => store.ReadStringAsync(node, ct)));
+        }
+        catch (Exception e) when (e is DeviceException or OperationCanceledException)
+        {
+            ThrowTerminatingError(ErrorRecords.FromException(Timeout(e), node));
+            return null!;
+        }
     }
 
     /// <inheritdoc/>
@@ -281,62 +349,56 @@ public sealed class XenstoreProvider : NavigationCmdletProvider, IContentCmdletP
     /// <inheritdoc/>
     public IContentWriter GetContentWriter(string path)
     {
-        string node = ToStorePath(path);
-        XenstoreClient store = Store();
-        // Add-Content appends to the current value; Set-Content clears it first (through ClearContent).
-        string current = Call(ct => store.TryReadStringAsync(node, ct)) ?? string.Empty;
-        return new XenstoreContentWriter(current, value => Call(ct => store.WriteAsync(node, Encoding.UTF8.GetBytes(value), ct)));
+        (XenstoreClient store, string node) = LocateOrThrow(path);
+        try
+        {
+            // Add-Content appends to the current value; Set-Content clears it first (through ClearContent).
+            string current = Call(ct => store.TryReadStringAsync(node, ct)) ?? string.Empty;
+            return new XenstoreContentWriter(current, value => Call(ct => store.WriteAsync(node, Encoding.UTF8.GetBytes(value), ct)));
+        }
+        catch (Exception e) when (e is DeviceException or OperationCanceledException)
+        {
+            ThrowTerminatingError(ErrorRecords.FromException(Timeout(e), node));
+            return null!;
+        }
     }
 
     /// <inheritdoc/>
     public object? GetContentWriterDynamicParameters(string path) => null;
 
     /// <inheritdoc/>
-    public void ClearContent(string path)
+    public void ClearContent(string path) => Guard(path, (store, node) =>
     {
-        string node = ToStorePath(path);
         if (ShouldProcess(node, "Clear value"))
         {
-            Call(ct => Store().WriteAsync(node, Array.Empty<byte>(), ct));
+            Call(ct => store.WriteAsync(node, Array.Empty<byte>(), ct));
         }
-    }
+    });
 
     /// <inheritdoc/>
     public object? ClearContentDynamicParameters(string path) => null;
 
-    /// <summary>A provider path as a xenstore path: forward slashes, one leading slash, none trailing.</summary>
-    internal static string ToStorePath(string? path)
+    /// <summary>Splits off a <c>{Name}</c> drive prefix.</summary>
+    private static (string Prefix, string Remainder) SplitPrefix(string? path)
     {
-        string node = XenstoreSession.NormalizePath(path ?? string.Empty);
-        while (node.Contains("//", StringComparison.Ordinal))
+        string p = path ?? string.Empty;
+        if (p.StartsWith('{'))
         {
-            node = node.Replace("//", "/", StringComparison.Ordinal);
+            int close = p.IndexOf('}', StringComparison.Ordinal);
+            if (close > 1)
+            {
+                return (p[..(close + 1)], p[(close + 1)..]);
+            }
         }
 
+        return (string.Empty, p);
+    }
+
+    /// <summary>A provider path without prefix as a xenstore path: forward slashes, one leading slash, none trailing.</summary>
+    private static string ToNode(string? rest)
+    {
+        string node = XenstoreSession.Clean(rest ?? string.Empty);
         return node.Length == 0 ? "/" : node[0] == '/' ? node : "/" + node;
-    }
-
-    /// <summary>Runs one store request and waits for it, for at most <see cref="RequestTimeout"/>.</summary>
-    private static T Call<T>(Func<CancellationToken, ValueTask<T>> request)
-    {
-        using var timeout = new CancellationTokenSource(RequestTimeout);
-        return Wait(request(timeout.Token));
-    }
-
-    private static void Call(Func<CancellationToken, ValueTask> request)
-    {
-        using var timeout = new CancellationTokenSource(RequestTimeout);
-        Wait(request(timeout.Token));
-    }
-
-    private static T Wait<T>(ValueTask<T> pending) => pending.IsCompletedSuccessfully ? pending.Result : pending.AsTask().GetAwaiter().GetResult();
-
-    private static void Wait(ValueTask pending)
-    {
-        if (!pending.IsCompletedSuccessfully)
-        {
-            pending.AsTask().GetAwaiter().GetResult();
-        }
     }
 
     private static byte[] ToBytes(object? value) => (value is PSObject ps ? ps.BaseObject : value) switch
@@ -347,20 +409,86 @@ public sealed class XenstoreProvider : NavigationCmdletProvider, IContentCmdletP
         object other => Encoding.UTF8.GetBytes(other.ToString() ?? string.Empty),
     };
 
-    private XenstoreClient Store() => XenstoreSession.Resolve(ModuleSession.Current, (PSDriveInfo as XenstoreDriveInfo)?.Store);
+    private static Exception Timeout(Exception e) => e is OperationCanceledException
+        ? new DeviceException("XenstoreTimeout", DeviceErrorCategory.OperationTimeout, $"xenstore did not answer within {RequestTimeout.TotalSeconds} s (or the command was stopped).", XenstoreException.XenstoreDeviceName, e)
+        : e;
 
-    private void Guard(string node, Action action)
+    private static ValueTask<bool> Completed(ValueTask pending) => pending.IsCompletedSuccessfully ? new(true) : new(pending.AsTask().ContinueWith(static t => { t.GetAwaiter().GetResult(); return true; }, TaskScheduler.Default));
+
+    /// <summary>The store and node of a provider path; the store is null (and an error written) when none can be reached.</summary>
+    private (XenstoreClient? Store, string Node) Locate(string path)
     {
+        (XenstoreDriveInfo? drive, string node) = SplitProviderPath(path, SessionState);
         try
         {
-            action();
+            return (XenstoreSession.Resolve(ModuleSession.Current, drive?.Store ?? (PSDriveInfo as XenstoreDriveInfo)?.Store), node);
+        }
+        catch (DeviceException e)
+        {
+            WriteError(ErrorRecords.FromException(e, node));
+            return (null, node);
+        }
+    }
+
+    private (XenstoreClient Store, string Node) LocateOrThrow(string path)
+    {
+        (XenstoreDriveInfo? drive, string node) = SplitProviderPath(path, SessionState);
+        try
+        {
+            return (XenstoreSession.Resolve(ModuleSession.Current, drive?.Store ?? (PSDriveInfo as XenstoreDriveInfo)?.Store), node);
+        }
+        catch (DeviceException e)
+        {
+            ThrowTerminatingError(ErrorRecords.FromException(e, node));
+            throw;
+        }
+    }
+
+    /// <summary>Runs one store request and waits for it: at most <see cref="RequestTimeout"/>, and only until Ctrl+C.</summary>
+    private T Call<T>(Func<CancellationToken, ValueTask<T>> request)
+    {
+        using var timeout = new CancellationTokenSource(RequestTimeout);
+        ValueTask<T> pending = request(timeout.Token);
+        if (pending.IsCompletedSuccessfully)
+        {
+            return pending.Result;
+        }
+
+        Task<T> task = pending.AsTask();
+        while (Task.WaitAny([task], 100) < 0)
+        {
+            if (Stopping)
+            {
+                timeout.Cancel();
+            }
+        }
+
+        return task.GetAwaiter().GetResult();
+    }
+
+    private void Call(Func<CancellationToken, ValueTask> request) =>
+        Call(async ct =>
+        {
+            await request(ct).ConfigureAwait(false);
+            return true;
+        });
+
+    /// <summary>Runs an operation on the store and node of a path, reporting store errors as non-terminating errors with their ids.</summary>
+    private void Guard(string path, Action<XenstoreClient, string> action)
+    {
+        (XenstoreClient? store, string node) = Locate(path);
+        if (store is null)
+        {
+            return;
+        }
+
+        try
+        {
+            action(store, node);
         }
         catch (Exception e) when (e is DeviceException or OperationCanceledException)
         {
-            Exception error = e is OperationCanceledException
-                ? new DeviceException("XenstoreTimeout", DeviceErrorCategory.OperationTimeout, $"xenstore did not answer within {RequestTimeout.TotalSeconds} s.", XenstoreException.XenstoreDeviceName, e)
-                : e;
-            WriteError(ErrorRecords.FromException(error, node));
+            WriteError(ErrorRecords.FromException(Timeout(e), node));
         }
     }
 }

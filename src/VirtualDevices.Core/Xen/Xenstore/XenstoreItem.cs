@@ -19,6 +19,12 @@ public sealed class XenstoreItem
     /// <summary>The node's path.</summary>
     public string Path { get; }
 
+    /// <summary>
+    /// The connection the node was read from, when it was read outside a transaction; commands that take items from
+    /// the pipeline use it, so items of one store are never applied to another.
+    /// </summary>
+    public XenstoreClient? Store { get; init; }
+
     /// <summary>The last component of the path.</summary>
     public string Name => XenstorePath.GetName(Path) is { Length: > 0 } name ? name : Path;
 

@@ -14,7 +14,7 @@ public static class XenstoreStoreExtensions
         ArgumentNullException.ThrowIfNull(store);
         byte[] value = await store.ReadAsync(path, cancellationToken).ConfigureAwait(false);
         IReadOnlyList<string> children = await store.ListAsync(path, cancellationToken).ConfigureAwait(false);
-        return new XenstoreItem(path, value, children);
+        return new XenstoreItem(path, value, children) { Store = store as XenstoreClient };
     }
 
     /// <summary>

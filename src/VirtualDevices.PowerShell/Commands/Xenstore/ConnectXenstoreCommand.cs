@@ -5,7 +5,7 @@ using VirtualDevices.Xen.Xenstore;
 namespace VirtualDevices.PowerShell.Commands.Xenstore;
 
 /// <summary>
-/// <para type="synopsis">Chooses the xenstore the session talks to: a xenstored socket, the xenbus device, or an embedded server.</para>
+/// <para type="synopsis">Connects to a xenstore (a xenstored socket, the xenbus device, or an embedded server) and makes it the session's.</para>
 /// </summary>
 [Cmdlet(VerbsCommunications.Connect, "Xenstore", DefaultParameterSetName = DefaultSet)]
 [OutputType(typeof(XenstoreClient))]
@@ -33,7 +33,7 @@ public sealed class ConnectXenstoreCommand : AsyncCmdlet
 
     /// <summary>With -Server, the domain to speak as (default 0, the privileged domain).</summary>
     [Parameter(ParameterSetName = ServerSet)]
-    [ValidateRange(0, 32752)]
+    [ValidateRange(0, 32751)]
     public int DomainId { get; set; }
 
     /// <inheritdoc/>
@@ -50,12 +50,10 @@ public sealed class ConnectXenstoreCommand : AsyncCmdlet
                 ServerSet => XenstoreClient.ConnectInProcess(Server, DomainId, XenstoreSession.ClientOptions),
                 _ => await XenstoreClient.ConnectAsync(XenstoreSession.ClientOptions, cancellationToken).ConfigureAwait(false),
             };
-            XenstoreClient? previous = Session.SwapXenstore(client, ParameterSetName == ServerSet ? Server : null);
-            if (previous is not null)
-            {
-                await previous.DisposeAsync().ConfigureAwait(false);
-            }
-
+            // The previous connection stays open (a -Store argument may still name it) until Disconnect-Xenstore or
+            // the end of the session.
+            Session.AddXenstore(client, ParameterSetName == ServerSet ? Server : null);
+            Session.SwapXenstore(client);
             Emit(client);
         }, socketPath ?? devicePath ?? (object?)Server);
     }

@@ -23,11 +23,7 @@ public sealed class DisconnectXenstoreCommand : Infrastructure.AsyncCmdlet
             return;
         }
 
-        if (ReferenceEquals(store, Session.Xenstore))
-        {
-            Session.SwapXenstore(null);
-        }
-
+        Session.RemoveXenstore(store);
         RunAsync(async _ => await store.DisposeAsync().ConfigureAwait(false), store.Endpoint);
     }
 }

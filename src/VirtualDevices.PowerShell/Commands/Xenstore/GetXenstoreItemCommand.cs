@@ -20,7 +20,7 @@ public sealed class GetXenstoreItemCommand : XenstoreCommand
     [Parameter]
     public SwitchParameter Recurse { get; set; }
 
-    /// <summary>With -Recurse, how many levels below each path to include (default: all).</summary>
+    /// <summary>With -Recurse, how many levels below each path to include (default: all; 0 for none).</summary>
     [Parameter]
     [ValidateRange(0, 1000)]
     public int Depth { get; set; } = 1000;
@@ -30,18 +30,22 @@ public sealed class GetXenstoreItemCommand : XenstoreCommand
     {
         foreach (string item in Path)
         {
-            string path = XenstoreSession.NormalizePath(item);
-            RunOnStore(path, async (store, cancellationToken) =>
+            if (!TryLocate(item, out XenstoreClient store, out string path))
+            {
+                continue;
+            }
+
+            RunAsync(async cancellationToken =>
             {
                 Emit(await store.GetItemAsync(path, cancellationToken).ConfigureAwait(false));
-                if (Recurse)
+                if (Recurse && Depth > 0)
                 {
                     await foreach (XenstoreItem child in store.GetChildItemsAsync(path, Depth - 1, cancellationToken).ConfigureAwait(false))
                     {
                         await EmitAsync(child).ConfigureAwait(false);
                     }
                 }
-            });
+            }, path);
         }
     }
 }

@@ -21,9 +21,11 @@ public sealed class GetXenstorePermissionCommand : XenstoreCommand
     {
         foreach (string item in Path)
         {
-            string path = XenstoreSession.NormalizePath(item);
-            RunOnStore(path, async (store, cancellationToken) =>
-                Emit(new XenstoreItemPermissions(path, await store.GetPermissionsAsync(path, cancellationToken).ConfigureAwait(false))));
+            if (TryLocate(item, out XenstoreClient store, out string path))
+            {
+                RunAsync(async cancellationToken =>
+                    Emit(new XenstoreItemPermissions(path, await store.GetPermissionsAsync(path, cancellationToken).ConfigureAwait(false))), path);
+            }
         }
     }
 }

@@ -30,20 +30,53 @@ public sealed class InvokeXenstoreTransactionCommand : XenstoreCommand
         }
 
         var options = new XenstoreTransactionOptions { MaxAttempts = MaxAttempts };
-        RunOnStore("xenstore", async (store, cancellationToken) =>
+        XenstoreClient store;
+        try
+        {
+            store = ResolveStore();
+        }
+        catch (DeviceException e)
+        {
+            WriteError(ErrorRecords.FromException(e, "xenstore"));
+            return;
+        }
+
+        RunAsync(async cancellationToken =>
         {
             int attempt = 0;
             Collection<PSObject> output = await store.RunInTransactionAsync(async (transaction, ct) =>
             {
                 var scope = new XenstoreTransactionScope(transaction, ++attempt, ct);
-                // The script block runs on the pipeline thread; its output is kept until the commit succeeds, so
-                // that a run undone by a conflict writes nothing.
-                return await OnPipelineAsync(() => ScriptBlock.InvokeWithContext(null, [new PSVariable("Transaction", scope)], scope)).ConfigureAwait(false);
+                try
+                {
+                    // The script block runs on the pipeline thread; its output is kept until the commit succeeds, so
+                    // that a run undone by a conflict writes nothing.
+                    return await OnPipelineAsync(() => ScriptBlock.InvokeWithContext(null, [new PSVariable("Transaction", scope)], scope)).ConfigureAwait(false);
+                }
+                catch (RuntimeException e) when (FindXenstoreError(e) is { } inner)
+                {
+                    // A request of the script failed: pass on the xenstore error itself, so that a conflict (EAGAIN)
+                    // is retried like one at commit, and other errors keep their ids.
+                    throw inner;
+                }
             }, options, cancellationToken).ConfigureAwait(false);
             foreach (PSObject item in output)
             {
                 await EmitAsync(item).ConfigureAwait(false);
             }
-        });
+        }, store.Endpoint);
+    }
+
+    private static XenstoreException? FindXenstoreError(Exception? e)
+    {
+        for (; e is not null; e = e.InnerException)
+        {
+            if (e is XenstoreException xenstore)
+            {
+                return xenstore;
+            }
+        }
+
+        return null;
     }
 }

@@ -31,13 +31,17 @@ public sealed class NewXenstoreItemCommand : XenstoreCommand
     {
         foreach (string item in Path)
         {
-            string path = XenstoreSession.NormalizePath(item);
+            if (!TryLocate(item, out XenstoreClient store, out string path))
+            {
+                continue;
+            }
+
             if (!ShouldProcess(path, Value is null ? "Create node" : "Create node with a value"))
             {
                 continue;
             }
 
-            RunOnStore(path, async (store, cancellationToken) =>
+            RunAsync(async cancellationToken =>
             {
                 // The existence check and the creation run in one transaction, so a node created by someone else in
                 // between is reported rather than silently overwritten.
@@ -61,7 +65,7 @@ public sealed class NewXenstoreItemCommand : XenstoreCommand
                     return await tx.GetItemAsync(path, ct).ConfigureAwait(false);
                 }, cancellationToken: cancellationToken).ConfigureAwait(false);
                 Emit(created);
-            });
+            }, path);
         }
     }
 }

@@ -25,13 +25,17 @@ public sealed class RemoveXenstoreItemCommand : XenstoreCommand
     {
         foreach (string item in Path)
         {
-            string path = XenstoreSession.NormalizePath(item);
+            if (!TryLocate(item, out XenstoreClient store, out string path))
+            {
+                continue;
+            }
+
             if (!ShouldProcess(path, Recurse ? "Remove node and its subtree" : "Remove node"))
             {
                 continue;
             }
 
-            RunOnStore(path, async (store, cancellationToken) =>
+            RunAsync(async cancellationToken =>
             {
                 await store.RunInTransactionAsync(async (tx, ct) =>
                 {
@@ -44,7 +48,7 @@ public sealed class RemoveXenstoreItemCommand : XenstoreCommand
 
                     await tx.RemoveAsync(path, ct).ConfigureAwait(false);
                 }, cancellationToken: cancellationToken).ConfigureAwait(false);
-            });
+            }, path);
         }
     }
 }

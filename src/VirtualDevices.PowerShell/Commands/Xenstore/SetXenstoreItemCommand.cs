@@ -37,20 +37,24 @@ public sealed class SetXenstoreItemCommand : XenstoreCommand
     /// <inheritdoc/>
     protected override void ProcessRecord()
     {
-        string path = XenstoreSession.NormalizePath(Path);
+        if (!TryLocate(Path, out XenstoreClient store, out string path))
+        {
+            return;
+        }
+
         byte[] value = ParameterSetName == BytesSet ? Bytes : Encoding.UTF8.GetBytes(Value);
         if (!ShouldProcess(path, $"Set value ({value.Length} bytes)"))
         {
             return;
         }
 
-        RunOnStore(path, async (store, cancellationToken) =>
+        RunAsync(async cancellationToken =>
         {
             await store.WriteAsync(path, value, cancellationToken).ConfigureAwait(false);
             if (PassThru)
             {
                 Emit(await store.GetItemAsync(path, cancellationToken).ConfigureAwait(false));
             }
-        });
+        }, path);
     }
 }

@@ -44,20 +44,24 @@ public sealed class SetXenstorePermissionCommand : XenstoreCommand
 
         foreach (string item in Path)
         {
-            string path = XenstoreSession.NormalizePath(item);
+            if (!TryLocate(item, out XenstoreClient store, out string path))
+            {
+                continue;
+            }
+
             if (!ShouldProcess(path, $"Set permissions to {permissions}"))
             {
                 continue;
             }
 
-            RunOnStore(path, async (store, cancellationToken) =>
+            RunAsync(async cancellationToken =>
             {
                 await store.SetPermissionsAsync(path, permissions, cancellationToken).ConfigureAwait(false);
                 if (PassThru)
                 {
                     Emit(new XenstoreItemPermissions(path, await store.GetPermissionsAsync(path, cancellationToken).ConfigureAwait(false)));
                 }
-            });
+            }, path);
         }
     }
 }

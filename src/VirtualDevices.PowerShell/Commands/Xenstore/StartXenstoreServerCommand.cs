@@ -37,6 +37,8 @@ public sealed class StartXenstoreServerCommand : AsyncCmdlet
 
         RunAsync(async _ =>
         {
+            // The name is checked before listening, so a name in use never costs another server its socket.
+            Session.Services.EnsureNameIsFree(Name);
             XenstoreServer server = XenstoreServer.Listen(socketPath);
             string name;
             try
@@ -51,7 +53,9 @@ public sealed class StartXenstoreServerCommand : AsyncCmdlet
 
             if (!NoConnect && Session.Xenstore is null)
             {
-                Session.SwapXenstore(XenstoreClient.ConnectInProcess(server, 0, XenstoreSession.ClientOptions), server)?.Dispose();
+                XenstoreClient client = XenstoreClient.ConnectInProcess(server, 0, XenstoreSession.ClientOptions);
+                Session.AddXenstore(client, server);
+                Session.SwapXenstore(client);
                 EmitVerbose($"The session now talks to xenstore server '{name}'.");
             }
 

@@ -30,10 +30,11 @@ public sealed class StopXenstoreServerCommand : AsyncCmdlet
             RunAsync(async _ =>
             {
                 Session.Services.Remove(server);
-                if (ReferenceEquals(Session.XenstoreServer, server))
+                // The session's connections to this server end with it, instead of trying to reconnect for ever.
+                foreach (XenstoreClient client in Session.XenstoreClientsOf(server, server.SocketPath))
                 {
-                    // The session's in-process connection went to this server: it ends with it.
-                    Session.SwapXenstore(null)?.Dispose();
+                    Session.RemoveXenstore(client);
+                    await client.DisposeAsync().ConfigureAwait(false);
                 }
 
                 await server.DisposeAsync().ConfigureAwait(false);

@@ -15,6 +15,7 @@ public sealed class WatchXenstorePathCommand : XenstoreCommand
     private const string StreamSet = "Stream";
     private const string UntilSet = "Until";
     private const string UntilValueSet = "UntilValue";
+    private readonly List<string> _paths = [];
 
     /// <summary>The paths to watch; a watch covers the node and everything below it. Special paths such as @releaseDomain are allowed.</summary>
     [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
@@ -45,14 +46,38 @@ public sealed class WatchXenstorePathCommand : XenstoreCommand
     public string UntilValue { get; set; } = null!;
 
     /// <inheritdoc/>
+    protected override void ProcessRecord() => _paths.AddRange(Path);
+
+    /// <inheritdoc/>
     protected override void EndProcessing()
     {
-        string[] paths = Path.Select(XenstoreSession.NormalizePath).ToArray();
+        // One watch command watches one store: every path must name the same one.
+        var located = new List<(XenstoreClient Store, string Node)>();
+        foreach (string item in _paths)
+        {
+            if (TryLocate(item, out XenstoreClient s, out string node))
+            {
+                located.Add((s, node));
+            }
+        }
+
+        if (located.Count == 0)
+        {
+            return;
+        }
+
+        XenstoreClient store = located[0].Store;
+        if (located.Any(l => !ReferenceEquals(l.Store, store)))
+        {
+            ThrowTerminatingError(ErrorRecords.FromException(new ArgumentException("All the paths of one Watch-XenstorePath must be on the same xenstore."), _paths));
+        }
+
+        string[] paths = located.Select(l => l.Node).ToArray();
         bool waiting = ParameterSetName != StreamSet;
         bool includeValue = IncludeValue || waiting;
         int limit = MyInvocation.BoundParameters.ContainsKey(nameof(Count)) ? Count : int.MaxValue;
         TimeSpan? timeout = MyInvocation.BoundParameters.ContainsKey(nameof(Timeout)) ? TimeSpan.FromSeconds(Timeout) : null;
-        RunOnStore(string.Join(", ", paths), async (store, cancellationToken) =>
+        RunAsync(async cancellationToken =>
         {
             using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             if (timeout is TimeSpan t)
@@ -113,7 +138,7 @@ public sealed class WatchXenstorePathCommand : XenstoreCommand
 
                 await Task.WhenAll(pumps).ConfigureAwait(false);
             }
-        });
+        }, string.Join(", ", paths));
     }
 
     private static async Task PumpAsync(XenstoreWatch watch, ChannelWriter<XenstoreWatchEvent> events, CancellationToken cancellationToken)
@@ -124,6 +149,9 @@ public sealed class WatchXenstorePathCommand : XenstoreCommand
             {
                 await events.WriteAsync(e, cancellationToken).ConfigureAwait(false);
             }
+
+            // The watch ended without being stopped: its connection is gone, and so is the command's purpose.
+            events.TryComplete(new DeviceDisconnectedException(XenstoreException.XenstoreDeviceName, $"the watch on {watch.Path} ended: the connection closed"));
         }
         catch (OperationCanceledException)
         {

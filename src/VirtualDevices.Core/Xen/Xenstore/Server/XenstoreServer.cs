@@ -77,7 +77,15 @@ public sealed class XenstoreServer : IAsyncDisposable, IDisposable
         {
             if (File.Exists(socketPath))
             {
-                // A socket file left by a server that died; binding fails while it exists.
+                // A socket file left by a server that died is replaced (binding fails while it exists); one that a
+                // live server still answers on is not ours to take.
+                if (IsLive(socketPath))
+                {
+                    listener.Dispose();
+                    throw new DeviceException("XenstoreSocketInUse", DeviceErrorCategory.ResourceExists,
+                        $"Another server listens on {socketPath}.", XenstoreException.XenstoreDeviceName);
+                }
+
                 File.Delete(socketPath);
             }
 
@@ -94,6 +102,20 @@ public sealed class XenstoreServer : IAsyncDisposable, IDisposable
         _listener = listener;
         SocketPath = socketPath;
         _acceptLoop = AcceptLoopAsync(listener);
+    }
+
+    private static bool IsLive(string socketPath)
+    {
+        using var probe = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        try
+        {
+            probe.Connect(new UnixDomainSocketEndPoint(socketPath));
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
     }
 
     private async Task AcceptLoopAsync(Socket listener)
