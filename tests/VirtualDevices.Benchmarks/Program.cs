@@ -4,6 +4,9 @@ using VirtualDevices.Benchmarks.Commands;
 var commands = new Dictionary<string, Func<string[], Task<int>>>(StringComparer.Ordinal)
 {
     ["block-read"] = BlockReadCommand.RunAsync,
+    ["nbd-read"] = NbdTransferCommand.ReadAsync,
+    ["nbd-write"] = NbdTransferCommand.WriteAsync,
+    ["nbd-serve"] = NbdServeCommand.RunAsync,
 };
 
 if (args.Length == 0 || !commands.TryGetValue(args[0], out Func<string[], Task<int>>? command))
