@@ -8,6 +8,9 @@ var commands = new Dictionary<string, Func<string[], Task<int>>>(StringComparer.
     ["xenstore-ops"] = XenstoreOpsCommand.RunAsync,
     ["xenstore-rtt"] = XenstoreRoundTripCommand.RunAsync,
     ["xenstore-rtt-serve"] = XenstoreRoundTripServeCommand.RunAsync,
+    ["nbd-read"] = NbdTransferCommand.ReadAsync,
+    ["nbd-write"] = NbdTransferCommand.WriteAsync,
+    ["nbd-serve"] = NbdServeCommand.RunAsync,
 };
 
 if (args.Length == 0 || !commands.TryGetValue(args[0], out Func<string[], Task<int>>? command))

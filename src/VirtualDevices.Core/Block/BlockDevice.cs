@@ -349,6 +349,8 @@ public abstract class BlockDevice : IBlockDevice
         return AwaitAndCount(pending, operation, bytes);
     }
 
+    // Pooled: a driver whose requests complete asynchronously (NBD) would otherwise allocate a state machine per request.
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask AwaitAndCount(ValueTask pending, Operation operation, long bytes)
     {
         try

@@ -78,7 +78,7 @@ public sealed class ExternalProcess : IAsyncDisposable
         var result = new ExternalProcess(process);
         process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (result._stdout) result._stdout.AppendLine(e.Data); };
         process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (result._stderr) result._stderr.AppendLine(e.Data); };
-        process.Start();
+        Launcher.Run(() => process.Start());
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         if (standardInput is not null)
@@ -224,6 +224,47 @@ public sealed class ExternalProcess : IAsyncDisposable
         }
 
         throw new FileNotFoundException($"{fileName} is not on PATH (.ci/run installs the test peers).", fileName);
+    }
+}
+
+/// <summary>
+/// Forks every peer from one thread that lives as long as the test process. Peers forked from a thread-pool thread
+/// were seen dying of SIGTERM (nbdkit exiting with 143 within milliseconds) when that thread retired: the child
+/// behaves as if its parent-death signal were tied to the forking thread, as PR_SET_PDEATHSIG is.
+/// </summary>
+internal static class Launcher
+{
+    private static readonly System.Collections.Concurrent.BlockingCollection<(Action Start, TaskCompletionSource Done)> s_queue = new();
+
+    static Launcher()
+    {
+        var thread = new Thread(() =>
+        {
+            foreach ((Action start, TaskCompletionSource done) in s_queue.GetConsumingEnumerable())
+            {
+                try
+                {
+                    start();
+                    done.SetResult();
+                }
+                catch (Exception e)
+                {
+                    done.SetException(e);
+                }
+            }
+        })
+        {
+            IsBackground = true,
+            Name = "process launcher",
+        };
+        thread.Start();
+    }
+
+    public static void Run(Action start)
+    {
+        var done = new TaskCompletionSource();
+        s_queue.Add((start, done));
+        done.Task.GetAwaiter().GetResult();
     }
 }
 

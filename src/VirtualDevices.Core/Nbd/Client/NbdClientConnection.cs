@@ -288,6 +288,10 @@ internal sealed class NbdClientConnection : IAsyncDisposable
         CloseTransport();
         _timer?.Dispose();
         _writer.Fail(reason);
+
+        // The device is marked disconnected before any caller learns of the failure, so a caller that sees its
+        // request fail also sees IsConnected false.
+        _onDead?.Invoke(reason);
         NbdClientRequest[] slots = Volatile.Read(ref _slots);
         foreach (NbdClientRequest? request in slots)
         {
@@ -299,7 +303,6 @@ internal sealed class NbdClientConnection : IAsyncDisposable
         }
 
         _input.Dispose();
-        _onDead?.Invoke(reason);
         _readerDone.TrySetResult();
         _ = _writer.DisposeAsync();
     }

@@ -19,6 +19,12 @@ internal sealed class NbdServerRequest : IThreadPoolWorkItem, INbdOutgoing
     private const int ExtendedHeaderLength = 32;
     private const int MaximumExtents = 1024;
 
+    /// <summary>
+    /// Request and reply buffers. The shared pool keeps only a few arrays per size per core, fewer than a busy
+    /// server has in flight, and every miss would allocate a large-object-heap array; this pool keeps enough.
+    /// </summary>
+    private static readonly ArrayPool<byte> s_buffers = ArrayPool<byte>.Create(maxArrayLength: 4 * 1024 * 1024 + 4096, maxArraysPerBucket: 256);
+
     private static readonly NbdCommandFlags s_knownFlags = NbdCommandFlags.ForceUnitAccess | NbdCommandFlags.NoHole | NbdCommandFlags.DoNotFragment
         | NbdCommandFlags.RequestOne | NbdCommandFlags.FastZero;
 
@@ -62,7 +68,7 @@ internal sealed class NbdServerRequest : IThreadPoolWorkItem, INbdOutgoing
 
     public Memory<byte> RentPayload(int length)
     {
-        _payload = ArrayPool<byte>.Shared.Rent(Math.Max(length, 1));
+        _payload = s_buffers.Rent(Math.Max(length, 1));
         _payloadLength = length;
         return _payload.AsMemory(0, length);
     }
@@ -134,7 +140,7 @@ internal sealed class NbdServerRequest : IThreadPoolWorkItem, INbdOutgoing
                 // Header and data in one buffer: the reply goes out in a single send.
                 int header = (_connection.Extended ? ExtendedHeaderLength : _connection.Structured ? StructuredHeaderLength : SimpleReplyLength)
                     + (_connection.Structured ? 8 : 0);
-                _reply = ArrayPool<byte>.Shared.Rent(header + (int)_length);
+                _reply = s_buffers.Rent(header + (int)_length);
                 _dataOffset = header;
                 Await(device.ReadAsync(sector, _reply.AsMemory(header, (int)_length)));
                 break;
@@ -306,7 +312,7 @@ internal sealed class NbdServerRequest : IThreadPoolWorkItem, INbdOutgoing
         int header = extended ? ExtendedHeaderLength : StructuredHeaderLength;
         int prefix = extended ? 8 : 4;
         int descriptor = extended ? 16 : 8;
-        byte[] reply = ArrayPool<byte>.Shared.Rent(header + prefix + (descriptor * Math.Max(count, 1)));
+        byte[] reply = s_buffers.Rent(header + prefix + (descriptor * Math.Max(count, 1)));
         int position = header + prefix;
         int written = 0;
         for (int i = 0; i < count; i++)
@@ -365,7 +371,7 @@ internal sealed class NbdServerRequest : IThreadPoolWorkItem, INbdOutgoing
         _failed = true;
         if (_reply is not null && _reply != _small)
         {
-            ArrayPool<byte>.Shared.Return(_reply);
+            s_buffers.Return(_reply);
         }
 
         _reply = _small;
@@ -425,7 +431,7 @@ internal sealed class NbdServerRequest : IThreadPoolWorkItem, INbdOutgoing
     {
         if (_payload is not null)
         {
-            ArrayPool<byte>.Shared.Return(_payload);
+            s_buffers.Return(_payload);
             _payload = null;
         }
     }
@@ -447,7 +453,7 @@ internal sealed class NbdServerRequest : IThreadPoolWorkItem, INbdOutgoing
         _connection.Server.CountRequest(read, written, _failed);
         if (_reply is not null && _reply != _small)
         {
-            ArrayPool<byte>.Shared.Return(_reply);
+            s_buffers.Return(_reply);
         }
 
         _reply = null;
