@@ -14,6 +14,7 @@ public sealed class GetNbdServerCommand : PSCmdlet
     /// <summary>Names of servers; wildcards are allowed (default: all).</summary>
     [Parameter(Position = 0)]
     [SupportsWildcards]
+    [ArgumentCompleter(typeof(ServerNameCompleter))]
     public string[]? Name { get; set; }
 
     /// <inheritdoc/>

@@ -14,6 +14,7 @@ public sealed class StopNbdServerCommand : AsyncCmdlet
     /// <summary>The servers to stop, as objects or names.</summary>
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true)]
     [NbdServerTransformation]
+    [ArgumentCompleter(typeof(ServerNameCompleter))]
     public NbdServer[] Server { get; set; } = null!;
 
     /// <inheritdoc/>

@@ -29,6 +29,7 @@ public sealed class ConnectXenstoreCommand : AsyncCmdlet
     /// <summary>An embedded server started with Start-XenstoreServer, or its name: connect inside this process.</summary>
     [Parameter(Mandatory = true, ParameterSetName = ServerSet, ValueFromPipeline = true)]
     [XenstoreServerTransformation]
+    [ArgumentCompleter(typeof(ServerNameCompleter))]
     public XenstoreServer Server { get; set; } = null!;
 
     /// <summary>With -Server, the domain to speak as (default 0, the privileged domain).</summary>

@@ -14,6 +14,7 @@ public sealed class StopXenstoreServerCommand : AsyncCmdlet
     /// <summary>The servers to stop, as objects or names.</summary>
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true)]
     [XenstoreServerTransformation]
+    [ArgumentCompleter(typeof(ServerNameCompleter))]
     public XenstoreServer[] Server { get; set; } = null!;
 
     /// <inheritdoc/>

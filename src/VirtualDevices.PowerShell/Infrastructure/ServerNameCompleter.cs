@@ -1,0 +1,28 @@
+using System.Collections;
+using System.Management.Automation;
+using System.Management.Automation.Language;
+using VirtualDevices.Nbd.Server;
+using VirtualDevices.Xen.Xenstore;
+
+namespace VirtualDevices.PowerShell.Infrastructure;
+
+/// <summary>Completes the names of the servers of the session: xenstore servers for *-Xenstore* commands, NBD servers for *-Nbd* commands.</summary>
+public sealed class ServerNameCompleter : IArgumentCompleter
+{
+    /// <inheritdoc/>
+    public IEnumerable<CompletionResult> CompleteArgument(string commandName, string parameterName, string wordToComplete, CommandAst commandAst, IDictionary fakeBoundParameters)
+    {
+        string prefix = (wordToComplete ?? string.Empty).Trim('\'', '"');
+        ServiceRegistry services = ModuleSession.Current.Services;
+        IEnumerable<(string Name, string Description)> servers = commandName.Contains("Xenstore", StringComparison.OrdinalIgnoreCase)
+            ? services.OfType<XenstoreServer>().Select(s => (s.Name, s.Service.SocketPath ?? "in-process"))
+            : services.OfType<NbdServerHost>().Select(s => (s.Name, s.Service.Server.UnixSocketPath ?? s.Service.Server.TcpEndPoint?.ToString() ?? "nbd"));
+        foreach ((string name, string description) in servers)
+        {
+            if (name.StartsWith(prefix, StringComparison.OrdinalIgnoreCase))
+            {
+                yield return new CompletionResult(name, name, CompletionResultType.ParameterValue, $"{name}: {description}");
+            }
+        }
+    }
+}
