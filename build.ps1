@@ -63,11 +63,11 @@ if ($Docs) {
 
 if ($Test) {
     if ($Suite -ne 'Pester') {
-        if (-not $IsLinux) {
-            # The Linux-only tests (real peers, Linux syscalls and headers) skip themselves elsewhere.
-            Write-Host 'Not on Linux: tests that need Linux peers are skipped.'
-        }
-        Invoke-Native dotnet @('test', (Join-Path $root 'VirtualDevices.sln'), '-c', $Configuration, '--blame-hang-timeout', '5m')
+        # The core suite talks to real Linux peers (nbdkit, qemu-nbd, xenstore-utils...) and checks Linux headers, so
+        # elsewhere only the module checks (metadata, manifest, docs) run.
+        $target = if ($IsLinux) { Join-Path $root 'VirtualDevices.sln' } else { Join-Path $root 'tests/VirtualDevices.PowerShell.Tests' }
+        if (-not $IsLinux) { Write-Host 'Not on Linux: the core suite, which needs Linux peers, is not run.' }
+        Invoke-Native dotnet @('test', $target, '-c', $Configuration, '--blame-hang-timeout', '5m')
     }
 
     if ($Suite -ne 'Xunit') {
