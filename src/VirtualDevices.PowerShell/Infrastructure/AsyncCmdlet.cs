@@ -5,7 +5,7 @@ namespace VirtualDevices.PowerShell.Infrastructure;
 
 /// <summary>
 /// A cmdlet whose work is asynchronous. PowerShell requires every Write*, ShouldProcess and progress call to happen
-/// on the pipeline thread, so <see cref="RunAsync"/> starts the work on the thread pool and pumps the calls it
+/// on the pipeline thread, so <see cref="Run"/> starts the work on the thread pool and pumps the calls it
 /// queues back on the pipeline thread until it ends. <see cref="StopProcessing"/> (Ctrl+C, or a downstream
 /// <c>Select-Object -First</c>) cancels <see cref="StopToken"/>, which every core call receives.
 /// </summary>
@@ -44,7 +44,7 @@ public abstract class AsyncCmdlet : PSCmdlet, IDisposable
     /// </summary>
     /// <param name="work">The asynchronous part of the command.</param>
     /// <param name="target">The object errors are reported against.</param>
-    protected void RunAsync(Func<CancellationToken, Task> work, object? target = null)
+    protected void Run(Func<CancellationToken, Task> work, object? target = null)
     {
         var queue = Channel.CreateUnbounded<(Action Action, bool Counted)>(new UnboundedChannelOptions { SingleReader = true });
         _queue = queue;

@@ -27,7 +27,7 @@ public sealed class CloseBlockDeviceCommand : AsyncCmdlet
                 continue;
             }
 
-            RunAsync(async cancellationToken =>
+            Run(async cancellationToken =>
             {
                 await device.DisconnectAsync(cancellationToken).ConfigureAwait(false);
                 Registry.Remove(device);

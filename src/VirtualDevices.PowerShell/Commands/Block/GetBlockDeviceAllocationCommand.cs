@@ -48,7 +48,7 @@ public sealed class GetBlockDeviceAllocationCommand : AsyncCmdlet
         var target = BlockTarget.Bind(this, ParameterSetName == PathSet ? Path : null, ParameterSetName == DeviceSet ? Device : null, ParameterSetName == UriSet ? Uri : null);
         long? sector = MyInvocation.BoundParameters.ContainsKey(nameof(Sector)) ? Sector : null;
         long? count = MyInvocation.BoundParameters.ContainsKey(nameof(Count)) ? Count : null;
-        RunAsync(async cancellationToken =>
+        Run(async cancellationToken =>
         {
             await using BlockDeviceLease lease = await target.OpenAsync(Registry, readOnly: true, cancellationToken).ConfigureAwait(false);
             (long first, long n) = BlockRange.Resolve(lease.Device, sector, count, null, null);

@@ -42,7 +42,7 @@ public sealed class GetBlockDeviceInfoCommand : AsyncCmdlet
         foreach (string item in Path)
         {
             string path = GetUnresolvedProviderPathFromPSPath(item);
-            RunAsync(async _ =>
+            Run(async _ =>
             {
                 await using BlockDeviceLease lease = BlockDeviceLease.OpenToDescribe(Registry, item, path);
                 Emit(new BlockDeviceDetails(lease.Device));

@@ -45,7 +45,7 @@ public sealed class NewBlockDeviceCommand : AsyncCmdlet
             return;
         }
 
-        RunAsync(async _ =>
+        Run(async _ =>
         {
             // Check the name before creating anything, so a taken name leaves no image file behind.
             if (Name is not null && Registry.TryGet(Name, out global::VirtualDevices.Devices.IDevice? _))

@@ -46,7 +46,7 @@ public sealed class OpenBlockDeviceCommand : AsyncCmdlet
             Direct = Direct,
             SectorSize = MyInvocation.BoundParameters.ContainsKey(nameof(SectorSize)) ? SectorSize : null,
         };
-        RunAsync(async _ =>
+        Run(async _ =>
         {
             FileBlockDevice device = FileBlockDevice.Open(path, options);
             try

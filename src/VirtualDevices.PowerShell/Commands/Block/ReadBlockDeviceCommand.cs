@@ -78,7 +78,7 @@ public sealed class ReadBlockDeviceCommand : AsyncCmdlet
         string? outFile = OutFile is null ? null : GetUnresolvedProviderPathFromPSPath(OutFile);
         long? sector = Bound(nameof(Sector), Sector), count = Bound(nameof(Count), Count);
         long? offset = Bound(nameof(Offset), Offset), length = Bound(nameof(Length), Length);
-        RunAsync(async cancellationToken =>
+        Run(async cancellationToken =>
         {
             await using BlockDeviceLease lease = await target.OpenAsync(Registry, readOnly: true, cancellationToken).ConfigureAwait(false);
             IBlockDevice device = lease.Device;

@@ -104,7 +104,7 @@ public sealed class WriteBlockDeviceCommand : AsyncCmdlet
         // A -Path image or -Uri export is opened once for all the piped input, and closed in EndProcessing.
         _target ??= BlockTarget.Bind(this, Path, Device, Uri);
         BlockWriteOptions options = Fua ? BlockWriteOptions.ForceUnitAccess : BlockWriteOptions.None;
-        RunAsync(async cancellationToken =>
+        Run(async cancellationToken =>
         {
             IBlockDevice device = (_image ??= await _target.OpenAsync(Registry, readOnly: false, cancellationToken).ConfigureAwait(false)).Device;
             if (bytes % device.Info.SectorSize != 0)

@@ -75,7 +75,7 @@ public sealed class GetDeviceStatsCommand : AsyncCmdlet
             return;
         }
 
-        RunAsync(async cancellationToken =>
+        Run(async cancellationToken =>
         {
             DeviceStatistics[] previous = devices.Select(d => d.GetStatistics()).ToArray();
             for (int sample = 0; sample < samples; sample++)

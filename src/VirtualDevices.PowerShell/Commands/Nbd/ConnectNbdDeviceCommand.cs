@@ -39,7 +39,7 @@ public sealed class ConnectNbdDeviceCommand : NbdClientCommand
             return;
         }
 
-        RunAsync(async cancellationToken =>
+        Run(async cancellationToken =>
         {
             if (Name is not null && Registry.TryGet(Name, out _))
             {

@@ -34,7 +34,7 @@ public sealed class DisconnectNbdDeviceCommand : AsyncCmdlet
                 continue;
             }
 
-            RunAsync(async cancellationToken =>
+            Run(async cancellationToken =>
             {
                 await device.DisconnectAsync(cancellationToken).ConfigureAwait(false);
                 Registry.Remove(device);

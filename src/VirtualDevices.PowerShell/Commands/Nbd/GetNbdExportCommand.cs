@@ -24,7 +24,7 @@ public sealed class GetNbdExportCommand : NbdClientCommand
             return;
         }
 
-        RunAsync(async cancellationToken =>
+        Run(async cancellationToken =>
         {
             foreach (NbdExportInfo export in await NbdClient.ListExportsAsync(options, cancellationToken).ConfigureAwait(false))
             {

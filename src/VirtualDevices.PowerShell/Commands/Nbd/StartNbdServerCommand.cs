@@ -119,7 +119,7 @@ public sealed class StartNbdServerCommand : AsyncCmdlet
             return;
         }
 
-        RunAsync(async cancellationToken =>
+        Run(async cancellationToken =>
         {
             var owned = new List<IBlockDevice>();
             NbdServer? server = null;

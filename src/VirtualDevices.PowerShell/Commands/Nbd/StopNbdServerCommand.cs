@@ -29,7 +29,7 @@ public sealed class StopNbdServerCommand : AsyncCmdlet
                 continue;
             }
 
-            RunAsync(async cancellationToken =>
+            Run(async cancellationToken =>
             {
                 if (entry.Service is null)
                 {

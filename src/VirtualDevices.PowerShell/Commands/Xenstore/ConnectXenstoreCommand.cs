@@ -42,7 +42,7 @@ public sealed class ConnectXenstoreCommand : AsyncCmdlet
     {
         string? socketPath = ParameterSetName == SocketSet ? GetUnresolvedProviderPathFromPSPath(SocketPath) : null;
         string? devicePath = ParameterSetName == DeviceSet ? GetUnresolvedProviderPathFromPSPath(DevicePath) : null;
-        RunAsync(async cancellationToken =>
+        Run(async cancellationToken =>
         {
             XenstoreClient client = ParameterSetName switch
             {

@@ -24,6 +24,6 @@ public sealed class DisconnectXenstoreCommand : Infrastructure.AsyncCmdlet
         }
 
         Session.RemoveXenstore(store);
-        RunAsync(async _ => await store.DisposeAsync().ConfigureAwait(false), store.Endpoint);
+        Run(async _ => await store.DisposeAsync().ConfigureAwait(false), store.Endpoint);
     }
 }

@@ -35,7 +35,7 @@ public sealed class GetXenstoreItemCommand : XenstoreCommand
                 continue;
             }
 
-            RunAsync(async cancellationToken =>
+            Run(async cancellationToken =>
             {
                 Emit(await store.GetItemAsync(path, cancellationToken).ConfigureAwait(false));
                 if (Recurse && Depth > 0)

@@ -23,7 +23,7 @@ public sealed class GetXenstorePermissionCommand : XenstoreCommand
         {
             if (TryLocate(item, out XenstoreClient store, out string path))
             {
-                RunAsync(async cancellationToken =>
+                Run(async cancellationToken =>
                     Emit(new XenstoreItemPermissions(path, await store.GetPermissionsAsync(path, cancellationToken).ConfigureAwait(false))), path);
             }
         }

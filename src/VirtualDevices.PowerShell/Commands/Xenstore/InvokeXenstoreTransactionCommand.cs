@@ -41,7 +41,7 @@ public sealed class InvokeXenstoreTransactionCommand : XenstoreCommand
             return;
         }
 
-        RunAsync(async cancellationToken =>
+        Run(async cancellationToken =>
         {
             int attempt = 0;
             Collection<PSObject> output = await store.RunInTransactionAsync(async (transaction, ct) =>

@@ -41,7 +41,7 @@ public sealed class NewXenstoreItemCommand : XenstoreCommand
                 continue;
             }
 
-            RunAsync(async cancellationToken =>
+            Run(async cancellationToken =>
             {
                 // The existence check and the creation run in one transaction, so a node created by someone else in
                 // between is reported rather than silently overwritten.

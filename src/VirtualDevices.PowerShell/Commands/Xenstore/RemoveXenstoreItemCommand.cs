@@ -35,7 +35,7 @@ public sealed class RemoveXenstoreItemCommand : XenstoreCommand
                 continue;
             }
 
-            RunAsync(async cancellationToken =>
+            Run(async cancellationToken =>
             {
                 await store.RunInTransactionAsync(async (tx, ct) =>
                 {

@@ -48,7 +48,7 @@ public sealed class SetXenstoreItemCommand : XenstoreCommand
             return;
         }
 
-        RunAsync(async cancellationToken =>
+        Run(async cancellationToken =>
         {
             await store.WriteAsync(path, value, cancellationToken).ConfigureAwait(false);
             if (PassThru)

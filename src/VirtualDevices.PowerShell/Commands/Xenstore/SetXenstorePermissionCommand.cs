@@ -54,7 +54,7 @@ public sealed class SetXenstorePermissionCommand : XenstoreCommand
                 continue;
             }
 
-            RunAsync(async cancellationToken =>
+            Run(async cancellationToken =>
             {
                 await store.SetPermissionsAsync(path, permissions, cancellationToken).ConfigureAwait(false);
                 if (PassThru)

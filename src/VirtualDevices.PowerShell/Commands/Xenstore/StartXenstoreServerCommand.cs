@@ -35,7 +35,7 @@ public sealed class StartXenstoreServerCommand : AsyncCmdlet
             return;
         }
 
-        RunAsync(async _ =>
+        Run(async _ =>
         {
             // The name is checked before listening, so a name in use never costs another server its socket.
             Session.Services.EnsureNameIsFree(Name);

@@ -28,7 +28,7 @@ public sealed class StopXenstoreServerCommand : AsyncCmdlet
                 continue;
             }
 
-            RunAsync(async _ =>
+            Run(async _ =>
             {
                 Session.Services.Remove(server);
                 // The session's connections to this server end with it, instead of trying to reconnect for ever.

@@ -77,7 +77,7 @@ public sealed class WatchXenstorePathCommand : XenstoreCommand
         bool includeValue = IncludeValue || waiting;
         int limit = MyInvocation.BoundParameters.ContainsKey(nameof(Count)) ? Count : int.MaxValue;
         TimeSpan? timeout = MyInvocation.BoundParameters.ContainsKey(nameof(Timeout)) ? TimeSpan.FromSeconds(Timeout) : null;
-        RunAsync(async cancellationToken =>
+        Run(async cancellationToken =>
         {
             using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             if (timeout is TimeSpan t)
