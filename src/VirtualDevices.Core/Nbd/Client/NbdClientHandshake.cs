@@ -22,6 +22,7 @@ internal static class NbdClientHandshake
                 socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
                 try
                 {
+                    NbdSocketTuning.Apply(socket);
                     await socket.ConnectAsync(new UnixDomainSocketEndPoint(options.SocketPath), cancellationToken).ConfigureAwait(false);
                 }
                 catch

@@ -15,7 +15,13 @@ internal sealed class NbdInputBuffer : IDisposable
     private int _start;
     private int _end;
 
-    public NbdInputBuffer(Stream stream, int capacity = 64 * 1024)
+    /// <summary>
+    /// The default capacity: room for hundreds of headers per receive call, yet small enough that the part of a large
+    /// payload that arrives with its header (and is copied out of this buffer) stays a few percent of it.
+    /// </summary>
+    public const int DefaultCapacity = 8 * 1024;
+
+    public NbdInputBuffer(Stream stream, int capacity = DefaultCapacity)
     {
         _stream = stream;
         _buffer = ArrayPool<byte>.Shared.Rent(capacity);

@@ -255,6 +255,8 @@ public sealed class NbdServer : IAsyncDisposable
                 client.NoDelay = true;
             }
 
+            Protocol.NbdSocketTuning.Apply(client);
+
             Interlocked.Increment(ref _totalConnections);
             var connection = new NbdServerConnection(this, client, _options, _stopping.Token);
             _connections.TryAdd(connection, 0);

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Diagnostics;
 using System.Net.Security;
 using System.Net.Sockets;
 using System.Security.Authentication;
@@ -10,9 +11,9 @@ using VirtualDevices.Nbd.Protocol;
 namespace VirtualDevices.Nbd.Server;
 
 /// <summary>
-/// One client of an <see cref="NbdServer"/>: the handshake, then a reader loop that parses requests and hands each
-/// to the thread pool, so several run against the device at once while their replies share one
-/// <see cref="NbdFrameWriter"/>.
+/// One client of an <see cref="NbdServer"/>: the handshake, then a reader loop that parses requests and starts each
+/// against the device (inline, or on the thread pool for devices that block), so several can be in progress at once
+/// while their replies share one <see cref="NbdFrameWriter"/>.
 /// </summary>
 internal sealed class NbdServerConnection
 {
@@ -21,6 +22,12 @@ internal sealed class NbdServerConnection
 
     /// <summary>Write payloads buffered at once per connection, bounding what one client can make the server hold.</summary>
     private const long MaximumBufferedPayload = 64L * 1024 * 1024;
+
+    /// <summary>An inline request slower than this (in <see cref="TimeSpan"/> ticks: 500 µs) sends the next ones to the thread pool.</summary>
+    private const long SlowInlineTicks = 5_000;
+
+    /// <summary>How many requests go to the thread pool after a slow inline one.</summary>
+    private const int PooledAfterSlowRequest = 256;
 
     private readonly NbdServer _server;
     private readonly Socket _socket;
@@ -39,6 +46,7 @@ internal sealed class NbdServerConnection
     private string? _metaContextExport;
     private int _inFlight;
     private long _bufferedPayload;
+    private int _pooledRequests;
 
     public NbdServerConnection(NbdServer server, Socket socket, NbdServerOptions options, CancellationToken stopping)
     {
@@ -584,7 +592,7 @@ internal sealed class NbdServerConnection
                 }
 
                 Interlocked.Increment(ref _inFlight);
-                ThreadPool.UnsafeQueueUserWorkItem(request, preferLocal: false);
+                Dispatch(request);
             }
         }
         finally
@@ -607,6 +615,30 @@ internal sealed class NbdServerConnection
             catch (Exception e) when (e is TimeoutException or IOException or ObjectDisposedException)
             {
             }
+        }
+    }
+
+    /// <summary>
+    /// Runs a request on the reader's own thread, which saves a thread-pool hop (a wake-up of an idle core costs
+    /// more than a page-cache read): the device either completes at once (files, memory) or returns a pending
+    /// operation whose completion builds the reply. A device that completes synchronously but slowly (a cold disk)
+    /// would stall the reading of further requests, so after such a request the next ones go to the thread pool,
+    /// where they run side by side, before inline execution is tried again.
+    /// </summary>
+    private void Dispatch(NbdServerRequest request)
+    {
+        if (_pooledRequests > 0)
+        {
+            _pooledRequests--;
+            ThreadPool.UnsafeQueueUserWorkItem(request, preferLocal: false);
+            return;
+        }
+
+        long start = Stopwatch.GetTimestamp();
+        request.Execute();
+        if (Stopwatch.GetElapsedTime(start).Ticks > SlowInlineTicks)
+        {
+            _pooledRequests = PooledAfterSlowRequest;
         }
     }
 

@@ -8,7 +8,7 @@ using VirtualDevices.Nbd.Protocol;
 namespace VirtualDevices.Nbd.Server;
 
 /// <summary>
-/// One request being served, pooled per connection: a thread-pool work item that validates the request, runs it
+/// One request being served, pooled per connection (run inline by the reader, or as a thread-pool work item): it validates the request, runs it
 /// against the device, builds the reply in one buffer (header and data together, so a read costs one send) and
 /// queues it on the connection's writer.
 /// </summary>
