@@ -48,8 +48,8 @@ public sealed class NbdServer : IAsyncDisposable
     /// <summary>The options.</summary>
     public NbdServerOptions Options => _options;
 
-    /// <summary>The exports, in no particular order.</summary>
-    public IReadOnlyCollection<NbdExport> Exports => [.. _exports.Values];
+    /// <summary>The exports, sorted by name (ordinal comparison, as clients see them in NBD_OPT_LIST).</summary>
+    public IReadOnlyCollection<NbdExport> Exports => [.. ListExports()];
 
     /// <summary>The TCP endpoint actually bound (with the chosen port), once started.</summary>
     public IPEndPoint? TcpEndPoint { get; private set; }
@@ -82,6 +82,11 @@ public sealed class NbdServer : IAsyncDisposable
 
     /// <summary>Binds the listeners; returns once they accept connections.</summary>
     /// <param name="cancellationToken">Unused beyond an early check; binding does not block.</param>
+    /// <exception cref="InvalidOperationException">The server was started before.</exception>
+    /// <exception cref="DeviceException">
+    /// An endpoint cannot be bound (<c>NbdServerBindFailed</c>) or another server listens on the unix socket
+    /// (<c>NbdServerSocketInUse</c>). A failed start closes whatever it had bound and leaves the server stopped.
+    /// </exception>
     public Task StartAsync(CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
@@ -90,38 +95,54 @@ public sealed class NbdServer : IAsyncDisposable
             throw new InvalidOperationException("The server was already started.");
         }
 
+        bool boundUnixSocket = false;
         try
         {
             if (_options.TcpEndPoint is { } endPoint)
             {
                 var socket = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+                _listeners.Add(socket);
                 socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
                 socket.Bind(endPoint);
                 socket.Listen(128);
                 TcpEndPoint = (IPEndPoint)socket.LocalEndPoint!;
-                _listeners.Add(socket);
             }
 
             if (_options.UnixSocketPath is { Length: > 0 } path)
             {
                 RemoveStaleSocket(path);
                 var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+                _listeners.Add(socket);
                 socket.Bind(new UnixDomainSocketEndPoint(path));
+                boundUnixSocket = true;
                 socket.Listen(128);
                 UnixSocketPath = path;
-                _listeners.Add(socket);
             }
         }
-        catch (SocketException e)
+        catch (Exception e)
         {
+            // A failed start releases whatever it bound (a TCP port before a unix socket in use, say) and leaves
+            // the server stopped.
             foreach (Socket listener in _listeners)
             {
                 listener.Dispose();
             }
 
             _listeners.Clear();
+            if (boundUnixSocket && _options.UnixSocketPath is { } bound && !bound.StartsWith('\0'))
+            {
+                TryDelete(bound);
+            }
+
+            TcpEndPoint = null;
+            UnixSocketPath = null;
             Volatile.Write(ref _state, 2);
-            throw new DeviceException("NbdServerBindFailed", DeviceErrorCategory.ResourceExists, $"Cannot listen: {e.Message}", null, e);
+            if (e is SocketException socketError)
+            {
+                throw new DeviceException("NbdServerBindFailed", DeviceErrorCategory.ResourceExists, $"Cannot listen: {socketError.Message}", null, e);
+            }
+
+            throw;
         }
 
         foreach (Socket listener in _listeners)
@@ -172,13 +193,7 @@ public sealed class NbdServer : IAsyncDisposable
         {
             if (UnixSocketPath is { } path && !path.StartsWith('\0'))
             {
-                try
-                {
-                    File.Delete(path);
-                }
-                catch (IOException)
-                {
-                }
+                TryDelete(path);
             }
         }
     }
@@ -273,6 +288,17 @@ public sealed class NbdServer : IAsyncDisposable
         finally
         {
             _connections.TryRemove(connection, out _);
+        }
+    }
+
+    private static void TryDelete(string path)
+    {
+        try
+        {
+            File.Delete(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
         }
     }
 
