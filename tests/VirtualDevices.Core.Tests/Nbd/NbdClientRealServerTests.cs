@@ -74,7 +74,11 @@ public sealed class NbdClientRealServerTests
         BlockIOException write = await Assert.ThrowsAsync<BlockIOException>(() => device.WriteAsync(0, buffer, cancellationToken: ct).AsTask());
         Assert.Equal(28, write.ErrorNumber);
         await Assert.ThrowsAsync<BlockReadOnlyException>(() => device.TrimAsync(0, 8, ct).AsTask());
-        await Assert.ThrowsAsync<BlockOutOfRangeException>(() => device.WriteZeroesAsync(0, 8, cancellationToken: ct).AsTask());
+        // EINVAL for a request inside the export is the server refusing it as invalid, not a range error.
+        DeviceException zero = await Assert.ThrowsAsync<DeviceException>(() => device.WriteZeroesAsync(0, 8, cancellationToken: ct).AsTask());
+        Assert.Equal("NbdInvalidRequest", zero.ErrorId);
+        Assert.Equal(DeviceErrorCategory.InvalidArgument, zero.Category);
+        Assert.Contains("refused the write-zeroes request", zero.Message);
         // Errors are per request: the connection stays usable.
         Assert.True(device.IsConnected);
         await device.FlushAsync(ct);

@@ -180,6 +180,19 @@ public sealed class NbdHostileServerTests
     }
 
     [Fact]
+    public async Task EinvalIsAnInvalidRequestNotAnOutOfRangeError()
+    {
+        // EINVAL for a request inside the export (unknown flags, say): the server refused it as invalid.
+        Exception e = await RunAsync((s, cookie, _, _) => s.WriteAsync(Chunk(1, 0x8001, cookie, [.. Be32(22), .. Be16(13), .. "unknown flags"u8.ToArray()])).AsTask(), Read4K);
+        DeviceException invalid = Assert.IsType<DeviceException>(e);
+        Assert.Equal("NbdInvalidRequest", invalid.ErrorId);
+        Assert.Equal(DeviceErrorCategory.InvalidArgument, invalid.Category);
+        Assert.Contains("refused the read request", invalid.Message);
+        Assert.Contains("as invalid", invalid.Message);
+        Assert.Contains("EINVAL: unknown flags", invalid.Message);
+    }
+
+    [Fact]
     public async Task SilentServerIsAbandonedAtTheRequestTimeout()
     {
         Exception e = await RunAsync((_, _, _, _) => Task.CompletedTask, Read4K, TimeSpan.FromMilliseconds(300));

@@ -87,7 +87,10 @@ public sealed class NbdLoopbackTests
         Assert.True(beta.ReadOnly);
         Assert.Equal(4096, beta.MinimumBlockSize);
 
-        await Assert.ThrowsAsync<DeviceNotFoundException>(() => NbdClient.ConnectAsync(root + "/gamma", ct));
+        DeviceException missing = await Assert.ThrowsAnyAsync<DeviceException>(() => NbdClient.ConnectAsync(root + "/gamma", ct));
+        Assert.Equal("DeviceNotFound", missing.ErrorId);
+        Assert.Equal(DeviceErrorCategory.ObjectNotFound, missing.Category);
+        Assert.Equal("The server has no export named 'gamma'.", missing.Message);
         await using NbdBlockDevice device = await NbdClient.ConnectAsync(root + "/beta", ct);
         Assert.Equal(4096, device.Info.SectorSize);
         Assert.True(device.Info.ReadOnly);

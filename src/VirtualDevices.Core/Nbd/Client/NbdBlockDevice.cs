@@ -21,6 +21,13 @@ namespace VirtualDevices.Nbd.Client;
 /// becomes <see cref="BlockDeviceInfo.ReadOnly"/>, and allocation status is available only when the server selected
 /// <c>base:allocation</c>. Requests larger than the server's maximum block size are split.
 /// </para>
+/// <para>
+/// Errors the server replies with become typed errors: EPERM and EROFS <see cref="BlockReadOnlyException"/>; EINVAL
+/// (and EOVERFLOW) a <see cref="DeviceException"/> with id <c>NbdInvalidRequest</c> and category InvalidArgument
+/// ("the server refused the request as invalid", with the server's message), since ranges are checked before sending
+/// (a request past the end is <see cref="BlockOutOfRangeException"/>); ENOTSUP <see cref="DeviceUnimplementedException"/>;
+/// ESHUTDOWN <see cref="DeviceDisconnectedException"/>; anything else <see cref="BlockIOException"/> with the errno.
+/// </para>
 /// </remarks>
 public sealed class NbdBlockDevice : BlockDevice
 {

@@ -20,10 +20,15 @@ public static class NbdClient
     /// </summary>
     /// <param name="options">Where and how to connect.</param>
     /// <param name="cancellationToken">Abandons connecting.</param>
-    /// <exception cref="DeviceNotFoundException">The server has no such export.</exception>
-    /// <exception cref="DeviceDisconnectedException">The server cannot be reached or hung up.</exception>
+    /// <exception cref="DeviceDisconnectedException">
+    /// The server cannot be reached (nothing listens, or the unix socket does not exist) or hung up.
+    /// </exception>
     /// <exception cref="NbdProtocolException">The server broke the protocol.</exception>
-    /// <exception cref="DeviceException">TLS or an option was refused (see <see cref="DeviceException.ErrorId"/>).</exception>
+    /// <exception cref="DeviceException">
+    /// The server has no such export (<see cref="DeviceException.ErrorId"/> <c>DeviceNotFound</c>, category
+    /// ObjectNotFound, "The server has no export named 'x'."), or TLS or an option was refused (<c>NbdTlsFailed</c>,
+    /// <c>NbdOptionRefused</c>).
+    /// </exception>
     public static async Task<NbdBlockDevice> ConnectAsync(NbdClientOptions options, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(options);

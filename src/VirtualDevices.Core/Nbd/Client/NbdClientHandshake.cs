@@ -49,8 +49,34 @@ internal static class NbdClientHandshake
         }
         catch (SocketException e)
         {
-            throw new DeviceDisconnectedException(options.DeviceName, $"cannot connect to {NbdUri.Format(options)}: {e.Message}", e);
+            throw new DeviceDisconnectedException(options.DeviceName, $"cannot connect to {NbdUri.Format(options)}: {DescribeConnectError(options, e)}", e);
         }
+    }
+
+    /// <summary>
+    /// Says why a connection failed in the user's terms: connecting to a unix socket path that does not exist fails
+    /// with ENOENT, which .NET reports as "Cannot assign requested address".
+    /// </summary>
+    private static string DescribeConnectError(NbdClientOptions options, SocketException e)
+    {
+        if (string.IsNullOrEmpty(options.SocketPath))
+        {
+            return e.Message;
+        }
+
+        string path = options.SocketPath;
+        bool isFile = !path.StartsWith('\0');
+        if ((isFile && !File.Exists(path)) || e.SocketErrorCode == SocketError.AddressNotAvailable)
+        {
+            return $"the socket '{path}' does not exist (no server listens there)";
+        }
+
+        return e.SocketErrorCode switch
+        {
+            SocketError.ConnectionRefused => $"nothing listens on the socket '{path}'",
+            SocketError.AccessDenied => $"permission denied on the socket '{path}'",
+            _ => $"{e.Message} (socket '{path}')",
+        };
     }
 
     /// <summary>Reads the greeting and answers it; returns whether fixed newstyle and no-zeroes are in force.</summary>
@@ -289,7 +315,7 @@ internal static class NbdClientHandshake
         catch (EndOfStreamException e)
         {
             // NBD_OPT_EXPORT_NAME cannot report errors: the server just hangs up on an export it will not serve.
-            throw new DeviceNotFoundException(options.ExportName, e);
+            throw ExportNotFound(options, e);
         }
 
         ReadOnlySpan<byte> reply = channel.Input.Take(length);
@@ -437,6 +463,17 @@ internal static class NbdClientHandshake
         return chain.Build(leaf);
     }
 
+    /// <summary>
+    /// The server has no export of the requested name: <c>DeviceNotFound</c> (category ObjectNotFound), the id a
+    /// missing device has everywhere, with a message that names the export rather than a device.
+    /// </summary>
+    internal static DeviceException ExportNotFound(NbdClientOptions options, Exception? inner = null) =>
+        new("DeviceNotFound", DeviceErrorCategory.ObjectNotFound,
+            options.ExportName.Length == 0
+                ? $"The server at {NbdUri.Format(options)} has no default export (the export named '')."
+                : $"The server has no export named '{options.ExportName}'.",
+            options.DeviceName, inner);
+
     private static DeviceException TlsError(NbdClientOptions options, string detail, Exception? inner = null) =>
         new("NbdTlsFailed", DeviceErrorCategory.PermissionDenied, $"{NbdUri.Format(options)}: {detail}", options.DeviceName, inner);
 
@@ -445,7 +482,7 @@ internal static class NbdClientHandshake
         string detail = NbdOptionChannel.Describe(type, data);
         return type switch
         {
-            NbdOptionReply.ErrorUnknown => new DeviceNotFoundException(options.ExportName.Length == 0 ? NbdUri.Format(options) : options.ExportName),
+            NbdOptionReply.ErrorUnknown => ExportNotFound(options),
             NbdOptionReply.ErrorTlsRequired => TlsError(options, "the server requires TLS for this export (" + detail + ")"),
             NbdOptionReply.ErrorPolicy => new DeviceException("NbdOptionRefused", DeviceErrorCategory.PermissionDenied, $"{NbdUri.Format(options)}: {option} refused: {detail}", options.DeviceName),
             NbdOptionReply.ErrorShutdown => new DeviceDisconnectedException(options.DeviceName, "the server is shutting down"),
