@@ -10,4 +10,13 @@ public sealed class DeviceNotFoundException : DeviceException
         : base("DeviceNotFound", DeviceErrorCategory.ObjectNotFound, $"No device named '{name}' was found.", name, innerException)
     {
     }
+
+    /// <summary>Creates the error with a message of the caller's (for a missing export, socket or file).</summary>
+    /// <param name="name">The name or path that was not found.</param>
+    /// <param name="message">What was not found, in the user's terms.</param>
+    /// <param name="innerException">The underlying error, when there is one.</param>
+    public DeviceNotFoundException(string? name, string message, Exception? innerException)
+        : base("DeviceNotFound", DeviceErrorCategory.ObjectNotFound, message, name, innerException)
+    {
+    }
 }

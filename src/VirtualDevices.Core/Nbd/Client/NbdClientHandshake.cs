@@ -467,12 +467,12 @@ internal static class NbdClientHandshake
     /// The server has no export of the requested name: <c>DeviceNotFound</c> (category ObjectNotFound), the id a
     /// missing device has everywhere, with a message that names the export rather than a device.
     /// </summary>
-    internal static DeviceException ExportNotFound(NbdClientOptions options, Exception? inner = null) =>
-        new("DeviceNotFound", DeviceErrorCategory.ObjectNotFound,
+    internal static DeviceNotFoundException ExportNotFound(NbdClientOptions options, Exception? inner = null) =>
+        new(options.DeviceName,
             options.ExportName.Length == 0
                 ? $"The server at {NbdUri.Format(options)} has no default export (the export named '')."
                 : $"The server has no export named '{options.ExportName}'.",
-            options.DeviceName, inner);
+            inner);
 
     private static DeviceException TlsError(NbdClientOptions options, string detail, Exception? inner = null) =>
         new("NbdTlsFailed", DeviceErrorCategory.PermissionDenied, $"{NbdUri.Format(options)}: {detail}", options.DeviceName, inner);
