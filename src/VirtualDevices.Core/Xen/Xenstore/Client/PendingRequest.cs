@@ -1,87 +1,219 @@
+using System.Text;
 using System.Threading.Tasks.Sources;
 
 namespace VirtualDevices.Xen.Xenstore;
 
 /// <summary>
-/// A request waiting for its reply: a reusable value-task source with a buffer the reader copies the reply into.
-/// Pooled by the client, so a round trip allocates nothing. Whoever completes it first (the reader with the reply,
-/// the cancellation callback, or a disconnect) wins; a cancelled request stays in the pending table until its reply
-/// comes or the connection drops, and the reader then returns it to the pool.
+/// A request in flight: the outgoing message (built in place, so sending copies nothing) and the state that decides
+/// who completes it. The state packs the request id with a status, so every transition is a compare-and-swap on
+/// (id, status): a reply, a cancellation or a disconnect that comes late for an earlier use of this recycled object
+/// cannot touch the current one. The one that moves the state out of <see cref="Waiting"/> owns the completion;
+/// the one that moves it to <see cref="Claimed"/> or <see cref="Dead"/> also removes it from the client's table.
 /// </summary>
-internal sealed class PendingRequest : IValueTaskSource<XenstoreMessageType>
+internal abstract class PendingRequest
 {
-    private const int Waiting = 0;
-    private const int Completed = 1;
-    private const int Cancelled = 2;
+    internal const int Waiting = 0;
+    internal const int Claimed = 1;
+    internal const int Cancelled = 2;
+    internal const int Dead = 3;
 
-    private ManualResetValueTaskSourceCore<XenstoreMessageType> _core;
-    private int _state;
+    private long _state = Dead;
 
-    internal PendingRequest(bool runContinuationsAsynchronously)
-    {
-        _core.RunContinuationsAsynchronously = runContinuationsAsynchronously;
-    }
+    /// <summary>Header and payload of the outgoing message; <see cref="MessageLength"/> bytes are valid.</summary>
+    internal byte[] Message { get; } = new byte[XenstoreLimits.HeaderSize + XenstoreLimits.PayloadMax];
 
-    /// <summary>The reply payload; <see cref="Length"/> bytes are valid.</summary>
-    internal byte[] Payload { get; } = new byte[XenstoreLimits.PayloadMax];
+    internal int MessageLength { get; set; }
 
-    internal int Length { get; private set; }
+    internal XenstoreMessageType Type { get; set; }
 
-    internal uint RequestId { get; set; }
+    internal string? Path { get; set; }
 
     internal CancellationTokenRegistration Registration { get; set; }
 
-    internal bool WasCancelled => Volatile.Read(ref _state) == Cancelled;
+    /// <summary>The id of the current use.</summary>
+    internal uint RequestId => (uint)(Volatile.Read(ref _state) >> 2);
 
-    internal ValueTask<XenstoreMessageType> Task => new(this, _core.Version);
+    internal int Status => (int)(Volatile.Read(ref _state) & 3);
 
-    internal void Reset()
-    {
-        _core.Reset();
-        _state = Waiting;
-        Length = 0;
-        Registration = default;
-    }
+    /// <summary>Starts a use under <paramref name="id"/> (before the request is published in the table).</summary>
+    internal void Arm(uint id) => Volatile.Write(ref _state, Pack(id, Waiting));
 
-    /// <summary>Delivers the reply; false if the caller already gave up (the request then belongs to the reader).</summary>
-    internal bool TryComplete(XenstoreMessageType type, ReadOnlySpan<byte> payload)
-    {
-        if (Interlocked.CompareExchange(ref _state, Completed, Waiting) != Waiting)
-        {
-            return false;
-        }
+    /// <summary>Takes the request to deliver its reply or failure; false if it was cancelled or is no longer <paramref name="id"/>.</summary>
+    internal bool TryClaim(uint id) => Transition(id, Waiting, Claimed);
 
-        payload.CopyTo(Payload);
-        Length = payload.Length;
-        _core.SetResult(type);
-        return true;
-    }
+    /// <summary>Retires a cancelled request so that its table entry can be removed; only one party succeeds.</summary>
+    internal bool TryBury(uint id) => Transition(id, Cancelled, Dead);
 
-    /// <summary>Fails the request (disconnect); false if it was already completed or cancelled.</summary>
-    internal bool TryFail(Exception error)
-    {
-        if (Interlocked.CompareExchange(ref _state, Completed, Waiting) != Waiting)
-        {
-            return false;
-        }
+    /// <summary>Marks the current use cancelled; false when it is already claimed.</summary>
+    private protected bool TryCancel(uint id) => Transition(id, Waiting, Cancelled);
 
-        _core.SetException(error);
-        return true;
-    }
+    private bool Transition(uint id, int from, int to) =>
+        Interlocked.CompareExchange(ref _state, Pack(id, to), Pack(id, from)) == Pack(id, from);
+
+    private static long Pack(uint id, int status) => ((long)id << 2) | (uint)status;
+
+    /// <summary>Delivers a reply (after <see cref="TryClaim"/>): parses it into the result or the error.</summary>
+    internal abstract void Complete(XenstoreMessageType type, ReadOnlySpan<byte> payload);
+
+    /// <summary>Fails the request (after <see cref="TryClaim"/>).</summary>
+    internal abstract void Fail(Exception error);
 
     /// <summary>The cancellation callback: completes the wait with cancellation, leaving the request in the table.</summary>
-    internal void Cancel(CancellationToken token)
+    internal abstract void Cancel(CancellationToken token);
+
+    /// <summary>True if <paramref name="payload"/> is the error name <paramref name="name"/> (with or without its nul).</summary>
+    private protected static bool IsErrorName(ReadOnlySpan<byte> payload, string name)
     {
-        if (Interlocked.CompareExchange(ref _state, Cancelled, Waiting) == Waiting)
+        int nul = payload.IndexOf((byte)0);
+        ReadOnlySpan<byte> text = nul < 0 ? payload : payload[..nul];
+        if (text.Length != name.Length)
+        {
+            return false;
+        }
+
+        for (int i = 0; i < text.Length; i++)
+        {
+            if (text[i] != name[i])
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private protected static string ErrorText(ReadOnlySpan<byte> payload)
+    {
+        int nul = payload.IndexOf((byte)0);
+        return Encoding.UTF8.GetString(nul < 0 ? payload : payload[..nul]);
+    }
+}
+
+/// <summary>Parses a reply payload into a request's result (on the reader thread, straight from its buffer).</summary>
+internal delegate T ReplyParser<T>(ReadOnlySpan<byte> payload);
+
+/// <summary>
+/// A request whose awaiter receives <typeparamref name="T"/>: the value-task source handed to the caller, so a round
+/// trip has no async state machine of its own, and the reply is parsed once, where it lies in the reader's buffer.
+/// Recycled through a per-thread cache when the result is taken; a cancelled request is recycled only if its
+/// caller retires it (otherwise the reader drops it when the late reply comes).
+/// </summary>
+internal sealed class PendingRequest<T> : PendingRequest, IValueTaskSource<T>, IValueTaskSource
+{
+    [ThreadStatic]
+    private static PendingRequest<T>? t_cached;
+
+    private ManualResetValueTaskSourceCore<T> _core;
+    private ReplyParser<T>? _parser;
+    private string? _defaultOnError;
+    private XenstoreClient? _client;
+
+    internal static PendingRequest<T> Rent(XenstoreClient client, bool runContinuationsAsynchronously, XenstoreMessageType type,
+        string? path, ReplyParser<T> parser, string? defaultOnError)
+    {
+        PendingRequest<T> request = t_cached ?? new PendingRequest<T>();
+        t_cached = null;
+        request._core.RunContinuationsAsynchronously = runContinuationsAsynchronously;
+        request._client = client;
+        request._parser = parser;
+        request._defaultOnError = defaultOnError;
+        request.Type = type;
+        request.Path = path;
+        return request;
+    }
+
+    /// <summary>Puts an unused or finished request back in this thread's cache.</summary>
+    internal void Recycle()
+    {
+        _core.Reset();
+        _client = null;
+        _parser = null;
+        _defaultOnError = null;
+        Path = null;
+        Registration = default;
+        t_cached = this;
+    }
+
+    internal short Version => _core.Version;
+
+    internal ValueTask<T> AsValueTask() => new(this, _core.Version);
+
+    internal ValueTask AsVoidValueTask() => new(this, _core.Version);
+
+    internal override void Complete(XenstoreMessageType type, ReadOnlySpan<byte> payload)
+    {
+        T result;
+        try
+        {
+            if (type == XenstoreMessageType.Error)
+            {
+                if (_defaultOnError is { } expected && IsErrorName(payload, expected))
+                {
+                    result = default!;
+                }
+                else
+                {
+                    _core.SetException(XenstoreException.FromReply(ErrorText(payload), Type, Path));
+                    return;
+                }
+            }
+            else if (type != Type)
+            {
+                _core.SetException(new XenstoreException("EIO", $"xenstore answered a {Type} request with {type}.", Path));
+                return;
+            }
+            else
+            {
+                result = _parser!(payload);
+            }
+        }
+        catch (Exception e)
+        {
+            _core.SetException(e);
+            return;
+        }
+
+        _core.SetResult(result);
+    }
+
+    internal override void Fail(Exception error) => _core.SetException(error);
+
+    /// <summary>The cancellation callback: completes the wait with cancellation, leaving the request in the table.</summary>
+    internal override void Cancel(CancellationToken token)
+    {
+        if (TryCancel(RequestId))
         {
             _core.SetException(new OperationCanceledException(token));
         }
     }
 
-    XenstoreMessageType IValueTaskSource<XenstoreMessageType>.GetResult(short token) => _core.GetResult(token);
+    public T GetResult(short token)
+    {
+        bool recycle = true;
+        try
+        {
+            return _core.GetResult(token);
+        }
+        finally
+        {
+            Registration.Dispose();
+            if (Status == Cancelled)
+            {
+                // Reuse the request only if its late reply can no longer reach it.
+                recycle = _client!.TryRetire(this);
+            }
 
-    ValueTaskSourceStatus IValueTaskSource<XenstoreMessageType>.GetStatus(short token) => _core.GetStatus(token);
+            if (recycle)
+            {
+                Recycle();
+            }
+        }
+    }
 
-    void IValueTaskSource<XenstoreMessageType>.OnCompleted(Action<object?> continuation, object? state, short token,
-        ValueTaskSourceOnCompletedFlags flags) => _core.OnCompleted(continuation, state, token, flags);
+    void IValueTaskSource.GetResult(short token) => GetResult(token);
+
+    public ValueTaskSourceStatus GetStatus(short token) => _core.GetStatus(token);
+
+    public void OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+        _core.OnCompleted(continuation, state, token, flags);
 }

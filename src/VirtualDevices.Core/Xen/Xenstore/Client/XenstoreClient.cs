@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Buffers.Binary;
 using System.Globalization;
 using System.Net.Sockets;
@@ -30,10 +29,18 @@ public sealed class XenstoreClient : IXenstoreStore, IAsyncDisposable, IDisposab
 
     private readonly XenstoreClientOptions _options;
     private readonly Func<XenstoreTransport>? _reconnect;
+    private const int SlotCount = 256;
+    private const uint SlotMask = SlotCount - 1;
+
     private readonly object _sendLock = new();
-    private readonly object _pendingLock = new();
-    private readonly Dictionary<uint, PendingRequest> _pending = [];
-    private readonly Stack<PendingRequest> _pool = new();
+
+    /// <summary>Requests in flight by <c>id % SlotCount</c>; ids are chosen so that no two share a slot. Read by the
+    /// reader without a lock; an entry is removed only by whoever moved its request's state out of waiting.</summary>
+    private readonly PendingRequest?[] _slots = new PendingRequest?[SlotCount];
+
+    /// <summary>Requests in flight beyond what the slots hold (under its own lock).</summary>
+    private readonly Dictionary<uint, PendingRequest> _overflow = [];
+    private int _overflowCount;
     private readonly Dictionary<string, XenstoreWatch> _watches = new(StringComparer.Ordinal);
     private readonly ManualResetEventSlim _disposedEvent = new(false);
     private readonly Thread _reader;
@@ -44,10 +51,8 @@ public sealed class XenstoreClient : IXenstoreStore, IAsyncDisposable, IDisposab
     private long _nextWatchToken;
     private int _reconnectCount;
     private int _disposed;
-    private int _pendingCount;
+    private int _inFlight;
     private readonly long _spinTicks;
-
-    private delegate T ReplyParser<T>(ReadOnlySpan<byte> payload);
 
     private XenstoreClient(XenstoreTransport transport, XenstoreClientOptions options, Func<XenstoreTransport>? reconnect)
     {
@@ -245,12 +250,15 @@ public sealed class XenstoreClient : IXenstoreStore, IAsyncDisposable, IDisposab
         // E2BIG comes back as null rather than as an exception: the common small directory takes the pooled,
         // allocation-light path, and only a large one pays for the slower listing in parts.
         ValueTask<IReadOnlyList<string>?> whole = RequestAsync<IReadOnlyList<string>?>(Build(XenstoreMessageType.Directory, transaction, path), path, ParseNames, "E2BIG", cancellationToken);
-        if (whole.IsCompletedSuccessfully && whole.Result is { } names)
+        if (!whole.IsCompletedSuccessfully)
         {
-            return new ValueTask<IReadOnlyList<string>>(names);
+            return ListSlowAsync(whole, transaction, path, cancellationToken);
         }
 
-        return ListSlowAsync(whole, transaction, path, cancellationToken);
+        // A value task backed by a pooled request may be consumed once only.
+        return whole.Result is { } names
+            ? new ValueTask<IReadOnlyList<string>>(names)
+            : ListInPartsAsync(transaction, path, new XenstoreException("E2BIG", $"xenstore Directory '{path}' is too large for one reply.", path), cancellationToken);
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
@@ -341,16 +349,35 @@ public sealed class XenstoreClient : IXenstoreStore, IAsyncDisposable, IDisposab
         return new DirectoryPart(generation, names, consumed, last);
     }
 
+    /// <summary>The names of a DIRECTORY reply, in one exactly sized array (counted first, so nothing is regrown).</summary>
     private static IReadOnlyList<string> ParseNames(ReadOnlySpan<byte> payload)
     {
-        var names = new List<string>();
+        int count = 0;
+        for (ReadOnlySpan<byte> rest = payload; !rest.IsEmpty;)
+        {
+            int nul = rest.IndexOf((byte)0);
+            if (nul != 0)
+            {
+                count++;
+            }
+
+            rest = nul < 0 ? default : rest[(nul + 1)..];
+        }
+
+        if (count == 0)
+        {
+            return [];
+        }
+
+        string[] names = new string[count];
+        int next = 0;
         while (!payload.IsEmpty)
         {
             int nul = payload.IndexOf((byte)0);
             ReadOnlySpan<byte> name = nul < 0 ? payload : payload[..nul];
             if (!name.IsEmpty)
             {
-                names.Add(Encoding.UTF8.GetString(name));
+                names[next++] = Encoding.UTF8.GetString(name);
             }
 
             payload = nul < 0 ? default : payload[(nul + 1)..];
@@ -633,8 +660,57 @@ public sealed class XenstoreClient : IXenstoreStore, IAsyncDisposable, IDisposab
 
     // ---------------------------------------------------------------- message building
 
-    /// <summary>A message in a pooled buffer, header included; the request id is filled in when it is sent.</summary>
-    private readonly record struct OutgoingMessage(byte[] Buffer, int Length, XenstoreMessageType Type);
+    /// <summary>
+    /// What to send, checked but not yet written: <c>path|tail</c> (tail a value, permissions, or nothing), or a list of
+    /// nul-terminated strings. The request engine writes it straight into the buffer of the request that carries it.
+    /// </summary>
+    private readonly ref struct OutgoingMessage
+    {
+        internal OutgoingMessage(XenstoreMessageType type, uint transaction, string? path, ReadOnlySpan<byte> tail, string[]? strings, int payloadLength)
+        {
+            Type = type;
+            Transaction = transaction;
+            Path = path;
+            Tail = tail;
+            Strings = strings;
+            PayloadLength = payloadLength;
+        }
+
+        internal XenstoreMessageType Type { get; }
+
+        internal uint Transaction { get; }
+
+        internal string? Path { get; }
+
+        internal ReadOnlySpan<byte> Tail { get; }
+
+        internal string[]? Strings { get; }
+
+        internal int PayloadLength { get; }
+
+        /// <summary>Writes the header (request id 0 until sent) and payload; returns the message length.</summary>
+        internal int WriteTo(Span<byte> destination)
+        {
+            new XenstoreMessageHeader(Type, 0, Transaction, (uint)PayloadLength).Write(destination);
+            int position = XenstoreLimits.HeaderSize;
+            if (Strings is null)
+            {
+                // A validated path is ASCII.
+                position += Encoding.ASCII.GetBytes(Path!, destination[position..]);
+                destination[position++] = 0;
+                Tail.CopyTo(destination[position..]);
+                return position + Tail.Length;
+            }
+
+            foreach (string s in Strings)
+            {
+                position += Encoding.UTF8.GetBytes(s, destination[position..]);
+                destination[position++] = 0;
+            }
+
+            return position;
+        }
+    }
 
     /// <summary><c>path|</c> followed by <paramref name="tail"/> (a value, permissions, or nothing).</summary>
     private static OutgoingMessage Build(XenstoreMessageType type, uint transaction, string path, ReadOnlySpan<byte> tail = default)
@@ -646,20 +722,13 @@ public sealed class XenstoreClient : IXenstoreStore, IAsyncDisposable, IDisposab
             throw TooBig(type, path, payload);
         }
 
-        byte[] buffer = ArrayPool<byte>.Shared.Rent(XenstoreLimits.HeaderSize + payload);
-        new XenstoreMessageHeader(type, 0, transaction, (uint)payload).Write(buffer);
-        int position = XenstoreLimits.HeaderSize + Encoding.ASCII.GetBytes(path, buffer.AsSpan(XenstoreLimits.HeaderSize));
-        buffer[position++] = 0;
-        tail.CopyTo(buffer.AsSpan(position));
-        return new OutgoingMessage(buffer, XenstoreLimits.HeaderSize + payload, type);
+        return new OutgoingMessage(type, transaction, path, tail, null, payload);
     }
 
     private static OutgoingMessage BuildDirectoryPart(uint transaction, string path, long offset)
     {
-        Span<byte> tail = stackalloc byte[24];
-        offset.TryFormat(tail, out int digits, default, CultureInfo.InvariantCulture);
-        tail[digits] = 0;
-        return Build(XenstoreMessageType.DirectoryPart, transaction, path, tail[..(digits + 1)]);
+        XenstorePath.Validate(path);
+        return BuildStrings(XenstoreMessageType.DirectoryPart, transaction, path, offset.ToString(CultureInfo.InvariantCulture));
     }
 
     private static OutgoingMessage BuildWatch(XenstoreMessageType type, XenstoreWatch watch)
@@ -682,16 +751,7 @@ public sealed class XenstoreClient : IXenstoreStore, IAsyncDisposable, IDisposab
             throw TooBig(type, null, payload);
         }
 
-        byte[] buffer = ArrayPool<byte>.Shared.Rent(XenstoreLimits.HeaderSize + payload);
-        new XenstoreMessageHeader(type, 0, transaction, (uint)payload).Write(buffer);
-        int position = XenstoreLimits.HeaderSize;
-        foreach (string s in strings)
-        {
-            position += Encoding.UTF8.GetBytes(s, buffer.AsSpan(position));
-            buffer[position++] = 0;
-        }
-
-        return new OutgoingMessage(buffer, position, type);
+        return new OutgoingMessage(type, transaction, null, default, strings, payload);
     }
 
     private static XenstoreException TooBig(XenstoreMessageType type, string? path, int payload) =>
@@ -700,117 +760,67 @@ public sealed class XenstoreClient : IXenstoreStore, IAsyncDisposable, IDisposab
 
     // ---------------------------------------------------------------- request engine
 
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    private async ValueTask CommandAsync(OutgoingMessage message, string? path, CancellationToken cancellationToken)
+    private static readonly ReplyParser<bool> Acknowledged = static _ => true;
+
+    private ValueTask CommandAsync(scoped OutgoingMessage message, string? path, CancellationToken cancellationToken)
     {
-        await RequestAsync(message, path, static _ => true, missingIsDefault: false, cancellationToken).ConfigureAwait(false);
+        PendingRequest<bool> pending = Prepare(message, path, Acknowledged, null);
+        try
+        {
+            if (TrySend(pending, cancellationToken))
+            {
+                return pending.AsVoidValueTask();
+            }
+        }
+        catch (Exception e)
+        {
+            pending.Recycle();
+            return ValueTask.FromException(e);
+        }
+
+        return new ValueTask(SendAfterReconnectAsync(pending, cancellationToken).AsTask());
     }
 
     /// <summary>
-    /// Sends a request and waits for its reply by request id. The pooled state machine and the pooled pending request
-    /// make a round trip allocation-free apart from what the parser returns.
+    /// Sends a request and returns its reply parsed by <paramref name="parser"/> (an error reply named ENOENT yields the
+    /// default value when <paramref name="missingIsDefault"/>). The value task is backed by the pooled request itself,
+    /// so a round trip allocates nothing apart from what the parser returns.
     /// </summary>
-    private ValueTask<T> RequestAsync<T>(OutgoingMessage message, string? path, ReplyParser<T> parser, bool missingIsDefault, CancellationToken cancellationToken) =>
+    private ValueTask<T> RequestAsync<T>(scoped OutgoingMessage message, string? path, ReplyParser<T> parser, bool missingIsDefault, CancellationToken cancellationToken) =>
         RequestAsync(message, path, parser, missingIsDefault ? "ENOENT" : null, cancellationToken);
 
     /// <summary>As above; an error reply named <paramref name="defaultOnError"/> yields the default value instead of an exception.</summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<T> RequestAsync<T>(OutgoingMessage message, string? path, ReplyParser<T> parser, string? defaultOnError, CancellationToken cancellationToken)
+    private ValueTask<T> RequestAsync<T>(scoped OutgoingMessage message, string? path, ReplyParser<T> parser, string? defaultOnError, CancellationToken cancellationToken)
     {
-        PendingRequest pending = RentPending();
-        bool recycle = true;
+        PendingRequest<T> pending = Prepare(message, path, parser, defaultOnError);
         try
         {
-            try
+            if (TrySend(pending, cancellationToken))
             {
-                if (!TrySend(pending, message, cancellationToken))
-                {
-                    await SendAfterReconnectAsync(pending, message, cancellationToken).ConfigureAwait(false);
-                }
+                return pending.AsValueTask();
             }
-            finally
-            {
-                ArrayPool<byte>.Shared.Return(message.Buffer);
-            }
-
-            XenstoreMessageType replyType;
-            try
-            {
-                replyType = await pending.Task.ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) when (pending.WasCancelled)
-            {
-                // Only reuse the request if its late reply can no longer reach it.
-                recycle = TryForget(pending);
-                throw;
-            }
-
-            ReadOnlySpan<byte> payload = pending.Payload.AsSpan(0, pending.Length);
-            if (replyType == XenstoreMessageType.Error)
-            {
-                string error = ParseText(payload);
-                if (error == defaultOnError)
-                {
-                    return default!;
-                }
-
-                throw XenstoreException.FromReply(error, message.Type, path);
-            }
-
-            if (replyType != message.Type)
-            {
-                throw new XenstoreException("EIO", $"xenstore answered a {message.Type} request with {replyType}.", path);
-            }
-
-            return parser(payload);
         }
-        finally
+        catch (Exception e)
         {
-            pending.Registration.Dispose();
-            if (recycle)
-            {
-                ReturnPending(pending);
-            }
+            pending.Recycle();
+            return ValueTask.FromException<T>(e);
         }
+
+        return SendAfterReconnectAsync(pending, cancellationToken);
     }
 
-    private PendingRequest RentPending()
+    private PendingRequest<T> Prepare<T>(scoped OutgoingMessage message, string? path, ReplyParser<T> parser, string? defaultOnError)
     {
-        lock (_pool)
-        {
-            if (_pool.TryPop(out PendingRequest? pending))
-            {
-                return pending;
-            }
-        }
-
-        return new PendingRequest(_options.RunContinuationsAsynchronously);
+        PendingRequest<T> pending = PendingRequest<T>.Rent(this, _options.RunContinuationsAsynchronously, message.Type, path, parser, defaultOnError);
+        pending.MessageLength = message.WriteTo(pending.Message);
+        return pending;
     }
 
-    private void ReturnPending(PendingRequest pending)
-    {
-        pending.Reset();
-        lock (_pool)
-        {
-            if (_pool.Count < 64)
-            {
-                _pool.Push(pending);
-            }
-        }
-    }
-
-    private bool TryForget(PendingRequest pending)
-    {
-        lock (_pendingLock)
-        {
-            bool removed = _pending.Remove(pending.RequestId, out PendingRequest? found) && ReferenceEquals(found, pending);
-            _pendingCount = _pending.Count;
-            return removed;
-        }
-    }
-
-    /// <summary>Registers and sends the request on the current connection; false while disconnected.</summary>
-    private bool TrySend(PendingRequest pending, OutgoingMessage message, CancellationToken cancellationToken)
+    /// <summary>
+    /// Registers and sends the request on the current connection; false while disconnected (nothing registered).
+    /// When it throws, the request is neither registered nor completed, so the caller may recycle it.
+    /// </summary>
+    private bool TrySend(PendingRequest pending, CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(IsDisposed, this);
         cancellationToken.ThrowIfCancellationRequested();
@@ -827,25 +837,32 @@ public sealed class XenstoreClient : IXenstoreStore, IAsyncDisposable, IDisposab
                 return false;
             }
 
-            uint id = ++_nextRequestId;
-            pending.RequestId = id;
-            BinaryPrimitives.WriteUInt32LittleEndian(message.Buffer.AsSpan(4), id);
-            lock (_pendingLock)
-            {
-                _pending[id] = pending;
-                _pendingCount = _pending.Count;
-            }
-
+            uint id = Register(pending);
+            BinaryPrimitives.WriteUInt32LittleEndian(pending.Message.AsSpan(4), id);
             try
             {
-                transport.Send(message.Buffer.AsSpan(0, message.Length));
+                transport.Send(pending.Message.AsSpan(0, pending.MessageLength));
             }
             catch (Exception e) when (e is SocketException or IOException or ObjectDisposedException)
             {
-                lock (_pendingLock)
+                if (!Unregister(pending, id))
                 {
-                    _pending.Remove(id);
-                    _pendingCount = _pending.Count;
+                    // A disconnect already failed it: its caller gets that failure.
+                    return true;
+                }
+
+                if (_reconnect is not null && !IsDisposed)
+                {
+                    // The peer went away before the reader noticed: drop the connection now (waking the reader, which
+                    // reconnects) and let the request wait for the new one, as a request sent a moment later would.
+                    _transport = null;
+                    if (_connected.Task.IsCompleted)
+                    {
+                        _connected = NewConnectedSignal(completed: false);
+                    }
+
+                    transport.Dispose();
+                    return false;
                 }
 
                 throw new DeviceDisconnectedException(XenstoreException.XenstoreDeviceName, $"sending to {_endpoint} failed", e);
@@ -860,33 +877,124 @@ public sealed class XenstoreClient : IXenstoreStore, IAsyncDisposable, IDisposab
         return true;
     }
 
-    private async ValueTask SendAfterReconnectAsync(PendingRequest pending, OutgoingMessage message, CancellationToken cancellationToken)
+    /// <summary>Gives the request an id whose slot is free (under the send lock) and publishes it.</summary>
+    private uint Register(PendingRequest pending)
     {
-        using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        limit.CancelAfter(_options.ReconnectTimeout);
-        while (true)
+        Interlocked.Increment(ref _inFlight);
+        for (int attempt = 0; attempt < SlotCount; attempt++)
         {
-            Task connected;
-            lock (_sendLock)
+            uint id = NextRequestId();
+            ref PendingRequest? slot = ref _slots[id & SlotMask];
+            if (slot is null)
             {
-                connected = _connected.Task;
-            }
-
-            try
-            {
-                await connected.WaitAsync(limit.Token).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-            {
-                throw new DeviceDisconnectedException(XenstoreException.XenstoreDeviceName,
-                    $"no connection to {_endpoint} within {_options.ReconnectTimeout}");
-            }
-
-            if (TrySend(pending, message, cancellationToken))
-            {
-                return;
+                pending.Arm(id);
+                Volatile.Write(ref slot, pending);
+                return id;
             }
         }
+
+        // Every slot is taken: that many requests are in flight.
+        uint overflowId = NextRequestId();
+        pending.Arm(overflowId);
+        lock (_overflow)
+        {
+            _overflow[overflowId] = pending;
+            _overflowCount = _overflow.Count;
+        }
+
+        return overflowId;
+    }
+
+    private uint NextRequestId()
+    {
+        uint id = ++_nextRequestId;
+        return id != 0 ? id : ++_nextRequestId;
+    }
+
+    /// <summary>Takes back a request whose send failed; false if a disconnect claimed it first.</summary>
+    private bool Unregister(PendingRequest pending, uint id)
+    {
+        if (!pending.TryClaim(id))
+        {
+            return false;
+        }
+
+        Remove(pending, id);
+        return true;
+    }
+
+    /// <summary>Removes a request from the table; called by whoever moved its state out of waiting or cancelled.</summary>
+    private void Remove(PendingRequest pending, uint id)
+    {
+        Interlocked.Decrement(ref _inFlight);
+        ref PendingRequest? slot = ref _slots[id & SlotMask];
+        if (ReferenceEquals(Volatile.Read(ref slot), pending))
+        {
+            Volatile.Write(ref slot, null);
+            return;
+        }
+
+        lock (_overflow)
+        {
+            _overflow.Remove(id);
+            _overflowCount = _overflow.Count;
+        }
+    }
+
+    /// <summary>
+    /// Called when a cancelled request's result is taken: true if it could be retired (its late reply can no longer
+    /// reach it, so it may be reused); false if the reader or a disconnect retired it (it is then left to the collector).
+    /// </summary>
+    internal bool TryRetire(PendingRequest pending)
+    {
+        uint id = pending.RequestId;
+        if (!pending.TryBury(id))
+        {
+            return false;
+        }
+
+        Remove(pending, id);
+        return true;
+    }
+
+    private async ValueTask<T> SendAfterReconnectAsync<T>(PendingRequest<T> pending, CancellationToken cancellationToken)
+    {
+        try
+        {
+            using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            limit.CancelAfter(_options.ReconnectTimeout);
+            while (true)
+            {
+                Task connected;
+                lock (_sendLock)
+                {
+                    connected = _connected.Task;
+                }
+
+                try
+                {
+                    await connected.WaitAsync(limit.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+                {
+                    throw new DeviceDisconnectedException(XenstoreException.XenstoreDeviceName,
+                        $"no connection to {_endpoint} within {_options.ReconnectTimeout}");
+                }
+
+                if (TrySend(pending, cancellationToken))
+                {
+                    break;
+                }
+            }
+        }
+        catch
+        {
+            // Never registered: nobody else holds it.
+            pending.Recycle();
+            throw;
+        }
+
+        return await pending.AsValueTask().ConfigureAwait(false);
     }
 
     // ---------------------------------------------------------------- reader thread
@@ -915,14 +1023,18 @@ public sealed class XenstoreClient : IXenstoreStore, IAsyncDisposable, IDisposab
                 break;
             }
 
+            Task watchesRegistered;
             lock (_sendLock)
             {
                 _transport = next;
+                // The watches go out first: requests waiting for the connection are sent after them, so a change
+                // made once such a request completed cannot slip past a watch that is not registered yet.
+                watchesRegistered = RegisterWatchesAgain();
+                Interlocked.Increment(ref _reconnectCount);
                 _connected.TrySetResult();
             }
 
-            Interlocked.Increment(ref _reconnectCount);
-            _ = Task.Run(RegisterWatchesAgainAsync);
+            _ = watchesRegistered;
         }
 
         FailPending(new DeviceDisconnectedException(XenstoreException.XenstoreDeviceName, $"the connection to {_endpoint} is closed"));
@@ -989,13 +1101,13 @@ public sealed class XenstoreClient : IXenstoreStore, IAsyncDisposable, IDisposab
     /// </summary>
     private void SpinForReply(XenstoreTransport transport)
     {
-        if (_spinTicks == 0 || Volatile.Read(ref _pendingCount) == 0)
+        if (_spinTicks == 0 || Volatile.Read(ref _inFlight) == 0)
         {
             return;
         }
 
         long deadline = System.Diagnostics.Stopwatch.GetTimestamp() + _spinTicks;
-        while (transport.Available == 0 && System.Diagnostics.Stopwatch.GetTimestamp() < deadline && Volatile.Read(ref _pendingCount) > 0)
+        while (transport.Available == 0 && System.Diagnostics.Stopwatch.GetTimestamp() < deadline && Volatile.Read(ref _inFlight) > 0)
         {
             Thread.SpinWait(20);
         }
@@ -1009,16 +1121,37 @@ public sealed class XenstoreClient : IXenstoreStore, IAsyncDisposable, IDisposab
             return;
         }
 
-        PendingRequest? pending;
-        lock (_pendingLock)
+        uint id = header.RequestId;
+        PendingRequest? pending = Volatile.Read(ref _slots[id & SlotMask]);
+        if (pending is null || pending.RequestId != id)
         {
-            _pending.Remove(header.RequestId, out pending);
-            _pendingCount = _pending.Count;
+            pending = null;
+            if (Volatile.Read(ref _overflowCount) > 0)
+            {
+                lock (_overflow)
+                {
+                    _overflow.TryGetValue(id, out pending);
+                }
+            }
+
+            if (pending is null)
+            {
+                // A reply nobody waits for any more: its request was cancelled and retired.
+                return;
+            }
         }
 
-        // A reply nobody waits for (its request was cancelled and forgotten) is dropped; a cancelled request that
-        // was not forgotten yet refuses it and its caller leaves it to the garbage collector.
-        pending?.TryComplete(header.Type, payload);
+        // The id is part of every state transition, so a stale read above cannot complete a reused request.
+        if (pending.TryClaim(id))
+        {
+            Remove(pending, id);
+            pending.Complete(header.Type, payload);
+        }
+        else if (pending.TryBury(id))
+        {
+            // Cancelled and still waiting for its result to be taken: the caller leaves it to the collector.
+            Remove(pending, id);
+        }
     }
 
     private void DeliverWatchEvent(ReadOnlySpan<byte> payload)
@@ -1088,7 +1221,8 @@ public sealed class XenstoreClient : IXenstoreStore, IAsyncDisposable, IDisposab
         return null;
     }
 
-    private async Task RegisterWatchesAgainAsync()
+    /// <summary>Sends WATCH for every watch on the new connection (under the send lock); the task observes the replies.</summary>
+    private Task RegisterWatchesAgain()
     {
         XenstoreWatch[] watches;
         lock (_watches)
@@ -1096,11 +1230,22 @@ public sealed class XenstoreClient : IXenstoreStore, IAsyncDisposable, IDisposab
             watches = [.. _watches.Values];
         }
 
+        var sent = new List<Task>(watches.Length);
         foreach (XenstoreWatch watch in watches)
+        {
+            sent.Add(CommandAsync(BuildWatch(XenstoreMessageType.Watch, watch), watch.Path, CancellationToken.None).AsTask());
+        }
+
+        return ObserveWatchRegistrationsAsync(sent);
+    }
+
+    private static async Task ObserveWatchRegistrationsAsync(List<Task> sent)
+    {
+        foreach (Task registration in sent)
         {
             try
             {
-                await CommandAsync(BuildWatch(XenstoreMessageType.Watch, watch), watch.Path, CancellationToken.None).ConfigureAwait(false);
+                await registration.ConfigureAwait(false);
             }
             catch (DeviceException)
             {
@@ -1111,17 +1256,40 @@ public sealed class XenstoreClient : IXenstoreStore, IAsyncDisposable, IDisposab
 
     private void FailPending(Exception error)
     {
-        PendingRequest[] pending;
-        lock (_pendingLock)
+        for (int i = 0; i < _slots.Length; i++)
         {
-            pending = [.. _pending.Values];
-            _pending.Clear();
-            _pendingCount = 0;
+            if (Volatile.Read(ref _slots[i]) is { } request)
+            {
+                FailOne(request, error);
+            }
         }
 
-        foreach (PendingRequest request in pending)
+        if (Volatile.Read(ref _overflowCount) > 0)
         {
-            request.TryFail(error);
+            PendingRequest[] overflow;
+            lock (_overflow)
+            {
+                overflow = [.. _overflow.Values];
+            }
+
+            foreach (PendingRequest request in overflow)
+            {
+                FailOne(request, error);
+            }
+        }
+    }
+
+    private void FailOne(PendingRequest request, Exception error)
+    {
+        uint id = request.RequestId;
+        if (request.TryClaim(id))
+        {
+            Remove(request, id);
+            request.Fail(error);
+        }
+        else if (request.TryBury(id))
+        {
+            Remove(request, id);
         }
     }
 
