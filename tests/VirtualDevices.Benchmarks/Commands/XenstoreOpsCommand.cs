@@ -22,7 +22,8 @@ internal static class XenstoreOpsCommand
         var options = Arguments.Parse(args, options: ["--count", "--warmup", "--mix", "--spin-us"], flags: ["--async-continuations"]);
         string socketPath = options.Positional(0, "SOCKET");
         int count = options.Int("--count", 100_000);
-        int warmup = options.Int("--warmup", 10_000);
+        // Long enough for tiered compilation to settle, so the figure is the steady state.
+        int warmup = options.Int("--warmup", 30_000);
         string mix = options.String("--mix") ?? Mix;
         var clientOptions = new XenstoreClientOptions { SocketPath = socketPath, RunContinuationsAsynchronously = options.Flag("--async-continuations") };
         if (options.String("--spin-us") is { } spin)

@@ -100,8 +100,14 @@ internal delegate T ReplyParser<T>(ReadOnlySpan<byte> payload);
 /// </summary>
 internal sealed class PendingRequest<T> : PendingRequest, IValueTaskSource<T>, IValueTaskSource
 {
+    private const int SharedPoolSize = 32;
+
     [ThreadStatic]
     private static PendingRequest<T>? t_cached;
+
+    /// <summary>Behind the per-thread cache: requests recycled on threads whose cache was full (continuations on the
+    /// thread pool finish on other threads than they started), so a round trip still allocates nothing.</summary>
+    private static readonly Stack<PendingRequest<T>> s_shared = new();
 
     private ManualResetValueTaskSourceCore<T> _core;
     private ReplyParser<T>? _parser;
@@ -111,8 +117,18 @@ internal sealed class PendingRequest<T> : PendingRequest, IValueTaskSource<T>, I
     internal static PendingRequest<T> Rent(XenstoreClient client, bool runContinuationsAsynchronously, XenstoreMessageType type,
         string? path, ReplyParser<T> parser, string? defaultOnError)
     {
-        PendingRequest<T> request = t_cached ?? new PendingRequest<T>();
+        PendingRequest<T>? request = t_cached;
         t_cached = null;
+        if (request is null)
+        {
+            lock (s_shared)
+            {
+                s_shared.TryPop(out request);
+            }
+
+            request ??= new PendingRequest<T>();
+        }
+
         request._core.RunContinuationsAsynchronously = runContinuationsAsynchronously;
         request._client = client;
         request._parser = parser;
@@ -131,7 +147,19 @@ internal sealed class PendingRequest<T> : PendingRequest, IValueTaskSource<T>, I
         _defaultOnError = null;
         Path = null;
         Registration = default;
-        t_cached = this;
+        if (t_cached is null)
+        {
+            t_cached = this;
+            return;
+        }
+
+        lock (s_shared)
+        {
+            if (s_shared.Count < SharedPoolSize)
+            {
+                s_shared.Push(this);
+            }
+        }
     }
 
     internal short Version => _core.Version;
