@@ -23,6 +23,7 @@ internal sealed class NbdFrameWriter : IAsyncDisposable
     private readonly ConcurrentQueue<INbdOutgoing> _queue = new();
     private readonly NbdAsyncSignal _signal = new();
     private readonly List<INbdOutgoing> _batch = [];
+    private readonly List<ArraySegment<byte>> _segments = new(2);
     private readonly Action<Exception> _onFailure;
     private Stream _stream;
     private byte[] _buffer;
@@ -163,13 +164,38 @@ internal sealed class NbdFrameWriter : IAsyncDisposable
                 continue;
             }
 
-            if (used > 0)
+            if (used > 0 && _stream is System.Net.Sockets.NetworkStream network
+                && System.Runtime.InteropServices.MemoryMarshal.TryGetArray(payload, out ArraySegment<byte> payloadArray))
             {
-                await _stream.WriteAsync(_buffer.AsMemory(0, used)).ConfigureAwait(false);
+                // Headers and a large payload in one gathered send: one system call per reply or request, not two.
+                _segments.Clear();
+                _segments.Add(new ArraySegment<byte>(_buffer, 0, used));
+                _segments.Add(payloadArray);
+                int sent = await network.Socket.SendAsync(_segments, System.Net.Sockets.SocketFlags.None).ConfigureAwait(false);
+                if (sent < used + payload.Length)
+                {
+                    // A partial gathered send: write what is left the plain way.
+                    if (sent < used)
+                    {
+                        await _stream.WriteAsync(_buffer.AsMemory(sent, used - sent)).ConfigureAwait(false);
+                        sent = used;
+                    }
+
+                    await _stream.WriteAsync(payload[(sent - used)..]).ConfigureAwait(false);
+                }
+
                 used = 0;
             }
+            else
+            {
+                if (used > 0)
+                {
+                    await _stream.WriteAsync(_buffer.AsMemory(0, used)).ConfigureAwait(false);
+                    used = 0;
+                }
 
-            await _stream.WriteAsync(payload).ConfigureAwait(false);
+                await _stream.WriteAsync(payload).ConfigureAwait(false);
+            }
 
             // Written: the producer may reuse the payload now; completing early keeps the pipeline full.
             await FlushAsync(0).ConfigureAwait(false);
