@@ -10,39 +10,8 @@ namespace VirtualDevices.PowerShell.Commands.Block;
 /// </summary>
 [Cmdlet(VerbsCommunications.Read, "BlockDevice", DefaultParameterSetName = PathSet)]
 [OutputType(typeof(BlockData), typeof(BlockTransferResult))]
-public sealed class ReadBlockDeviceCommand : AsyncCmdlet
+public sealed class ReadBlockDeviceCommand : BlockRangeCommand
 {
-    private const string PathSet = "Path";
-    private const string DeviceSet = "Device";
-    private const string UriSet = "Uri";
-
-    /// <summary>The disk image or block-special file to read (opened read-only for this command).</summary>
-    [Parameter(Mandatory = true, Position = 0, ParameterSetName = PathSet, ValueFromPipelineByPropertyName = true)]
-    [Alias("FullName")]
-    [ValidateNotNullOrEmpty]
-    public string Path { get; set; } = null!;
-
-    /// <summary>A device open in the session, or its name.</summary>
-    [Parameter(Mandatory = true, Position = 0, ParameterSetName = DeviceSet, ValueFromPipeline = true)]
-    [DeviceTransformation]
-    [ArgumentCompleter(typeof(DeviceNameCompleter))]
-    public IBlockDevice Device { get; set; } = null!;
-
-    /// <summary>An NBD URI (nbd://host/export, nbd+unix:///export?socket=...) to connect to for this command alone.</summary>
-    [Parameter(Mandatory = true, ParameterSetName = UriSet)]
-    [ValidateNotNullOrEmpty]
-    public string Uri { get; set; } = null!;
-
-    /// <summary>The first sector to read (default 0).</summary>
-    [Parameter]
-    [ValidateRange(0, long.MaxValue)]
-    public long Sector { get; set; }
-
-    /// <summary>The number of sectors to read (default: to the end of the device).</summary>
-    [Parameter]
-    [ValidateRange(0, long.MaxValue)]
-    public long Count { get; set; }
-
     /// <summary>The first byte to read, a multiple of the sector size (instead of -Sector).</summary>
     [Parameter]
     [ValidateRange(0, long.MaxValue)]
@@ -74,7 +43,7 @@ public sealed class ReadBlockDeviceCommand : AsyncCmdlet
     /// <inheritdoc/>
     protected override void ProcessRecord()
     {
-        var target = BlockTarget.Bind(this, ParameterSetName == PathSet ? Path : null, ParameterSetName == DeviceSet ? Device : null, ParameterSetName == UriSet ? Uri : null);
+        BlockTarget target = BindTarget();
         string? outFile = OutFile is null ? null : GetUnresolvedProviderPathFromPSPath(OutFile);
         long? sector = Bound(nameof(Sector), Sector), count = Bound(nameof(Count), Count);
         long? offset = Bound(nameof(Offset), Offset), length = Bound(nameof(Length), Length);
@@ -135,6 +104,4 @@ public sealed class ReadBlockDeviceCommand : AsyncCmdlet
             }
         }, target.ErrorTarget);
     }
-
-    private long? Bound(string name, long value) => MyInvocation.BoundParameters.ContainsKey(name) ? value : null;
 }
