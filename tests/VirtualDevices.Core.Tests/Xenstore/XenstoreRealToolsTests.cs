@@ -6,7 +6,11 @@ namespace VirtualDevices.Tests.Xenstore;
 /// <summary>The real xenstore tools (xenstore-utils) and Xen's test-xenstore against our server, via XENSTORED_PATH.</summary>
 public sealed class XenstoreRealToolsTests
 {
-    private const string TestXenstore = "/usr/lib/xen-4.17/bin/test-xenstore";
+    /// <summary>Xen's test client, from the installed xen-utils (4.17 on Debian 12; the version is not pinned).</summary>
+    private static readonly string TestXenstore = Directory.Exists("/usr/lib")
+        ? Directory.GetDirectories("/usr/lib", "xen-4.*").Order(StringComparer.Ordinal)
+            .Select(d => Path.Combine(d, "bin", "test-xenstore")).LastOrDefault(File.Exists) ?? "/usr/lib/xen-4.17/bin/test-xenstore"
+        : "/usr/lib/xen-4.17/bin/test-xenstore";
 
     private static async Task<string> RunToolAsync(XenstoreTestServer server, string tool, params string[] arguments)
     {
