@@ -141,4 +141,45 @@ public sealed class NbdLoopbackTests
         Assert.Throws<FormatException>(() => NbdUri.Parse("http://h/"));
         Assert.Throws<FormatException>(() => NbdUri.Parse("nbd://h:99999/"));
     }
+
+    [Fact]
+    public async Task ADeviceThatBlocksStillServesRequestsSideBySide()
+    {
+        // Reads complete synchronously but slowly, like a cold disk: after a few of them the server stops running
+        // requests on its reading thread and runs them on the thread pool, several at a time.
+        using var dir = new TempDirectory();
+        string socket = dir.File("b.sock");
+        await using var disk = new BlockingDevice();
+        await using var server = new NbdServer(new NbdServerOptions { UnixSocketPath = socket }, new NbdExport("", disk));
+        await server.StartAsync();
+        CancellationToken ct = NbdPeers.Deadline();
+        await using NbdBlockDevice device = await NbdClient.ConnectAsync(NbdUri.Parse($"nbd+unix:///?socket={socket}"), ct);
+        await Task.WhenAll(Enumerable.Range(0, 24).Select(i => device.ReadAsync(i * 8L, new byte[4096], ct).AsTask()));
+        Assert.True(disk.MostAtOnce >= 2, $"at most {disk.MostAtOnce} read at a time");
+    }
+
+    /// <summary>A disk whose reads block the calling thread for 20 ms, recording how many ran at once.</summary>
+    private sealed class BlockingDevice() : BlockDevice(null, "blocking", "test", new BlockDeviceInfo(512, 2048, readOnly: true, BlockFeatures.None))
+    {
+        private int _now;
+        private int _most;
+
+        public int MostAtOnce => Volatile.Read(ref _most);
+
+        protected override ValueTask ReadCoreAsync(long offset, Memory<byte> buffer, CancellationToken cancellationToken)
+        {
+            int now = Interlocked.Increment(ref _now);
+            int most;
+            while (now > (most = Volatile.Read(ref _most)) && Interlocked.CompareExchange(ref _most, now, most) != most)
+            {
+            }
+
+            Thread.Sleep(20);
+            Interlocked.Decrement(ref _now);
+            buffer.Span.Clear();
+            return default;
+        }
+
+        protected override ValueTask WriteCoreAsync(long offset, ReadOnlyMemory<byte> buffer, BlockWriteOptions options, CancellationToken cancellationToken) => default;
+    }
 }

@@ -23,10 +23,17 @@ internal sealed class NbdServerConnection
     /// <summary>Write payloads buffered at once per connection, bounding what one client can make the server hold.</summary>
     private const long MaximumBufferedPayload = 64L * 1024 * 1024;
 
-    /// <summary>An inline request slower than this (in <see cref="TimeSpan"/> ticks: 500 µs) sends the next ones to the thread pool.</summary>
+    /// <summary>An inline request whose device took longer than this (in <see cref="TimeSpan"/> ticks: 500 µs) is slow.</summary>
     private const long SlowInlineTicks = 5_000;
 
-    /// <summary>How many requests go to the thread pool after a slow inline one.</summary>
+    /// <summary>
+    /// How many slow inline requests in a row send the next ones to the thread pool. One is not enough: a page-cache
+    /// read preempted by the client on a busy machine looks as slow as a disk read, and sending the next requests to
+    /// the pool for it costs a thread hop each; a device that really blocks is slow every time.
+    /// </summary>
+    private const int SlowInlineInARow = 3;
+
+    /// <summary>How many requests go to the thread pool after slow inline ones.</summary>
     private const int PooledAfterSlowRequest = 256;
 
     private readonly NbdServer _server;
@@ -47,6 +54,7 @@ internal sealed class NbdServerConnection
     private int _inFlight;
     private long _bufferedPayload;
     private int _pooledRequests;
+    private int _slowInlineRequests;
 
     public NbdServerConnection(NbdServer server, Socket socket, NbdServerOptions options, CancellationToken stopping)
     {
@@ -622,8 +630,9 @@ internal sealed class NbdServerConnection
     /// Runs a request on the reader's own thread, which saves a thread-pool hop (a wake-up of an idle core costs
     /// more than a page-cache read): the device either completes at once (files, memory) or returns a pending
     /// operation whose completion builds the reply. A device that completes synchronously but slowly (a cold disk)
-    /// would stall the reading of further requests, so after such a request the next ones go to the thread pool,
-    /// where they run side by side, before inline execution is tried again.
+    /// would stall the reading of further requests, so after a few such requests in a row the next ones go to the
+    /// thread pool, where they run side by side, before inline execution is tried again. Only the device's own time
+    /// is judged, not the sending of replies that the reading thread may do on the way.
     /// </summary>
     private void Dispatch(NbdServerRequest request)
     {
@@ -634,10 +643,13 @@ internal sealed class NbdServerConnection
             return;
         }
 
-        long start = Stopwatch.GetTimestamp();
-        request.Execute();
-        if (Stopwatch.GetElapsedTime(start).Ticks > SlowInlineTicks)
+        if (request.ExecuteInline() <= SlowInlineTicks)
         {
+            _slowInlineRequests = 0;
+        }
+        else if (++_slowInlineRequests >= SlowInlineInARow)
+        {
+            _slowInlineRequests = 0;
             _pooledRequests = PooledAfterSlowRequest;
         }
     }

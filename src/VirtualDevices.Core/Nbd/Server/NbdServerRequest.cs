@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Buffers.Binary;
+using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Text;
 using VirtualDevices.Block;
@@ -45,6 +46,8 @@ internal sealed class NbdServerRequest : IThreadPoolWorkItem, INbdOutgoing
     private ValueTask<int> _pendingStatus;
     private int _dataOffset;
     private bool _failed;
+    private long _started;
+    private long _deviceTicks;
 
     public NbdServerRequest(NbdServerConnection connection)
     {
@@ -71,6 +74,18 @@ internal sealed class NbdServerRequest : IThreadPoolWorkItem, INbdOutgoing
         _payload = s_buffers.Rent(Math.Max(length, 1));
         _payloadLength = length;
         return _payload.AsMemory(0, length);
+    }
+
+    /// <summary>
+    /// Runs the request on the calling thread and returns how long the device took (in <see cref="TimeSpan"/> ticks)
+    /// when it completed synchronously, 0 when it went asynchronous. Only the device's own time counts: queueing and
+    /// sending the reply, and other replies the writer drains meanwhile, say nothing about whether the device blocks.
+    /// </summary>
+    public long ExecuteInline()
+    {
+        _deviceTicks = 0;
+        Execute();
+        return _deviceTicks;
     }
 
     public void Execute()
@@ -132,6 +147,7 @@ internal sealed class NbdServerRequest : IThreadPoolWorkItem, INbdOutgoing
 
         long sector = (long)_offset / sectorSize;
         long count = (long)_length / sectorSize;
+        _started = Stopwatch.GetTimestamp();
         bool fua = (_flags & NbdCommandFlags.ForceUnitAccess) != 0;
         switch (_command)
         {
@@ -211,6 +227,7 @@ internal sealed class NbdServerRequest : IThreadPoolWorkItem, INbdOutgoing
                 _pendingStatus = device.GetAllocationAsync(sector, count, _extents.AsMemory(0, limit));
                 if (_pendingStatus.IsCompleted)
                 {
+                    _deviceTicks = Stopwatch.GetElapsedTime(_started).Ticks;
                     OnDeviceDone();
                 }
                 else
@@ -236,6 +253,7 @@ internal sealed class NbdServerRequest : IThreadPoolWorkItem, INbdOutgoing
         _pending = operation;
         if (operation.IsCompleted)
         {
+            _deviceTicks = Stopwatch.GetElapsedTime(_started).Ticks;
             OnDeviceDone();
         }
         else
