@@ -9,27 +9,9 @@ namespace VirtualDevices.PowerShell.Commands.Devices;
 /// </summary>
 [Cmdlet(VerbsCommon.Get, "DeviceStats", DefaultParameterSetName = NameSet)]
 [OutputType(typeof(BlockStatistics), typeof(NetworkStatistics))]
-public sealed class GetDeviceStatsCommand : AsyncCmdlet
+public sealed class GetDeviceStatsCommand : DeviceSelectionCommand
 {
-    private const string NameSet = "Name";
-    private const string DeviceSet = "Device";
     private readonly List<IDevice> _devices = [];
-
-    /// <summary>Names of devices; wildcards are allowed (default: every device of the session).</summary>
-    [Parameter(Position = 0, ParameterSetName = NameSet)]
-    [SupportsWildcards]
-    [ArgumentCompleter(typeof(DeviceNameCompleter))]
-    public string[]? Name { get; set; }
-
-    /// <summary>Devices, or their names; binds piped devices and the Device property of piped objects.</summary>
-    [Parameter(Mandatory = true, Position = 0, ParameterSetName = DeviceSet, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
-    [DeviceTransformation]
-    [ArgumentCompleter(typeof(DeviceNameCompleter))]
-    public IDevice[] Device { get; set; } = null!;
-
-    /// <summary>Only devices of this family.</summary>
-    [Parameter]
-    public DeviceKind Kind { get; set; }
 
     /// <summary>Sample every this many seconds and show counters and rates over each interval.</summary>
     [Parameter]
@@ -46,17 +28,14 @@ public sealed class GetDeviceStatsCommand : AsyncCmdlet
     {
         if (ParameterSetName == DeviceSet)
         {
-            _devices.AddRange(Device.Where(d => !_devices.Contains(d)));
+            _devices.AddRange(Device);
         }
     }
 
     /// <inheritdoc/>
     protected override void EndProcessing()
     {
-        DeviceKind? kind = MyInvocation.BoundParameters.ContainsKey(nameof(Kind)) ? Kind : null;
-        IReadOnlyList<IDevice> devices = ParameterSetName == DeviceSet
-            ? _devices.Where(d => kind is null || d.Kind == kind).ToArray()
-            : DeviceSelection.ByName(Registry, Name, kind, WriteError);
+        IReadOnlyList<IDevice> devices = SelectDevices(_devices);
         bool sampling = MyInvocation.BoundParameters.ContainsKey(nameof(Interval)) || MyInvocation.BoundParameters.ContainsKey(nameof(Count));
         if (!sampling)
         {
