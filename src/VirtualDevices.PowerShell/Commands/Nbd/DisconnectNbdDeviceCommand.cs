@@ -1,7 +1,7 @@
 using System.Management.Automation;
 using VirtualDevices.Block;
 using VirtualDevices.Nbd.Client;
-using VirtualDevices.PowerShell.Infrastructure;
+using VirtualDevices.PowerShell.Commands.Block;
 
 namespace VirtualDevices.PowerShell.Commands.Nbd;
 
@@ -10,35 +10,13 @@ namespace VirtualDevices.PowerShell.Commands.Nbd;
 /// </summary>
 [Cmdlet(VerbsCommunications.Disconnect, "NbdDevice", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low)]
 [OutputType(typeof(void))]
-public sealed class DisconnectNbdDeviceCommand : AsyncCmdlet
+public sealed class DisconnectNbdDeviceCommand : BlockDeviceDisconnectCommand
 {
-    /// <summary>NBD devices open in the session, or their names.</summary>
-    [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true)]
-    [DeviceTransformation]
-    [ArgumentCompleter(typeof(DeviceNameCompleter))]
-    public IBlockDevice[] Device { get; set; } = null!;
+    /// <inheritdoc/>
+    protected override string Action => "Disconnect";
 
     /// <inheritdoc/>
-    protected override void ProcessRecord()
-    {
-        foreach (IBlockDevice device in Device)
-        {
-            if (device is not NbdBlockDevice)
-            {
-                WriteError(ErrorRecords.FromException(new ArgumentException($"'{device.Name}' is a {device.Driver} device, not an NBD device; use Close-BlockDevice."), device));
-                continue;
-            }
-
-            if (!ShouldProcess(device.ToString()!, "Disconnect"))
-            {
-                continue;
-            }
-
-            Run(async cancellationToken =>
-            {
-                await device.DisconnectAsync(cancellationToken).ConfigureAwait(false);
-                Registry.Remove(device);
-            }, device);
-        }
-    }
+    protected override Exception? Refuse(IBlockDevice device) => device is NbdBlockDevice
+        ? null
+        : new ArgumentException($"'{device.Name}' is a {device.Driver} device, not an NBD device; use Close-BlockDevice.");
 }
