@@ -256,6 +256,8 @@ public sealed class NbdServer : IAsyncDisposable
                     return;
                 }
 
+                // A failed accept (descriptor limit, aborted connection) must not end the server, nor spin on it.
+                await Task.Delay(10).ConfigureAwait(false);
                 continue;
             }
 
