@@ -73,18 +73,27 @@ public static class NbdClient
     /// </summary>
     /// <param name="options">The server (the export name is ignored).</param>
     /// <param name="cancellationToken">Abandons the listing.</param>
-    public static async Task<IReadOnlyList<NbdExportInfo>> ListExportsAsync(NbdClientOptions options, CancellationToken cancellationToken = default)
+    public static Task<IReadOnlyList<NbdExportInfo>> ListExportsAsync(NbdClientOptions options, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
+
+        // The handshake blocks (see NbdSocketStream): a thread-pool thread does it, not the caller's.
+        return Task.Run(() => ListOnThisThreadAsync(options, cancellationToken), CancellationToken.None);
+    }
+
+    private static async Task<IReadOnlyList<NbdExportInfo>> ListOnThisThreadAsync(NbdClientOptions options, CancellationToken cancellationToken)
+    {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(options.ConnectTimeout);
-        Socket socket = await NbdClientHandshake.ConnectSocketAsync(options, timeout.Token).ConfigureAwait(false);
-        Stream stream = new NetworkStream(socket, ownsSocket: true);
-        using var input = new NbdInputBuffer(stream, 16 * 1024);
-        var channel = new NbdOptionChannel(stream, input, options.DeviceName);
+        NbdSocketStream? stream = null;
+        NbdOptionChannel? channel = null;
         try
         {
+            stream = new NbdSocketStream(await NbdClientHandshake.ConnectSocketAsync(options, timeout.Token).ConfigureAwait(false));
+            using CancellationTokenRegistration abort = stream.AbortOn(timeout.Token);
+            using var input = new NbdInputBuffer(stream, 16 * 1024);
+            channel = new NbdOptionChannel(stream, input, options.DeviceName);
             (bool fixedNewstyle, _) = await NbdClientHandshake.GreetAsync(channel, options.DeviceName, timeout.Token).ConfigureAwait(false);
             if (!fixedNewstyle)
             {
@@ -100,7 +109,12 @@ public static class NbdClient
         }
         finally
         {
-            await channel.Stream.DisposeAsync().ConfigureAwait(false);
+            if (channel is not null)
+            {
+                await channel.Stream.DisposeAsync().ConfigureAwait(false);
+            }
+
+            stream?.Dispose();
         }
     }
 
@@ -110,30 +124,42 @@ public static class NbdClient
     public static Task<IReadOnlyList<NbdExportInfo>> ListExportsAsync(string uri, CancellationToken cancellationToken = default) =>
         ListExportsAsync(NbdUri.Parse(uri), cancellationToken);
 
-    private static async Task<(NbdClientConnection, NbdNegotiation)> OpenAsync(NbdClientOptions options, CancellationToken cancellationToken)
+    /// <summary>Connects and negotiates one connection; the handshake blocks, so a thread-pool thread does it.</summary>
+    private static Task<(NbdClientConnection, NbdNegotiation)> OpenAsync(NbdClientOptions options, CancellationToken cancellationToken) =>
+        Task.Run(() => OpenOnThisThreadAsync(options, cancellationToken), CancellationToken.None);
+
+    private static async Task<(NbdClientConnection, NbdNegotiation)> OpenOnThisThreadAsync(NbdClientOptions options, CancellationToken cancellationToken)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(options.ConnectTimeout);
-        Socket socket = await NbdClientHandshake.ConnectSocketAsync(options, timeout.Token).ConfigureAwait(false);
-        Stream stream = new NetworkStream(socket, ownsSocket: true);
-        var input = new NbdInputBuffer(stream);
-        var channel = new NbdOptionChannel(stream, input, options.DeviceName);
+        NbdSocketStream? stream = null;
+        NbdInputBuffer? input = null;
+        NbdOptionChannel? channel = null;
         try
         {
+            Socket socket = await NbdClientHandshake.ConnectSocketAsync(options, timeout.Token).ConfigureAwait(false);
+            stream = new NbdSocketStream(socket);
+
+            // Every wait below is a blocking call on the socket: the token ends it by closing the socket.
+            using CancellationTokenRegistration abort = stream.AbortOn(timeout.Token);
+            input = new NbdInputBuffer(stream);
+            channel = new NbdOptionChannel(stream, input, options.DeviceName);
             (bool fixedNewstyle, bool noZeroes) = await NbdClientHandshake.GreetAsync(channel, options.DeviceName, timeout.Token).ConfigureAwait(false);
             bool tls = await NbdClientHandshake.StartTlsAsync(channel, fixedNewstyle, options, timeout.Token).ConfigureAwait(false);
             NbdNegotiation negotiation = await NbdClientHandshake.NegotiateAsync(channel, options, fixedNewstyle, noZeroes, tls, timeout.Token).ConfigureAwait(false);
-            if (negotiation.MinimumBlockSize > 0 && negotiation.Size % negotiation.MinimumBlockSize != 0)
-            {
-                // Allowed by the spec (SHOULD, not MUST); the tail is simply not addressable.
-            }
-
+            abort.Dispose();
+            timeout.Token.ThrowIfCancellationRequested();
             return (new NbdClientConnection(options.DeviceName!, socket, channel.Stream, input, negotiation, options.RequestTimeout), negotiation);
         }
         catch (Exception e)
         {
-            await channel.Stream.DisposeAsync().ConfigureAwait(false);
-            input.Dispose();
+            if (channel is not null)
+            {
+                await channel.Stream.DisposeAsync().ConfigureAwait(false);
+            }
+
+            stream?.Dispose();
+            input?.Dispose();
             if (Translate(e, options, timeout, cancellationToken) is { } translated)
             {
                 throw translated;
@@ -146,7 +172,13 @@ public static class NbdClient
     /// <summary>Turns transport failures during the handshake into the device error hierarchy.</summary>
     private static Exception? Translate(Exception e, NbdClientOptions options, CancellationTokenSource timeout, CancellationToken cancellationToken)
     {
-        if (e is OperationCanceledException && !cancellationToken.IsCancellationRequested && timeout.IsCancellationRequested)
+        // A cancelled handshake ends with whatever the closed socket made the blocked call throw.
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return e is OperationCanceledException ? null : new OperationCanceledException("Connecting was cancelled.", e, cancellationToken);
+        }
+
+        if (timeout.IsCancellationRequested && e is OperationCanceledException or EndOfStreamException or IOException or SocketException or ObjectDisposedException)
         {
             return new DeviceException("NbdConnectTimeout", DeviceErrorCategory.OperationTimeout,
                 $"{NbdUri.Format(options)}: no answer within {options.ConnectTimeout.TotalSeconds:0.#} s", options.DeviceName, e);

@@ -8,11 +8,17 @@ using VirtualDevices.Nbd.Protocol;
 namespace VirtualDevices.Nbd.Client;
 
 /// <summary>
-/// One NBD connection in transmission phase: requests are queued on a <see cref="NbdFrameWriter"/>, and a dedicated
-/// reader loop matches replies to requests by cookie, so any number of requests can be in flight. Every reply is
-/// checked against its request before a byte of it reaches the caller's buffer; anything that does not fit is a
-/// protocol error that tears the connection down.
+/// One NBD connection in transmission phase: requests go out through a <see cref="NbdFrameWriter"/> (from the
+/// caller's thread when nothing else is being sent), and a reading thread of the connection's own matches replies to
+/// requests by cookie, so any number of requests can be in flight. Every reply is checked against its request before
+/// a byte of it reaches the caller's buffer; anything that does not fit is a protocol error that tears the
+/// connection down.
 /// </summary>
+/// <remarks>
+/// The reading thread blocks in <c>recv</c> and receives read data straight into the caller's buffer (see
+/// <see cref="NbdSocketStream"/> for why a thread rather than asynchronous socket calls). Callers are completed on the
+/// thread pool, never on the reading thread, so a caller that blocks cannot stall the connection.
+/// </remarks>
 internal sealed class NbdClientConnection : IAsyncDisposable
 {
     /// <summary>Block status payloads beyond this are taken as hostile (65536 extents is far more than any server sends).</summary>
@@ -46,7 +52,7 @@ internal sealed class NbdClientConnection : IAsyncDisposable
         _input = input;
         _negotiation = negotiation;
         ExtendedHeaders = negotiation.ExtendedHeaders;
-        _writer = new NbdFrameWriter(stream, Abort);
+        _writer = new NbdFrameWriter(stream, $"nbd-write {deviceName}", Abort);
         _timeoutMilliseconds = requestTimeout == Timeout.InfiniteTimeSpan ? long.MaxValue / 2 : (long)requestTimeout.TotalMilliseconds;
         if (requestTimeout != Timeout.InfiniteTimeSpan)
         {
@@ -68,8 +74,7 @@ internal sealed class NbdClientConnection : IAsyncDisposable
     public void Start(Action<Exception> onDead)
     {
         _onDead = onDead;
-        _writer.Start();
-        _ = Task.Run(ReadLoopAsync);
+        new Thread(static state => ((NbdClientConnection)state!).ReadLoop()) { IsBackground = true, Name = $"nbd-read {_deviceName}" }.UnsafeStart(this);
     }
 
     /// <summary>Queues a request without payload-less result (read, write, flush, trim, zero, cache).</summary>
@@ -111,7 +116,9 @@ internal sealed class NbdClientConnection : IAsyncDisposable
             request.Fail(late);
         }
 
-        _writer.Enqueue(request);
+        // Requests are sent from the caller's thread when the connection is idle; a large write payload is handed to
+        // the writer thread rather than making the caller wait for the server to take it.
+        _writer.Enqueue(request, mayBlock: false);
         return request;
     }
 
@@ -181,10 +188,10 @@ internal sealed class NbdClientConnection : IAsyncDisposable
 
             if (IsAlive)
             {
-                _writer.Enqueue(new DisconnectMessage(ExtendedHeaders));
+                _writer.Enqueue(new DisconnectMessage(ExtendedHeaders), mayBlock: true);
                 try
                 {
-                    await _writer.DrainAndStopAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(5), cancellationToken).ConfigureAwait(false);
+                    await _writer.DrainAndStopAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
                     if (_stream is SslStream ssl)
                     {
                         await ssl.ShutdownAsync().WaitAsync(TimeSpan.FromSeconds(2), cancellationToken).ConfigureAwait(false);
@@ -245,26 +252,27 @@ internal sealed class NbdClientConnection : IAsyncDisposable
         }
     }
 
-    private async Task ReadLoopAsync()
+    /// <summary>The reading thread: runs until the connection dies, then fails whatever is still in flight.</summary>
+    private void ReadLoop()
     {
         Exception failure;
         try
         {
             while (true)
             {
-                await _input.FillAsync(4, CancellationToken.None).ConfigureAwait(false);
+                _input.Fill(4);
                 uint magic = BinaryPrimitives.ReadUInt32BigEndian(_input.Peek(4));
                 if (magic == NbdMagic.SimpleReply && !_negotiation.ExtendedHeaders)
                 {
-                    await ReceiveSimpleReplyAsync().ConfigureAwait(false);
+                    ReceiveSimpleReply();
                 }
                 else if (magic == NbdMagic.StructuredReply && _negotiation.StructuredReplies && !_negotiation.ExtendedHeaders)
                 {
-                    await ReceiveChunkAsync(extended: false).ConfigureAwait(false);
+                    ReceiveChunk(extended: false);
                 }
                 else if (magic == NbdMagic.ExtendedReply && _negotiation.ExtendedHeaders)
                 {
-                    await ReceiveChunkAsync(extended: true).ConfigureAwait(false);
+                    ReceiveChunk(extended: true);
                 }
                 else
                 {
@@ -303,8 +311,8 @@ internal sealed class NbdClientConnection : IAsyncDisposable
         }
 
         _input.Dispose();
+        _writer.Dispose();
         _readerDone.TrySetResult();
-        _ = _writer.DisposeAsync();
     }
 
     private NbdClientRequest Lookup(ulong cookie)
@@ -319,9 +327,9 @@ internal sealed class NbdClientConnection : IAsyncDisposable
         throw Violation($"reply for unknown cookie 0x{cookie:x16}");
     }
 
-    private async ValueTask ReceiveSimpleReplyAsync()
+    private void ReceiveSimpleReply()
     {
-        await _input.FillAsync(16, CancellationToken.None).ConfigureAwait(false);
+        _input.Fill(16);
         ReadOnlySpan<byte> header = _input.Take(16);
         int error = (int)BinaryPrimitives.ReadUInt32BigEndian(header[4..]);
         NbdClientRequest request = Lookup(BinaryPrimitives.ReadUInt64BigEndian(header[8..]));
@@ -333,7 +341,7 @@ internal sealed class NbdClientConnection : IAsyncDisposable
             }
 
             // The simple reply carries no length: the data is exactly what was asked for.
-            await ReceiveIntoAsync(request, 0, (int)request.Length).ConfigureAwait(false);
+            ReceiveInto(request, 0, (int)request.Length);
             request.Cover(0, request.Length);
         }
         else if (error == 0 && request.Command == NbdCommand.BlockStatus)
@@ -344,10 +352,10 @@ internal sealed class NbdClientConnection : IAsyncDisposable
         Finish(request, error == 0 ? null : MapError(request, error, null));
     }
 
-    private async ValueTask ReceiveChunkAsync(bool extended)
+    private void ReceiveChunk(bool extended)
     {
         int headerLength = extended ? 32 : 20;
-        await _input.FillAsync(headerLength, CancellationToken.None).ConfigureAwait(false);
+        _input.Fill(headerLength);
         ReadOnlySpan<byte> header = _input.Take(headerLength);
         bool done = (BinaryPrimitives.ReadUInt16BigEndian(header[4..]) & 1) != 0;
         var type = (NbdChunkType)BinaryPrimitives.ReadUInt16BigEndian(header[6..]);
@@ -364,14 +372,14 @@ internal sealed class NbdClientConnection : IAsyncDisposable
 
                 break;
             case NbdChunkType.OffsetData:
-                await ReceiveOffsetDataAsync(request, length).ConfigureAwait(false);
+                ReceiveOffsetData(request, length);
                 break;
             case NbdChunkType.OffsetHole:
-                await ReceiveOffsetHoleAsync(request, length).ConfigureAwait(false);
+                ReceiveOffsetHole(request, length);
                 break;
             case NbdChunkType.BlockStatus when !extended:
             case NbdChunkType.BlockStatusExtended when extended:
-                await ReceiveBlockStatusAsync(request, length, extended).ConfigureAwait(false);
+                ReceiveBlockStatus(request, length, extended);
                 break;
             default:
                 if (((ushort)type & 0x8000) == 0)
@@ -379,7 +387,7 @@ internal sealed class NbdClientConnection : IAsyncDisposable
                     throw Violation($"unexpected chunk type {(ushort)type} for a {request.Command} request");
                 }
 
-                await ReceiveErrorAsync(request, type, length).ConfigureAwait(false);
+                ReceiveError(request, type, length);
                 break;
         }
 
@@ -404,7 +412,7 @@ internal sealed class NbdClientConnection : IAsyncDisposable
         Finish(request, request.ReplyError);
     }
 
-    private async ValueTask ReceiveOffsetDataAsync(NbdClientRequest request, ulong length)
+    private void ReceiveOffsetData(NbdClientRequest request, ulong length)
     {
         if (request.Command != NbdCommand.Read)
         {
@@ -416,7 +424,7 @@ internal sealed class NbdClientConnection : IAsyncDisposable
             throw Violation($"data chunk of {length} bytes for a read of {request.Length}");
         }
 
-        await _input.FillAsync(8, CancellationToken.None).ConfigureAwait(false);
+        _input.Fill(8);
         long start = CheckRange(request, BinaryPrimitives.ReadUInt64BigEndian(_input.Take(8)), length - 8);
         int count = (int)(length - 8);
         if (!request.Cover(start, count))
@@ -424,17 +432,17 @@ internal sealed class NbdClientConnection : IAsyncDisposable
             throw Violation("overlapping data chunks");
         }
 
-        await ReceiveIntoAsync(request, (int)start, count).ConfigureAwait(false);
+        ReceiveInto(request, (int)start, count);
     }
 
-    private async ValueTask ReceiveOffsetHoleAsync(NbdClientRequest request, ulong length)
+    private void ReceiveOffsetHole(NbdClientRequest request, ulong length)
     {
         if (request.Command != NbdCommand.Read || length != 12)
         {
             throw Violation($"hole chunk of {length} bytes for a {request.Command} request");
         }
 
-        await _input.FillAsync(12, CancellationToken.None).ConfigureAwait(false);
+        _input.Fill(12);
         ReadOnlySpan<byte> payload = _input.Take(12);
         uint holeLength = BinaryPrimitives.ReadUInt32BigEndian(payload[8..]);
         long start = CheckRange(request, BinaryPrimitives.ReadUInt64BigEndian(payload), holeLength);
@@ -450,7 +458,7 @@ internal sealed class NbdClientConnection : IAsyncDisposable
         }
     }
 
-    private async ValueTask ReceiveBlockStatusAsync(NbdClientRequest request, ulong length, bool extended)
+    private void ReceiveBlockStatus(NbdClientRequest request, ulong length, bool extended)
     {
         int prefix = extended ? 8 : 4;
         int descriptor = extended ? 16 : 8;
@@ -463,7 +471,7 @@ internal sealed class NbdClientConnection : IAsyncDisposable
         byte[] payload = ArrayPool<byte>.Shared.Rent((int)length);
         try
         {
-            await _input.ReadExactlyAsync(payload.AsMemory(0, (int)length), CancellationToken.None).ConfigureAwait(false);
+            _input.ReadExactly(payload.AsSpan(0, (int)length));
             uint context = BinaryPrimitives.ReadUInt32BigEndian(payload);
             if (context != _negotiation.AllocationContextId)
             {
@@ -500,7 +508,7 @@ internal sealed class NbdClientConnection : IAsyncDisposable
         }
     }
 
-    private async ValueTask ReceiveErrorAsync(NbdClientRequest request, NbdChunkType type, ulong length)
+    private void ReceiveError(NbdClientRequest request, NbdChunkType type, ulong length)
     {
         if (length < 6 || length > MaximumErrorPayload)
         {
@@ -508,7 +516,7 @@ internal sealed class NbdClientConnection : IAsyncDisposable
         }
 
         byte[] payload = new byte[length];
-        await _input.ReadExactlyAsync(payload, CancellationToken.None).ConfigureAwait(false);
+        _input.ReadExactly(payload);
         int errno = (int)BinaryPrimitives.ReadUInt32BigEndian(payload);
         int messageLength = BinaryPrimitives.ReadUInt16BigEndian(payload.AsSpan(4));
         if (errno == 0 || 6 + messageLength > payload.Length
@@ -528,17 +536,17 @@ internal sealed class NbdClientConnection : IAsyncDisposable
     }
 
     /// <summary>Receives chunk data into the caller's buffer, or discards it if the caller has gone.</summary>
-    private async ValueTask ReceiveIntoAsync(NbdClientRequest request, int start, int count)
+    private void ReceiveInto(NbdClientRequest request, int start, int count)
     {
         if (!request.BeginReceive())
         {
-            await _input.SkipAsync(count, CancellationToken.None).ConfigureAwait(false);
+            _input.Skip(count);
             return;
         }
 
         try
         {
-            await _input.ReadExactlyAsync(request.ReadBuffer.Slice(start, count), CancellationToken.None).ConfigureAwait(false);
+            _input.ReadExactly(request.ReadBuffer.Span.Slice(start, count));
         }
         finally
         {

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
 using System.Security.Authentication;
@@ -11,45 +12,71 @@ namespace VirtualDevices.Nbd.Client;
 /// <summary>The client's handshake: connecting, the fixed newstyle greeting, STARTTLS, and option haggling.</summary>
 internal static class NbdClientHandshake
 {
-    /// <summary>Opens the TCP or unix socket the options point at.</summary>
+    /// <summary>
+    /// Opens the TCP or unix socket the options point at, with blocking calls only, so that the socket stays in
+    /// blocking mode for <see cref="NbdSocketStream"/>. <paramref name="cancellationToken"/> closes the socket, which
+    /// ends a blocking connect.
+    /// </summary>
     public static async Task<Socket> ConnectSocketAsync(NbdClientOptions options, CancellationToken cancellationToken)
     {
-        Socket socket;
         try
         {
             if (!string.IsNullOrEmpty(options.SocketPath))
             {
-                socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+                var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+                NbdSocketTuning.Apply(socket);
+                return Connect(socket, new UnixDomainSocketEndPoint(options.SocketPath), cancellationToken);
+            }
+
+            IPAddress[] addresses = IPAddress.TryParse(options.Host, out IPAddress? literal)
+                ? [literal]
+                : await Dns.GetHostAddressesAsync(options.Host!, cancellationToken).ConfigureAwait(false);
+            SocketException? last = null;
+            foreach (IPAddress address in addresses)
+            {
                 try
                 {
-                    NbdSocketTuning.Apply(socket);
-                    await socket.ConnectAsync(new UnixDomainSocketEndPoint(options.SocketPath), cancellationToken).ConfigureAwait(false);
+                    var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+                    return Connect(socket, new IPEndPoint(address, options.Port), cancellationToken);
                 }
-                catch
+                catch (SocketException e)
                 {
-                    socket.Dispose();
-                    throw;
+                    // Try the host's next address, as a browser would.
+                    last = e;
                 }
-
-                return socket;
             }
 
-            socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-            try
-            {
-                await socket.ConnectAsync(options.Host!, options.Port, cancellationToken).ConfigureAwait(false);
-            }
-            catch
-            {
-                socket.Dispose();
-                throw;
-            }
-
-            return socket;
+            throw last ?? new SocketException((int)SocketError.HostNotFound);
         }
         catch (SocketException e)
         {
             throw new DeviceDisconnectedException(options.DeviceName, $"cannot connect to {NbdUri.Format(options)}: {DescribeConnectError(options, e)}", e);
+        }
+    }
+
+    /// <summary>A blocking connect that the token can end (by closing the socket); disposes the socket on failure.</summary>
+    private static Socket Connect(Socket socket, EndPoint endPoint, CancellationToken cancellationToken)
+    {
+        try
+        {
+            using (cancellationToken.UnsafeRegister(static state => ((Socket)state!).Dispose(), socket))
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                socket.Connect(endPoint);
+            }
+
+            cancellationToken.ThrowIfCancellationRequested();
+            return socket;
+        }
+        catch (Exception e)
+        {
+            socket.Dispose();
+            if (e is ObjectDisposedException or SocketException && cancellationToken.IsCancellationRequested)
+            {
+                throw new OperationCanceledException(cancellationToken);
+            }
+
+            throw;
         }
     }
 
@@ -294,6 +321,9 @@ internal static class NbdClientHandshake
             await channel.SendAsync(NbdOption.Abort, default, cancellationToken).ConfigureAwait(false);
             using var wait = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             wait.CancelAfter(TimeSpan.FromSeconds(2));
+
+            // The wait is a blocking read: after two seconds the socket is closed under it (the session ends anyway).
+            using CancellationTokenRegistration close = channel.Transport?.AbortOn(wait.Token) ?? default;
             _ = await channel.ReceiveAsync(NbdOption.Abort, wait.Token).ConfigureAwait(false);
         }
         catch (Exception e) when (e is IOException or EndOfStreamException or OperationCanceledException or NbdProtocolException or ObjectDisposedException)

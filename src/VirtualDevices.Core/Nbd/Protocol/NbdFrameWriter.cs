@@ -1,16 +1,27 @@
-using System.Buffers;
 using System.Collections.Concurrent;
-using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 
 namespace VirtualDevices.Nbd.Protocol;
 
 /// <summary>
-/// Serialises the messages of one connection onto its stream from any number of threads without a lock per message:
-/// producers queue messages, and one write loop drains the queue, packing consecutive headers and small payloads
-/// into one buffer so that a burst of requests or replies costs one system call. Large payloads are written
-/// straight from their own memory.
+/// Serialises the messages of one connection onto its stream from any number of threads, without a lock per message
+/// and without a thread hop for the common case.
 /// </summary>
-internal sealed class NbdFrameWriter : IAsyncDisposable
+/// <remarks>
+/// <para>
+/// Producers queue messages; whichever thread finds no one sending becomes the sender and drains the queue, packing
+/// consecutive headers and small payloads into one buffer, so that a burst of requests or replies costs one system
+/// call, and a request's header leaves on the thread that made it (no wake-up of another thread). Producers that
+/// arrive while someone sends just queue: the sender takes their messages before it lets go.
+/// </para>
+/// <para>
+/// Sends block (see <see cref="NbdSocketStream"/>), and a large payload can block for as long as the peer takes to
+/// read it. A producer that must not block (a caller's thread in the client) therefore hands the queue over to the
+/// connection's writer thread, started on first need, when the next message has a large payload; small messages
+/// only wait for room in the socket buffer, which a peer that reads at all frees promptly.
+/// </para>
+/// </remarks>
+internal sealed class NbdFrameWriter : IDisposable
 {
     /// <summary>The largest header a message may have.</summary>
     public const int MaximumHeaderLength = 64;
@@ -21,114 +32,143 @@ internal sealed class NbdFrameWriter : IAsyncDisposable
     private const int CopyThreshold = 16 * 1024;
 
     private readonly ConcurrentQueue<INbdOutgoing> _queue = new();
-    private readonly NbdAsyncSignal _signal = new();
     private readonly List<INbdOutgoing> _batch = [];
     private readonly List<ArraySegment<byte>> _segments = new(2);
+    private readonly SemaphoreSlim _wake = new(0);
     private readonly Action<Exception> _onFailure;
-    private Stream _stream;
-    private byte[] _buffer;
-    private Exception? _failure;
-    private Task? _loop;
-    private volatile bool _stopping;
+    private readonly Stream _stream;
+    private readonly string _threadName;
 
-    /// <param name="stream">The connection's stream.</param>
+    // Not pooled: a sender blocked in a send may still hold it when the connection is torn down.
+    private readonly byte[] _buffer = new byte[BufferSize];
+    private Exception? _failure;
+    private Thread? _thread;
+    private int _owner;
+    private bool _handedOver;
+    private bool _exit;
+
+    /// <param name="stream">The connection's stream (an <see cref="NbdSocketStream"/>, or TLS over one).</param>
+    /// <param name="threadName">The writer thread's name, should one be needed.</param>
     /// <param name="onFailure">Told once when a write fails, so that the connection is torn down.</param>
-    public NbdFrameWriter(Stream stream, Action<Exception> onFailure)
+    public NbdFrameWriter(Stream stream, string threadName, Action<Exception> onFailure)
     {
         _stream = stream;
+        _threadName = threadName;
         _onFailure = onFailure;
-        _buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
     }
 
-    /// <summary>Starts the write loop.</summary>
-    public void Start() => _loop = RunAsync();
-
-    /// <summary>Queues a message; if the writer has failed, the message is failed at once.</summary>
-    public void Enqueue(INbdOutgoing message)
+    /// <summary>Queues a message and sends it now, unless another thread is sending (which then sends it).</summary>
+    /// <param name="message">The message.</param>
+    /// <param name="mayBlock">
+    /// False on a thread that must not wait for the peer: large payloads are then handed to the writer thread.
+    /// </param>
+    public void Enqueue(INbdOutgoing message, bool mayBlock)
     {
         _queue.Enqueue(message);
-        if (Volatile.Read(ref _failure) is { } failure)
-        {
-            FailQueued(failure);
-            return;
-        }
-
-        _signal.Set();
+        Pump(mayBlock);
     }
 
-    /// <summary>Stops after everything queued so far is written, then returns.</summary>
-    public async ValueTask DrainAndStopAsync()
+    /// <summary>
+    /// Sends everything queued so far (on this thread if no one else is sending), waits at most
+    /// <paramref name="timeout"/> for it to leave, then refuses further messages.
+    /// </summary>
+    public async ValueTask DrainAndStopAsync(TimeSpan timeout)
     {
-        _stopping = true;
-        _signal.Set();
-        if (_loop is not null)
+        Pump(mayBlock: true);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while ((Volatile.Read(ref _owner) != 0 || !_queue.IsEmpty) && Volatile.Read(ref _failure) is null && clock.Elapsed < timeout)
         {
-            await _loop.ConfigureAwait(false);
+            await Task.Delay(1).ConfigureAwait(false);
         }
+
+        Fail(new ObjectDisposedException(nameof(NbdFrameWriter)));
     }
 
-    /// <summary>Fails every queued message (used once the connection is known dead).</summary>
+    /// <summary>Fails every queued message and every later one (the connection is known dead).</summary>
     public void Fail(Exception error)
     {
         Interlocked.CompareExchange(ref _failure, error, null);
-        _stopping = true;
-        FailQueued(Volatile.Read(ref _failure)!);
-        _signal.Set();
+
+        // Only the sender dequeues; if one is at work it fails the rest itself when its send returns.
+        Pump(mayBlock: true);
+        Exit();
     }
 
-    private void FailQueued(Exception error)
+    /// <summary>Fails what is queued and ends the writer thread.</summary>
+    public void Dispose() => Fail(new ObjectDisposedException(nameof(NbdFrameWriter)));
+
+    /// <summary>Becomes the sender if no one is, and sends until the queue is empty (or hands it over).</summary>
+    private void Pump(bool mayBlock)
     {
-        while (_queue.TryDequeue(out INbdOutgoing? message))
+        if (Interlocked.CompareExchange(ref _owner, 1, 0) == 0 && !Drain(mayBlock))
         {
-            message.OnSent(error);
+            LetGo(mayBlock);
         }
     }
 
-    private async Task RunAsync()
+    /// <summary>
+    /// The owner lets go; if a producer queued meanwhile (and, seeing the owner busy, left its message to it), takes
+    /// the queue back and sends that too.
+    /// </summary>
+    private void LetGo(bool mayBlock)
     {
-        // Let the producer that started the loop return before the loop takes its thread.
-        await Task.Yield();
+        while (true)
+        {
+            // A full fence: a producer that queued after the last dequeue and saw the owner busy is seen below.
+            Interlocked.Exchange(ref _owner, 0);
+            if (_queue.IsEmpty || Interlocked.CompareExchange(ref _owner, 1, 0) != 0 || Drain(mayBlock))
+            {
+                return;
+            }
+        }
+    }
+
+    /// <summary>The owner's work; true when the queue was handed to the writer thread (which now owns it).</summary>
+    private bool Drain(bool mayBlock)
+    {
         try
         {
-            while (true)
-            {
-                await _signal.WaitAsync().ConfigureAwait(false);
-                if (Volatile.Read(ref _failure) is not null)
-                {
-                    break;
-                }
-
-                await DrainAsync().ConfigureAwait(false);
-                if (_stopping && _queue.IsEmpty)
-                {
-                    break;
-                }
-            }
-
-            // Anything queued from now on fails at once rather than waiting for a loop that has gone.
-            Interlocked.CompareExchange(ref _failure, new ObjectDisposedException(nameof(NbdFrameWriter)), null);
-            FailQueued(_failure!);
+            return DrainCore(mayBlock);
         }
         catch (Exception e)
         {
-            Interlocked.CompareExchange(ref _failure, e, null);
-            foreach (INbdOutgoing message in _batch)
+            bool first = Interlocked.CompareExchange(ref _failure, e, null) is null;
+            FailBatchAndQueue(Volatile.Read(ref _failure)!);
+            if (first)
             {
-                message.OnSent(e);
+                _onFailure(e);
             }
 
-            _batch.Clear();
-            FailQueued(e);
-            _onFailure(e);
+            return false;
         }
     }
 
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    private async ValueTask DrainAsync()
+    private bool DrainCore(bool mayBlock)
     {
         int used = 0;
-        while (_queue.TryDequeue(out INbdOutgoing? message))
+        while (_queue.TryPeek(out INbdOutgoing? message))
         {
+            if (Volatile.Read(ref _failure) is { } failure)
+            {
+                FailBatchAndQueue(failure);
+                return false;
+            }
+
+            ReadOnlyMemory<byte> payload = message.Payload;
+            if (!mayBlock && payload.Length > CopyThreshold)
+            {
+                Flush(used);
+                used = 0;
+                if (HandOver())
+                {
+                    return true;
+                }
+
+                // The writer is stopping: the failure check above fails what is left.
+                continue;
+            }
+
+            _queue.TryDequeue(out _);
             if (!message.BeginSend())
             {
                 message.OnSent(null);
@@ -138,14 +178,13 @@ internal sealed class NbdFrameWriter : IAsyncDisposable
             int headerLength = message.HeaderLength;
             if (BufferSize - used < headerLength)
             {
-                await FlushAsync(used).ConfigureAwait(false);
+                Flush(used);
                 used = 0;
             }
 
             message.WriteHeader(_buffer.AsSpan(used, headerLength));
             used += headerLength;
             _batch.Add(message);
-            ReadOnlyMemory<byte> payload = message.Payload;
             if (payload.IsEmpty)
             {
                 continue;
@@ -155,7 +194,7 @@ internal sealed class NbdFrameWriter : IAsyncDisposable
             {
                 if (BufferSize - used < payload.Length)
                 {
-                    await FlushAsync(used).ConfigureAwait(false);
+                    Flush(used);
                     used = 0;
                 }
 
@@ -164,59 +203,44 @@ internal sealed class NbdFrameWriter : IAsyncDisposable
                 continue;
             }
 
-            if (used > 0 && _stream is System.Net.Sockets.NetworkStream network
-                && System.Runtime.InteropServices.MemoryMarshal.TryGetArray(payload, out ArraySegment<byte> payloadArray))
+            if (used > 0 && _stream is NbdSocketStream socket && MemoryMarshal.TryGetArray(payload, out ArraySegment<byte> array))
             {
-                // Headers and a large payload in one gathered send: one system call per reply or request, not two.
-                _segments.Clear();
-                _segments.Add(new ArraySegment<byte>(_buffer, 0, used));
-                _segments.Add(payloadArray);
-                int sent = await network.Socket.SendAsync(_segments, System.Net.Sockets.SocketFlags.None).ConfigureAwait(false);
-                if (sent < used + payload.Length)
-                {
-                    // A partial gathered send: write what is left the plain way.
-                    if (sent < used)
-                    {
-                        await _stream.WriteAsync(_buffer.AsMemory(sent, used - sent)).ConfigureAwait(false);
-                        sent = used;
-                    }
-
-                    await _stream.WriteAsync(payload[(sent - used)..]).ConfigureAwait(false);
-                }
-
-                used = 0;
+                // The headers so far and a large payload in one gathered send: one system call, not two.
+                socket.Write(new ArraySegment<byte>(_buffer, 0, used), array, _segments);
             }
             else
             {
                 if (used > 0)
                 {
-                    await _stream.WriteAsync(_buffer.AsMemory(0, used)).ConfigureAwait(false);
-                    used = 0;
+                    _stream.Write(_buffer.AsSpan(0, used));
                 }
 
-                await _stream.WriteAsync(payload).ConfigureAwait(false);
+                _stream.Write(payload.Span);
             }
 
             // Written: the producer may reuse the payload now; completing early keeps the pipeline full.
-            await FlushAsync(0).ConfigureAwait(false);
+            used = 0;
+            Flush(0);
         }
 
         if (used > 0 || _batch.Count > 0)
         {
-            await FlushAsync(used).ConfigureAwait(false);
+            Flush(used);
         }
+
+        return false;
     }
 
-    private async ValueTask FlushAsync(int used)
+    private void Flush(int used)
     {
         if (used > 0)
         {
-            await _stream.WriteAsync(_buffer.AsMemory(0, used)).ConfigureAwait(false);
+            _stream.Write(_buffer.AsSpan(0, used));
         }
 
-        if (_stream is not System.Net.Sockets.NetworkStream)
+        if (_stream is not NbdSocketStream)
         {
-            await _stream.FlushAsync().ConfigureAwait(false);
+            _stream.Flush();
         }
 
         foreach (INbdOutgoing message in _batch)
@@ -227,28 +251,85 @@ internal sealed class NbdFrameWriter : IAsyncDisposable
         _batch.Clear();
     }
 
-    /// <summary>Switches to a new stream (after STARTTLS); only while nothing is queued.</summary>
-    public void ReplaceStream(Stream stream) => _stream = stream;
-
-    public async ValueTask DisposeAsync()
+    private void FailBatchAndQueue(Exception error)
     {
-        Fail(new ObjectDisposedException(nameof(NbdFrameWriter)));
-        if (_loop is not null)
+        foreach (INbdOutgoing message in _batch)
         {
-            try
-            {
-                await _loop.ConfigureAwait(false);
-            }
-            catch (Exception)
-            {
-                // Already reported through the failure callback.
-            }
+            message.OnSent(error);
         }
 
-        byte[] buffer = Interlocked.Exchange(ref _buffer, []);
-        if (buffer.Length > 0)
+        _batch.Clear();
+        while (_queue.TryDequeue(out INbdOutgoing? message))
         {
-            ArrayPool<byte>.Shared.Return(buffer);
+            message.OnSent(error);
+        }
+    }
+
+    /// <summary>
+    /// Passes the ownership of the queue to the writer thread, starting it on first use; false once the writer is
+    /// stopping (the thread may be gone).
+    /// </summary>
+    private bool HandOver()
+    {
+        lock (_wake)
+        {
+            if (_exit)
+            {
+                return false;
+            }
+
+            if (_thread is null)
+            {
+                _thread = new Thread(static state => ((NbdFrameWriter)state!).WriterLoop()) { IsBackground = true, Name = _threadName };
+                _thread.UnsafeStart(this);
+            }
+
+            _handedOver = true;
+        }
+
+        _wake.Release();
+        return true;
+    }
+
+    /// <summary>Tells the writer thread to end once it has nothing handed over.</summary>
+    private void Exit()
+    {
+        lock (_wake)
+        {
+            if (_exit)
+            {
+                return;
+            }
+
+            _exit = true;
+        }
+
+        _wake.Release();
+    }
+
+    private void WriterLoop()
+    {
+        while (true)
+        {
+            _wake.Wait();
+            lock (_wake)
+            {
+                if (!_handedOver)
+                {
+                    if (_exit)
+                    {
+                        return;
+                    }
+
+                    continue;
+                }
+
+                _handedOver = false;
+            }
+
+            // Owned on arrival: drain, then let go like any other sender.
+            Drain(mayBlock: true);
+            LetGo(mayBlock: true);
         }
     }
 }

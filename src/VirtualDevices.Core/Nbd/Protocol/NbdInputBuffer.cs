@@ -6,7 +6,8 @@ namespace VirtualDevices.Nbd.Protocol;
 /// <summary>
 /// A read buffer over a connection's stream: small headers are parsed from the buffer, so many replies arrive in one
 /// receive call, while large payloads bypass it and are received straight into their destination (no second copy).
-/// Only one reader uses it at a time.
+/// Only one reader uses it at a time. The asynchronous methods serve the handshakes; the blocking ones serve a
+/// connection's reading thread in the transmission phase (see <see cref="NbdSocketStream"/>).
 /// </summary>
 internal sealed class NbdInputBuffer : IDisposable
 {
@@ -71,6 +72,85 @@ internal sealed class NbdInputBuffer : IDisposable
             }
 
             _end += n;
+        }
+    }
+
+    /// <summary>
+    /// Blocking form of <see cref="FillAsync"/>, for a connection's reading thread (the transmission phase): makes at
+    /// least <paramref name="count"/> bytes available in <see cref="Peek"/>; fails at end of stream.
+    /// </summary>
+    public void Fill(int count)
+    {
+        if (count > _buffer.Length)
+        {
+            throw new ArgumentOutOfRangeException(nameof(count));
+        }
+
+        if (_end - _start >= count)
+        {
+            return;
+        }
+
+        if (_buffer.Length - _start < count)
+        {
+            Buffer.BlockCopy(_buffer, _start, _buffer, 0, _end - _start);
+            _end -= _start;
+            _start = 0;
+        }
+
+        while (_end - _start < count)
+        {
+            int n = _stream.Read(_buffer.AsSpan(_end));
+            if (n == 0)
+            {
+                throw new EndOfStreamException("The peer closed the connection.");
+            }
+
+            _end += n;
+        }
+    }
+
+    /// <summary>Blocking form of <see cref="ReadExactlyAsync"/>: buffered bytes first, then straight from the stream.</summary>
+    public void ReadExactly(Span<byte> destination)
+    {
+        int buffered = Math.Min(Buffered, destination.Length);
+        if (buffered > 0)
+        {
+            Take(buffered).CopyTo(destination);
+            destination = destination[buffered..];
+        }
+
+        while (!destination.IsEmpty)
+        {
+            // A small remainder goes through the buffer so the headers that follow it arrive in the same call.
+            if (destination.Length < _buffer.Length / 4)
+            {
+                Fill(1);
+                int n = Math.Min(Buffered, destination.Length);
+                Take(n).CopyTo(destination);
+                destination = destination[n..];
+                continue;
+            }
+
+            int read = _stream.Read(destination);
+            if (read == 0)
+            {
+                throw new EndOfStreamException("The peer closed the connection.");
+            }
+
+            destination = destination[read..];
+        }
+    }
+
+    /// <summary>Blocking form of <see cref="SkipAsync"/>: discards <paramref name="count"/> bytes of the stream.</summary>
+    public void Skip(long count)
+    {
+        while (count > 0)
+        {
+            Fill(1);
+            int n = (int)Math.Min(Buffered, count);
+            Take(n);
+            count -= n;
         }
     }
 

@@ -17,11 +17,15 @@ internal sealed class NbdOptionChannel
     public NbdOptionChannel(Stream stream, NbdInputBuffer input, string? deviceName)
     {
         Stream = stream;
+        Transport = stream as NbdSocketStream;
         Input = input;
         _deviceName = deviceName;
     }
 
     public Stream Stream { get; private set; }
+
+    /// <summary>The socket underneath (under TLS too): closing it is what ends a blocked wait.</summary>
+    public NbdSocketStream? Transport { get; }
 
     public NbdInputBuffer Input { get; }
 

@@ -277,21 +277,12 @@ public sealed class NbdServer : IAsyncDisposable
             Interlocked.Increment(ref _totalConnections);
             var connection = new NbdServerConnection(this, client, _options, _stopping.Token);
             _connections.TryAdd(connection, 0);
-            _ = RunConnectionAsync(connection);
+            connection.Start();
         }
     }
 
-    private async Task RunConnectionAsync(NbdServerConnection connection)
-    {
-        try
-        {
-            await connection.RunAsync().ConfigureAwait(false);
-        }
-        finally
-        {
-            _connections.TryRemove(connection, out _);
-        }
-    }
+    /// <summary>A connection has closed (called before its completion, so a stopped server counts none).</summary>
+    internal void Remove(NbdServerConnection connection) => _connections.TryRemove(connection, out _);
 
     private static void TryDelete(string path)
     {

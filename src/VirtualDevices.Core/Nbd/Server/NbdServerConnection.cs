@@ -11,10 +11,16 @@ using VirtualDevices.Nbd.Protocol;
 namespace VirtualDevices.Nbd.Server;
 
 /// <summary>
-/// One client of an <see cref="NbdServer"/>: the handshake, then a reader loop that parses requests and starts each
-/// against the device (inline, or on the thread pool for devices that block), so several can be in progress at once
-/// while their replies share one <see cref="NbdFrameWriter"/>.
+/// One client of an <see cref="NbdServer"/>, on a thread of its own: the handshake, then a loop that reads requests
+/// and starts each against the device (inline, or on the thread pool for devices that block), so several can be in
+/// progress at once while their replies share one <see cref="NbdFrameWriter"/>.
 /// </summary>
+/// <remarks>
+/// The thread blocks in <c>recv</c> on a socket kept in blocking mode (see <see cref="NbdSocketStream"/>); the
+/// handshake's asynchronous code runs on it too, completing synchronously. The handshake timeout closes the socket,
+/// and the server stopping shuts down the receiving side, which ends the loop after the requests in progress have
+/// been answered.
+/// </remarks>
 internal sealed class NbdServerConnection
 {
     /// <summary>No valid option is longer (names and queries are at most 4096 bytes each).</summary>
@@ -41,8 +47,11 @@ internal sealed class NbdServerConnection
     private readonly NbdServerOptions _options;
     private readonly CancellationToken _stopping;
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly NbdAsyncSignal _capacity = new();
+    private readonly object _capacityLock = new();
     private readonly object _poolLock = new();
+    private readonly NbdSocketStream _socketStream;
+    private Thread? _thread;
+    private int _waitingForCapacity;
     private NbdServerRequest? _free;
     private Stream _stream;
     private NbdInputBuffer _input;
@@ -62,7 +71,8 @@ internal sealed class NbdServerConnection
         _socket = socket;
         _options = options;
         _stopping = stopping;
-        _stream = new NetworkStream(socket, ownsSocket: true);
+        _socketStream = new NbdSocketStream(socket);
+        _stream = _socketStream;
         _input = new NbdInputBuffer(_stream);
     }
 
@@ -98,20 +108,30 @@ internal sealed class NbdServerConnection
         _socket.Dispose();
     }
 
-    public async Task RunAsync()
+    /// <summary>Starts the connection's thread; <see cref="Completion"/> completes when the connection has closed.</summary>
+    public void Start()
+    {
+        _thread = new Thread(static state => ((NbdServerConnection)state!).Run()) { IsBackground = true, Name = "nbd-serve" };
+        _thread.UnsafeStart(this);
+    }
+
+    private void Run()
     {
         try
         {
             NbdExport? export;
             using (var handshake = CancellationTokenSource.CreateLinkedTokenSource(_stopping))
+            using (_socketStream.AbortOn(handshake.Token))
             {
                 handshake.CancelAfter(_options.HandshakeTimeout);
-                export = await HandshakeAsync(handshake.Token).ConfigureAwait(false);
+
+                // Every await in the handshake is a blocking call on this thread's socket: it completes synchronously.
+                export = HandshakeAsync(handshake.Token).GetAwaiter().GetResult();
             }
 
             if (export is not null)
             {
-                await TransmitAsync(export).ConfigureAwait(false);
+                Transmit(export);
             }
         }
         catch (NbdProtocolException)
@@ -125,14 +145,11 @@ internal sealed class NbdServerConnection
         }
         finally
         {
-            if (_writer is not null)
-            {
-                await _writer.DisposeAsync().ConfigureAwait(false);
-            }
-
+            _writer?.Dispose();
             Abort();
-            await _stream.DisposeAsync().ConfigureAwait(false);
+            _stream.Dispose();
             _input.Dispose();
+            _server.Remove(this);
             _completion.TrySetResult();
         }
     }
@@ -550,23 +567,29 @@ internal sealed class NbdServerConnection
 
     // ---- Transmission ----------------------------------------------------------------------------------------
 
-    private async Task TransmitAsync(NbdExport export)
+    private void Transmit(NbdExport export)
     {
-        _writer = new NbdFrameWriter(_stream, _ => Abort());
-        _writer.Start();
+        _writer = new NbdFrameWriter(_stream, "nbd-serve-write", _ => Abort());
         int headerLength = _extended ? NbdRequestHeader.ExtendedLength : NbdRequestHeader.CompactLength;
         uint expectedMagic = _extended ? NbdMagic.ExtendedRequest : NbdMagic.Request;
+
+        // Stopping the server ends the loop below at its next read (a shutdown of the receiving side wakes a blocked
+        // recv with end of stream); what is in progress is still answered.
+        using CancellationTokenRegistration stop = _stopping.UnsafeRegister(static state => ((NbdServerConnection)state!).StopReceiving(), this);
         try
         {
             while (true)
             {
-                // Flow control: stop reading while this client has too much in progress.
-                while (Volatile.Read(ref _inFlight) >= _options.MaximumRequestsInFlight || Volatile.Read(ref _bufferedPayload) > MaximumBufferedPayload)
+                WaitForCapacity();
+                try
                 {
-                    await _capacity.WaitAsync().ConfigureAwait(false);
+                    _input.Fill(headerLength);
+                }
+                catch (Exception e) when (_stopping.IsCancellationRequested && e is EndOfStreamException or IOException or SocketException)
+                {
+                    break;
                 }
 
-                await _input.FillAsync(headerLength, _stopping).ConfigureAwait(false);
                 ReadOnlySpan<byte> header = _input.Take(headerLength);
                 uint magic = BinaryPrimitives.ReadUInt32BigEndian(header);
                 if (magic != expectedMagic)
@@ -596,7 +619,7 @@ internal sealed class NbdServerConnection
 
                     Interlocked.Add(ref _bufferedPayload, (long)length);
                     Memory<byte> payload = request.RentPayload((int)length);
-                    await _input.ReadExactlyAsync(payload, _stopping).ConfigureAwait(false);
+                    _input.ReadExactly(payload.Span);
                 }
 
                 Interlocked.Increment(ref _inFlight);
@@ -609,18 +632,19 @@ internal sealed class NbdServerConnection
             var clock = System.Diagnostics.Stopwatch.StartNew();
             while (Volatile.Read(ref _inFlight) > 0 && clock.Elapsed < _options.ShutdownGracePeriod)
             {
-                await Task.Delay(1, CancellationToken.None).ConfigureAwait(false);
+                Thread.Sleep(1);
             }
 
             try
             {
-                await _writer.DrainAndStopAsync().AsTask().WaitAsync(_options.ShutdownGracePeriod, CancellationToken.None).ConfigureAwait(false);
+                // On the connection's own thread: blocking here holds up no one else.
+                _writer.DrainAndStopAsync(_options.ShutdownGracePeriod).AsTask().GetAwaiter().GetResult();
                 if (_stream is SslStream ssl)
                 {
-                    await ssl.ShutdownAsync().WaitAsync(TimeSpan.FromSeconds(1)).ConfigureAwait(false);
+                    ssl.ShutdownAsync().Wait(TimeSpan.FromSeconds(1));
                 }
             }
-            catch (Exception e) when (e is TimeoutException or IOException or ObjectDisposedException)
+            catch (Exception e) when (e is TimeoutException or IOException or ObjectDisposedException or AggregateException)
             {
             }
         }
@@ -654,8 +678,47 @@ internal sealed class NbdServerConnection
         }
     }
 
-    /// <summary>Queues a finished request's reply.</summary>
-    public void Send(NbdServerRequest request) => _writer!.Enqueue(request);
+    /// <summary>
+    /// Queues a finished request's reply. The connection's thread sends it at once, even a large one (the client
+    /// reading it is what paces this connection anyway); a thread-pool thread hands large ones to the writer thread.
+    /// </summary>
+    public void Send(NbdServerRequest request) => _writer!.Enqueue(request, mayBlock: Thread.CurrentThread == _thread);
+
+    /// <summary>Flow control: stops reading while this client has too much in progress.</summary>
+    private void WaitForCapacity()
+    {
+        if (HasCapacity())
+        {
+            return;
+        }
+
+        lock (_capacityLock)
+        {
+            // Announced before the re-check (a full fence), so a request finishing meanwhile either is seen by the
+            // check or sees the flag and pulses.
+            Interlocked.Exchange(ref _waitingForCapacity, 1);
+            while (!HasCapacity() && !_stopping.IsCancellationRequested)
+            {
+                Monitor.Wait(_capacityLock, TimeSpan.FromMilliseconds(100));
+            }
+
+            Volatile.Write(ref _waitingForCapacity, 0);
+        }
+    }
+
+    private bool HasCapacity() =>
+        Volatile.Read(ref _inFlight) < _options.MaximumRequestsInFlight && Volatile.Read(ref _bufferedPayload) <= MaximumBufferedPayload;
+
+    private void StopReceiving()
+    {
+        try
+        {
+            _socket.Shutdown(SocketShutdown.Receive);
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+        }
+    }
 
     /// <summary>A request's reply was sent (or could not be): its buffers and slot are free.</summary>
     public void Finished(NbdServerRequest request, long payloadLength)
@@ -667,7 +730,13 @@ internal sealed class NbdServerConnection
 
         Interlocked.Decrement(ref _inFlight);
         Return(request);
-        _capacity.Set();
+        if (Volatile.Read(ref _waitingForCapacity) != 0)
+        {
+            lock (_capacityLock)
+            {
+                Monitor.Pulse(_capacityLock);
+            }
+        }
     }
 
     private NbdServerRequest Rent()
