@@ -1,29 +1,32 @@
 #!/usr/bin/env bash
-# Compares, in one run on one machine:
-#   1. our NBD client (nbd-read / nbd-write) with nbdcopy, same connections and requests in flight, against the same
-#      nbdkit memory export (prefilled first: nbdkit's first touch of a page is slow);
-#   2. our NBD server (nbd-serve) with nbdkit's file plugin and qemu-nbd, serving the same file, nbdcopy as the client.
-# Every figure is MB/s (10^6 bytes per second), best of $RUNS runs. Never run it beside another benchmark.
+# Compares, in one run on one machine, runs interleaved so that a noisy neighbour hurts every row alike:
+#   1. our NBD client (nbd-read / nbd-write) with nbdcopy, same connections, requests in flight and request size,
+#      against the same nbdkit memory export (prefilled first: nbdkit's first touch of a page is slow);
+#   2. our NBD server (nbd-serve) with nbdkit's file plugin and qemu-nbd, serving the same file, nbdcopy the client.
+# Figures: MB/s (10^6 bytes per second), median and best of $RUNS runs, and CPU seconds per GiB (median).
+# Never run it beside another benchmark.
 #
 # Environment: SIZE (export size, default 1G), CONNECTIONS (2), REQUESTS (16 in flight per connection),
-# REQUEST_SIZE (262144), RUNS (3).
+# REQUEST_SIZE (262144), RUNS (5).
 #
-# What each figure includes. nbdcopy and the servers' rows: the whole nbdcopy process (start, connect, transfer,
-# disconnect; for writes also reading the source file from the page cache). "VirtualDevices nbd-read / nbd-write":
-# the benchmark's own clock, from the first request to the last reply (after a flush, for writes), once connected and
-# warmed up (64 MiB, untimed): it excludes the .NET runtime start, JIT and connecting. The row below it times the
-# whole process like nbdcopy's, so it also pays the runtime start, the JIT and the 64 MiB warm-up transfer.
+# What each figure includes.
+# - nbdcopy and the server rows: the whole nbdcopy process (start, connect, transfer, disconnect; for writes also
+#   reading the source file from the page cache). The server's CPU is what the server process used meanwhile.
+# - "VirtualDevices nbd-read / nbd-write": the benchmark's own clock and CPU, from the first request to the last
+#   reply (after a flush, for writes), once connected and warmed up (64 MiB, untimed). The "whole process" row
+#   below it measures like nbdcopy's row: runtime start, connecting and the warm-up included.
 #
-# Our processes run with two process-wide .NET settings suited to a machine with few cores (set here, for our
-# processes only; applications set them the same way): no spinning of idle thread-pool workers (they compete for
-# the cores with the peer), and socket completions run on the socket thread rather than one hop later on the pool.
+# Our processes are published ReadyToRun (precompiled, as an application would ship) and run with settings suited to
+# a 2-core machine, set here for our processes only: tiered compilation off (the precompiled code runs as it is and
+# the rest is compiled once, optimised, instead of re-compiled on a background thread that competes with the peer
+# for the cores), no spinning of idle thread-pool workers, socket completions inline.
 set -euo pipefail
 
 SIZE=${SIZE:-1G}
 CONNECTIONS=${CONNECTIONS:-2}
 REQUESTS=${REQUESTS:-16}
 REQUEST_SIZE=${REQUEST_SIZE:-262144}
-RUNS=${RUNS:-3}
+RUNS=${RUNS:-5}
 
 here=$(cd "$(dirname "$0")" && pwd)
 project=$(cd "$here/.." && pwd)
@@ -36,10 +39,16 @@ cleanup() {
 }
 trap cleanup EXIT
 
-dotnet build -c Release "$project" -v quiet -nologo >/dev/null
-bench=(env DOTNET_ThreadPool_UnfairSemaphoreSpinLimit=0 DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1 "$project/bin/Release/net10.0/VirtualDevices.Benchmarks")
+if ! dotnet publish "$project" -c Release -r linux-x64 --self-contained false -p:PublishReadyToRun=true -o "$work/bench" -v quiet -nologo >/dev/null 2>&1; then
+    echo "(ReadyToRun publish failed: measuring the plain build)" >&2
+    dotnet publish "$project" -c Release -o "$work/bench" -v quiet -nologo >/dev/null
+fi
+bench=(env DOTNET_TieredCompilation=0 DOTNET_ThreadPool_UnfairSemaphoreSpinLimit=0 DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1 "$work/bench/VirtualDevices.Benchmarks")
 
 bytes=$(numfmt --from=iec "$SIZE")
+gib=$(awk -v b="$bytes" 'BEGIN { print b / 1073741824 }')
+results="$work/results"
+: > "$results"
 
 wait_socket() {
     for _ in $(seq 200); do
@@ -50,74 +59,118 @@ wait_socket() {
     return 1
 }
 
-# Runs a command RUNS times and prints the best MB/s. Our benchmarks print the figure on their last line;
-# for the real tools the elapsed time is measured here.
-best_of() {
-    local best=0 figure
-    for _ in $(seq "$RUNS"); do
-        if [[ $1 == ours ]]; then
-            figure=$("${@:2}" | tail -n 1 | awk '{print $1}')
-        else
-            local start end
-            start=$(date +%s.%N)
-            "${@:2}" >/dev/null
-            end=$(date +%s.%N)
-            figure=$(awk -v b="$bytes" -v s="$start" -v e="$end" 'BEGIN { printf "%.1f", b / 1e6 / (e - s) }')
-        fi
-        best=$(awk -v a="$best" -v b="$figure" 'BEGIN { print (b > a) ? b : a }')
-    done
-    echo "$best"
+# CPU seconds a process has used so far (user + system).
+cpu_of() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.3f", ($14 + $15) / hz }' "/proc/$1/stat"; }
+
+# record ROW MBPS CPU_SECONDS
+record() { echo "$1|$2|$(awk -v c="$3" -v g="$gib" 'BEGIN { printf "%.3f", c / g }')" >> "$results"; }
+
+# Runs a real tool (or our whole process) under /usr/bin/time; records its MB/s and its own CPU, or, with a server
+# pid, the server's CPU over the same interval.
+measure() {
+    local row=$1 server_pid=$2; shift 2
+    local before=0 timing wall cpu
+    [[ -n $server_pid ]] && before=$(cpu_of "$server_pid")
+    timing=$( { /usr/bin/time -f "%e %U %S" "$@" >/dev/null; } 2>&1 | tail -n 1)
+    wall=$(awk '{ print $1 }' <<<"$timing")
+    if [[ -n $server_pid ]]; then
+        cpu=$(awk -v a="$before" -v b="$(cpu_of "$server_pid")" 'BEGIN { print b - a }')
+    else
+        cpu=$(awk '{ print $2 + $3 }' <<<"$timing")
+    fi
+    record "$row" "$(awk -v b="$bytes" -v w="$wall" 'BEGIN { printf "%.1f", b / 1e6 / w }')" "$cpu"
+}
+
+# Our client: its own clock and CPU (last two lines of its output).
+measure_ours() {
+    local row=$1; shift
+    local output mbps cpu
+    output=$("$@")
+    mbps=$(tail -n 1 <<<"$output" | awk '{ print $1 }')
+    cpu=$(grep -o 'process CPU [0-9.]*' <<<"$output" | awk '{ print $3 }')
+    record "$row" "$mbps" "$cpu"
 }
 
 nbdcopy_opts=(--connections="$CONNECTIONS" --requests="$REQUESTS" --request-size="$REQUEST_SIZE" --no-extents)
 ours_opts=(--connections "$CONNECTIONS" --requests "$REQUESTS" --size "$REQUEST_SIZE")
 
-echo "export $SIZE, $CONNECTIONS connection(s), $REQUESTS requests in flight per connection, $REQUEST_SIZE bytes per request, best of $RUNS"
-echo
+echo "export $SIZE, $CONNECTIONS connection(s), $REQUESTS requests in flight per connection, $REQUEST_SIZE bytes per request, $RUNS runs"
 
-# ---- 1. Clients against nbdkit memory ------------------------------------------------------------------------
+source_file="$work/source.img"
+head -c "$bytes" /dev/urandom > "$source_file"
+served="$work/served.img"
+cp "$source_file" "$served"
+cat "$source_file" "$served" > /dev/null   # in the page cache
+
 mem="$work/memory.sock"
 nbdkit -f -U "$mem" memory "$SIZE" & pids+=($!)
 wait_socket "$mem"
 uri="nbd+unix:///?socket=$mem"
 "${bench[@]}" nbd-write "$uri" "${ours_opts[@]}" >/dev/null   # prefill every page
 
-source_file="$work/source.img"
-head -c "$bytes" /dev/urandom > "$source_file"
-cat "$source_file" > /dev/null   # in the page cache, as the source of nbdcopy's writes
-
-client_read_ours=$(best_of ours "${bench[@]}" nbd-read "$uri" "${ours_opts[@]}")
-client_read_wall=$(best_of tool "${bench[@]}" nbd-read "$uri" "${ours_opts[@]}")
-client_read_nbdcopy=$(best_of tool nbdcopy "${nbdcopy_opts[@]}" "$uri" null:)
-client_write_ours=$(best_of ours "${bench[@]}" nbd-write "$uri" "${ours_opts[@]}")
-client_write_wall=$(best_of tool "${bench[@]}" nbd-write "$uri" "${ours_opts[@]}")
-client_write_nbdcopy=$(best_of tool nbdcopy "${nbdcopy_opts[@]}" "$source_file" "$uri")
-kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
-
-printf '%-44s %10s %10s\n' "client (nbdkit memory export)" "read MB/s" "write MB/s"
-printf '%-44s %10s %10s\n' "VirtualDevices nbd-read / nbd-write" "$client_read_ours" "$client_write_ours"
-printf '%-44s %10s %10s\n' "  same, whole process (start, JIT, warm-up)" "$client_read_wall" "$client_write_wall"
-printf '%-44s %10s %10s\n' "nbdcopy" "$client_read_nbdcopy" "$client_write_nbdcopy"
-echo
-
-# ---- 2. Servers serving the same file, nbdcopy as the client -------------------------------------------------
-served="$work/served.img"
-cp "$source_file" "$served"
-cat "$served" > /dev/null
-
-serve_and_measure() {
-    local name=$1 sock=$2; shift 2
-    "$@" >/dev/null 2>&1 & pids+=($!)
+start_server() {   # NAME SOCKET COMMAND...: starts a server, sets server_pid
+    local sock=$2; shift 2
+    rm -f "$sock"
+    "$@" >/dev/null 2>&1 & server_pid=$!
+    pids+=("$server_pid")
     wait_socket "$sock"
-    local u="nbd+unix:///?socket=$sock"
-    local read write
-    read=$(best_of tool nbdcopy "${nbdcopy_opts[@]}" "$u" null:)
-    write=$(best_of tool nbdcopy "${nbdcopy_opts[@]}" "$source_file" "$u")
-    kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
-    printf '%-44s %10s %10s\n' "$name" "$read" "$write"
 }
 
-printf '%-44s %10s %10s\n' "server (same file, nbdcopy client)" "read MB/s" "write MB/s"
-serve_and_measure "VirtualDevices nbd-serve" "$work/ours.sock" "${bench[@]}" nbd-serve "$served" "$work/ours.sock"
-serve_and_measure "nbdkit file plugin" "$work/nbdkit.sock" nbdkit -f -U "$work/nbdkit.sock" file "$served"
-serve_and_measure "qemu-nbd" "$work/qemu.sock" qemu-nbd -f raw -t -e 16 --cache=writeback --socket "$work/qemu.sock" "$served"
+for run in $(seq "$RUNS"); do
+    echo "run $run of $RUNS" >&2
+    measure_ours "client|VirtualDevices nbd-read / nbd-write|read" "${bench[@]}" nbd-read "$uri" "${ours_opts[@]}"
+    measure_ours "client|VirtualDevices nbd-read / nbd-write|write" "${bench[@]}" nbd-write "$uri" "${ours_opts[@]}"
+    measure "client|  same, whole process|read" "" "${bench[@]}" nbd-read "$uri" "${ours_opts[@]}"
+    measure "client|  same, whole process|write" "" "${bench[@]}" nbd-write "$uri" "${ours_opts[@]}"
+    measure "client|nbdcopy|read" "" nbdcopy "${nbdcopy_opts[@]}" "$uri" null:
+    measure "client|nbdcopy|write" "" nbdcopy "${nbdcopy_opts[@]}" "$source_file" "$uri"
+
+    for server in ours nbdkit qemu; do
+        sock="$work/$server.sock"
+        case $server in
+            ours) name="VirtualDevices nbd-serve"; start_server "$name" "$sock" "${bench[@]}" nbd-serve "$served" "$sock" ;;
+            nbdkit) name="nbdkit file plugin"; start_server "$name" "$sock" nbdkit -f -U "$sock" file "$served" ;;
+            qemu) name="qemu-nbd"; start_server "$name" "$sock" qemu-nbd -f raw -t -e 16 --cache=writeback --socket "$sock" "$served" ;;
+        esac
+        u="nbd+unix:///?socket=$sock"
+        measure "server|$name|read" "$server_pid" nbdcopy "${nbdcopy_opts[@]}" "$u" null:
+        measure "server|$name|write" "$server_pid" nbdcopy "${nbdcopy_opts[@]}" "$source_file" "$u"
+        kill "$server_pid"; wait "$server_pid" 2>/dev/null || true
+    done
+done
+
+python3 - "$results" <<'PY'
+import collections, statistics, sys
+rows = collections.OrderedDict()
+for line in open(sys.argv[1]):
+    section, row, op, mbps, cpu = line.strip().split("|")
+    rows.setdefault((section, row), {}).setdefault(op, []).append((float(mbps), float(cpu)))
+
+def cell(samples):
+    mbps = [m for m, _ in samples]
+    return f"{statistics.median(mbps):8.1f} {max(mbps):8.1f} {statistics.median(c for _, c in samples):7.3f}"
+
+headings = {"client": "client (nbdkit memory export)", "server": "server (same file, nbdcopy client)"}
+last = None
+for (section, row), ops in rows.items():
+    if section != last:
+        print()
+        print(f"{headings[section]:44} {'read MB/s':>17} {'CPU s':>7}  {'write MB/s':>17} {'CPU s':>7}")
+        print(f"{'':44} {'median':>8} {'best':>8} {'per GiB':>7}  {'median':>8} {'best':>8} {'per GiB':>7}")
+        last = section
+    print(f"{row:44} {cell(ops['read'])}  {cell(ops['write'])}")
+
+def median(section, row, op):
+    return statistics.median(m for m, _ in rows[(section, row)][op])
+
+print()
+print("ratios of medians (MB/s):")
+for op in ("read", "write"):
+    ours = median("client", "VirtualDevices nbd-read / nbd-write", op)
+    whole = median("client", "  same, whole process", op)
+    copy = median("client", "nbdcopy", op)
+    print(f"  client {op:5}: {ours / copy:.2f}x nbdcopy ({whole / copy:.2f}x whole process)")
+for op in ("read", "write"):
+    ours = median("server", "VirtualDevices nbd-serve", op)
+    print(f"  server {op:5}: {ours / median('server', 'nbdkit file plugin', op):.2f}x nbdkit file, {ours / median('server', 'qemu-nbd', op):.2f}x qemu-nbd")
+PY
