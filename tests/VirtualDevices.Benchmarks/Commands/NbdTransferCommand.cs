@@ -4,8 +4,9 @@ using VirtualDevices.Nbd.Client;
 namespace VirtualDevices.Benchmarks.Commands;
 
 /// <summary>
-/// <c>nbd-read URI</c> and <c>nbd-write URI</c> <c>[--connections N] [--requests N] [--size BYTES]</c>: transfers the
-/// whole export sequentially with N requests in flight per connection (as nbdcopy counts them), prints MB/s.
+/// <c>nbd-read URI</c> and <c>nbd-write URI</c> <c>[--connections N] [--requests N] [--size BYTES] [--inline-completions]</c>:
+/// transfers the whole export sequentially with N requests in flight per connection (as nbdcopy counts them), prints
+/// MB/s. <c>--inline-completions</c> sets <see cref="NbdClientOptions.UnsafeInlineCompletions"/>.
 /// </summary>
 internal static class NbdTransferCommand
 {
@@ -15,12 +16,18 @@ internal static class NbdTransferCommand
 
     private static async Task<int> RunAsync(string[] args, bool write)
     {
-        var options = Arguments.Parse(args, options: ["--connections", "--requests", "--size"]);
+        var options = Arguments.Parse(args, options: ["--connections", "--requests", "--size"], flags: ["--inline-completions"]);
         string uri = options.Positional(0, "URI");
         int connections = options.Int("--connections", 1);
         int requests = options.Int("--requests", 16);
         int size = options.Int("--size", 256 * 1024);
-        NbdClientOptions clientOptions = NbdUri.Parse(uri) with { Connections = connections };
+        NbdClientOptions clientOptions = NbdUri.Parse(uri) with
+        {
+            Connections = connections,
+
+            // Safe here: the workers' continuations only queue their next request.
+            UnsafeInlineCompletions = options.Flag("--inline-completions"),
+        };
         await using NbdBlockDevice device = await NbdClient.ConnectAsync(clientOptions);
         int sectorSize = device.Info.SectorSize;
         int chunkSectors = Math.Max(1, size / sectorSize);

@@ -14,7 +14,9 @@
 #   reading the source file from the page cache). The server's CPU is what the server process used meanwhile.
 # - "VirtualDevices nbd-read / nbd-write": the benchmark's own clock and CPU, from the first request to the last
 #   reply (after a flush, for writes), once connected and warmed up (64 MiB, untimed). The "whole process" row
-#   below it measures like nbdcopy's row: runtime start, connecting and the warm-up included.
+#   below it measures like nbdcopy's row: runtime start, connecting and the warm-up included. The row after it sets
+#   NbdClientOptions.UnsafeInlineCompletions (continuations on the connection's reading thread, as libnbd runs its
+#   completion callbacks; safe for the benchmark, whose continuations only queue the next request).
 #
 # Our processes are published ReadyToRun (precompiled, as an application would ship) and run with settings suited to
 # a 2-core machine, set here for our processes only: tiered compilation off (the precompiled code runs as it is and
@@ -122,6 +124,8 @@ for run in $(seq "$RUNS"); do
     measure_ours "client|VirtualDevices nbd-read / nbd-write|write" "${bench[@]}" nbd-write "$uri" "${ours_opts[@]}"
     measure "client|  same, whole process|read" "" "${bench[@]}" nbd-read "$uri" "${ours_opts[@]}"
     measure "client|  same, whole process|write" "" "${bench[@]}" nbd-write "$uri" "${ours_opts[@]}"
+    measure_ours "client|  same, UnsafeInlineCompletions|read" "${bench[@]}" nbd-read "$uri" "${ours_opts[@]}" --inline-completions
+    measure_ours "client|  same, UnsafeInlineCompletions|write" "${bench[@]}" nbd-write "$uri" "${ours_opts[@]}" --inline-completions
     measure "client|nbdcopy|read" "" nbdcopy "${nbdcopy_opts[@]}" "$uri" null:
     measure "client|nbdcopy|write" "" nbdcopy "${nbdcopy_opts[@]}" "$source_file" "$uri"
 
@@ -168,8 +172,9 @@ print("ratios of medians (MB/s):")
 for op in ("read", "write"):
     ours = median("client", "VirtualDevices nbd-read / nbd-write", op)
     whole = median("client", "  same, whole process", op)
+    inline = median("client", "  same, UnsafeInlineCompletions", op)
     copy = median("client", "nbdcopy", op)
-    print(f"  client {op:5}: {ours / copy:.2f}x nbdcopy ({whole / copy:.2f}x whole process)")
+    print(f"  client {op:5}: {ours / copy:.2f}x nbdcopy ({whole / copy:.2f}x whole process, {inline / copy:.2f}x with UnsafeInlineCompletions)")
 for op in ("read", "write"):
     ours = median("server", "VirtualDevices nbd-serve", op)
     print(f"  server {op:5}: {ours / median('server', 'nbdkit file plugin', op):.2f}x nbdkit file, {ours / median('server', 'qemu-nbd', op):.2f}x qemu-nbd")

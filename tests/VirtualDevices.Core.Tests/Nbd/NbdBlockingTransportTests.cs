@@ -169,6 +169,45 @@ public sealed class NbdBlockingTransportTests
         await WaitUntilAsync(() => !ThreadNames().Any(name => name.EndsWith("thr9q", StringComparison.Ordinal)));
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task ContinuationsRunOnTheReadingThreadOnlyWhenAskedTo(bool inline)
+    {
+        using var dir = new TempDirectory();
+        string path = dir.File("inline.sock");
+        await using var disk = new MemoryBlockDevice(4 << 20);
+        await using var server = new NbdServer(new NbdServerOptions { UnixSocketPath = path }, new NbdExport("", disk));
+        await server.StartAsync();
+        CancellationToken ct = NbdPeers.Deadline();
+        string name = inline ? "inl1" : "inl0";
+        var options = NbdUri.Parse($"nbd+unix:///?socket={path}") with { DeviceName = name, UnsafeInlineCompletions = inline };
+        await using NbdBlockDevice device = await NbdClient.ConnectAsync(options, ct);
+        byte[] data = RandomNumberGenerator.GetBytes(64 * 1024);
+        await device.WriteAsync(0, data, cancellationToken: ct);
+
+        int onReader = 0;
+        byte[] back = new byte[data.Length];
+        for (int i = 0; i < 50; i++)
+        {
+            Array.Clear(back);
+            await device.ReadAsync(0, back, ct);
+            onReader += Thread.CurrentThread.Name == $"nbd-read {name}" ? 1 : 0;
+            Assert.Equal(data, back);
+        }
+
+        // Inline, a continuation runs where the request completed: the reading thread, unless the reply beat the
+        // sender's own bookkeeping. Otherwise never there.
+        if (inline)
+        {
+            Assert.True(onReader > 0, "no continuation ran on the reading thread");
+        }
+        else
+        {
+            Assert.Equal(0, onReader);
+        }
+    }
+
     [Fact]
     public async Task ManyThreadsSendingMixedMessagesArriveWholeAndInOneStream()
     {

@@ -149,7 +149,7 @@ public static class NbdClient
             NbdNegotiation negotiation = await NbdClientHandshake.NegotiateAsync(channel, options, fixedNewstyle, noZeroes, tls, timeout.Token).ConfigureAwait(false);
             abort.Dispose();
             timeout.Token.ThrowIfCancellationRequested();
-            return (new NbdClientConnection(options.DeviceName!, socket, channel.Stream, input, negotiation, options.RequestTimeout), negotiation);
+            return (new NbdClientConnection(options.DeviceName!, socket, channel.Stream, input, negotiation, options), negotiation);
         }
         catch (Exception e)
         {

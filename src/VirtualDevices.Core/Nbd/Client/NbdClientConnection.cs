@@ -17,7 +17,8 @@ namespace VirtualDevices.Nbd.Client;
 /// <remarks>
 /// The reading thread blocks in <c>recv</c> and receives read data straight into the caller's buffer (see
 /// <see cref="NbdSocketStream"/> for why a thread rather than asynchronous socket calls). Callers are completed on the
-/// thread pool, never on the reading thread, so a caller that blocks cannot stall the connection.
+/// thread pool, never on the reading thread, so a caller that blocks cannot stall the connection (unless the caller
+/// asked otherwise with <see cref="NbdClientOptions.UnsafeInlineCompletions"/>).
 /// </remarks>
 internal sealed class NbdClientConnection : IAsyncDisposable
 {
@@ -44,8 +45,10 @@ internal sealed class NbdClientConnection : IAsyncDisposable
     private int _inFlight;
     private Action<Exception>? _onDead;
 
-    public NbdClientConnection(string deviceName, Socket socket, Stream stream, NbdInputBuffer input, NbdNegotiation negotiation, TimeSpan requestTimeout)
+    public NbdClientConnection(string deviceName, Socket socket, Stream stream, NbdInputBuffer input, NbdNegotiation negotiation, NbdClientOptions options)
     {
+        TimeSpan requestTimeout = options.RequestTimeout;
+        InlineCompletions = options.UnsafeInlineCompletions;
         _deviceName = deviceName;
         _socket = socket;
         _stream = stream;
@@ -65,6 +68,9 @@ internal sealed class NbdClientConnection : IAsyncDisposable
     public NbdNegotiation Negotiation => _negotiation;
 
     public bool ExtendedHeaders { get; }
+
+    /// <summary>Continuations run where the request completes (usually the reading thread): see <see cref="NbdClientOptions.UnsafeInlineCompletions"/>.</summary>
+    public bool InlineCompletions { get; }
 
     public bool IsAlive => Volatile.Read(ref _dead) is null;
 

@@ -24,7 +24,7 @@ internal sealed class NbdClientRequest : IValueTaskSource<int>, IValueTaskSource
     private static readonly Action<object?> s_onCancel = static state => ((NbdClientRequest)state!).OnCancel();
 
     private readonly NbdClientConnection _connection;
-    private ManualResetValueTaskSourceCore<int> _core = new() { RunContinuationsAsynchronously = true };
+    private ManualResetValueTaskSourceCore<int> _core;
     private CancellationTokenRegistration _registration;
     private CancellationToken _cancellationToken;
     private int _references;
@@ -40,6 +40,7 @@ internal sealed class NbdClientRequest : IValueTaskSource<int>, IValueTaskSource
     {
         _connection = connection;
         Index = index;
+        _core.RunContinuationsAsynchronously = !connection.InlineCompletions;
     }
 
     public int Index { get; }

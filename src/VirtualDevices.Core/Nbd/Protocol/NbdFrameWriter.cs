@@ -42,6 +42,8 @@ internal sealed class NbdFrameWriter : IDisposable
     // Not pooled: a sender blocked in a send may still hold it when the connection is torn down.
     private readonly byte[] _buffer = new byte[BufferSize];
     private Exception? _failure;
+    private INbdOutgoing? _carried;
+    private INbdOutgoing? _inHand;
     private Thread? _thread;
     private int _owner;
     private bool _handedOver;
@@ -146,8 +148,10 @@ internal sealed class NbdFrameWriter : IDisposable
     private bool DrainCore(bool mayBlock)
     {
         int used = 0;
-        while (_queue.TryPeek(out INbdOutgoing? message))
+        while (TakeNext() is { } message)
         {
+            // Tracked until it joins the batch, so that a failing send fails it too.
+            _inHand = message;
             if (Volatile.Read(ref _failure) is { } failure)
             {
                 FailBatchAndQueue(failure);
@@ -157,6 +161,9 @@ internal sealed class NbdFrameWriter : IDisposable
             ReadOnlyMemory<byte> payload = message.Payload;
             if (!mayBlock && payload.Length > CopyThreshold)
             {
+                // The message goes first when the writer thread takes over (or is failed below if it is stopping).
+                _inHand = null;
+                _carried = message;
                 Flush(used);
                 used = 0;
                 if (HandOver())
@@ -164,19 +171,21 @@ internal sealed class NbdFrameWriter : IDisposable
                     return true;
                 }
 
-                // The writer is stopping: the failure check above fails what is left.
                 continue;
             }
 
-            _queue.TryDequeue(out _);
             if (!message.BeginSend())
             {
+                _inHand = null;
                 message.OnSent(null);
                 continue;
             }
 
+            // Room for the header and a small payload together: a flush between them would report the message sent
+            // before its payload left.
             int headerLength = message.HeaderLength;
-            if (BufferSize - used < headerLength)
+            bool copied = payload.Length <= CopyThreshold;
+            if (BufferSize - used < headerLength + (copied ? payload.Length : 0))
             {
                 Flush(used);
                 used = 0;
@@ -185,19 +194,14 @@ internal sealed class NbdFrameWriter : IDisposable
             message.WriteHeader(_buffer.AsSpan(used, headerLength));
             used += headerLength;
             _batch.Add(message);
+            _inHand = null;
             if (payload.IsEmpty)
             {
                 continue;
             }
 
-            if (payload.Length <= CopyThreshold)
+            if (copied)
             {
-                if (BufferSize - used < payload.Length)
-                {
-                    Flush(used);
-                    used = 0;
-                }
-
                 payload.Span.CopyTo(_buffer.AsSpan(used));
                 used += payload.Length;
                 continue;
@@ -231,6 +235,21 @@ internal sealed class NbdFrameWriter : IDisposable
         return false;
     }
 
+    /// <summary>
+    /// The next message: one taken but left for the writer thread first, then the queue's head. (Not TryPeek: a
+    /// peeked segment of a ConcurrentQueue is never reused, which would allocate a segment every few messages.)
+    /// </summary>
+    private INbdOutgoing? TakeNext()
+    {
+        if (_carried is { } carried)
+        {
+            _carried = null;
+            return carried;
+        }
+
+        return _queue.TryDequeue(out INbdOutgoing? message) ? message : null;
+    }
+
     private void Flush(int used)
     {
         if (used > 0)
@@ -259,7 +278,13 @@ internal sealed class NbdFrameWriter : IDisposable
         }
 
         _batch.Clear();
-        while (_queue.TryDequeue(out INbdOutgoing? message))
+        if (_inHand is { } inHand)
+        {
+            _inHand = null;
+            inHand.OnSent(error);
+        }
+
+        while (TakeNext() is { } message)
         {
             message.OnSent(error);
         }
