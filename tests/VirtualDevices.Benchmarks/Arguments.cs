@@ -49,6 +49,9 @@ internal sealed class Arguments
     public int Int(string name, int fallback) =>
         _named.TryGetValue(name, out string? value) && value is not null ? int.Parse(value, CultureInfo.InvariantCulture) : fallback;
 
+    public long Long(string name, long fallback) =>
+        _named.TryGetValue(name, out string? value) && value is not null ? long.Parse(value, CultureInfo.InvariantCulture) : fallback;
+
     public string? String(string name) => _named.TryGetValue(name, out string? value) ? value : null;
 
     public bool Flag(string name) => _named.ContainsKey(name);

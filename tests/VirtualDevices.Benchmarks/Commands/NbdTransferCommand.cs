@@ -4,7 +4,7 @@ using VirtualDevices.Nbd.Client;
 namespace VirtualDevices.Benchmarks.Commands;
 
 /// <summary>
-/// <c>nbd-read URI</c> and <c>nbd-write URI</c> <c>[--connections N] [--requests N] [--size BYTES] [--inline-completions]</c>:
+/// <c>nbd-read URI</c> and <c>nbd-write URI</c> <c>[--connections N] [--requests N] [--size BYTES] [--warmup BYTES] [--inline-completions]</c>:
 /// transfers the whole export sequentially with N requests in flight per connection (as nbdcopy counts them), prints
 /// MB/s. <c>--inline-completions</c> sets <see cref="NbdClientOptions.UnsafeInlineCompletions"/>.
 /// </summary>
@@ -16,7 +16,7 @@ internal static class NbdTransferCommand
 
     private static async Task<int> RunAsync(string[] args, bool write)
     {
-        var options = Arguments.Parse(args, options: ["--connections", "--requests", "--size"], flags: ["--inline-completions"]);
+        var options = Arguments.Parse(args, options: ["--connections", "--requests", "--size", "--warmup"], flags: ["--inline-completions"]);
         string uri = options.Positional(0, "URI");
         int connections = options.Int("--connections", 1);
         int requests = options.Int("--requests", 16);
@@ -72,8 +72,13 @@ internal static class NbdTransferCommand
         }
 
         // Warm-up (untimed): the first 64 MiB once, so that the figure measures the transfer, not the JIT.
-        end = Math.Min(total, (64L << 20) / sectorSize);
-        await Task.WhenAll(Enumerable.Range(0, workers).Select(i => Task.Run(() => WorkerAsync(i))));
+        // --warmup 0 skips it, for timing the whole process the way nbdcopy's is timed (exactly one pass).
+        end = Math.Min(total, options.Long("--warmup", 64L << 20) / sectorSize);
+        if (end > 0)
+        {
+            await Task.WhenAll(Enumerable.Range(0, workers).Select(i => Task.Run(() => WorkerAsync(i))));
+        }
+
         next = 0;
         end = total;
         long allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);

@@ -14,7 +14,8 @@
 #   reading the source file from the page cache). The server's CPU is what the server process used meanwhile.
 # - "VirtualDevices nbd-read / nbd-write": the benchmark's own clock and CPU, from the first request to the last
 #   reply (after a flush, for writes), once connected and warmed up (64 MiB, untimed). The "whole process" row
-#   below it measures like nbdcopy's row: runtime start, connecting and the warm-up included. The row after it sets
+#   below it measures like nbdcopy's row, one pass without warm-up: the .NET runtime's start, compiling what was
+#   not precompiled, connecting and the transfer. The row after it sets
 #   NbdClientOptions.UnsafeInlineCompletions (continuations on the connection's reading thread, as libnbd runs its
 #   completion callbacks; safe for the benchmark, whose continuations only queue the next request).
 #
@@ -122,8 +123,8 @@ for run in $(seq "$RUNS"); do
     echo "run $run of $RUNS" >&2
     measure_ours "client|VirtualDevices nbd-read / nbd-write|read" "${bench[@]}" nbd-read "$uri" "${ours_opts[@]}"
     measure_ours "client|VirtualDevices nbd-read / nbd-write|write" "${bench[@]}" nbd-write "$uri" "${ours_opts[@]}"
-    measure "client|  same, whole process|read" "" "${bench[@]}" nbd-read "$uri" "${ours_opts[@]}"
-    measure "client|  same, whole process|write" "" "${bench[@]}" nbd-write "$uri" "${ours_opts[@]}"
+    measure "client|  same, whole process|read" "" "${bench[@]}" nbd-read "$uri" "${ours_opts[@]}" --warmup 0
+    measure "client|  same, whole process|write" "" "${bench[@]}" nbd-write "$uri" "${ours_opts[@]}" --warmup 0
     measure_ours "client|  same, UnsafeInlineCompletions|read" "${bench[@]}" nbd-read "$uri" "${ours_opts[@]}" --inline-completions
     measure_ours "client|  same, UnsafeInlineCompletions|write" "${bench[@]}" nbd-write "$uri" "${ours_opts[@]}" --inline-completions
     measure "client|nbdcopy|read" "" nbdcopy "${nbdcopy_opts[@]}" "$uri" null:
