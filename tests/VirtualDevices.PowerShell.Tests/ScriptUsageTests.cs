@@ -76,6 +76,43 @@ public sealed class ScriptUsageTests
         }
     }
 
+    /// <summary>Error ids that PowerShell itself raises (parameter binding, providers), not the module.</summary>
+    private static readonly string[] s_engineErrorIds =
+        ["ParameterArgumentValidationError", "ParameterArgumentTransformationError", "InputObjectNotBound", "PathNotFound",
+         "NamedParameterNotFound", "MissingMandatoryParameter", "AmbiguousParameterSet", "CommandNotFoundException"];
+
+    [Fact]
+    public void ErrorIdsThePesterSuitesExpectAreRaisedByTheModule()
+    {
+        string sources = string.Join('\n', Directory.EnumerateFiles(Path.Combine(ModuleLayout.RepoRoot, "src"), "*.cs", SearchOption.AllDirectories)
+            .Select(File.ReadAllText));
+        var commandTypes = ModuleLayout.Cmdlets.Select(c => c.TypeName).ToHashSet(StringComparer.Ordinal);
+        var problems = new List<string>();
+        int seen = 0;
+        foreach (string file in Directory.EnumerateFiles(Path.Combine(ModuleLayout.RepoRoot, "tests", "Pester"), "*.ps1"))
+        {
+            foreach (System.Text.RegularExpressions.Match match in System.Text.RegularExpressions.Regex.Matches(File.ReadAllText(file), @"-ErrorId\s+['""]([^'""]+)['""]"))
+            {
+                seen++;
+                string[] parts = match.Groups[1].Value.Split(',', 2);
+                string id = parts[0].TrimEnd('*');
+                string where = $"{Path.GetFileName(file)}: -ErrorId '{match.Groups[1].Value}'";
+                if (!s_engineErrorIds.Contains(id) && !sources.Contains($"\"{id}\"", StringComparison.Ordinal))
+                {
+                    problems.Add($"{where}: no \"{id}\" in src/");
+                }
+
+                if (parts.Length == 2 && parts[1] != "*" && !commandTypes.Contains(parts[1]))
+                {
+                    problems.Add($"{where}: {parts[1]} is not a cmdlet class");
+                }
+            }
+        }
+
+        Assert.True(seen > 20, $"only {seen} -ErrorId expectations found");
+        Assert.True(problems.Count == 0, string.Join(Environment.NewLine, problems));
+    }
+
     [Fact]
     public void TheScannerSeesInvocationsWhereTheyAreAndOnlyThere()
     {
