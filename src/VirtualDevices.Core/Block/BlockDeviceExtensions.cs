@@ -9,7 +9,17 @@ public static class BlockDeviceExtensions
     /// <summary>The transfer size used by the copies when the device states no preference.</summary>
     public const int DefaultTransferSize = 1 << 20;
 
-    /// <summary>Reads a range as a stream of <see cref="BlockData"/> objects of at most <paramref name="chunkSectors"/> sectors.</summary>
+    /// <summary>The most transfers the streaming operations keep in flight.</summary>
+    public const int MaximumRequestsInFlight = 32;
+
+    /// <summary>The most bytes the streaming operations keep in flight.</summary>
+    public const int MaximumWindowBytes = 8 << 20;
+
+    /// <summary>
+    /// Reads a range as a stream of <see cref="BlockData"/> objects of at most <paramref name="chunkSectors"/> sectors.
+    /// Reads run ahead of the consumer (a few megabytes, at most 32 objects), so a network device is not waited on
+    /// one round trip per object; a consumer that stops early leaves no read behind.
+    /// </summary>
     /// <param name="device">The device.</param>
     /// <param name="sector">The first sector.</param>
     /// <param name="count">The number of sectors.</param>
@@ -22,18 +32,46 @@ public static class BlockDeviceExtensions
         ArgumentOutOfRangeException.ThrowIfLessThan(chunkSectors, 1);
         int sectorSize = device.Info.SectorSize;
         CheckRange(device, sector, count);
-        long end = sector + count;
-        for (long current = sector; current < end;)
+        var window = new BlockTransferWindow(device, cancellationToken, Depth(chunkSectors, sectorSize, count));
+        try
         {
-            int n = (int)Math.Min(chunkSectors, end - current);
-            byte[] data = GC.AllocateUninitializedArray<byte>(checked(n * sectorSize));
-            await device.ReadAsync(current, data, cancellationToken).ConfigureAwait(false);
-            yield return new BlockData(device.Name, current, sectorSize, data);
-            current += n;
+            long next = sector;
+            long end = sector + count;
+            while (true)
+            {
+                while (next < end && window.HasRoom)
+                {
+                    int n = (int)Math.Min(chunkSectors, end - next);
+
+                    // Each object keeps its own array: it leaves with the object.
+                    byte[] data = GC.AllocateUninitializedArray<byte>(checked(n * sectorSize));
+                    window.Read(next, data, data.Length, rented: false);
+                    next += n;
+                }
+
+                if (window.IsEmpty)
+                {
+                    yield break;
+                }
+
+                (long at, byte[] chunk, int length) = await window.CompleteOldestAsync().ConfigureAwait(false);
+
+                // Data read ahead is not handed out once the device was disconnected: the stream ends as it would
+                // have without read-ahead.
+                ThrowIfDisconnected(device);
+                yield return new BlockData(device.Name, at, sectorSize, length == chunk.Length ? chunk : chunk[..length]);
+            }
+        }
+        finally
+        {
+            await window.AbandonAsync().ConfigureAwait(false);
         }
     }
 
-    /// <summary>Copies a range of sectors to a stream, reusing one pooled buffer.</summary>
+    /// <summary>
+    /// Copies a range of sectors to a stream, with several reads in flight (so that a network device streams rather
+    /// than waits a round trip per transfer) and the stream written strictly in order.
+    /// </summary>
     /// <param name="device">The device.</param>
     /// <param name="sector">The first sector.</param>
     /// <param name="count">The number of sectors.</param>
@@ -49,39 +87,59 @@ public static class BlockDeviceExtensions
         CheckRange(device, sector, count);
         int sectorSize = device.Info.SectorSize;
         int chunkSectors = TransferSectors(device.Info);
-        byte[] buffer = ArrayPool<byte>.Shared.Rent(chunkSectors * sectorSize);
+        var window = new BlockTransferWindow(device, cancellationToken, Depth(chunkSectors, sectorSize, count));
         long copied = 0;
         try
         {
-            for (long current = sector, end = sector + count; current < end;)
+            long next = sector;
+            long end = sector + count;
+            while (true)
             {
-                int n = (int)Math.Min(chunkSectors, end - current);
-                Memory<byte> chunk = buffer.AsMemory(0, n * sectorSize);
-                await device.ReadAsync(current, chunk, cancellationToken).ConfigureAwait(false);
-                await destination.WriteAsync(chunk, cancellationToken).ConfigureAwait(false);
-                current += n;
-                copied += chunk.Length;
+                while (next < end && window.HasRoom)
+                {
+                    int n = (int)Math.Min(chunkSectors, end - next);
+                    window.Read(next, window.RentBuffer(chunkSectors * sectorSize), n * sectorSize, rented: true);
+                    next += n;
+                }
+
+                if (window.IsEmpty)
+                {
+                    return copied;
+                }
+
+                (_, byte[] buffer, int length) = await window.CompleteOldestAsync().ConfigureAwait(false);
+                try
+                {
+                    ThrowIfDisconnected(device);
+                    await destination.WriteAsync(buffer.AsMemory(0, length), cancellationToken).ConfigureAwait(false);
+                }
+                finally
+                {
+                    window.ReturnBuffer(buffer);
+                }
+
+                copied += length;
                 progress?.Report(copied);
             }
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(buffer);
+            await window.AbandonAsync().ConfigureAwait(false);
         }
-
-        return copied;
     }
 
     /// <summary>
-    /// Writes a stream to the device from <paramref name="sector"/> on. The stream's length must be a whole number of
-    /// sectors and fit the device; this is checked before anything is written when the stream can seek, and otherwise
-    /// a trailing partial sector fails with <see cref="BlockMisalignedException"/> without being written.
+    /// Writes a stream to the device from <paramref name="sector"/> on, with several writes in flight. The stream's
+    /// length must be a whole number of sectors and fit the device; this is checked before anything is written when
+    /// the stream can seek, and otherwise a trailing partial sector fails with <see cref="BlockMisalignedException"/>
+    /// without being written.
     /// </summary>
     /// <param name="device">The device.</param>
     /// <param name="sector">The first sector.</param>
     /// <param name="source">The bytes to write.</param>
     /// <param name="options">Force unit access for every write.</param>
-    /// <param name="progress">Told the number of bytes written so far.</param>
+    /// <param name="progress">Told the number of bytes written so far (counted in order: a write reported is one that
+    /// completed, with every write before it).</param>
     /// <param name="cancellationToken">Stops the copy; what was written stays written.</param>
     /// <returns>The number of bytes written.</returns>
     public static async ValueTask<long> WriteFromAsync(this IBlockDevice device, long sector, Stream source, BlockWriteOptions options = BlockWriteOptions.None,
@@ -90,9 +148,10 @@ public static class BlockDeviceExtensions
         ArgumentNullException.ThrowIfNull(device);
         ArgumentNullException.ThrowIfNull(source);
         int sectorSize = device.Info.SectorSize;
+        long remaining = long.MaxValue;
         if (source.CanSeek)
         {
-            long remaining = source.Length - source.Position;
+            remaining = source.Length - source.Position;
             if (remaining % sectorSize != 0)
             {
                 throw new BlockMisalignedException(device.Name, $"input length {remaining}", sectorSize);
@@ -102,35 +161,71 @@ public static class BlockDeviceExtensions
         }
 
         int chunkSectors = TransferSectors(device.Info);
-        byte[] buffer = ArrayPool<byte>.Shared.Rent(chunkSectors * sectorSize);
+        int chunk = chunkSectors * sectorSize;
+        var window = new BlockTransferWindow(device, cancellationToken, Depth(chunkSectors, sectorSize, remaining / sectorSize));
         long written = 0;
         try
         {
+            bool ended = false;
             while (true)
             {
-                int filled = await source.ReadAtLeastAsync(buffer.AsMemory(0, chunkSectors * sectorSize), chunkSectors * sectorSize, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
-                if (filled == 0)
+                while (!ended && window.HasRoom)
                 {
-                    break;
+                    byte[] buffer = window.RentBuffer(chunk);
+                    int filled;
+                    try
+                    {
+                        filled = await source.ReadAtLeastAsync(buffer.AsMemory(0, chunk), chunk, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
+                    }
+                    catch
+                    {
+                        window.ReturnBuffer(buffer);
+                        throw;
+                    }
+
+                    if (filled % sectorSize != 0)
+                    {
+                        // Bad input, not a failure of the device: the whole sectors before it are written, as they
+                        // would have been one at a time; only the partial one is not.
+                        window.ReturnBuffer(buffer);
+                        var misaligned = new BlockMisalignedException(device.Name, $"input length {written + window.Bytes + filled}", sectorSize);
+                        while (!window.IsEmpty)
+                        {
+                            (_, byte[] completed, int completedLength) = await window.CompleteOldestAsync().ConfigureAwait(false);
+                            window.ReturnBuffer(completed);
+                            written += completedLength;
+                            progress?.Report(written);
+                        }
+
+                        throw misaligned;
+                    }
+
+                    if (filled == 0)
+                    {
+                        window.ReturnBuffer(buffer);
+                        ended = true;
+                        break;
+                    }
+
+                    window.Write(sector, buffer, filled, options, rented: true);
+                    sector += filled / sectorSize;
                 }
 
-                if (filled % sectorSize != 0)
+                if (window.IsEmpty)
                 {
-                    throw new BlockMisalignedException(device.Name, $"input length {written + filled}", sectorSize);
+                    return written;
                 }
 
-                await device.WriteAsync(sector, buffer.AsMemory(0, filled), options, cancellationToken).ConfigureAwait(false);
-                sector += filled / sectorSize;
-                written += filled;
+                (_, byte[] done, int length) = await window.CompleteOldestAsync().ConfigureAwait(false);
+                window.ReturnBuffer(done);
+                written += length;
                 progress?.Report(written);
             }
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(buffer);
+            await window.AbandonAsync().ConfigureAwait(false);
         }
-
-        return written;
     }
 
     /// <summary>
@@ -188,6 +283,25 @@ public static class BlockDeviceExtensions
         if (pending is { } last)
         {
             yield return new BlockAllocationExtent(device.Name, last.Sector, last.Count, device.Info.SectorSize, last.Flags);
+        }
+    }
+
+    /// <summary>
+    /// How many transfers of <paramref name="chunkSectors"/> to keep in flight: enough to cover a network round trip
+    /// (8 of 1 MiB), at most 8 MiB and 32 transfers, and never more than the range has.
+    /// </summary>
+    private static int Depth(int chunkSectors, int sectorSize, long count)
+    {
+        long chunks = Math.Max(1, (count / chunkSectors) + (count % chunkSectors != 0 ? 1 : 0));
+        long bytesBound = Math.Max(1, MaximumWindowBytes / ((long)chunkSectors * sectorSize));
+        return (int)Math.Min(Math.Min(chunks, bytesBound), MaximumRequestsInFlight);
+    }
+
+    private static void ThrowIfDisconnected(IBlockDevice device)
+    {
+        if (!device.IsConnected)
+        {
+            throw new DeviceDisconnectedException(device.Name);
         }
     }
 
