@@ -111,7 +111,16 @@ public static class BlockDeviceExtensions
                 try
                 {
                     ThrowIfDisconnected(device);
-                    await destination.WriteAsync(buffer.AsMemory(0, length), cancellationToken).ConfigureAwait(false);
+                    if (destination is FileStream { IsAsync: false })
+                    {
+                        // A synchronous file's WriteAsync only moves the same blocking write to another thread: writing
+                        // here saves that hop, and copies the data into the page cache from the thread that has it.
+                        destination.Write(buffer, 0, length);
+                    }
+                    else
+                    {
+                        await destination.WriteAsync(buffer.AsMemory(0, length), cancellationToken).ConfigureAwait(false);
+                    }
                 }
                 finally
                 {

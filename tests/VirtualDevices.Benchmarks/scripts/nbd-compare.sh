@@ -2,7 +2,9 @@
 # Compares, in one run on one machine, runs interleaved so that a noisy neighbour hurts every row alike:
 #   1. our NBD client (nbd-read / nbd-write) with nbdcopy, same connections, requests in flight and request size,
 #      against the same nbdkit memory export (prefilled first: nbdkit's first touch of a page is slow);
-#   2. our NBD server (nbd-serve) with nbdkit's file plugin and qemu-nbd, serving the same file, nbdcopy the client.
+#   2. copies between that export and a file, as Read-BlockDevice -OutFile and Write-BlockDevice -InFile make them
+#      (nbd-copy), with nbdcopy making the same copies;
+#   3. our NBD server (nbd-serve) with nbdkit's file plugin and qemu-nbd, serving the same file, nbdcopy the client.
 # Figures: MB/s (10^6 bytes per second), median and best of $RUNS runs, and CPU seconds per GiB (median).
 # Never run it beside another benchmark.
 #
@@ -130,6 +132,16 @@ for run in $(seq "$RUNS"); do
     measure "client|nbdcopy|read" "" nbdcopy "${nbdcopy_opts[@]}" "$uri" null:
     measure "client|nbdcopy|write" "" nbdcopy "${nbdcopy_opts[@]}" "$source_file" "$uri"
 
+    # What Read-BlockDevice -Uri U -OutFile F and Write-BlockDevice -Uri U -InFile F do: one connection, the
+    # streaming operations' window (8 transfers of 1 MiB); nbdcopy with the same connection, requests and size.
+    rm -f "$work/copy.img"
+    measure "copy|VirtualDevices nbd-copy|read" "" "${bench[@]}" nbd-copy "$uri" "$work/copy.img"
+    measure "copy|VirtualDevices nbd-copy|write" "" "${bench[@]}" nbd-copy "$source_file" "$uri"
+    rm -f "$work/copy.img"
+    measure "copy|nbdcopy, 1 connection, 8 x 1 MiB|read" "" nbdcopy --connections=1 --requests=8 --request-size=1048576 "$uri" "$work/copy.img"
+    measure "copy|nbdcopy, 1 connection, 8 x 1 MiB|write" "" nbdcopy --connections=1 --requests=8 --request-size=1048576 "$source_file" "$uri"
+    rm -f "$work/copy.img"
+
     for server in ours nbdkit qemu; do
         sock="$work/$server.sock"
         case $server in
@@ -155,7 +167,8 @@ def cell(samples):
     mbps = [m for m, _ in samples]
     return f"{statistics.median(mbps):8.1f} {max(mbps):8.1f} {statistics.median(c for _, c in samples):7.3f}"
 
-headings = {"client": "client (nbdkit memory export)", "server": "server (same file, nbdcopy client)"}
+headings = {"client": "client (nbdkit memory export)", "copy": "copy (Read-/Write-BlockDevice -OutFile/-InFile)",
+            "server": "server (same file, nbdcopy client)"}
 last = None
 for (section, row), ops in rows.items():
     if section != last:
@@ -176,6 +189,9 @@ for op in ("read", "write"):
     inline = median("client", "  same, UnsafeInlineCompletions", op)
     copy = median("client", "nbdcopy", op)
     print(f"  client {op:5}: {ours / copy:.2f}x nbdcopy ({whole / copy:.2f}x whole process, {inline / copy:.2f}x with UnsafeInlineCompletions)")
+for op in ("read", "write"):
+    ours = median("copy", "VirtualDevices nbd-copy", op)
+    print(f"  copy   {op:5}: {ours / median('copy', 'nbdcopy, 1 connection, 8 x 1 MiB', op):.2f}x nbdcopy (whole processes)")
 for op in ("read", "write"):
     ours = median("server", "VirtualDevices nbd-serve", op)
     print(f"  server {op:5}: {ours / median('server', 'nbdkit file plugin', op):.2f}x nbdkit file, {ours / median('server', 'qemu-nbd', op):.2f}x qemu-nbd")
