@@ -30,41 +30,13 @@ public static class BlockDeviceExtensions
     {
         ArgumentNullException.ThrowIfNull(device);
         ArgumentOutOfRangeException.ThrowIfLessThan(chunkSectors, 1);
-        int sectorSize = device.Info.SectorSize;
         CheckRange(device, sector, count);
-        var window = new BlockTransferWindow(device, cancellationToken, Depth(chunkSectors, sectorSize, count));
-        try
+        int sectorSize = device.Info.SectorSize;
+
+        // Each object keeps its own array: it leaves with the object.
+        await foreach ((long at, byte[] chunk, int length) in ReadAheadAsync(device, sector, count, chunkSectors, pooled: false, cancellationToken).ConfigureAwait(false))
         {
-            long next = sector;
-            long end = sector + count;
-            while (true)
-            {
-                while (next < end && window.HasRoom)
-                {
-                    int n = (int)Math.Min(chunkSectors, end - next);
-
-                    // Each object keeps its own array: it leaves with the object.
-                    byte[] data = GC.AllocateUninitializedArray<byte>(checked(n * sectorSize));
-                    window.Read(next, data, data.Length, rented: false);
-                    next += n;
-                }
-
-                if (window.IsEmpty)
-                {
-                    yield break;
-                }
-
-                (long at, byte[] chunk, int length) = await window.CompleteOldestAsync().ConfigureAwait(false);
-
-                // Data read ahead is not handed out once the device was disconnected: the stream ends as it would
-                // have without read-ahead.
-                ThrowIfDisconnected(device);
-                yield return new BlockData(device.Name, at, sectorSize, length == chunk.Length ? chunk : chunk[..length]);
-            }
-        }
-        finally
-        {
-            await window.AbandonAsync().ConfigureAwait(false);
+            yield return new BlockData(device.Name, at, sectorSize, chunk);
         }
     }
 
@@ -85,56 +57,32 @@ public static class BlockDeviceExtensions
         ArgumentNullException.ThrowIfNull(device);
         ArgumentNullException.ThrowIfNull(destination);
         CheckRange(device, sector, count);
-        int sectorSize = device.Info.SectorSize;
-        int chunkSectors = TransferSectors(device.Info);
-        var window = new BlockTransferWindow(device, cancellationToken, Depth(chunkSectors, sectorSize, count));
         long copied = 0;
-        try
+        await foreach ((_, byte[] buffer, int length) in ReadAheadAsync(device, sector, count, TransferSectors(device.Info), pooled: true, cancellationToken).ConfigureAwait(false))
         {
-            long next = sector;
-            long end = sector + count;
-            while (true)
+            try
             {
-                while (next < end && window.HasRoom)
+                if (destination is FileStream { IsAsync: false })
                 {
-                    int n = (int)Math.Min(chunkSectors, end - next);
-                    window.Read(next, window.RentBuffer(chunkSectors * sectorSize), n * sectorSize, rented: true);
-                    next += n;
+                    // A synchronous file's WriteAsync only moves the same blocking write to another thread: writing
+                    // here saves that hop, and copies the data into the page cache from the thread that has it.
+                    destination.Write(buffer, 0, length);
                 }
-
-                if (window.IsEmpty)
+                else
                 {
-                    return copied;
+                    await destination.WriteAsync(buffer.AsMemory(0, length), cancellationToken).ConfigureAwait(false);
                 }
-
-                (_, byte[] buffer, int length) = await window.CompleteOldestAsync().ConfigureAwait(false);
-                try
-                {
-                    ThrowIfDisconnected(device);
-                    if (destination is FileStream { IsAsync: false })
-                    {
-                        // A synchronous file's WriteAsync only moves the same blocking write to another thread: writing
-                        // here saves that hop, and copies the data into the page cache from the thread that has it.
-                        destination.Write(buffer, 0, length);
-                    }
-                    else
-                    {
-                        await destination.WriteAsync(buffer.AsMemory(0, length), cancellationToken).ConfigureAwait(false);
-                    }
-                }
-                finally
-                {
-                    window.ReturnBuffer(buffer);
-                }
-
-                copied += length;
-                progress?.Report(copied);
             }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
+
+            copied += length;
+            progress?.Report(copied);
         }
-        finally
-        {
-            await window.AbandonAsync().ConfigureAwait(false);
-        }
+
+        return copied;
     }
 
     /// <summary>
@@ -296,6 +244,56 @@ public static class BlockDeviceExtensions
     }
 
     /// <summary>
+    /// Reads a range in chunks of <paramref name="chunkSectors"/>, several in flight, and yields them in order. Pooled
+    /// buffers (rented from the shared pool, chunk-sized) are the consumer's to return once yielded; otherwise each
+    /// chunk is an array of its own, exactly its size. Read-ahead data is not handed out once the device was
+    /// disconnected: the stream ends as it would have without read-ahead.
+    /// </summary>
+    private static async IAsyncEnumerable<(long Sector, byte[] Buffer, int Length)> ReadAheadAsync(IBlockDevice device, long sector, long count,
+        int chunkSectors, bool pooled, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        int sectorSize = device.Info.SectorSize;
+        var window = new BlockTransferWindow(device, cancellationToken, Depth(chunkSectors, sectorSize, count));
+        try
+        {
+            long next = sector;
+            long end = sector + count;
+            while (true)
+            {
+                while (next < end && window.HasRoom)
+                {
+                    int n = (int)Math.Min(chunkSectors, end - next);
+                    byte[] buffer = pooled ? window.RentBuffer(chunkSectors * sectorSize) : GC.AllocateUninitializedArray<byte>(checked(n * sectorSize));
+                    window.Read(next, buffer, n * sectorSize, rented: pooled);
+                    next += n;
+                }
+
+                if (window.IsEmpty)
+                {
+                    yield break;
+                }
+
+                (long at, byte[] chunk, int length) = await window.CompleteOldestAsync().ConfigureAwait(false);
+                if (!device.IsConnected)
+                {
+                    if (pooled)
+                    {
+                        window.ReturnBuffer(chunk);
+                    }
+
+                    throw new DeviceDisconnectedException(device.Name);
+                }
+
+                yield return (at, chunk, length);
+            }
+        }
+        finally
+        {
+            await window.AbandonAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
     /// How many transfers of <paramref name="chunkSectors"/> to keep in flight: enough to cover a network round trip
     /// (8 of 1 MiB), at most 8 MiB and 32 transfers, and never more than the range has.
     /// </summary>
@@ -304,14 +302,6 @@ public static class BlockDeviceExtensions
         long chunks = Math.Max(1, (count / chunkSectors) + (count % chunkSectors != 0 ? 1 : 0));
         long bytesBound = Math.Max(1, MaximumWindowBytes / ((long)chunkSectors * sectorSize));
         return (int)Math.Min(Math.Min(chunks, bytesBound), MaximumRequestsInFlight);
-    }
-
-    private static void ThrowIfDisconnected(IBlockDevice device)
-    {
-        if (!device.IsConnected)
-        {
-            throw new DeviceDisconnectedException(device.Name);
-        }
     }
 
     private static int TransferSectors(BlockDeviceInfo info)

@@ -93,11 +93,9 @@ public sealed class NbdBlockingTransportTests
     public async Task TheServerHangsUpOnAClientThatNeverFinishesItsHandshake()
     {
         using var dir = new TempDirectory();
-        string path = dir.File("server.sock");
         await using var disk = new MemoryBlockDevice(1 << 20);
-        await using var server = new NbdServer(new NbdServerOptions { UnixSocketPath = path, HandshakeTimeout = TimeSpan.FromMilliseconds(300) },
-            new NbdExport("", disk));
-        await server.StartAsync();
+        await using NbdServer server = await ServeAsync(dir, disk, new NbdServerOptions { HandshakeTimeout = TimeSpan.FromMilliseconds(300) });
+        string path = server.UnixSocketPath!;
         using var client = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         await client.ConnectAsync(new UnixDomainSocketEndPoint(path));
 
@@ -126,10 +124,9 @@ public sealed class NbdBlockingTransportTests
     public async Task StoppingTheServerEndsIdleConnectionsBlockedInReceive()
     {
         using var dir = new TempDirectory();
-        string path = dir.File("idle.sock");
         await using var disk = new MemoryBlockDevice(1 << 20);
-        var server = new NbdServer(new NbdServerOptions { UnixSocketPath = path }, new NbdExport("", disk));
-        await server.StartAsync();
+        NbdServer server = await ServeAsync(dir, disk);
+        string path = server.UnixSocketPath!;
         CancellationToken ct = NbdPeers.Deadline();
         var options = NbdUri.Parse($"nbd+unix:///?socket={path}") with { Connections = 2 };
         await using NbdBlockDevice device = await NbdClient.ConnectAsync(options, ct);
@@ -147,10 +144,9 @@ public sealed class NbdBlockingTransportTests
     public async Task ConnectionThreadsEndWithTheirConnection()
     {
         using var dir = new TempDirectory();
-        string path = dir.File("threads.sock");
         await using var disk = new MemoryBlockDevice(4 << 20);
-        await using var server = new NbdServer(new NbdServerOptions { UnixSocketPath = path }, new NbdExport("", disk));
-        await server.StartAsync();
+        await using NbdServer server = await ServeAsync(dir, disk);
+        string path = server.UnixSocketPath!;
         CancellationToken ct = NbdPeers.Deadline();
 
         // Thread names are cut to 15 bytes by Linux: the device name is chosen to stay recognisable.
@@ -175,10 +171,9 @@ public sealed class NbdBlockingTransportTests
     public async Task ContinuationsRunOnTheReadingThreadOnlyWhenAskedTo(bool inline)
     {
         using var dir = new TempDirectory();
-        string path = dir.File("inline.sock");
         await using var disk = new MemoryBlockDevice(4 << 20);
-        await using var server = new NbdServer(new NbdServerOptions { UnixSocketPath = path }, new NbdExport("", disk));
-        await server.StartAsync();
+        await using NbdServer server = await ServeAsync(dir, disk);
+        string path = server.UnixSocketPath!;
         CancellationToken ct = NbdPeers.Deadline();
         string name = inline ? "inl1" : "inl0";
         var options = NbdUri.Parse($"nbd+unix:///?socket={path}") with { DeviceName = name, UnsafeInlineCompletions = inline };
@@ -324,6 +319,14 @@ public sealed class NbdBlockingTransportTests
             Error = error;
             Interlocked.Increment(ref _sentCalls);
         }
+    }
+
+    /// <summary>Serves <paramref name="disk"/> as the default export on a unix socket in <paramref name="dir"/>.</summary>
+    private static async Task<NbdServer> ServeAsync(TempDirectory dir, IBlockDevice disk, NbdServerOptions? options = null)
+    {
+        var server = new NbdServer((options ?? new NbdServerOptions()) with { UnixSocketPath = dir.File("server.sock") }, new NbdExport("", disk));
+        await server.StartAsync();
+        return server;
     }
 
     private static (Socket, Socket) SocketPair()

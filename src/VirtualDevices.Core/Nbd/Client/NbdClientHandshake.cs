@@ -109,7 +109,7 @@ internal static class NbdClientHandshake
     /// <summary>Reads the greeting and answers it; returns whether fixed newstyle and no-zeroes are in force.</summary>
     public static async ValueTask<(bool Fixed, bool NoZeroes)> GreetAsync(NbdOptionChannel channel, string? deviceName, CancellationToken cancellationToken)
     {
-        await channel.Input.FillAsync(16, cancellationToken).ConfigureAwait(false);
+        channel.Input.Fill(16);
         ReadOnlySpan<byte> greeting = channel.Input.Take(16);
         ulong password = BinaryPrimitives.ReadUInt64BigEndian(greeting);
         ulong magic = BinaryPrimitives.ReadUInt64BigEndian(greeting[8..]);
@@ -128,7 +128,7 @@ internal static class NbdClientHandshake
             throw new NbdProtocolException(deviceName, $"bad handshake magic 0x{magic:x16}");
         }
 
-        await channel.Input.FillAsync(2, cancellationToken).ConfigureAwait(false);
+        channel.Input.Fill(2);
         var serverFlags = (NbdHandshakeFlags)BinaryPrimitives.ReadUInt16BigEndian(channel.Input.Take(2));
         // Answer only the flags the server offered: a server must drop a client that sets anything else.
         NbdHandshakeFlags clientFlags = serverFlags & (NbdHandshakeFlags.FixedNewstyle | NbdHandshakeFlags.NoZeroes);
@@ -340,7 +340,7 @@ internal static class NbdClientHandshake
         int length = noZeroes ? 10 : 134;
         try
         {
-            await channel.Input.FillAsync(length, cancellationToken).ConfigureAwait(false);
+            channel.Input.Fill(length);
         }
         catch (EndOfStreamException e)
         {

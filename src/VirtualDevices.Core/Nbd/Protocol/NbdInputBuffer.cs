@@ -1,13 +1,12 @@
 using System.Buffers;
-using System.Runtime.CompilerServices;
 
 namespace VirtualDevices.Nbd.Protocol;
 
 /// <summary>
 /// A read buffer over a connection's stream: small headers are parsed from the buffer, so many replies arrive in one
 /// receive call, while large payloads bypass it and are received straight into their destination (no second copy).
-/// Only one reader uses it at a time. The asynchronous methods serve the handshakes; the blocking ones serve a
-/// connection's reading thread in the transmission phase (see <see cref="NbdSocketStream"/>).
+/// Only one reader uses it at a time. Its calls block: the stream underneath is an <see cref="NbdSocketStream"/> (or
+/// TLS over one), read by a connection's own thread or by the thread doing a handshake.
 /// </summary>
 internal sealed class NbdInputBuffer : IDisposable
 {
@@ -43,42 +42,6 @@ internal sealed class NbdInputBuffer : IDisposable
     }
 
     /// <summary>Makes at least <paramref name="count"/> bytes available in <see cref="Peek"/>; fails at end of stream.</summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    public async ValueTask FillAsync(int count, CancellationToken cancellationToken)
-    {
-        if (count > _buffer.Length)
-        {
-            throw new ArgumentOutOfRangeException(nameof(count));
-        }
-
-        if (_end - _start >= count)
-        {
-            return;
-        }
-
-        if (_buffer.Length - _start < count)
-        {
-            Buffer.BlockCopy(_buffer, _start, _buffer, 0, _end - _start);
-            _end -= _start;
-            _start = 0;
-        }
-
-        while (_end - _start < count)
-        {
-            int n = await _stream.ReadAsync(_buffer.AsMemory(_end), cancellationToken).ConfigureAwait(false);
-            if (n == 0)
-            {
-                throw new EndOfStreamException("The peer closed the connection.");
-            }
-
-            _end += n;
-        }
-    }
-
-    /// <summary>
-    /// Blocking form of <see cref="FillAsync"/>, for a connection's reading thread (the transmission phase): makes at
-    /// least <paramref name="count"/> bytes available in <see cref="Peek"/>; fails at end of stream.
-    /// </summary>
     public void Fill(int count)
     {
         if (count > _buffer.Length)
@@ -110,7 +73,7 @@ internal sealed class NbdInputBuffer : IDisposable
         }
     }
 
-    /// <summary>Blocking form of <see cref="ReadExactlyAsync"/>: buffered bytes first, then straight from the stream.</summary>
+    /// <summary>Receives exactly <paramref name="destination"/>.Length bytes into it, buffered ones first.</summary>
     public void ReadExactly(Span<byte> destination)
     {
         int buffered = Math.Min(Buffered, destination.Length);
@@ -142,7 +105,7 @@ internal sealed class NbdInputBuffer : IDisposable
         }
     }
 
-    /// <summary>Blocking form of <see cref="SkipAsync"/>: discards <paramref name="count"/> bytes of the stream.</summary>
+    /// <summary>Discards <paramref name="count"/> bytes of the stream.</summary>
     public void Skip(long count)
     {
         while (count > 0)
@@ -157,9 +120,6 @@ internal sealed class NbdInputBuffer : IDisposable
     /// <summary>The buffered bytes (valid until the next fill).</summary>
     public ReadOnlySpan<byte> Peek(int count) => _buffer.AsSpan(_start, count);
 
-    /// <summary>Consumes buffered bytes.</summary>
-    public void Advance(int count) => _start += count;
-
     /// <summary>Consumes and returns buffered bytes.</summary>
     public ReadOnlySpan<byte> Take(int count)
     {
@@ -171,67 +131,6 @@ internal sealed class NbdInputBuffer : IDisposable
         }
 
         return span;
-    }
-
-    /// <summary>Receives exactly <paramref name="destination"/>.Length bytes into it, buffered ones first.</summary>
-    public ValueTask ReadExactlyAsync(Memory<byte> destination, CancellationToken cancellationToken)
-    {
-        int buffered = Math.Min(Buffered, destination.Length);
-        if (buffered > 0)
-        {
-            _buffer.AsSpan(_start, buffered).CopyTo(destination.Span);
-            _start += buffered;
-            if (_start == _end)
-            {
-                _start = _end = 0;
-            }
-
-            destination = destination[buffered..];
-        }
-
-        return destination.IsEmpty ? default : ReadDirectAsync(destination, cancellationToken);
-    }
-
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    private async ValueTask ReadDirectAsync(Memory<byte> destination, CancellationToken cancellationToken)
-    {
-        while (!destination.IsEmpty)
-        {
-            // A small remainder goes through the buffer so the headers that follow it arrive in the same call.
-            if (destination.Length < _buffer.Length / 4)
-            {
-                await FillAsync(1, cancellationToken).ConfigureAwait(false);
-                int n = Math.Min(Buffered, destination.Length);
-                Take(n).CopyTo(destination.Span);
-                destination = destination[n..];
-                continue;
-            }
-
-            int read = await _stream.ReadAsync(destination, cancellationToken).ConfigureAwait(false);
-            if (read == 0)
-            {
-                throw new EndOfStreamException("The peer closed the connection.");
-            }
-
-            destination = destination[read..];
-        }
-    }
-
-    /// <summary>Discards <paramref name="count"/> bytes of the stream.</summary>
-    public async ValueTask SkipAsync(long count, CancellationToken cancellationToken)
-    {
-        while (count > 0)
-        {
-            await FillAsync(1, cancellationToken).ConfigureAwait(false);
-            int n = (int)Math.Min(Buffered, count);
-            Advance(n);
-            count -= n;
-        }
-
-        if (_start == _end)
-        {
-            _start = _end = 0;
-        }
     }
 
     public void Dispose()

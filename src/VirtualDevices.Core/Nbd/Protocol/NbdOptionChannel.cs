@@ -49,7 +49,7 @@ internal sealed class NbdOptionChannel
     /// <summary>Reads one reply to <paramref name="option"/>.</summary>
     public async ValueTask<(NbdOptionReply Type, byte[] Data)> ReceiveAsync(NbdOption option, CancellationToken cancellationToken)
     {
-        await Input.FillAsync(20, cancellationToken).ConfigureAwait(false);
+        Input.Fill(20);
         ReadOnlySpan<byte> header = Input.Take(20);
         ulong magic = BinaryPrimitives.ReadUInt64BigEndian(header);
         uint replyOption = BinaryPrimitives.ReadUInt32BigEndian(header[8..]);
@@ -71,7 +71,7 @@ internal sealed class NbdOptionChannel
         }
 
         byte[] data = new byte[length];
-        await Input.ReadExactlyAsync(data, cancellationToken).ConfigureAwait(false);
+        Input.ReadExactly(data);
         return (type, data);
     }
 

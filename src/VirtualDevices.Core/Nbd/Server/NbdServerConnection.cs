@@ -163,7 +163,7 @@ internal sealed class NbdServerConnection
         BinaryPrimitives.WriteUInt64BigEndian(greeting.AsSpan(8), NbdMagic.OptionMagic);
         BinaryPrimitives.WriteUInt16BigEndian(greeting.AsSpan(16), (ushort)(NbdHandshakeFlags.FixedNewstyle | NbdHandshakeFlags.NoZeroes));
         await _stream.WriteAsync(greeting, cancellationToken).ConfigureAwait(false);
-        await _input.FillAsync(4, cancellationToken).ConfigureAwait(false);
+        _input.Fill(4);
         var clientFlags = (NbdHandshakeFlags)BinaryPrimitives.ReadUInt32BigEndian(_input.Take(4));
         if ((clientFlags & ~(NbdHandshakeFlags.FixedNewstyle | NbdHandshakeFlags.NoZeroes)) != 0)
         {
@@ -174,7 +174,7 @@ internal sealed class NbdServerConnection
         bool noZeroes = (clientFlags & NbdHandshakeFlags.NoZeroes) != 0;
         while (true)
         {
-            await _input.FillAsync(16, cancellationToken).ConfigureAwait(false);
+            _input.Fill(16);
             ReadOnlySpan<byte> header = _input.Take(16);
             ulong magic = BinaryPrimitives.ReadUInt64BigEndian(header);
             var option = (NbdOption)BinaryPrimitives.ReadUInt32BigEndian(header[8..]);
@@ -190,7 +190,7 @@ internal sealed class NbdServerConnection
             }
 
             byte[] data = new byte[length];
-            await _input.ReadExactlyAsync(data, cancellationToken).ConfigureAwait(false);
+            _input.ReadExactly(data);
             if (!fixedNewstyle && option != NbdOption.ExportName)
             {
                 // Without fixed newstyle there is no way to answer an option: only EXPORT_NAME is valid.
