@@ -194,6 +194,12 @@ internal sealed class NbdClientConnection : IAsyncDisposable
 
             if (IsAlive)
             {
+                // The sends below block on a server that stopped reading (the TLS close too): past this bound, or on
+                // cancellation, the socket is closed under them.
+                using var bound = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                bound.CancelAfter(TimeSpan.FromSeconds(10));
+                using CancellationTokenRegistration closing = bound.Token.UnsafeRegister(
+                    static state => ((NbdClientConnection)state!).Abort(new TimeoutException("the server did not take the disconnect")), this);
                 _writer.Enqueue(new DisconnectMessage(ExtendedHeaders), mayBlock: true);
                 try
                 {
