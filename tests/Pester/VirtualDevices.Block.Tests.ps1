@@ -166,7 +166,7 @@ Describe 'New-BlockDevice' {
     }
 
     It 'leaves no image file behind when the name is already in use' {
-        # The image is created before the name is checked; a failed New-BlockDevice must not leave it on disk.
+        # The name is checked before the image is created, so a failed New-BlockDevice leaves nothing on disk.
         New-BlockDevice -Size 64KB -Name dupimg | Out-Null
         $path = Join-Path $TestDrive 'dupimg.img'
         New-BlockDevice -Path $path -Size 64KB -Name dupimg -ErrorAction SilentlyContinue -ErrorVariable failure
@@ -304,7 +304,8 @@ Describe 'Get-BlockDevice' {
     }
 
     It 'ignores the case of names' {
-        (Get-BlockDevice -Name 'GBA').Name | Should -Be 'gba'
+        # -BeExactly: Should -Be ignores case, so it would not show which name came back.
+        (Get-BlockDevice -Name 'GBA').Name | Should -BeExactly 'gba'
     }
 
     It 'binds piped strings to -Name' {
@@ -499,7 +500,7 @@ Describe 'Get-BlockDeviceInfo' {
 
     It 'finds devices by name whatever the case' {
         New-BlockDevice -Size 64KB -Name MixedCase | Out-Null
-        (Get-BlockDeviceInfo -Device mixedcase).Device | Should -Be 'MixedCase'
+        (Get-BlockDeviceInfo -Device mixedcase).Device | Should -BeExactly 'MixedCase'
         { New-BlockDevice -Size 64KB -Name MIXEDCASE -ErrorAction Stop } | Should -Throw -ErrorId 'DeviceNameInUse,*'
     }
 
@@ -758,7 +759,10 @@ Describe 'Read-BlockDevice' {
 
         It 'reads nothing on a range error, even with -OutFile' {
             $out = Join-Path $TestDrive 'never.raw'
-            Read-BlockDevice -Path $image -Sector 2048 -Count 1 -OutFile $out -ErrorAction SilentlyContinue
+            Read-BlockDevice -Path $image -Sector 2048 -Count 1 -OutFile $out -ErrorAction SilentlyContinue -ErrorVariable failure
+            # The command must have failed on the range (not on something else) for the missing file to mean anything.
+            $failure.Count | Should -Be 1
+            $failure[0].FullyQualifiedErrorId | Should -BeLike 'BlockOutOfRange,*'
             Test-Path -LiteralPath $out | Should -BeFalse
         }
     }

@@ -15,10 +15,13 @@ BeforeAll {
     $manifest = Import-PowerShellDataFile -Path $manifestPath
     Get-BlockDevice | Close-BlockDevice -Confirm:$false
 
-    # The synopsis written in a cmdlet's platyPS page: the first line after '## SYNOPSIS'.
+    # The synopsis written in a cmdlet's platyPS page: the first line after '## SYNOPSIS'. Plain strings from
+    # ReadAllLines, not Get-Content's PSObject-wrapped lines, so that IndexOf compares strings; a page without the
+    # heading fails here rather than comparing against its first line.
     function Get-DocsSynopsis([string] $Name) {
-        $lines = Get-Content -LiteralPath (Join-Path $docsPath "$Name.md")
+        [string[]] $lines = [IO.File]::ReadAllLines((Join-Path $docsPath "$Name.md"))
         $index = [Array]::IndexOf($lines, '## SYNOPSIS')
+        $index | Should -BeGreaterOrEqual 0 -Because "$Name.md should have a '## SYNOPSIS' heading"
         $lines[$index + 1].Trim()
     }
 }
@@ -164,6 +167,9 @@ Describe 'Tab completion of device names' {
     It 'no longer completes a closed device' {
         New-BlockDevice -Size 64KB -Name mgone | Out-Null
         Close-BlockDevice -Device mgone
-        Get-Completion 'Read-BlockDevice -Device m' | Should -Not -Contain 'mgone'
+        $completions = Get-Completion 'Read-BlockDevice -Device m'
+        # Completion still works (else the next line would pass on an empty list), only mgone is gone.
+        $completions | Should -Contain 'mtest1'
+        $completions | Should -Not -Contain 'mgone'
     }
 }
