@@ -103,11 +103,11 @@ AfterAll {
 Describe 'The shared peers' {
     It 'listen on the unix socket and on 127.0.0.1' {
         $UnixServer.IsRunning | Should -BeTrue
-        $UnixServer.UnixSocketPath | Should -Be $Sock
+        $UnixServer.UnixSocketPath | Should -BeExactly $Sock
         $UnixServer.TcpEndPoint | Should -BeNullOrEmpty
         Test-Path -LiteralPath $Sock | Should -BeTrue
         $TcpServer.IsRunning | Should -BeTrue
-        $TcpServer.TcpEndPoint.Address.ToString() | Should -Be '127.0.0.1'
+        $TcpServer.TcpEndPoint.Address.ToString() | Should -BeExactly '127.0.0.1'
         $TcpServer.TcpEndPoint.Port | Should -Be $Port
         $TcpServer.UnixSocketPath | Should -BeNullOrEmpty
     }
@@ -121,46 +121,46 @@ Describe 'Connect-NbdDevice' {
     It 'connects by -Uri to the default export of a unix socket (nbd+unix:///?socket=...)' {
         $device = Connect-NbdDevice -Uri $UnixUri
 
-        $device.GetType().FullName | Should -Be 'VirtualDevices.Nbd.Client.NbdBlockDevice'
-        $device.Driver | Should -Be 'nbd'
-        $device.Name | Should -Match '^nbd\d+$'
+        $device.GetType().FullName | Should -BeExactly 'VirtualDevices.Nbd.Client.NbdBlockDevice'
+        $device.Driver | Should -BeExactly 'nbd'
+        $device.Name | Should -MatchExactly '^nbd\d+$'
         $device.IsConnected | Should -BeTrue
-        $device.ExportName | Should -Be ''
+        $device.ExportName | Should -BeExactly ''
         $device.ExportSize | Should -Be 4MB
-        $device.Location | Should -Be $UnixUri
+        $device.Location | Should -BeExactly $UnixUri
         $device.Info.SectorSize | Should -Be 512
         $device.Info.SectorCount | Should -Be 8192
         $device.Info.ReadOnly | Should -BeFalse
-        (Get-BlockDevice -Name $device.Name).Location | Should -Be $UnixUri
+        (Get-BlockDevice -Name $device.Name).Location | Should -BeExactly $UnixUri
     }
 
     It 'connects by -Uri over TCP to a named export (nbd://127.0.0.1:port/src), the URI being positional' {
         $device = Connect-NbdDevice $TcpUri
 
-        $device.ExportName | Should -Be 'src'
+        $device.ExportName | Should -BeExactly 'src'
         $device.ExportSize | Should -Be 4MB
-        $device.Location | Should -Be $TcpUri
+        $device.Location | Should -BeExactly $TcpUri
         $device.IsTls | Should -BeFalse
     }
 
     It 'connects by -SocketPath, with -ExportName and -Name' {
         $device = Connect-NbdDevice -SocketPath $Sock -ExportName src -Name remote
 
-        $device.Name | Should -Be 'remote'
-        $device.ExportName | Should -Be 'src'
-        (Get-BlockDevice -Name remote).Driver | Should -Be 'nbd'
+        $device.Name | Should -BeExactly 'remote'
+        $device.ExportName | Should -BeExactly 'src'
+        (Get-BlockDevice -Name remote).Driver | Should -BeExactly 'nbd'
     }
 
     It 'connects by -Server and -Port' {
         $device = Connect-NbdDevice -Server 127.0.0.1 -Port $Port -ExportName src -Name tcp1
 
-        $device.Name | Should -Be 'tcp1'
+        $device.Name | Should -BeExactly 'tcp1'
         $device.Info.SectorCount | Should -Be 8192
     }
 
     It 'lets -ExportName override the export name of the URI' {
         $device = Connect-NbdDevice -Uri "nbd://127.0.0.1:$Port/nosuch" -ExportName src
-        $device.ExportName | Should -Be 'src'
+        $device.ExportName | Should -BeExactly 'src'
     }
 
     It 'reads what the served device holds (same checksum)' {
@@ -199,9 +199,9 @@ Describe 'Connect-NbdDevice' {
         $device = Connect-NbdDevice -Uri $UnixUri -Name info1
         $info = Get-BlockDeviceInfo -Device info1
 
-        $info.Device | Should -Be 'info1'
-        $info.Driver | Should -Be 'nbd'
-        $info.Location | Should -Be $UnixUri
+        $info.Device | Should -BeExactly 'info1'
+        $info.Driver | Should -BeExactly 'nbd'
+        $info.Location | Should -BeExactly $UnixUri
         $info.SizeBytes | Should -Be 4MB
         $info.SectorSize | Should -Be 512
         $info.ReadOnly | Should -BeFalse
@@ -220,19 +220,19 @@ Describe 'Connect-NbdDevice' {
         Write-BlockDevice -Device stats1 -Sector 6000 -Data ([byte[]]::new(512)) -Force
 
         $stats = Get-DeviceStats -Name stats1
-        $stats.Device | Should -Be 'stats1'
+        $stats.Device | Should -BeExactly 'stats1'
         $stats.ReadOps | Should -Be 2
         $stats.ReadBytes | Should -Be 8192
         $stats.WriteOps | Should -Be 1
         $stats.WriteBytes | Should -Be 512
         $stats.Errors | Should -Be 0
-        $device.Name | Should -Be 'stats1'
+        $device.Name | Should -BeExactly 'stats1'
     }
 
     It 'refuses a -Name already used in the session with DeviceNameInUse, before connecting' {
         { Connect-NbdDevice -SocketPath $Sock -Name src -ErrorAction Stop } |
             Should -Throw -ErrorId 'DeviceNameInUse,VirtualDevices.PowerShell.Commands.Nbd.ConnectNbdDeviceCommand'
-        (Get-BlockDevice -Name src).Driver | Should -Be 'memory'
+        (Get-BlockDevice -Name src).Driver | Should -BeExactly 'memory'
         Get-NbdDeviceCount | Should -Be 0
     }
 
@@ -266,13 +266,15 @@ Describe 'Connect-NbdDevice' {
 
         $device | Should -BeNullOrEmpty
         $failures.Count | Should -Be 1
-        $failures[0].Exception.ErrorId | Should -Be 'DeviceDisconnected'
+        $failures[0].Exception.ErrorId | Should -BeExactly 'DeviceDisconnected'
         $failures[0].CategoryInfo.Category | Should -Be 'ConnectionError'
     }
 
     It 'refuses a URI that is not an NBD URI, without connecting' {
-        { Connect-NbdDevice -Uri 'http://127.0.0.1/disk' -ErrorAction Stop } | Should -Throw
-        { Connect-NbdDevice -Uri 'nbd+unix:///disk' -ErrorAction Stop } | Should -Throw
+        { Connect-NbdDevice -Uri 'http://127.0.0.1/disk' -ErrorAction Stop } |
+            Should -Throw -ErrorId 'InvalidFormat,VirtualDevices.PowerShell.Commands.Nbd.ConnectNbdDeviceCommand'
+        { Connect-NbdDevice -Uri 'nbd+unix:///disk' -ErrorAction Stop } |
+            Should -Throw -ErrorId 'InvalidFormat,VirtualDevices.PowerShell.Commands.Nbd.ConnectNbdDeviceCommand'
         Get-NbdDeviceCount | Should -Be 0
     }
 
@@ -353,7 +355,7 @@ Describe 'Disconnect-NbdDevice' {
         Disconnect-NbdDevice -Device kept1 -WhatIf
 
         $device.IsConnected | Should -BeTrue
-        (Get-BlockDevice -Name kept1).Name | Should -Be 'kept1'
+        (Get-BlockDevice -Name kept1).Name | Should -BeExactly 'kept1'
     }
 
     It 'fails at parameter binding for a name that no device has' {
@@ -374,7 +376,7 @@ Describe 'The one-shot -Uri of Read-BlockDevice and Write-BlockDevice' {
         $blocks = @(Read-BlockDevice -Uri $uri -Count 2048 -SectorsPerObject 256)
 
         $blocks.Count | Should -Be 8
-        $blocks[0].Device | Should -Match '^nbd-[0-9a-f]{8}$'
+        $blocks[0].Device | Should -MatchExactly '^nbd-[0-9a-f]{8}$'
         Get-BytesHash (Join-BlockData $blocks) | Should -Be $PatternHash
         Get-NbdDeviceCount | Should -Be 0
     }
@@ -446,20 +448,20 @@ Describe 'Get-BlockDeviceAllocation of a RAM disk after writing one megabyte (-U
         @{ How = 'by -Device of the RAM disk itself' }
         @{ How = 'by -Device of a connected NBD device' }
     ) {
-        $map = switch ($How) {
+        $map = @(switch ($How) {
             'by -Uri' { @(Get-BlockDeviceAllocation -Uri $HolesUri) }
             'by -Device of the RAM disk itself' { @(Get-BlockDeviceAllocation -Device holes) }
             default { @(Get-BlockDeviceAllocation -Device (Connect-NbdDevice -Uri $HolesUri)) }
-        }
+        })
 
         $map.Count | Should -Be 2
-        $map[0].Description | Should -Be 'data'
+        $map[0].Description | Should -BeExactly 'data'
         $map[0].Flags | Should -Be ([VirtualDevices.Block.BlockExtentFlags]::Data)
         $map[0].Offset | Should -Be 0
         $map[0].Length | Should -Be 1MB
         $map[0].Sector | Should -Be 0
         $map[0].Count | Should -Be 2048
-        $map[1].Description | Should -Be 'hole,zero'
+        $map[1].Description | Should -BeExactly 'hole,zero'
         $map[1].Flags | Should -Be ([VirtualDevices.Block.BlockExtentFlags]'Hole, Zero')
         $map[1].Offset | Should -Be 1MB
         $map[1].Length | Should -Be 3MB
@@ -472,10 +474,10 @@ Describe 'Get-BlockDeviceAllocation of a RAM disk after writing one megabyte (-U
         $map.Count | Should -Be 2
         $map[0].Sector | Should -Be 1024
         $map[0].Count | Should -Be 1024
-        $map[0].Description | Should -Be 'data'
+        $map[0].Description | Should -BeExactly 'data'
         $map[1].Sector | Should -Be 2048
         $map[1].Count | Should -Be 1024
-        $map[1].Description | Should -Be 'hole,zero'
+        $map[1].Description | Should -BeExactly 'hole,zero'
     }
 
     It 'leaves no device in the session after -Uri' {
@@ -504,15 +506,15 @@ Describe 'Get-NbdExport' {
         @{ How = '-Uri' }
         @{ How = '-Server and -Port' }
     ) {
-        $exports = switch ($How) {
+        $exports = @(switch ($How) {
             '-SocketPath' { @(Get-NbdExport -SocketPath $Sock) }
             '-Uri' { @(Get-NbdExport -Uri "nbd://127.0.0.1:$Port/ignored") }
             default { @(Get-NbdExport -Server 127.0.0.1 -Port $Port) }
-        }
+        })
 
         $exports.Count | Should -Be 2
-        $exports[0].GetType().FullName | Should -Be 'VirtualDevices.Nbd.Client.NbdExportInfo'
-        ($exports.Name | Sort-Object) -join ',' | Should -Be ',src'
+        $exports[0].GetType().FullName | Should -BeExactly 'VirtualDevices.Nbd.Client.NbdExportInfo'
+        ($exports.Name | Sort-Object) -join ',' | Should -BeExactly ',src'
         foreach ($export in $exports) {
             $export.Size | Should -Be 4MB
             $export.ReadOnly | Should -BeFalse
@@ -557,7 +559,7 @@ Describe 'Start-NbdServer' {
         $path = Join-Path $TestDrive 'a.sock'
         $server = Start-NbdServer -Device src -SocketPath $path
 
-        $server.GetType().FullName | Should -Be 'VirtualDevices.Nbd.Server.NbdServer'
+        $server.GetType().FullName | Should -BeExactly 'VirtualDevices.Nbd.Server.NbdServer'
         $server.Name | Should -Match '^nbd-server\d+$'
         $server.IsRunning | Should -BeTrue
         $server.UnixSocketPath | Should -Be $path
@@ -589,16 +591,16 @@ Describe 'Start-NbdServer' {
     It 'exports a single device as the default export and under its name' {
         $server = Start-NbdServer -Device src -SocketPath (Join-Path $TestDrive 'single.sock')
 
-        ($server.Exports.Name | Sort-Object) -join ',' | Should -Be ',src'
+        ($server.Exports.Name | Sort-Object) -join ',' | Should -BeExactly ',src'
         (Connect-NbdDevice -SocketPath $server.UnixSocketPath -ExportName src).ExportSize | Should -Be 4MB
     }
 
     It 'exports a single device under -ExportName alone' {
         $server = Start-NbdServer -Device src -SocketPath (Join-Path $TestDrive 'named.sock') -ExportName disk
 
-        @($server.Exports.Name) -join ',' | Should -Be 'disk'
-        @(Get-NbdExport -SocketPath $server.UnixSocketPath).Name -join ',' | Should -Be 'disk'
-        (Connect-NbdDevice -SocketPath $server.UnixSocketPath -ExportName disk).ExportName | Should -Be 'disk'
+        @($server.Exports.Name) -join ',' | Should -BeExactly 'disk'
+        @(Get-NbdExport -SocketPath $server.UnixSocketPath).Name -join ',' | Should -BeExactly 'disk'
+        (Connect-NbdDevice -SocketPath $server.UnixSocketPath -ExportName disk).ExportName | Should -BeExactly 'disk'
         { Connect-NbdDevice -SocketPath $server.UnixSocketPath -ErrorAction Stop } | Should -Throw -ErrorId 'DeviceNotFound,*'
     }
 
@@ -608,7 +610,7 @@ Describe 'Start-NbdServer' {
         $server = Start-NbdServer -Device a, b -SocketPath (Join-Path $TestDrive 'ab.sock')
 
         $exports = @(Get-NbdExport -SocketPath $server.UnixSocketPath | Sort-Object Name)
-        ($exports.Name) -join ',' | Should -Be 'a,b'
+        ($exports.Name) -join ',' | Should -BeExactly 'a,b'
         $exports[0].Size | Should -Be 1MB
         $exports[1].Size | Should -Be 2MB
         { Connect-NbdDevice -SocketPath $server.UnixSocketPath -ErrorAction Stop } | Should -Throw -ErrorId 'DeviceNotFound,*'
@@ -620,7 +622,7 @@ Describe 'Start-NbdServer' {
         $server = Get-BlockDevice -Name c, d | Start-NbdServer -SocketPath (Join-Path $TestDrive 'cd.sock')
 
         @($server).Count | Should -Be 1
-        ($server.Exports.Name | Sort-Object) -join ',' | Should -Be 'c,d'
+        ($server.Exports.Name | Sort-Object) -join ',' | Should -BeExactly 'c,d'
     }
 
     It 'refuses -ExportName with several devices' {
@@ -634,7 +636,7 @@ Describe 'Start-NbdServer' {
         $server = Start-NbdServer -Device src -Port 0
 
         $server.TcpEndPoint.Port | Should -BeGreaterThan 0
-        $server.TcpEndPoint.Address.ToString() | Should -Be '127.0.0.1'
+        $server.TcpEndPoint.Address.ToString() | Should -BeExactly '127.0.0.1'
         $server.UnixSocketPath | Should -BeNullOrEmpty
         $device = Connect-NbdDevice -Server 127.0.0.1 -Port $server.TcpEndPoint.Port
         Get-BytesHash (Join-BlockData @(Read-BlockDevice -Device $device -Count 2048 -SectorsPerObject 2048)) | Should -Be $PatternHash
@@ -645,8 +647,8 @@ Describe 'Start-NbdServer' {
 
         $server.TcpEndPoint.Port | Should -BeGreaterThan 0
         $server.UnixSocketPath | Should -Not -BeNullOrEmpty
-        (Connect-NbdDevice -Uri "nbd://127.0.0.1:$($server.TcpEndPoint.Port)/src").ExportName | Should -Be 'src'
-        (Connect-NbdDevice -Uri "nbd+unix:///src?socket=$($server.UnixSocketPath)").ExportName | Should -Be 'src'
+        (Connect-NbdDevice -Uri "nbd://127.0.0.1:$($server.TcpEndPoint.Port)/src").ExportName | Should -BeExactly 'src'
+        (Connect-NbdDevice -Uri "nbd+unix:///src?socket=$($server.UnixSocketPath)").ExportName | Should -BeExactly 'src'
     }
 
     It 'fails with NbdServerBindFailed when the port is in use' {
@@ -681,7 +683,9 @@ Describe 'Start-NbdServer' {
             $device = Connect-NbdDevice -Uri $uri
 
             $device.Info.ReadOnly | Should -BeTrue
-            @(Get-NbdExport -Uri $uri) | ForEach-Object { $_.ReadOnly | Should -BeTrue }
+            $exports = @(Get-NbdExport -Uri $uri)
+            $exports | Should -HaveCount 2
+            $exports | ForEach-Object { $_.ReadOnly | Should -BeTrue }
             { Write-BlockDevice -Device $device -Data ([byte[]]::new(512)) -Force -ErrorAction Stop } |
                 Should -Throw -ErrorId 'BlockReadOnly,VirtualDevices.PowerShell.Commands.Block.WriteBlockDeviceCommand'
             { Write-BlockDevice -Uri $uri -Data ([byte[]]::new(512)) -Force -ErrorAction Stop } |
@@ -712,7 +716,7 @@ Describe 'Start-NbdServer' {
         It 'serves the image as the default export and under its file name, outside the session''s devices' {
             $server = Start-NbdServer -Path $Image -SocketPath (Join-Path $TestDrive 'img.sock')
 
-            ($server.Exports.Name | Sort-Object) -join ',' | Should -Be ',disk.img'
+            ($server.Exports.Name | Sort-Object) -join ',' | Should -BeExactly ',disk.img'
             Get-BlockDevice | Where-Object Name -eq 'disk.img' | Should -BeNullOrEmpty
             $data = Join-BlockData @(Read-BlockDevice -Uri "nbd+unix:///disk.img?socket=$($server.UnixSocketPath)" -Count 2048 -SectorsPerObject 2048)
             Get-BytesHash $data | Should -Be (Get-BytesHash $ImageBytes)
@@ -744,7 +748,7 @@ Describe 'Start-NbdServer' {
 
         It 'takes files from the pipeline (FullName)' {
             $server = Get-Item -LiteralPath $Image | Start-NbdServer -SocketPath (Join-Path $TestDrive 'imgp.sock')
-            ($server.Exports.Name | Sort-Object) -join ',' | Should -Be ',disk.img'
+            ($server.Exports.Name | Sort-Object) -join ',' | Should -BeExactly ',disk.img'
         }
 
         It 'opens the image read-only with -ReadOnly' {
@@ -881,8 +885,12 @@ Describe 'Stop-NbdServer and Get-NbdServer' {
         Stop-NbdServer clients
         { Read-BlockDevice -Device $device -Count 1 -ErrorAction Stop } | Should -Throw -ErrorId 'DeviceDisconnected,*'
         Wait-Condition { -not $device.IsConnected } | Should -BeTrue
-        # Still listed until it is disconnected.
-        (Get-BlockDevice -Name $device.Name).IsConnected | Should -BeFalse
+        # Still listed until it is disconnected (Connect-NbdDevice and Disconnect-NbdDevice help). Checked on the
+        # listed object itself: `(Get-BlockDevice -Name x).IsConnected` is $null when x is not listed, and $null
+        # passes Should -BeFalse.
+        $listed = @(Get-BlockDevice -Name $device.Name -ErrorAction SilentlyContinue)
+        $listed | Should -HaveCount 1 -Because 'a device whose server went away stays listed until it is disconnected'
+        $listed[0].IsConnected | Should -BeFalse
         Disconnect-NbdDevice -Device $device
         Get-BlockDevice -Name $device.Name -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
     }
@@ -903,7 +911,7 @@ Describe 'Stop-NbdServer and Get-NbdServer' {
         Start-NbdServer -Device src -SocketPath (Join-Path $TestDrive 'g2.sock') -Name getme2 | Out-Null
 
         @(Get-NbdServer -Name getme*).Count | Should -Be 2
-        (Get-NbdServer -Name getme1).Name | Should -Be 'getme1'
+        (Get-NbdServer -Name getme1).Name | Should -BeExactly 'getme1'
         $all = @(Get-NbdServer).Name
         $all | Should -Contain 'unixsrv'
         $all | Should -Contain 'tcpsrv'
@@ -915,6 +923,8 @@ Describe 'Stop-NbdServer and Get-NbdServer' {
         $server = Start-NbdServer -Device src -SocketPath (Join-Path $TestDrive 'count.sock') -Name counted
         Read-BlockDevice -Uri "nbd+unix:///?socket=$($server.UnixSocketPath)" -Count 8 -SectorsPerObject 8 | Out-Null
 
+        # The server counts a request once its reply is sent, which the client may see first.
+        Wait-Condition { $server.GetStatistics().BytesRead -eq 4096 } | Should -BeTrue
         $stats = $server.GetStatistics()
         $stats.TotalConnections | Should -Be 1
         $stats.BytesRead | Should -Be 4096
@@ -941,7 +951,7 @@ Describe 'Real peers: nbdkit and nbdinfo' {
             $Kit = $null
             if (Get-Command nbdkit -CommandType Application -ErrorAction SilentlyContinue) {
                 $info = [Diagnostics.ProcessStartInfo]::new((Get-Command nbdkit -CommandType Application | Select-Object -First 1).Source)
-                foreach ($argument in '-U', $KitSock, '--exit-with-parent', 'memory', '4M') { $info.ArgumentList.Add($argument) }
+                foreach ($argument in '-f', '-U', $KitSock, '--exit-with-parent', 'memory', '4M') { $info.ArgumentList.Add($argument) }
                 $info.UseShellExecute = $false
                 $Kit = [Diagnostics.Process]::Start($info)
             }
@@ -986,10 +996,10 @@ Describe 'Real peers: nbdkit and nbdinfo' {
             Write-BlockDevice -Uri $KitUri -Data $Pattern -Force
             $map = @(Get-BlockDeviceAllocation -Uri $KitUri)
 
-            $map[0].Description | Should -Be 'data'
+            $map[0].Description | Should -BeExactly 'data'
             $map[0].Offset | Should -Be 0
             $map[0].Length | Should -BeGreaterOrEqual 1MB
-            $map[-1].Description | Should -Be 'hole,zero'
+            $map[-1].Description | Should -BeExactly 'hole,zero'
             ($map | Measure-Object -Property Length -Sum).Sum | Should -Be 4MB
         }
     }
@@ -1000,9 +1010,9 @@ Describe 'Real peers: nbdkit and nbdinfo' {
             $result.ExitCode | Should -Be 0 -Because $result.Error
             $json = $result.Output | ConvertFrom-Json
 
-            $json.protocol | Should -Be 'newstyle-fixed'
+            $json.protocol | Should -BeExactly 'newstyle-fixed'
             $export = $json.exports[0]
-            $export.'export-name' | Should -Be 'src'
+            $export.'export-name' | Should -BeExactly 'src'
             $export.'export-size' | Should -Be 4194304
             $export.is_read_only | Should -BeFalse
             $export.can_multi_conn | Should -BeTrue
@@ -1015,7 +1025,7 @@ Describe 'Real peers: nbdkit and nbdinfo' {
             $result.ExitCode | Should -Be 0 -Because $result.Error
             $names = @(($result.Output | ConvertFrom-Json).exports | ForEach-Object { $_.'export-name' })
 
-            ($names | Sort-Object) -join ',' | Should -Be ',src'
+            ($names | Sort-Object) -join ',' | Should -BeExactly ',src'
         }
 
         It 'nbdinfo sees a -ReadOnly export as read-only' -Skip:(-not $nbdinfo) {
@@ -1041,12 +1051,12 @@ Describe 'Real peers: nbdkit and nbdinfo' {
                 $lines.Count | Should -Be 2
                 $first = $lines[0].Trim() -split '\s+'
                 $second = $lines[1].Trim() -split '\s+'
-                $first[0] | Should -Be '0'
-                $first[1] | Should -Be '1048576'
-                $first[-1] | Should -Be 'data'
-                $second[0] | Should -Be '1048576'
-                $second[1] | Should -Be '3145728'
-                $second[-1] | Should -Be 'hole,zero'
+                $first[0] | Should -BeExactly '0'
+                $first[1] | Should -BeExactly '1048576'
+                $first[-1] | Should -BeExactly 'data'
+                $second[0] | Should -BeExactly '1048576'
+                $second[1] | Should -BeExactly '3145728'
+                $second[-1] | Should -BeExactly 'hole,zero'
             } finally {
                 Stop-NbdServer -Server mapsrv -Confirm:$false
                 Close-BlockDevice -Device mapped -Confirm:$false
