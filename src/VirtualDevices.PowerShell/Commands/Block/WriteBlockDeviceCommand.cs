@@ -112,9 +112,9 @@ public sealed class WriteBlockDeviceCommand : AsyncCmdlet
                 throw new BlockMisalignedException(device.Name, $"input length {bytes}", device.Info.SectorSize);
             }
 
-            (long first, _) = offset is null
-                ? BlockRange.Resolve(device, sector, bytes / device.Info.SectorSize, null, null)
-                : BlockRange.Resolve(device, null, null, offset, bytes);
+            // Both styles go to Resolve, which refuses -Sector with -Offset (a piped object's Sector included) rather
+            // than let one silently win.
+            (long first, _) = BlockRange.Resolve(device, sector, offset is null ? bytes / device.Info.SectorSize : null, offset, offset is null ? null : bytes);
             var clock = Stopwatch.StartNew();
             if (inFile is null)
             {
