@@ -1,8 +1,11 @@
 namespace VirtualDevices.Devices;
 
 /// <summary>
-/// The devices open in a session. Names are compared without regard to case, as PowerShell compares names. A device stays listed from <see cref="Add"/> until it is disconnected (by anyone:
-/// the caller, its peer, or <see cref="DisconnectAllAsync"/>), so statistics accumulate across calls.
+/// The devices open in a session. Names are compared without regard to case, as PowerShell compares names. A device
+/// stays listed from <see cref="Add"/> until it is removed (<see cref="Remove"/>, which the closing cmdlets call, or
+/// <see cref="DisconnectAllAsync"/> at the end of the session), so statistics accumulate across calls. A device whose
+/// peer went away stays listed, disconnected: asked for by name, it answers with its own DeviceDisconnected error,
+/// which says what happened, rather than vanishing into DeviceNotFound.
 /// </summary>
 public sealed class DeviceRegistry
 {
@@ -21,7 +24,7 @@ public sealed class DeviceRegistry
         }
     }
 
-    /// <summary>Lists a connected device; it is removed automatically when it disconnects.</summary>
+    /// <summary>Lists a device until it is removed.</summary>
     /// <param name="device">The device.</param>
     /// <exception cref="DeviceException">A device of the same name is already registered.</exception>
     public void Add(IDevice device)
@@ -36,12 +39,6 @@ public sealed class DeviceRegistry
             }
 
             _devices.Add(device);
-        }
-
-        device.Disconnected += OnDisconnected;
-        if (!device.IsConnected)
-        {
-            Remove(device);
         }
     }
 
@@ -67,7 +64,6 @@ public sealed class DeviceRegistry
     public bool Remove(IDevice device)
     {
         ArgumentNullException.ThrowIfNull(device);
-        device.Disconnected -= OnDisconnected;
         lock (_gate)
         {
             return _devices.Remove(device);
@@ -89,14 +85,6 @@ public sealed class DeviceRegistry
                 // The device is gone either way; a failing graceful shutdown must not keep the others open.
             }
 
-            Remove(device);
-        }
-    }
-
-    private void OnDisconnected(object? sender, EventArgs e)
-    {
-        if (sender is IDevice device)
-        {
             Remove(device);
         }
     }

@@ -7,7 +7,7 @@ namespace VirtualDevices.Tests.Devices;
 public sealed class DeviceRegistryTests
 {
     [Fact]
-    public async Task ListsDevicesOfEveryFamilyUntilTheyDisconnect()
+    public async Task ListsDevicesOfEveryFamilyUntilTheyAreRemovedEvenOnceDisconnected()
     {
         var registry = new DeviceRegistry();
         var disk = new MemoryBlockDevice(1 << 20, name: "disk-a");
@@ -16,7 +16,12 @@ public sealed class DeviceRegistryTests
         registry.Add(nic);
         Assert.Equal(["disk-a", "nic-a"], registry.Devices.Select(d => d.Name));
         Assert.Same(disk, registry.Get("disk-a"));
+
+        // Disconnected (by its peer, or by anyone): still listed, so that using it by name says what happened.
         await disk.DisconnectAsync();
+        Assert.Same(disk, registry.Get("disk-a"));
+        Assert.False(registry.Get("disk-a").IsConnected);
+        Assert.True(registry.Remove(disk));
         Assert.Equal(["nic-a"], registry.Devices.Select(d => d.Name));
         Assert.Throws<DeviceNotFoundException>(() => registry.Get("disk-a"));
         await registry.DisconnectAllAsync();
