@@ -30,6 +30,7 @@ public sealed class LibcConstantsTests : IDisposable
             #include <stdio.h>
             #include <unistd.h>
             #include <sys/ioctl.h>
+            #include <sys/socket.h>
             #include <sys/uio.h>
             #include <linux/falloc.h>
             #include <linux/fs.h>
@@ -42,6 +43,7 @@ public sealed class LibcConstantsTests : IDisposable
                 P(IOV_MAX); P(sizeof(struct iovec)); P(offsetof(struct iovec, iov_base)); P(offsetof(struct iovec, iov_len));
                 P(EPERM); P(ENOENT); P(EINTR); P(EIO); P(ENXIO); P(EBADF); P(EACCES); P(EEXIST); P(EISDIR); P(EINVAL);
                 P(ENOTTY); P(ENOSPC); P(EROFS); P(EAGAIN); P(ENOSYS); P(EOPNOTSUPP); P(ENOTSUP);
+                P(AF_UNIX); P(SOCK_STREAM); P(SOCK_CLOEXEC); P(SOL_SOCKET); P(SO_REUSEADDR);
                 return 0;
             }
             """;
@@ -97,5 +99,10 @@ public sealed class LibcConstantsTests : IDisposable
         Check(c, "ENOSYS", Unix.Errno.ENOSYS);
         Check(c, "EOPNOTSUPP", Unix.Errno.EOPNOTSUPP);
         Check(c, "ENOTSUP", Unix.Errno.ENOTSUP);
+        Check(c, "AF_UNIX", Unix.AF_UNIX);
+        Check(c, "SOCK_STREAM", Unix.SOCK_STREAM);
+        Check(c, "SOCK_CLOEXEC", Unix.SOCK_CLOEXEC);
+        Check(c, "SOL_SOCKET", Unix.SOL_SOCKET);
+        Check(c, "SO_REUSEADDR", Unix.SO_REUSEADDR);
     }
 }

@@ -49,6 +49,31 @@ public sealed class NbdErrorReportingTests
     }
 
     [Fact]
+    public async Task ASecondServerCannotShareATcpPortButAStoppedOnesPortIsFreeAtOnce()
+    {
+        await using var disk = new MemoryBlockDevice(1 << 20);
+        var first = new NbdServer(new NbdServerOptions { TcpEndPoint = new IPEndPoint(IPAddress.Loopback, 0) }, new NbdExport("", disk));
+        await first.StartAsync();
+        int port = first.TcpEndPoint!.Port;
+
+        // .NET's ReuseAddress would set SO_REUSEPORT too, and this second server would then start and steal clients.
+        await using var second = new NbdServer(new NbdServerOptions { TcpEndPoint = new IPEndPoint(IPAddress.Loopback, port) }, new NbdExport("", disk));
+        DeviceException e = await Assert.ThrowsAnyAsync<DeviceException>(() => second.StartAsync());
+        Assert.Equal("NbdServerBindFailed", e.ErrorId);
+
+        // A port that served a connection can be bound by a new server as soon as the old one stopped.
+        await using (NbdBlockDevice device = await NbdClient.ConnectAsync($"nbd://127.0.0.1:{port}/", NbdPeers.Deadline()))
+        {
+            await device.ReadAsync(0, new byte[512]);
+        }
+
+        await first.DisposeAsync();
+        await using var third = new NbdServer(new NbdServerOptions { TcpEndPoint = new IPEndPoint(IPAddress.Loopback, port) }, new NbdExport("", disk));
+        await third.StartAsync();
+        Assert.Equal(port, third.TcpEndPoint!.Port);
+    }
+
+    [Fact]
     public async Task ExportsAreSortedByName()
     {
         await using var disk = new MemoryBlockDevice(1 << 20);

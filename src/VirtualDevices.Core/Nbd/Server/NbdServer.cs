@@ -102,7 +102,9 @@ public sealed class NbdServer : IAsyncDisposable
             {
                 var socket = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
                 _listeners.Add(socket);
-                socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+                // SO_REUSEADDR alone, so that a restarted server can bind while old connections linger in TIME_WAIT.
+                // Not .NET's ReuseAddress: on Unix it adds SO_REUSEPORT, and a second server would then share the port.
+                socket.SetRawSocketOption(Interop.Unix.SOL_SOCKET, Interop.Unix.SO_REUSEADDR, BitConverter.GetBytes(1));
                 socket.Bind(endPoint);
                 socket.Listen(128);
                 TcpEndPoint = (IPEndPoint)socket.LocalEndPoint!;
