@@ -94,9 +94,15 @@ Describe 'Start-XenstoreServer' {
     }
 
     It 'leaves the session''s xenstore alone with -NoConnect' {
-        $quiet = Start-XenstoreServer -SocketPath (New-SocketPath 'quiet') -Name quiet -NoConnect
+        # -Verbose also shows ShouldProcess's "Performing the operation ..." message: count only the session's.
+        $connects = { $_ -is [System.Management.Automation.VerboseRecord] -and $_.Message -match 'now talks to xenstore server' }
+        $quietRecords = @(Start-XenstoreServer -SocketPath (New-SocketPath 'quiet') -Name quiet -NoConnect -Verbose 4>&1)
+        $quiet = $quietRecords | Where-Object { $_ -isnot [System.Management.Automation.VerboseRecord] }
+        @($quietRecords | Where-Object $connects).Count | Should -Be 0
         $records = Start-XenstoreServer -SocketPath (New-SocketPath 'loud') -Name loud -Verbose 4>&1
-        @($records | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] }).Count | Should -Be 1
+        $loudConnects = @($records | Where-Object $connects)
+        $loudConnects.Count | Should -Be 1
+        $loudConnects[0].Message | Should -Match "'loud'"
 
         # The session's xenstore is the second server: a node written through it is not in the first.
         Set-XenstoreItem -Path /marker -Value loud
