@@ -447,7 +447,7 @@ Describe 'Get-XenstoreItem' {
         $item = Get-XenstoreItem -Path /g/a
 
         $item.GetType().FullName | Should -Be 'VirtualDevices.Xen.Xenstore.XenstoreItem'
-        $item.Path | Should -Be '/g/a'
+        $item.NodePath | Should -Be '/g/a'
         $item.Name | Should -Be 'a'
         $item.Value | Should -Be '1'
         $item.Bytes.Length | Should -Be 1
@@ -464,19 +464,19 @@ Describe 'Get-XenstoreItem' {
 
     It 'gets the root' {
         $root = Get-XenstoreItem -Path /
-        $root.Path | Should -Be '/'
+        $root.NodePath | Should -Be '/'
         @($root.Children) | Should -Contain 'g'
         @($root.Children) | Should -Contain 'local'
     }
 
     It 'gets the whole subtree with -Recurse, depth first and in name order' {
-        (Get-XenstoreItem -Path /g -Recurse).Path -join ',' | Should -Be '/g,/g/a,/g/a/x,/g/b'
+        (Get-XenstoreItem -Path /g -Recurse).NodePath -join ',' | Should -Be '/g,/g/a,/g/a/x,/g/b'
     }
 
     It 'limits -Recurse with -Depth' {
-        (Get-XenstoreItem -Path /g -Recurse -Depth 0).Path -join ',' | Should -Be '/g'
-        (Get-XenstoreItem -Path /g -Recurse -Depth 1).Path -join ',' | Should -Be '/g,/g/a,/g/b'
-        (Get-XenstoreItem -Path /g -Recurse -Depth 2).Path -join ',' | Should -Be '/g,/g/a,/g/a/x,/g/b'
+        (Get-XenstoreItem -Path /g -Recurse -Depth 0).NodePath -join ',' | Should -Be '/g'
+        (Get-XenstoreItem -Path /g -Recurse -Depth 1).NodePath -join ',' | Should -Be '/g,/g/a,/g/b'
+        (Get-XenstoreItem -Path /g -Recurse -Depth 2).NodePath -join ',' | Should -Be '/g,/g/a,/g/a/x,/g/b'
     }
 
     It 'gets only the node itself without -Recurse' {
@@ -484,18 +484,18 @@ Describe 'Get-XenstoreItem' {
     }
 
     It 'accepts paths of the Xs: drive' {
-        (Get-XenstoreItem -Path Xs:/g/a).Path | Should -Be '/g/a'
+        (Get-XenstoreItem -Path Xs:/g/a).NodePath | Should -Be '/g/a'
         (Get-XenstoreItem -Path 'Xs:\g\b').Value | Should -Be '3'
     }
 
     It 'ignores a trailing slash' {
-        (Get-XenstoreItem -Path /g/a/).Path | Should -Be '/g/a'
+        (Get-XenstoreItem -Path /g/a/).NodePath | Should -Be '/g/a'
     }
 
     It 'resolves relative paths under the home of the connection''s domain (dom0)' {
         $item = Get-XenstoreItem -Path name
         $item.Value | Should -Be 'Domain-0'
-        $item.Path | Should -Be 'name'
+        $item.NodePath | Should -Be 'name'
     }
 
     It 'gets several paths, given as an array or piped' {
@@ -514,7 +514,7 @@ Describe 'Get-XenstoreItem' {
 
     It 'writes a non-terminating error for a missing node and goes on with the next path' {
         $found = Get-XenstoreItem -Path /g/missing, /g/b -ErrorAction SilentlyContinue -ErrorVariable failure
-        $found.Path | Should -Be '/g/b'
+        $found.NodePath | Should -Be '/g/b'
         $failure.Count | Should -Be 1
         $failure[0].Exception.ErrorId | Should -Be 'XenstoreNotFound'
         $failure[0].CategoryInfo.Category.ToString() | Should -Be 'ObjectNotFound'
@@ -527,7 +527,7 @@ Describe 'Get-XenstoreItem' {
 
     It 'shows nodes with the XenstoreItem table view' {
         $text = Get-XenstoreItem -Path /g/a | Format-Table | Out-String -Width 250
-        $text | Should -Match 'Path\s+Children\s+Value'
+        $text | Should -Match 'NodePath\s+Children\s+Value'
         $text | Should -Match '/g/a\s+1\s+1'
     }
 }
@@ -583,7 +583,7 @@ Describe 'Set-XenstoreItem' {
     It 'writes the node after the change with -PassThru' {
         $item = Set-XenstoreItem -Path /s/passthru -Value shown -PassThru
         $item.GetType().FullName | Should -Be 'VirtualDevices.Xen.Xenstore.XenstoreItem'
-        $item.Path | Should -Be '/s/passthru'
+        $item.NodePath | Should -Be '/s/passthru'
         $item.Value | Should -Be 'shown'
     }
 
@@ -641,7 +641,7 @@ Describe 'New-XenstoreItem' {
     It 'creates an empty node with its parents and writes it' {
         $item = New-XenstoreItem -Path /n/dir/sub
         $item.GetType().FullName | Should -Be 'VirtualDevices.Xen.Xenstore.XenstoreItem'
-        $item.Path | Should -Be '/n/dir/sub'
+        $item.NodePath | Should -Be '/n/dir/sub'
         $item.Value | Should -Be ''
         (Get-XenstoreItem -Path /n/dir).Children | Should -Be 'sub'
     }
@@ -672,7 +672,7 @@ Describe 'New-XenstoreItem' {
     It 'writes a non-terminating XenstoreExists error and goes on with the next path' {
         New-XenstoreItem -Path /n/half/old | Out-Null
         $created = New-XenstoreItem -Path /n/half/old, /n/half/new -ErrorAction SilentlyContinue -ErrorVariable failure
-        $created.Path | Should -Be '/n/half/new'
+        $created.NodePath | Should -Be '/n/half/new'
         $failure.Count | Should -Be 1
         $failure[0].Exception.ErrorId | Should -Be 'XenstoreExists'
         $failure[0].CategoryInfo.Category.ToString() | Should -Be 'ResourceExists'
@@ -717,7 +717,7 @@ Describe 'Remove-XenstoreItem' {
 
         { Remove-XenstoreItem -Path /r/tree -ErrorAction Stop } |
             Should -Throw -ErrorId 'XenstoreItemHasChildren,VirtualDevices.PowerShell.Commands.Xenstore.RemoveXenstoreItemCommand'
-        (Get-XenstoreItem -Path /r/tree -Recurse).Path -join ',' | Should -Be '/r/tree,/r/tree/a,/r/tree/b'
+        (Get-XenstoreItem -Path /r/tree -Recurse).NodePath -join ',' | Should -Be '/r/tree,/r/tree/a,/r/tree/b'
     }
 
     It 'removes a node with its subtree with -Recurse' {
@@ -769,7 +769,7 @@ Describe 'Get-XenstorePermission and Set-XenstorePermission' {
         $permissions = Get-XenstorePermission -Path /perm/plain
 
         $permissions.GetType().FullName | Should -Be 'VirtualDevices.Xen.Xenstore.XenstoreItemPermissions'
-        $permissions.Path | Should -Be '/perm/plain'
+        $permissions.NodePath | Should -Be '/perm/plain'
         $permissions.Owner | Should -Be 0
         $permissions.DefaultAccess.ToString() | Should -Be 'None'
         $permissions.Text | Should -Be 'n0'
@@ -838,7 +838,7 @@ Describe 'Get-XenstorePermission and Set-XenstorePermission' {
         Set-XenstoreItem -Path /perm/view -Value x
         Set-XenstorePermission -Path /perm/view -Permission n0, r5
         $text = Get-XenstorePermission -Path /perm/view | Format-Table | Out-String -Width 250
-        $text | Should -Match 'Path\s+Owner\s+Others\s+Permissions'
+        $text | Should -Match 'NodePath\s+Owner\s+Others\s+Permissions'
         $text | Should -Match '/perm/view\s+0\s+None\s+n0 r5'
     }
 
@@ -917,7 +917,7 @@ Describe 'Watch-XenstorePath' {
 
         $events.Count | Should -Be 1
         $events[0].GetType().FullName | Should -Be 'VirtualDevices.Xen.Xenstore.XenstoreChange'
-        $events[0].Path | Should -Be '/w'
+        $events[0].NodePath | Should -Be '/w'
         $events[0].Token | Should -Not -BeNullOrEmpty
         $events[0].Exists | Should -BeNullOrEmpty
         $events[0].Value | Should -BeNullOrEmpty
@@ -932,14 +932,14 @@ Describe 'Watch-XenstorePath' {
 
     It 'fires for a node that does not exist, with Exists False' {
         $change = Watch-XenstorePath -Path /w/absent -IncludeValue -Count 1 -Timeout 10
-        $change.Path | Should -Be '/w/absent'
+        $change.NodePath | Should -Be '/w/absent'
         $change.Exists | Should -BeFalse
         $change.Value | Should -BeNullOrEmpty
     }
 
     It 'writes one registration event for each path' {
         $events = @(Watch-XenstorePath -Path /w, /be -Count 2 -Timeout 10)
-        ($events.Path | Sort-Object) -join ',' | Should -Be '/be,/w'
+        ($events.NodePath | Sort-Object) -join ',' | Should -Be '/be,/w'
     }
 
     It 'ends quietly after -Timeout, having seen only the registration event; earlier writes do not count' {
@@ -950,7 +950,7 @@ Describe 'Watch-XenstorePath' {
         $watch.Stop()
 
         $events.Count | Should -Be 1
-        $events[0].Path | Should -Be '/w'
+        $events[0].NodePath | Should -Be '/w'
         $watch.Elapsed.TotalSeconds | Should -BeGreaterOrEqual 0.4
         $watch.Elapsed.TotalSeconds | Should -BeLessThan 10
     }
@@ -959,7 +959,7 @@ Describe 'Watch-XenstorePath' {
         $watch = [Diagnostics.Stopwatch]::StartNew()
         $change = Watch-XenstorePath -Path /w -Timeout 30 | Select-Object -First 1
         $watch.Stop()
-        $change.Path | Should -Be '/w'
+        $change.NodePath | Should -Be '/w'
         $watch.Elapsed.TotalSeconds | Should -BeLessThan 10
     }
 
@@ -969,14 +969,14 @@ Describe 'Watch-XenstorePath' {
         $watch.Stop()
 
         $events.Count | Should -Be 1
-        $events[0].Path | Should -Be '/be/state'
+        $events[0].NodePath | Should -Be '/be/state'
         $events[0].Exists | Should -BeTrue
         $events[0].Value | Should -Be '4'
         $watch.Elapsed.TotalSeconds | Should -BeLessThan 5
     }
 
     It 'accepts a path of the Xs: drive with -UntilValue' {
-        (Watch-XenstorePath -Path Xs:/be/state -UntilValue 4 -Timeout 10).Path | Should -Be '/be/state'
+        (Watch-XenstorePath -Path Xs:/be/state -UntilValue 4 -Timeout 10).NodePath | Should -Be '/be/state'
     }
 
     It 'fails with XenstoreWaitTimeout when -UntilValue does not happen within -Timeout' {
@@ -995,7 +995,7 @@ Describe 'Watch-XenstorePath' {
     }
 
     It 'waits with -Until for an event the script block accepts; $_ has the value' {
-        $change = Watch-XenstorePath -Path /be -Until { $_.Path -eq '/be/state' -and $_.Value -eq '4' } -Timeout 0.5 -ErrorAction SilentlyContinue
+        $change = Watch-XenstorePath -Path /be -Until { $_.NodePath -eq '/be/state' -and $_.Value -eq '4' } -Timeout 0.5 -ErrorAction SilentlyContinue
         # The registration event is for /be itself, which the condition rejects; nothing else changes.
         $change | Should -BeNullOrEmpty
 
@@ -1009,11 +1009,11 @@ Describe 'Watch-XenstorePath' {
     }
 
     It 'watches the special path @releaseDomain' {
-        (Watch-XenstorePath -Path '@releaseDomain' -Count 1 -Timeout 10).Path | Should -Be '@releaseDomain'
+        (Watch-XenstorePath -Path '@releaseDomain' -Count 1 -Timeout 10).NodePath | Should -Be '@releaseDomain'
     }
 
-    It 'binds the Path property of a piped object' {
-        (Get-XenstoreItem -Path /w/node | Watch-XenstorePath -Count 1 -Timeout 10).Path | Should -Be '/w/node'
+    It 'binds the NodePath property of a piped object' {
+        (Get-XenstoreItem -Path /w/node | Watch-XenstorePath -Count 1 -Timeout 10).NodePath | Should -Be '/w/node'
     }
 
     It 'fails with XenstoreInvalidArgument for a malformed path' {
@@ -1027,7 +1027,7 @@ Describe 'Watch-XenstorePath' {
 
     It 'shows events with the XenstoreChange table view' {
         $text = Watch-XenstorePath -Path /be/state -IncludeValue -Count 1 -Timeout 10 | Format-Table | Out-String -Width 250
-        $text | Should -Match 'Time\s+Path\s+Token\s+Exists\s+Value'
+        $text | Should -Match 'Time\s+NodePath\s+Token\s+Exists\s+Value'
         # The time separator depends on the culture.
         $text | Should -Match '\d\d\D\d\d\D\d\d\.\d{6}\s+/be/state\s+\S+\s+True\s+4'
     }
@@ -1064,9 +1064,9 @@ Describe 'Watch-XenstorePath' {
             $events = @(Watch-XenstorePath -Path /w -IncludeValue -Count 3 -Timeout 20)
 
             $events.Count | Should -Be 3
-            $events[0].Path | Should -Be '/w'
-            $events[1].Path | Should -Be '/w/n'
-            $events[2].Path | Should -Be '/w/n'
+            $events[0].NodePath | Should -Be '/w'
+            $events[1].NodePath | Should -Be '/w/n'
+            $events[2].NodePath | Should -Be '/w/n'
             $events[1].Exists | Should -BeTrue
             $events[1].Value | Should -Match '^\d+$'
         }
@@ -1074,7 +1074,7 @@ Describe 'Watch-XenstorePath' {
         It 'waits with -UntilValue until the writer reaches the value' {
             $job = Start-ThreadJob -ScriptBlock $writer -ArgumentList $manifestPath, $socket, '/w/state', (1..6)
             $change = Watch-XenstorePath -Path /w/state -UntilValue 6 -Timeout 20
-            $change.Path | Should -Be '/w/state'
+            $change.NodePath | Should -Be '/w/state'
             $change.Value | Should -Be '6'
         }
     }
@@ -1244,7 +1244,7 @@ Describe 'The Xenstore provider and the Xs: drive' {
 
     It 'Get-ChildItem lists the children of a node as XenstoreItem objects' {
         $items = Get-ChildItem -Path Xs:/d
-        $items.Path -join ',' | Should -Be '/d/a,/d/b'
+        $items.NodePath -join ',' | Should -Be '/d/a,/d/b'
         $items[0].GetType().FullName | Should -Be 'VirtualDevices.Xen.Xenstore.XenstoreItem'
         $items.Value -join ',' | Should -Be '1,3'
         $items[0].PSIsContainer | Should -BeTrue
@@ -1258,8 +1258,8 @@ Describe 'The Xenstore provider and the Xs: drive' {
     }
 
     It 'Get-ChildItem -Recurse lists the subtree, and -Depth limits it' {
-        (Get-ChildItem -Path Xs:/d -Recurse).Path -join ',' | Should -Be '/d/a,/d/a/x,/d/b'
-        (Get-ChildItem -Path Xs:/d -Depth 0).Path -join ',' | Should -Be '/d/a,/d/b'
+        (Get-ChildItem -Path Xs:/d -Recurse).NodePath -join ',' | Should -Be '/d/a,/d/a/x,/d/b'
+        (Get-ChildItem -Path Xs:/d -Depth 0).NodePath -join ',' | Should -Be '/d/a,/d/b'
     }
 
     It 'Get-ChildItem -Name writes the names of the children' {
@@ -1268,7 +1268,7 @@ Describe 'The Xenstore provider and the Xs: drive' {
 
     It 'Get-Item gets a node' {
         $item = Get-Item -Path Xs:/d/a
-        $item.Path | Should -Be '/d/a'
+        $item.NodePath | Should -Be '/d/a'
         $item.Value | Should -Be '1'
         @($item.Children) | Should -Be @('x')
     }
@@ -1297,7 +1297,7 @@ Describe 'The Xenstore provider and the Xs: drive' {
         Push-Location -Path Xs:/d
         try {
             (Get-Location).Path | Should -Match '^Xs:[\\/]d$'
-            (Get-ChildItem).Path -join ',' | Should -Be '/d/a,/d/b'
+            (Get-ChildItem).NodePath -join ',' | Should -Be '/d/a,/d/b'
             (Get-Item -Path a).Value | Should -Be '1'
             (Get-Item -Path a/x).Value | Should -Be '2'
         }
@@ -1331,7 +1331,7 @@ Describe 'The Xenstore provider and the Xs: drive' {
 
     It 'New-Item creates a node with -Value, and an empty node without' {
         $item = New-Item -Path Xs:/d/new/valued -Value v
-        $item.Path | Should -Be '/d/new/valued'
+        $item.NodePath | Should -Be '/d/new/valued'
         $item.Value | Should -Be 'v'
         (New-Item -Path Xs:/d/new/empty).Value | Should -Be ''
         (Get-XenstoreItem -Path /d/new).Children -join ',' | Should -Be 'empty,valued'

@@ -198,7 +198,7 @@ public sealed class XenstoreProvider : NavigationCmdletProvider, IContentCmdletP
             {
                 while (!Stopping && Call(_ => items.MoveNextAsync()))
                 {
-                    WriteItemObject(items.Current, prefix + items.Current.Path, isContainer: true);
+                    WriteItemObject(items.Current, prefix + items.Current.NodePath, isContainer: true);
                 }
             }
             finally

@@ -11,13 +11,16 @@ public sealed class XenstoreItem
     /// <param name="children">The names of its children.</param>
     public XenstoreItem(string path, byte[] bytes, IReadOnlyList<string> children)
     {
-        Path = path;
+        NodePath = path;
         Bytes = bytes;
         Children = children;
     }
 
-    /// <summary>The node's path.</summary>
-    public string Path { get; }
+    /// <summary>
+    /// The node's path. Not named Path: piped to PowerShell's item cmdlets (Get-Content, Remove-Item), a Path property
+    /// would bind to their -Path and be read as a file-system path, before PSPath could bind to -LiteralPath.
+    /// </summary>
+    public string NodePath { get; }
 
     /// <summary>
     /// The connection the node was read from, when it was read outside a transaction; commands that take items from
@@ -26,7 +29,7 @@ public sealed class XenstoreItem
     public XenstoreClient? Store { get; init; }
 
     /// <summary>The last component of the path.</summary>
-    public string Name => XenstorePath.GetName(Path) is { Length: > 0 } name ? name : Path;
+    public string Name => XenstorePath.GetName(NodePath) is { Length: > 0 } name ? name : NodePath;
 
     /// <summary>The value as text (xenstore values are bytes, conventionally UTF-8 or ASCII).</summary>
     public string Value => Encoding.UTF8.GetString(Bytes);
@@ -41,5 +44,5 @@ public sealed class XenstoreItem
     public bool HasChildren => Children.Count > 0;
 
     /// <inheritdoc/>
-    public override string ToString() => $"{Path} = \"{Value}\"";
+    public override string ToString() => $"{NodePath} = \"{Value}\"";
 }

@@ -1,9 +1,9 @@
 namespace VirtualDevices.Xen.Xenstore;
 
 /// <summary>The permissions of one node, as a pipeline object.</summary>
-/// <param name="Path">The node's path.</param>
+/// <param name="NodePath">The node's path (named as <see cref="XenstoreItem.NodePath"/>, for the same reason).</param>
 /// <param name="Permissions">Its permissions.</param>
-public sealed record XenstoreItemPermissions(string Path, XenstorePermissions Permissions)
+public sealed record XenstoreItemPermissions(string NodePath, XenstorePermissions Permissions)
 {
     /// <summary>The owning domain.</summary>
     public int Owner => Permissions.Owner;

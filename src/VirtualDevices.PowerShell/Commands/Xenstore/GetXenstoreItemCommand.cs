@@ -14,6 +14,7 @@ public sealed class GetXenstoreItemCommand : XenstoreCommand
     /// <summary>The nodes to read: absolute paths, paths relative to the connection's domain, or Xs: paths.</summary>
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     [ValidateNotNullOrEmpty]
+    [Alias("NodePath")]
     public string[] Path { get; set; } = null!;
 
     /// <summary>Also get every node below each path, depth first, like xenstore-ls.</summary>

@@ -14,6 +14,7 @@ public sealed class GetXenstorePermissionCommand : XenstoreCommand
     /// <summary>The nodes whose permissions are read.</summary>
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     [ValidateNotNullOrEmpty]
+    [Alias("NodePath")]
     public string[] Path { get; set; } = null!;
 
     /// <inheritdoc/>

@@ -15,6 +15,7 @@ public sealed class NewXenstoreItemCommand : XenstoreCommand
     /// <summary>The nodes to create; missing parents are created too.</summary>
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     [ValidateNotNullOrEmpty]
+    [Alias("NodePath")]
     public string[] Path { get; set; } = null!;
 
     /// <summary>The value of the new nodes (default: empty).</summary>

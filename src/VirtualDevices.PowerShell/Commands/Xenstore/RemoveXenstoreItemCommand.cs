@@ -14,6 +14,7 @@ public sealed class RemoveXenstoreItemCommand : XenstoreCommand
     /// <summary>The nodes to remove.</summary>
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     [ValidateNotNullOrEmpty]
+    [Alias("NodePath")]
     public string[] Path { get; set; } = null!;
 
     /// <summary>Remove nodes that have children, with all their descendants.</summary>

@@ -18,6 +18,7 @@ public sealed class SetXenstoreItemCommand : XenstoreCommand
     /// <summary>The node to write.</summary>
     [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
     [ValidateNotNullOrEmpty]
+    [Alias("NodePath")]
     public string Path { get; set; } = null!;
 
     /// <summary>The value, written as UTF-8; binds the Value property of piped items.</summary>

@@ -14,6 +14,7 @@ public sealed class SetXenstorePermissionCommand : XenstoreCommand
     /// <summary>The nodes whose permissions are set.</summary>
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     [ValidateNotNullOrEmpty]
+    [Alias("NodePath")]
     public string[] Path { get; set; } = null!;
 
     /// <summary>

@@ -20,6 +20,7 @@ public sealed class WatchXenstorePathCommand : XenstoreCommand
     /// <summary>The paths to watch; a watch covers the node and everything below it. Special paths such as @releaseDomain are allowed.</summary>
     [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
     [ValidateNotNullOrEmpty]
+    [Alias("NodePath")]
     public string[] Path { get; set; } = null!;
 
     /// <summary>Read each changed node and include whether it exists and its value.</summary>
@@ -177,7 +178,7 @@ public sealed class WatchXenstorePathCommand : XenstoreCommand
     {
         if (ParameterSetName == UntilValueSet)
         {
-            return change.Path == firstPath && change.Value == UntilValue;
+            return change.NodePath == firstPath && change.Value == UntilValue;
         }
 
         // Script blocks belong to the pipeline thread's runspace: evaluate there.
