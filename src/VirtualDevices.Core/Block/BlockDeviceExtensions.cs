@@ -42,7 +42,9 @@ public static class BlockDeviceExtensions
 
     /// <summary>
     /// Copies a range of sectors to a stream, with several reads in flight (so that a network device streams rather
-    /// than waits a round trip per transfer) and the stream written strictly in order.
+    /// than waits a round trip per transfer). A stream is written strictly in order; a seekable file is written
+    /// from its current position, each transfer at its offset as soon as it arrives, and its position ends after
+    /// the range.
     /// </summary>
     /// <param name="device">The device.</param>
     /// <param name="sector">The first sector.</param>
@@ -57,6 +59,11 @@ public static class BlockDeviceExtensions
         ArgumentNullException.ThrowIfNull(device);
         ArgumentNullException.ThrowIfNull(destination);
         CheckRange(device, sector, count);
+        if (destination is FileStream { CanSeek: true, CanWrite: true } file)
+        {
+            return await CopyToFileAsync(device, sector, count, file, progress, cancellationToken).ConfigureAwait(false);
+        }
+
         long copied = 0;
         await foreach ((_, byte[] buffer, int length) in ReadAheadAsync(device, sector, count, TransferSectors(device.Info), pooled: true, cancellationToken).ConfigureAwait(false))
         {
@@ -82,6 +89,97 @@ public static class BlockDeviceExtensions
             progress?.Report(copied);
         }
 
+        return copied;
+    }
+
+    /// <summary>
+    /// The copy to a file: several transfers in flight, each written at its own offset as soon as it arrives, from the
+    /// thread that received it when the device allows (<see cref="IInlineCompletionReader"/>). Copying data into the
+    /// page cache straight after it arrived, while it is still in that core's cache, is several times faster than
+    /// copying it later, in order, from another thread. The stream's position ends after the range, as if written.
+    /// </summary>
+    private static async ValueTask<long> CopyToFileAsync(IBlockDevice device, long sector, long count, FileStream file, IProgress<long>? progress,
+        CancellationToken cancellationToken)
+    {
+        file.Flush();
+        Microsoft.Win32.SafeHandles.SafeFileHandle handle = file.SafeFileHandle;
+        long start = file.Position;
+        int sectorSize = device.Info.SectorSize;
+
+        // Sized first (sparse), as nbdcopy does: a write that extends a file makes the file system update its size,
+        // in its journal, every time; writes inside the file do not.
+        long end = start + (count * sectorSize);
+        if (file.Length < end)
+        {
+            file.SetLength(end);
+        }
+
+        int chunkSectors = TransferSectors(device.Info);
+        long chunks = (count / chunkSectors) + (count % chunkSectors != 0 ? 1 : 0);
+        long next = -1;
+        long copied = 0;
+        var inline = device as IInlineCompletionReader;
+        int depth = Depth(chunkSectors, sectorSize, count);
+        var writeBehind = new PageCacheWriteBehind(handle, start, chunkSectors * sectorSize, lagChunks: 2 * depth);
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+
+        // Each worker owns one buffer and does read, write, read, ...; they run side by side.
+        async Task WorkerAsync()
+        {
+            byte[] buffer = ArrayPool<byte>.Shared.Rent(chunkSectors * sectorSize);
+            try
+            {
+                long index;
+                while ((index = Interlocked.Increment(ref next)) < chunks)
+                {
+                    long at = sector + (index * chunkSectors);
+                    Memory<byte> chunk = buffer.AsMemory(0, (int)Math.Min(chunkSectors, sector + count - at) * sectorSize);
+                    await (inline is null ? device.ReadAsync(at, chunk, stop.Token) : inline.ReadCompletingInlineAsync(at, chunk, stop.Token)).ConfigureAwait(false);
+                    if (!device.IsConnected)
+                    {
+                        throw new DeviceDisconnectedException(device.Name);
+                    }
+
+                    long offset = start + ((at - sector) * sectorSize);
+                    RandomAccess.Write(handle, chunk.Span, offset);
+                    writeBehind.Written(index, offset, chunk.Length);
+                    lock (stop)
+                    {
+                        copied += chunk.Length;
+                        progress?.Report(copied);
+                    }
+                }
+            }
+            catch
+            {
+                // The others stop too; every worker is awaited before its buffer goes back.
+                await stop.CancelAsync().ConfigureAwait(false);
+                throw;
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
+        }
+
+        Task[] workers = new Task[depth];
+        for (int i = 0; i < workers.Length; i++)
+        {
+            workers[i] = WorkerAsync();
+        }
+
+        try
+        {
+            await Task.WhenAll(workers).ConfigureAwait(false);
+        }
+        catch when (!cancellationToken.IsCancellationRequested
+            && workers.Where(w => w.IsFaulted).SelectMany(w => w.Exception!.InnerExceptions).FirstOrDefault(e => e is not OperationCanceledException) is { } cause)
+        {
+            // The failure that stopped the copy, not a cancellation it caused in another worker.
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(cause);
+        }
+
+        file.Position = start + copied;
         return copied;
     }
 

@@ -79,6 +79,41 @@ public sealed class StreamingTransferTests
     }
 
     [Fact]
+    public async Task CopyToAFileWritesEachTransferAtItsOffsetFromTheCurrentPosition()
+    {
+        await using var device = new SlowDevice(8192, maximumTransfer: 64 * 1024);
+        using var dir = new TempDirectory();
+        string path = dir.File("copy.img");
+        var reports = new List<long>();
+        using (var file = new FileStream(path, FileMode.Create, FileAccess.ReadWrite, FileShare.None, 1))
+        {
+            file.Write("head"u8);
+            long copied = await device.CopyToAsync(0, device.Info.SectorCount, file, new SynchronousProgress(reports.Add));
+            Assert.Equal(device.Data.Length, copied);
+            Assert.Equal(4 + copied, file.Position);
+            file.Write("tail"u8);
+        }
+
+        byte[] written = File.ReadAllBytes(path);
+        Assert.Equal("head"u8.ToArray(), written[..4]);
+        Assert.Equal(device.Data, written[4..^4]);
+        Assert.Equal("tail"u8.ToArray(), written[^4..]);
+        Assert.True(device.MostInFlight > 1, "the copy never had two reads in flight");
+        Assert.Equal(reports.Order(), reports);
+        Assert.Equal(device.Data.Length, reports[^1]);
+    }
+
+    [Fact]
+    public async Task AFailedReadStopsACopyToAFileWithItsOwnErrorAndNothingInFlight()
+    {
+        await using var device = new SlowDevice(8192, failAt: 5000, maximumTransfer: 64 * 1024);
+        using var dir = new TempDirectory();
+        using var file = new FileStream(dir.File("copy.img"), FileMode.Create, FileAccess.Write, FileShare.None, 1);
+        await Assert.ThrowsAsync<BlockIOException>(() => device.CopyToAsync(0, device.Info.SectorCount, file).AsTask());
+        Assert.Equal(0, device.InFlight);
+    }
+
+    [Fact]
     public async Task WriteFromKeepsSeveralWritesInFlightAndWritesEverything()
     {
         await using var device = new SlowDevice(8192, maximumTransfer: 64 * 1024);

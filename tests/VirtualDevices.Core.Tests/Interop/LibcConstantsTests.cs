@@ -44,6 +44,7 @@ public sealed class LibcConstantsTests : IDisposable
                 P(EPERM); P(ENOENT); P(EINTR); P(EIO); P(ENXIO); P(EBADF); P(EACCES); P(EEXIST); P(EISDIR); P(EINVAL);
                 P(ENOTTY); P(ENOSPC); P(EROFS); P(EAGAIN); P(ENOSYS); P(EOPNOTSUPP); P(ENOTSUP);
                 P(AF_UNIX); P(SOCK_STREAM); P(SOCK_CLOEXEC); P(SOL_SOCKET); P(SO_REUSEADDR);
+                P(SYNC_FILE_RANGE_WAIT_BEFORE); P(SYNC_FILE_RANGE_WRITE); P(SYNC_FILE_RANGE_WAIT_AFTER); P(POSIX_FADV_DONTNEED);
                 return 0;
             }
             """;
@@ -104,5 +105,9 @@ public sealed class LibcConstantsTests : IDisposable
         Check(c, "SOCK_CLOEXEC", Unix.SOCK_CLOEXEC);
         Check(c, "SOL_SOCKET", Unix.SOL_SOCKET);
         Check(c, "SO_REUSEADDR", Unix.SO_REUSEADDR);
+        Check(c, "SYNC_FILE_RANGE_WAIT_BEFORE", Unix.SYNC_FILE_RANGE_WAIT_BEFORE);
+        Check(c, "SYNC_FILE_RANGE_WRITE", Unix.SYNC_FILE_RANGE_WRITE);
+        Check(c, "SYNC_FILE_RANGE_WAIT_AFTER", Unix.SYNC_FILE_RANGE_WAIT_AFTER);
+        Check(c, "POSIX_FADV_DONTNEED", Unix.POSIX_FADV_DONTNEED);
     }
 }

@@ -40,4 +40,33 @@ public sealed class NbdClientNbdkitTests
         await device.ReadAsync(0, untouched, ct);
         Assert.All(untouched, b => Assert.Equal(0, b));
     }
+
+    [Fact]
+    public async Task CopiesAnExportIntoAFileAndAFileOntoAnExport()
+    {
+        // What Read-BlockDevice -OutFile and Write-BlockDevice -InFile do, against nbdkit: the copy to a file writes
+        // each transfer at its offset from the connection's reading thread, the copy from a file keeps writes in flight.
+        using var dir = new TempDirectory();
+        string socket = dir.File("copy.sock");
+        await using ExternalProcess nbdkit = await NbdPeers.NbdkitAsync(socket, "memory", "24M");
+        CancellationToken ct = NbdPeers.Deadline();
+        await using NbdBlockDevice device = await NbdClient.ConnectAsync($"nbd+unix:///?socket={socket}", ct);
+        byte[] data = TempDirectory.Pattern(24 << 20, seed: 11);
+        string source = dir.File("source.img");
+        await File.WriteAllBytesAsync(source, data, ct);
+
+        await using (var input = new FileStream(source, FileMode.Open, FileAccess.Read, FileShare.Read, 1))
+        {
+            Assert.Equal(data.Length, await device.WriteFromAsync(0, input, cancellationToken: ct));
+        }
+
+        string copy = dir.File("copy.img");
+        await using (var output = new FileStream(copy, FileMode.Create, FileAccess.Write, FileShare.None, 1))
+        {
+            Assert.Equal(data.Length, await device.CopyToAsync(0, device.Info.SectorCount, output, cancellationToken: ct));
+            Assert.Equal(data.Length, output.Position);
+        }
+
+        Assert.Equal(NbdPeers.Sha256(data), NbdPeers.Sha256(await File.ReadAllBytesAsync(copy, ct)));
+    }
 }

@@ -29,8 +29,12 @@ namespace VirtualDevices.Nbd.Client;
 /// ESHUTDOWN <see cref="DeviceDisconnectedException"/>; anything else <see cref="BlockIOException"/> with the errno.
 /// </para>
 /// </remarks>
-public sealed class NbdBlockDevice : BlockDevice
+public sealed class NbdBlockDevice : BlockDevice, IInlineCompletionReader
 {
+    /// <summary>Set for the duration of an inline-completing read call (<see cref="IInlineCompletionReader"/>), read by the read it makes.</summary>
+    [ThreadStatic]
+    private static bool t_completeInline;
+
     /// <summary>The spec's safe request size when the server states no maximum.</summary>
     private const int DefaultMaximumRequest = 32 * 1024 * 1024;
 
@@ -140,12 +144,33 @@ public sealed class NbdBlockDevice : BlockDevice
         return map;
     }
 
+    /// <summary>
+    /// A read whose caller continues on the connection's reading thread (see <see cref="IInlineCompletionReader"/>):
+    /// it goes through <see cref="BlockDevice.ReadAsync(long, Memory{byte}, CancellationToken)"/> (checks and
+    /// statistics), which calls <see cref="ReadCoreAsync(long, Memory{byte}, CancellationToken)"/> before it returns;
+    /// the flag tells that call.
+    /// </summary>
+    ValueTask IInlineCompletionReader.ReadCompletingInlineAsync(long sector, Memory<byte> buffer, CancellationToken cancellationToken)
+    {
+        t_completeInline = true;
+        try
+        {
+            return ReadAsync(sector, buffer, cancellationToken);
+        }
+        finally
+        {
+            t_completeInline = false;
+        }
+    }
+
     /// <inheritdoc/>
     protected override ValueTask ReadCoreAsync(long offset, Memory<byte> buffer, CancellationToken cancellationToken)
     {
+        bool inline = t_completeInline;
+        t_completeInline = false;
         if (buffer.Length <= _maximumRequest)
         {
-            return Pick().SubmitAsync(NbdCommand.Read, NbdCommandFlags.None, offset, buffer.Length, buffer, default, cancellationToken);
+            return Pick().SubmitAsync(NbdCommand.Read, NbdCommandFlags.None, offset, buffer.Length, buffer, default, cancellationToken, inline);
         }
 
         return SplitTransferAsync(NbdCommand.Read, NbdCommandFlags.None, offset, buffer, default, cancellationToken);

@@ -83,11 +83,15 @@ internal sealed class NbdClientConnection : IAsyncDisposable
         new Thread(static state => ((NbdClientConnection)state!).ReadLoop()) { IsBackground = true, Name = $"nbd-read {_deviceName}" }.UnsafeStart(this);
     }
 
-    /// <summary>Queues a request without payload-less result (read, write, flush, trim, zero, cache).</summary>
+    /// <summary>
+    /// Queues a request without payload-less result (read, write, flush, trim, zero, cache); with
+    /// <paramref name="inline"/>, the caller continues on the thread that completes the request (see
+    /// <see cref="IInlineCompletionReader"/>).
+    /// </summary>
     public ValueTask SubmitAsync(NbdCommand command, NbdCommandFlags flags, long offset, long length, Memory<byte> readBuffer, ReadOnlyMemory<byte> payload,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken, bool inline = false)
     {
-        NbdClientRequest? request = Submit(command, flags, offset, length, readBuffer, payload, default, 1, cancellationToken, out short version, out Exception? error);
+        NbdClientRequest? request = Submit(command, flags, offset, length, readBuffer, payload, default, 1, cancellationToken, inline, out short version, out Exception? error);
         return request is null ? ValueTask.FromException(error!) : new ValueTask(request, version);
     }
 
@@ -95,12 +99,12 @@ internal sealed class NbdClientConnection : IAsyncDisposable
     public ValueTask<int> SubmitBlockStatusAsync(long offset, long length, Memory<BlockExtent> extents, int sectorSize, CancellationToken cancellationToken)
     {
         NbdClientRequest? request = Submit(NbdCommand.BlockStatus, NbdCommandFlags.None, offset, length, default, default, extents, sectorSize, cancellationToken,
-            out short version, out Exception? error);
+            inline: false, out short version, out Exception? error);
         return request is null ? ValueTask.FromException<int>(error!) : new ValueTask<int>(request, version);
     }
 
     private NbdClientRequest? Submit(NbdCommand command, NbdCommandFlags flags, long offset, long length, Memory<byte> readBuffer, ReadOnlyMemory<byte> payload,
-        Memory<BlockExtent> extents, int sectorSize, CancellationToken cancellationToken, out short version, out Exception? error)
+        Memory<BlockExtent> extents, int sectorSize, CancellationToken cancellationToken, bool inline, out short version, out Exception? error)
     {
         if (Volatile.Read(ref _dead) is { } dead)
         {
@@ -110,7 +114,8 @@ internal sealed class NbdClientConnection : IAsyncDisposable
         }
 
         NbdClientRequest request = Rent();
-        request.Prepare(command, flags, offset, length, readBuffer, payload, extents, sectorSize, Environment.TickCount64 + _timeoutMilliseconds);
+        request.Prepare(command, flags, offset, length, readBuffer, payload, extents, sectorSize, Environment.TickCount64 + _timeoutMilliseconds,
+            inline || InlineCompletions);
         version = request.Version;
         error = null;
         Interlocked.Increment(ref _inFlight);

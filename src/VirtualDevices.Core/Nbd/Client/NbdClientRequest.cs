@@ -40,7 +40,6 @@ internal sealed class NbdClientRequest : IValueTaskSource<int>, IValueTaskSource
     {
         _connection = connection;
         Index = index;
-        _core.RunContinuationsAsynchronously = !connection.InlineCompletions;
     }
 
     public int Index { get; }
@@ -84,8 +83,10 @@ internal sealed class NbdClientRequest : IValueTaskSource<int>, IValueTaskSource
     private long _nextExpected;
 
     public void Prepare(NbdCommand command, NbdCommandFlags flags, long offset, long length, Memory<byte> readBuffer, ReadOnlyMemory<byte> payload,
-        Memory<BlockExtent> extents, int sectorSize, long deadline)
+        Memory<BlockExtent> extents, int sectorSize, long deadline, bool inline)
     {
+        // The core was reset when the request last went back to the pool: its scheduling may change per use.
+        _core.RunContinuationsAsynchronously = !inline;
         Command = command;
         CommandFlags = flags;
         Offset = offset;
