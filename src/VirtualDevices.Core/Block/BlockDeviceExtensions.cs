@@ -109,9 +109,16 @@ public static class BlockDeviceExtensions
         // Sized first (sparse), as nbdcopy does: a write that extends a file makes the file system update its size,
         // in its journal, every time; writes inside the file do not.
         long end = start + (count * sectorSize);
-        if (file.Length < end)
+        try
         {
-            file.SetLength(end);
+            if (file.Length < end)
+            {
+                file.SetLength(end);
+            }
+        }
+        catch (IOException)
+        {
+            // Not a regular file (a device node, say): it has the size it has.
         }
 
         int chunkSectors = TransferSectors(device.Info);
@@ -122,6 +129,7 @@ public static class BlockDeviceExtensions
         int depth = Depth(chunkSectors, sectorSize, count);
         var writeBehind = new PageCacheWriteBehind(handle, start, chunkSectors * sectorSize, lagChunks: 2 * depth);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        object progressGate = new();
 
         // Each worker owns one buffer and does read, write, read, ...; they run side by side.
         async Task WorkerAsync()
@@ -143,7 +151,7 @@ public static class BlockDeviceExtensions
                     long offset = start + ((at - sector) * sectorSize);
                     RandomAccess.Write(handle, chunk.Span, offset);
                     writeBehind.Written(index, offset, chunk.Length);
-                    lock (stop)
+                    lock (progressGate)
                     {
                         copied += chunk.Length;
                         progress?.Report(copied);

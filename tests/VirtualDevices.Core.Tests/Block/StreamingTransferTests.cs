@@ -104,6 +104,16 @@ public sealed class StreamingTransferTests
     }
 
     [Fact]
+    public async Task ACopyToADeviceNodeThatCannotBeResizedStillCopies()
+    {
+        // /dev/null seeks but cannot be truncated, synced or advised: all of that is only advice.
+        await using var device = new SlowDevice(2048, maximumTransfer: 64 * 1024);
+        using var sink = new FileStream("/dev/null", FileMode.Open, FileAccess.Write, FileShare.ReadWrite, 1);
+        Assert.Equal(device.Data.Length, await device.CopyToAsync(0, device.Info.SectorCount, sink));
+        Assert.Equal(0, device.InFlight);
+    }
+
+    [Fact]
     public async Task AFailedReadStopsACopyToAFileWithItsOwnErrorAndNothingInFlight()
     {
         await using var device = new SlowDevice(8192, failAt: 5000, maximumTransfer: 64 * 1024);
