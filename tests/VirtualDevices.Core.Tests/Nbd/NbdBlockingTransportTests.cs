@@ -90,6 +90,44 @@ public sealed class NbdBlockingTransportTests
     }
 
     [Fact]
+    public async Task ATcpConnectThatNeverCompletesTimesOut()
+    {
+        // A listener that never accepts, with its queue full: the kernel drops further SYNs, so a connect to it
+        // hangs in the kernel. The blocking connect must still end at the connect timeout.
+        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        listener.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0));
+        listener.Listen(0);
+        int port = ((System.Net.IPEndPoint)listener.LocalEndPoint!).Port;
+        var fillers = new List<Socket>();
+        try
+        {
+            for (int i = 0; i < 4; i++)
+            {
+                var filler = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { Blocking = false };
+                fillers.Add(filler);
+                try
+                {
+                    filler.Connect(listener.LocalEndPoint!);
+                }
+                catch (SocketException)
+                {
+                    // In progress (or refused): either way the queue fills.
+                }
+            }
+
+            var options = NbdUri.Parse($"nbd://127.0.0.1:{port}/") with { ConnectTimeout = TimeSpan.FromMilliseconds(500) };
+            var clock = Stopwatch.StartNew();
+            DeviceException e = await Assert.ThrowsAsync<DeviceException>(() => NbdClient.ConnectAsync(options).WaitAsync(TimeSpan.FromSeconds(30)));
+            Assert.Equal("NbdConnectTimeout", e.ErrorId);
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"connecting took {clock.Elapsed}");
+        }
+        finally
+        {
+            fillers.ForEach(f => f.Dispose());
+        }
+    }
+
+    [Fact]
     public async Task TheServerHangsUpOnAClientThatNeverFinishesItsHandshake()
     {
         using var dir = new TempDirectory();
