@@ -149,7 +149,7 @@ public sealed class NbdServer : IAsyncDisposable
 
         foreach (Socket listener in _listeners)
         {
-            _acceptLoops.Add(Task.Run(() => AcceptLoopAsync(listener)));
+            _acceptLoops.Add(Task.Run(() => Devices.SocketAcceptLoop.RunAsync(listener, Accept, _stopping.Token)));
         }
 
         return Task.CompletedTask;
@@ -242,45 +242,25 @@ public sealed class NbdServer : IAsyncDisposable
 
     internal void CountProtocolViolation() => Interlocked.Increment(ref _protocolViolations);
 
-    private async Task AcceptLoopAsync(Socket listener)
+    private void Accept(Socket client)
     {
-        while (!_stopping.IsCancellationRequested)
+        if (_connections.Count >= _options.MaximumConnections)
         {
-            Socket client;
-            try
-            {
-                client = await listener.AcceptAsync(_stopping.Token).ConfigureAwait(false);
-            }
-            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or SocketException)
-            {
-                if (_stopping.IsCancellationRequested)
-                {
-                    return;
-                }
-
-                // A failed accept (descriptor limit, aborted connection) must not end the server, nor spin on it.
-                await Task.Delay(10).ConfigureAwait(false);
-                continue;
-            }
-
-            if (_connections.Count >= _options.MaximumConnections)
-            {
-                client.Dispose();
-                continue;
-            }
-
-            if (client.AddressFamily is AddressFamily.InterNetwork or AddressFamily.InterNetworkV6)
-            {
-                client.NoDelay = true;
-            }
-
-            Protocol.NbdSocketTuning.Apply(client);
-
-            Interlocked.Increment(ref _totalConnections);
-            var connection = new NbdServerConnection(this, client, _options, _stopping.Token);
-            _connections.TryAdd(connection, 0);
-            connection.Start();
+            client.Dispose();
+            return;
         }
+
+        if (client.AddressFamily is AddressFamily.InterNetwork or AddressFamily.InterNetworkV6)
+        {
+            client.NoDelay = true;
+        }
+
+        Protocol.NbdSocketTuning.Apply(client);
+
+        Interlocked.Increment(ref _totalConnections);
+        var connection = new NbdServerConnection(this, client, _options, _stopping.Token);
+        _connections.TryAdd(connection, 0);
+        connection.Start();
     }
 
     /// <summary>A connection has closed (called before its completion, so a stopped server counts none).</summary>

@@ -101,7 +101,7 @@ public sealed class XenstoreServer : IAsyncDisposable, IDisposable
 
         _listener = listener;
         SocketPath = socketPath;
-        _acceptLoop = AcceptLoopAsync(listener);
+        _acceptLoop = Devices.SocketAcceptLoop.RunAsync(listener, accepted => Attach(accepted, 0), _stopping.Token);
     }
 
     private static bool IsLive(string socketPath)
@@ -118,30 +118,6 @@ public sealed class XenstoreServer : IAsyncDisposable, IDisposable
         }
     }
 
-    private async Task AcceptLoopAsync(Socket listener)
-    {
-        while (!_stopping.IsCancellationRequested)
-        {
-            Socket accepted;
-            try
-            {
-                accepted = await listener.AcceptAsync(_stopping.Token).ConfigureAwait(false);
-            }
-            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or SocketException)
-            {
-                if (_stopping.IsCancellationRequested)
-                {
-                    return;
-                }
-
-                // A failed accept (descriptor limit, aborted connection) must not end the server.
-                await Task.Delay(10).ConfigureAwait(false);
-                continue;
-            }
-
-            Attach(accepted, 0);
-        }
-    }
 
     /// <summary>
     /// Opens an in-process connection bound to <paramref name="domainId"/> and returns the client's end, a connected
