@@ -3,7 +3,9 @@
 .SYNOPSIS
     Builds and tests the VirtualDevices module: a thin wrapper over dotnet.
 .DESCRIPTION
-    -Bootstrap installs Pester 5 and platyPS from the PowerShell Gallery (for the Pester suite and for regenerating docs with platyPS).
+    -Bootstrap installs Pester (pinned, 5.9.1) for the current user from the NuGet registry, which answers where the
+               PowerShell Gallery does not. platyPS is not needed: tools/VirtualDevices.HelpGenerator makes the MAML
+               help and refreshes the markdown.
     -Build     runs 'dotnet build -c Release', which assembles the module at out/VirtualDevices.
     -Test      runs the xunit suites, then the Pester suite under tests/Pester against out/VirtualDevices
                (-Suite Xunit or -Suite Pester runs one of them).
@@ -31,6 +33,7 @@ $ErrorActionPreference = 'Stop'
 Set-StrictMode -Version Latest
 $root = $PSScriptRoot
 $module = Join-Path $root 'out/VirtualDevices'
+$pesterVersion = '5.9.1'
 
 function Invoke-Native([string] $Command, [string[]] $Arguments) {
     Write-Host "+ $Command $($Arguments -join ' ')"
@@ -44,11 +47,18 @@ if ($Clean) {
 }
 
 if ($Bootstrap) {
-    if (-not (Get-Module -ListAvailable Pester | Where-Object Version -ge ([version] '5.5.0'))) {
-        Install-Module Pester -MinimumVersion 5.5.0 -Scope CurrentUser -Force -SkipPublisherCheck
-    }
-    if (-not (Get-Module -ListAvailable platyPS)) {
-        Install-Module platyPS -Scope CurrentUser -Force
+    # The NuGet package Pester carries the module in its tools/ folder: restore it (tools/Bootstrap pins the version)
+    # and copy that folder where Install-Module -Scope CurrentUser would have put it.
+    if (-not (Get-Module -ListAvailable Pester | Where-Object Version -EQ ([version] $pesterVersion))) {
+        Invoke-Native dotnet @('restore', (Join-Path $root 'tools/Bootstrap/Bootstrap.csproj'), '--verbosity', 'quiet')
+        $packages = (& dotnet nuget locals global-packages --list) -replace '^global-packages:\s*', ''
+        $source = Join-Path $packages.Trim() "pester/$pesterVersion/tools"
+        $userModules = $env:PSModulePath -split [IO.Path]::PathSeparator | Where-Object { $_.StartsWith($HOME) } | Select-Object -First 1
+        if (-not $userModules) { throw "No folder of `$env:PSModulePath is under $HOME to install Pester into." }
+        $destination = Join-Path $userModules "Pester/$pesterVersion"
+        New-Item -ItemType Directory -Force -Path $destination | Out-Null
+        Copy-Item -Recurse -Force -Path (Join-Path $source '*') -Destination $destination
+        Write-Host "Installed Pester $pesterVersion at $destination"
     }
 }
 
@@ -76,11 +86,13 @@ if ($Test) {
             throw 'Pester 5.5 or later is needed: run ./build.ps1 -Bootstrap.'
         }
         Import-Module Pester -MinimumVersion 5.5.0
-        $configuration = New-PesterConfiguration
-        $configuration.Run.Path = Join-Path $root 'tests/Pester'
-        $configuration.Run.Exit = $false
-        $configuration.Run.Throw = $true
-        $configuration.Output.Verbosity = 'Detailed'
-        Invoke-Pester -Configuration $configuration
+        # Not $configuration: PowerShell names are case-insensitive, so that would be the -Configuration parameter.
+        $pesterConfiguration = New-PesterConfiguration
+        $pesterConfiguration.Run.Path = Join-Path $root 'tests/Pester'
+        $pesterConfiguration.Run.Exit = $false
+        $pesterConfiguration.Run.Throw = $true
+        $pesterConfiguration.Output.Verbosity = 'Detailed'
+        if ($env:CI) { $pesterConfiguration.Output.RenderMode = 'Plaintext' }
+        Invoke-Pester -Configuration $pesterConfiguration
     }
 }
