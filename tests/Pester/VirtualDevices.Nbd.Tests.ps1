@@ -653,7 +653,7 @@ Describe 'Start-NbdServer' {
 
     It 'fails with NbdServerBindFailed when the port is in use' {
         { Start-NbdServer -Device src -Port $Port -ErrorAction Stop } | Should -Throw -ErrorId 'NbdServerBindFailed,*'
-        @(Get-NbdServer | Where-Object { $_.TcpEndPoint.Port -eq $Port }).Count | Should -Be 1
+        @(Get-NbdServer | Where-Object { $_.TcpEndPoint -and $_.TcpEndPoint.Port -eq $Port }).Count | Should -Be 1
     }
 
     It 'fails with NbdServerSocketInUse when another server listens on the socket' {
