@@ -250,13 +250,13 @@ Describe 'Get-DeviceStats' {
             $null = Read-BlockDevice -Device st -Count 2048 -SectorsPerObject 2048
             $text = Get-DeviceStats -Name st | Format-Table | Out-String -Width 250
 
-            $text | Should -Match 'Device\s+ReadOps\s+ReadMiB\s+ReadMB/s\s+WriteOps\s+WriteMiB\s+WriteMB/s\s+Flush\s+Trim\s+Errors\s+Elapsed'
-            $text | Should -Match 'st\s+1\s+1[.,]0\s'
+            $text | Should -Match 'Device\s+Read\s+Read/s\s+Written\s+Write/s\s+Errors\s+Elapsed'
+            $text | Should -Match 'st\s+1\.0 MiB\s'
         }
 
         It 'uses the table view by default' {
             $text = Get-DeviceStats -Name st | Out-String -Width 250
-            $text | Should -Match 'Device\s+ReadOps\s+ReadMiB'
+            $text | Should -Match 'Device\s+Read\s+Read/s'
         }
     }
 }

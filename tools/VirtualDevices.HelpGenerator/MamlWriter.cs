@@ -63,7 +63,13 @@ public static class MamlWriter
                 new XElement(s_dev + "code", e.Code),
                 new XElement(s_dev + "remarks", Paragraphs(e.Remarks)),
                 new XAttribute("number", ++number)))));
-        command.Add(new XElement(s_command + "relatedLinks", page.Links.Select(l =>
+        // platyPS puts the page's "online version" first among the links, as "Online Version:": Get-Help -Online
+        // opens the first link that has a URI (and only then the cmdlet's HelpUri).
+        string online = page.FrontMatter.FirstOrDefault(f => f.Key == "online version").Value ?? string.Empty;
+        IEnumerable<KeyValuePair<string, string>> links = online.Length > 0
+            ? page.Links.Prepend(new("Online Version:", online))
+            : page.Links;
+        command.Add(new XElement(s_command + "relatedLinks", links.Select(l =>
             new XElement(s_maml + "navigationLink", new XElement(s_maml + "linkText", l.Key), new XElement(s_maml + "uri", l.Value)))));
         command.Descendants().Attributes("number").Remove();
         return command;

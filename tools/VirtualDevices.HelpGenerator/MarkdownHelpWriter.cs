@@ -12,6 +12,12 @@ public static class MarkdownHelpWriter
     /// <summary>The marker platyPS leaves where prose is missing; a page containing it is unfinished.</summary>
     public const string PlaceholderPrefix = "{{ Fill in";
 
+    /// <summary>
+    /// Where a cmdlet's page is read online: the page's "online version" and the cmdlet's HelpUri are this followed by
+    /// <c>&lt;Cmdlet&gt;.md</c>, so Get-Help -Online opens the page in the repository.
+    /// </summary>
+    public const string OnlineVersionBase = "https://github.com/VirtualDevices/VirtualDevices/blob/main/docs/VirtualDevices/";
+
     /// <summary>Writes the page.</summary>
     /// <param name="cmdlet">The cmdlet's metadata.</param>
     /// <param name="existing">The current page, if any.</param>
@@ -21,7 +27,7 @@ public static class MarkdownHelpWriter
         md.Append("---\n");
         List<KeyValuePair<string, string>> front = existing?.FrontMatter.Count > 0
             ? existing.FrontMatter
-            : [new("external help file", "VirtualDevices.PowerShell.dll-Help.xml"), new("Module Name", "VirtualDevices"), new("online version", string.Empty), new("schema", "2.0.0")];
+            : [new("external help file", "VirtualDevices.PowerShell.dll-Help.xml"), new("Module Name", "VirtualDevices"), new("online version", OnlineVersionBase + cmdlet.Name + ".md"), new("schema", "2.0.0")];
         foreach ((string key, string value) in front)
         {
             md.Append(key).Append(':').Append(value.Length > 0 ? " " + value : string.Empty).Append('\n');

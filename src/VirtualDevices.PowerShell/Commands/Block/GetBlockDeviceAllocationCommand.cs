@@ -7,7 +7,7 @@ namespace VirtualDevices.PowerShell.Commands.Block;
 /// <summary>
 /// <para type="synopsis">Gets the allocation map of a block device: which runs hold data and which are holes or read as zeroes.</para>
 /// </summary>
-[Cmdlet(VerbsCommon.Get, "BlockDeviceAllocation", DefaultParameterSetName = PathSet)]
+[Cmdlet(VerbsCommon.Get, "BlockDeviceAllocation", DefaultParameterSetName = PathSet, HelpUri = "https://github.com/VirtualDevices/VirtualDevices/blob/main/docs/VirtualDevices/Get-BlockDeviceAllocation.md")]
 [OutputType(typeof(BlockAllocationExtent))]
 public sealed class GetBlockDeviceAllocationCommand : BlockRangeCommand
 {

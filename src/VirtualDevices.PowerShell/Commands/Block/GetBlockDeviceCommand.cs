@@ -8,7 +8,7 @@ namespace VirtualDevices.PowerShell.Commands.Block;
 /// <summary>
 /// <para type="synopsis">Gets the block devices open in the session.</para>
 /// </summary>
-[Cmdlet(VerbsCommon.Get, "BlockDevice")]
+[Cmdlet(VerbsCommon.Get, "BlockDevice", HelpUri = "https://github.com/VirtualDevices/VirtualDevices/blob/main/docs/VirtualDevices/Get-BlockDevice.md")]
 [OutputType(typeof(IBlockDevice))]
 public sealed class GetBlockDeviceCommand : PSCmdlet
 {

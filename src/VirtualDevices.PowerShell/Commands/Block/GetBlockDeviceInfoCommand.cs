@@ -7,7 +7,7 @@ namespace VirtualDevices.PowerShell.Commands.Block;
 /// <summary>
 /// <para type="synopsis">Gets the geometry and capabilities of a block device.</para>
 /// </summary>
-[Cmdlet(VerbsCommon.Get, "BlockDeviceInfo", DefaultParameterSetName = PathSet)]
+[Cmdlet(VerbsCommon.Get, "BlockDeviceInfo", DefaultParameterSetName = PathSet, HelpUri = "https://github.com/VirtualDevices/VirtualDevices/blob/main/docs/VirtualDevices/Get-BlockDeviceInfo.md")]
 [OutputType(typeof(BlockDeviceDetails))]
 public sealed class GetBlockDeviceInfoCommand : AsyncCmdlet
 {

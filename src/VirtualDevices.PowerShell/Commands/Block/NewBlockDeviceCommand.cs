@@ -7,7 +7,7 @@ namespace VirtualDevices.PowerShell.Commands.Block;
 /// <summary>
 /// <para type="synopsis">Creates a block device: a RAM disk, or a new sparse disk image, open for the session.</para>
 /// </summary>
-[Cmdlet(VerbsCommon.New, "BlockDevice", DefaultParameterSetName = MemorySet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low)]
+[Cmdlet(VerbsCommon.New, "BlockDevice", DefaultParameterSetName = MemorySet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low, HelpUri = "https://github.com/VirtualDevices/VirtualDevices/blob/main/docs/VirtualDevices/New-BlockDevice.md")]
 [OutputType(typeof(MemoryBlockDevice), typeof(FileBlockDevice))]
 public sealed class NewBlockDeviceCommand : AsyncCmdlet
 {

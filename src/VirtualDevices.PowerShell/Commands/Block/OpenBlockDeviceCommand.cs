@@ -7,7 +7,7 @@ namespace VirtualDevices.PowerShell.Commands.Block;
 /// <summary>
 /// <para type="synopsis">Opens a disk image or block-special file as a block device for the rest of the session.</para>
 /// </summary>
-[Cmdlet(VerbsCommon.Open, "BlockDevice")]
+[Cmdlet(VerbsCommon.Open, "BlockDevice", HelpUri = "https://github.com/VirtualDevices/VirtualDevices/blob/main/docs/VirtualDevices/Open-BlockDevice.md")]
 [OutputType(typeof(FileBlockDevice))]
 public sealed class OpenBlockDeviceCommand : AsyncCmdlet
 {

@@ -8,7 +8,7 @@ namespace VirtualDevices.PowerShell.Commands.Block;
 /// <summary>
 /// <para type="synopsis">Reads sectors from a block device, as objects or into a file.</para>
 /// </summary>
-[Cmdlet(VerbsCommunications.Read, "BlockDevice", DefaultParameterSetName = PathSet)]
+[Cmdlet(VerbsCommunications.Read, "BlockDevice", DefaultParameterSetName = PathSet, HelpUri = "https://github.com/VirtualDevices/VirtualDevices/blob/main/docs/VirtualDevices/Read-BlockDevice.md")]
 [OutputType(typeof(BlockData), typeof(BlockTransferResult))]
 public sealed class ReadBlockDeviceCommand : BlockRangeCommand
 {

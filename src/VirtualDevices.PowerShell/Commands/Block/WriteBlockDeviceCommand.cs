@@ -8,7 +8,7 @@ namespace VirtualDevices.PowerShell.Commands.Block;
 /// <summary>
 /// <para type="synopsis">Writes whole sectors to a block device from bytes, a file, or sector objects.</para>
 /// </summary>
-[Cmdlet(VerbsCommunications.Write, "BlockDevice", DefaultParameterSetName = PathDataSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High)]
+[Cmdlet(VerbsCommunications.Write, "BlockDevice", DefaultParameterSetName = PathDataSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High, HelpUri = "https://github.com/VirtualDevices/VirtualDevices/blob/main/docs/VirtualDevices/Write-BlockDevice.md")]
 [OutputType(typeof(BlockTransferResult))]
 public sealed class WriteBlockDeviceCommand : AsyncCmdlet
 {

@@ -7,7 +7,7 @@ namespace VirtualDevices.PowerShell.Commands.Devices;
 /// <summary>
 /// <para type="synopsis">Gets the statistics of devices open in the session: counters and rates.</para>
 /// </summary>
-[Cmdlet(VerbsCommon.Get, "DeviceStats", DefaultParameterSetName = NameSet)]
+[Cmdlet(VerbsCommon.Get, "DeviceStats", DefaultParameterSetName = NameSet, HelpUri = "https://github.com/VirtualDevices/VirtualDevices/blob/main/docs/VirtualDevices/Get-DeviceStats.md")]
 [OutputType(typeof(BlockStatistics), typeof(NetworkStatistics))]
 public sealed class GetDeviceStatsCommand : DeviceSelectionCommand
 {

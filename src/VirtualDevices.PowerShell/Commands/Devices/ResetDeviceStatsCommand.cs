@@ -6,7 +6,7 @@ namespace VirtualDevices.PowerShell.Commands.Devices;
 /// <summary>
 /// <para type="synopsis">Sets the statistics of devices back to zero.</para>
 /// </summary>
-[Cmdlet(VerbsCommon.Reset, "DeviceStats", DefaultParameterSetName = NameSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
+[Cmdlet(VerbsCommon.Reset, "DeviceStats", DefaultParameterSetName = NameSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium, HelpUri = "https://github.com/VirtualDevices/VirtualDevices/blob/main/docs/VirtualDevices/Reset-DeviceStats.md")]
 [OutputType(typeof(BlockStatistics), typeof(NetworkStatistics))]
 public sealed class ResetDeviceStatsCommand : DeviceSelectionCommand
 {

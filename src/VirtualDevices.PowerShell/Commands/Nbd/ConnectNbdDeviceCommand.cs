@@ -6,7 +6,7 @@ namespace VirtualDevices.PowerShell.Commands.Nbd;
 /// <summary>
 /// <para type="synopsis">Connects to an NBD export and opens it as a block device for the rest of the session.</para>
 /// </summary>
-[Cmdlet(VerbsCommunications.Connect, "NbdDevice", DefaultParameterSetName = UriSet)]
+[Cmdlet(VerbsCommunications.Connect, "NbdDevice", DefaultParameterSetName = UriSet, HelpUri = "https://github.com/VirtualDevices/VirtualDevices/blob/main/docs/VirtualDevices/Connect-NbdDevice.md")]
 [OutputType(typeof(NbdBlockDevice))]
 public sealed class ConnectNbdDeviceCommand : NbdClientCommand
 {

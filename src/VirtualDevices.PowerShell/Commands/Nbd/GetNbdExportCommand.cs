@@ -6,7 +6,7 @@ namespace VirtualDevices.PowerShell.Commands.Nbd;
 /// <summary>
 /// <para type="synopsis">Lists the exports of an NBD server, with their size, flags and block-size constraints.</para>
 /// </summary>
-[Cmdlet(VerbsCommon.Get, "NbdExport", DefaultParameterSetName = UriSet)]
+[Cmdlet(VerbsCommon.Get, "NbdExport", DefaultParameterSetName = UriSet, HelpUri = "https://github.com/VirtualDevices/VirtualDevices/blob/main/docs/VirtualDevices/Get-NbdExport.md")]
 [OutputType(typeof(NbdExportInfo))]
 public sealed class GetNbdExportCommand : NbdClientCommand
 {

@@ -11,7 +11,7 @@ namespace VirtualDevices.PowerShell.Commands.Nbd;
 /// <summary>
 /// <para type="synopsis">Serves block devices over NBD, in the background of the session, on TCP or a unix socket.</para>
 /// </summary>
-[Cmdlet(VerbsLifecycle.Start, "NbdServer", DefaultParameterSetName = DeviceSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
+[Cmdlet(VerbsLifecycle.Start, "NbdServer", DefaultParameterSetName = DeviceSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium, HelpUri = "https://github.com/VirtualDevices/VirtualDevices/blob/main/docs/VirtualDevices/Start-NbdServer.md")]
 [OutputType(typeof(NbdServer))]
 public sealed class StartNbdServerCommand : AsyncCmdlet
 {

@@ -7,7 +7,7 @@ namespace VirtualDevices.PowerShell.Commands.Nbd;
 /// <summary>
 /// <para type="synopsis">Stops NBD servers: no new clients, connected clients disconnected after their requests complete.</para>
 /// </summary>
-[Cmdlet(VerbsLifecycle.Stop, "NbdServer", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
+[Cmdlet(VerbsLifecycle.Stop, "NbdServer", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium, HelpUri = "https://github.com/VirtualDevices/VirtualDevices/blob/main/docs/VirtualDevices/Stop-NbdServer.md")]
 [OutputType(typeof(void))]
 public sealed class StopNbdServerCommand : AsyncCmdlet
 {

@@ -7,7 +7,7 @@ namespace VirtualDevices.PowerShell.Commands.Xenstore;
 /// <summary>
 /// <para type="synopsis">Connects to a xenstore (a xenstored socket, the xenbus device, or an embedded server) and makes it the session's.</para>
 /// </summary>
-[Cmdlet(VerbsCommunications.Connect, "Xenstore", DefaultParameterSetName = DefaultSet)]
+[Cmdlet(VerbsCommunications.Connect, "Xenstore", DefaultParameterSetName = DefaultSet, HelpUri = "https://github.com/VirtualDevices/VirtualDevices/blob/main/docs/VirtualDevices/Connect-Xenstore.md")]
 [OutputType(typeof(XenstoreClient))]
 public sealed class ConnectXenstoreCommand : AsyncCmdlet
 {

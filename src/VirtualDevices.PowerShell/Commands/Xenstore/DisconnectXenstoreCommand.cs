@@ -6,7 +6,7 @@ namespace VirtualDevices.PowerShell.Commands.Xenstore;
 /// <summary>
 /// <para type="synopsis">Closes the session's xenstore connection (or the one given).</para>
 /// </summary>
-[Cmdlet(VerbsCommunications.Disconnect, "Xenstore", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low)]
+[Cmdlet(VerbsCommunications.Disconnect, "Xenstore", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low, HelpUri = "https://github.com/VirtualDevices/VirtualDevices/blob/main/docs/VirtualDevices/Disconnect-Xenstore.md")]
 [OutputType(typeof(void))]
 public sealed class DisconnectXenstoreCommand : Infrastructure.AsyncCmdlet
 {

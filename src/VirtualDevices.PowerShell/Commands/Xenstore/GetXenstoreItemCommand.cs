@@ -7,7 +7,7 @@ namespace VirtualDevices.PowerShell.Commands.Xenstore;
 /// <summary>
 /// <para type="synopsis">Gets xenstore nodes: their values and children, optionally with their whole subtree.</para>
 /// </summary>
-[Cmdlet(VerbsCommon.Get, "XenstoreItem")]
+[Cmdlet(VerbsCommon.Get, "XenstoreItem", HelpUri = "https://github.com/VirtualDevices/VirtualDevices/blob/main/docs/VirtualDevices/Get-XenstoreItem.md")]
 [OutputType(typeof(XenstoreItem))]
 public sealed class GetXenstoreItemCommand : XenstoreCommand
 {

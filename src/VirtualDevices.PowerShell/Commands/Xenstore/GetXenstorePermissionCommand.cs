@@ -7,7 +7,7 @@ namespace VirtualDevices.PowerShell.Commands.Xenstore;
 /// <summary>
 /// <para type="synopsis">Gets the permissions of xenstore nodes: owner, default access and per-domain access.</para>
 /// </summary>
-[Cmdlet(VerbsCommon.Get, "XenstorePermission")]
+[Cmdlet(VerbsCommon.Get, "XenstorePermission", HelpUri = "https://github.com/VirtualDevices/VirtualDevices/blob/main/docs/VirtualDevices/Get-XenstorePermission.md")]
 [OutputType(typeof(XenstoreItemPermissions))]
 public sealed class GetXenstorePermissionCommand : XenstoreCommand
 {

@@ -8,7 +8,7 @@ namespace VirtualDevices.PowerShell.Commands.Xenstore;
 /// <summary>
 /// <para type="synopsis">Runs a script block inside a xenstore transaction, running it again when the commit conflicts.</para>
 /// </summary>
-[Cmdlet(VerbsLifecycle.Invoke, "XenstoreTransaction", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low)]
+[Cmdlet(VerbsLifecycle.Invoke, "XenstoreTransaction", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low, HelpUri = "https://github.com/VirtualDevices/VirtualDevices/blob/main/docs/VirtualDevices/Invoke-XenstoreTransaction.md")]
 [OutputType(typeof(PSObject))]
 public sealed class InvokeXenstoreTransactionCommand : XenstoreCommand
 {

@@ -8,7 +8,7 @@ namespace VirtualDevices.PowerShell.Commands.Xenstore;
 /// <summary>
 /// <para type="synopsis">Creates a xenstore node, empty or with a value; an existing node is an error unless -Force.</para>
 /// </summary>
-[Cmdlet(VerbsCommon.New, "XenstoreItem", SupportsShouldProcess = true)]
+[Cmdlet(VerbsCommon.New, "XenstoreItem", SupportsShouldProcess = true, HelpUri = "https://github.com/VirtualDevices/VirtualDevices/blob/main/docs/VirtualDevices/New-XenstoreItem.md")]
 [OutputType(typeof(XenstoreItem))]
 public sealed class NewXenstoreItemCommand : XenstoreCommand
 {

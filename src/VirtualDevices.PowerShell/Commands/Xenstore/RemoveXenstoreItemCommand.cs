@@ -7,7 +7,7 @@ namespace VirtualDevices.PowerShell.Commands.Xenstore;
 /// <summary>
 /// <para type="synopsis">Removes xenstore nodes; a node with children needs -Recurse.</para>
 /// </summary>
-[Cmdlet(VerbsCommon.Remove, "XenstoreItem", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
+[Cmdlet(VerbsCommon.Remove, "XenstoreItem", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium, HelpUri = "https://github.com/VirtualDevices/VirtualDevices/blob/main/docs/VirtualDevices/Remove-XenstoreItem.md")]
 [OutputType(typeof(void))]
 public sealed class RemoveXenstoreItemCommand : XenstoreCommand
 {

@@ -8,7 +8,7 @@ namespace VirtualDevices.PowerShell.Commands.Xenstore;
 /// <summary>
 /// <para type="synopsis">Writes the value of a xenstore node, creating it (and its parents) if needed.</para>
 /// </summary>
-[Cmdlet(VerbsCommon.Set, "XenstoreItem", DefaultParameterSetName = TextSet, SupportsShouldProcess = true)]
+[Cmdlet(VerbsCommon.Set, "XenstoreItem", DefaultParameterSetName = TextSet, SupportsShouldProcess = true, HelpUri = "https://github.com/VirtualDevices/VirtualDevices/blob/main/docs/VirtualDevices/Set-XenstoreItem.md")]
 [OutputType(typeof(XenstoreItem))]
 public sealed class SetXenstoreItemCommand : XenstoreCommand
 {

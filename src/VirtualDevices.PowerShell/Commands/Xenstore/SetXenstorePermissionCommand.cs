@@ -7,7 +7,7 @@ namespace VirtualDevices.PowerShell.Commands.Xenstore;
 /// <summary>
 /// <para type="synopsis">Sets the permissions of xenstore nodes, in xenstore-chmod notation.</para>
 /// </summary>
-[Cmdlet(VerbsCommon.Set, "XenstorePermission", SupportsShouldProcess = true)]
+[Cmdlet(VerbsCommon.Set, "XenstorePermission", SupportsShouldProcess = true, HelpUri = "https://github.com/VirtualDevices/VirtualDevices/blob/main/docs/VirtualDevices/Set-XenstorePermission.md")]
 [OutputType(typeof(XenstoreItemPermissions))]
 public sealed class SetXenstorePermissionCommand : XenstoreCommand
 {

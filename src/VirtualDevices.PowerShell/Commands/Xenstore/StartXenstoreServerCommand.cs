@@ -8,7 +8,7 @@ namespace VirtualDevices.PowerShell.Commands.Xenstore;
 /// <summary>
 /// <para type="synopsis">Starts an embedded, in-memory xenstore server on a unix socket, for the rest of the session.</para>
 /// </summary>
-[Cmdlet(VerbsLifecycle.Start, "XenstoreServer", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low)]
+[Cmdlet(VerbsLifecycle.Start, "XenstoreServer", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low, HelpUri = "https://github.com/VirtualDevices/VirtualDevices/blob/main/docs/VirtualDevices/Start-XenstoreServer.md")]
 [OutputType(typeof(XenstoreServer))]
 public sealed class StartXenstoreServerCommand : AsyncCmdlet
 {

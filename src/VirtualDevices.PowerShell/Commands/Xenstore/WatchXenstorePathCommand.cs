@@ -8,7 +8,7 @@ namespace VirtualDevices.PowerShell.Commands.Xenstore;
 /// <summary>
 /// <para type="synopsis">Watches xenstore paths and writes an event for every change, or waits until a condition holds.</para>
 /// </summary>
-[Cmdlet(VerbsCommon.Watch, "XenstorePath", DefaultParameterSetName = StreamSet)]
+[Cmdlet(VerbsCommon.Watch, "XenstorePath", DefaultParameterSetName = StreamSet, HelpUri = "https://github.com/VirtualDevices/VirtualDevices/blob/main/docs/VirtualDevices/Watch-XenstorePath.md")]
 [OutputType(typeof(XenstoreChange))]
 public sealed class WatchXenstorePathCommand : XenstoreCommand
 {
