@@ -76,11 +76,11 @@ if ($Test) {
             throw 'Pester 5.5 or later is needed: run ./build.ps1 -Bootstrap.'
         }
         Import-Module Pester -MinimumVersion 5.5.0
-        $configuration = New-PesterConfiguration
-        $configuration.Run.Path = Join-Path $root 'tests/Pester'
-        $configuration.Run.Exit = $false
-        $configuration.Run.Throw = $true
-        $configuration.Output.Verbosity = 'Detailed'
-        Invoke-Pester -Configuration $configuration
+        $pesterConfig = New-PesterConfiguration
+        $pesterConfig.Run.Path = Join-Path $root 'tests/Pester'
+        $pesterConfig.Run.Exit = $false
+        $pesterConfig.Run.Throw = $true
+        $pesterConfig.Output.Verbosity = 'Detailed'
+        Invoke-Pester -Configuration $pesterConfig
     }
 }
