@@ -518,7 +518,7 @@ Describe 'Get-NbdExport' {
         foreach ($export in $exports) {
             $export.Size | Should -Be 4MB
             $export.ReadOnly | Should -BeFalse
-            $export.Description | Should -Match '^src '
+            $export.Description | Should -BeExactly 'src'
             $export.MinimumBlockSize | Should -Be 512
             $export.PreferredBlockSize | Should -Be 4096
             $export.MaximumBlockSize | Should -BeGreaterOrEqual 1MB
@@ -651,8 +651,8 @@ Describe 'Start-NbdServer' {
         (Connect-NbdDevice -Uri "nbd+unix:///src?socket=$($server.UnixSocketPath)").ExportName | Should -BeExactly 'src'
     }
 
-    It 'fails with NbdServerBindFailed when the port is in use' {
-        { Start-NbdServer -Device src -Port $Port -ErrorAction Stop } | Should -Throw -ErrorId 'NbdServerBindFailed,*'
+    It 'fails with AddressInUse when the port is in use' {
+        { Start-NbdServer -Device src -Port $Port -ErrorAction Stop } | Should -Throw -ErrorId 'AddressInUse,*'
         @(Get-NbdServer | Where-Object { $_.TcpEndPoint.Port -eq $Port }).Count | Should -Be 1
     }
 
