@@ -19,7 +19,7 @@ public sealed class FileBlockDeviceCreateErrorTests
         }
         else
         {
-            File.SetUnixFileMode(locked, UnixFileMode.UserRead | UnixFileMode.UserExecute);
+            (await ExternalProcess.RunAsync("chmod", ["500", locked])).EnsureSuccess("chmod 500");
         }
 
         try
@@ -38,7 +38,7 @@ public sealed class FileBlockDeviceCreateErrorTests
             }
             else
             {
-                File.SetUnixFileMode(locked, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+                await ExternalProcess.RunAsync("chmod", ["700", locked]);
             }
         }
     }
