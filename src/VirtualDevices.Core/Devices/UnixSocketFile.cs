@@ -15,6 +15,8 @@ namespace VirtualDevices.Devices;
 /// answers on, and anything that is not a socket (regular file, directory, fifo, device, symbolic link), is refused.
 /// After binding, the socket's inode is remembered, and <see cref="Remove"/> unlinks the path only while it is still
 /// that socket: another server may have replaced it meanwhile. Abstract sockets (a leading NUL) have no file.
+/// Without statx (macOS) the type of a file cannot be told without following links, so nothing already at the path
+/// is replaced (<c>SocketPathExists</c>), and on stop the path is removed without the inode check.
 /// </remarks>
 internal sealed class UnixSocketFile
 {
@@ -57,7 +59,7 @@ internal sealed class UnixSocketFile
             throw SocketErrors.Listen(e, path, path, errors);
         }
 
-        (ulong, ulong)? identity = isFile && TryDescribe(path, out FileKind kind, out ulong device, out ulong inode) && kind == FileKind.Socket
+        (ulong, ulong)? identity = isFile && TryDescribe(path, out FileKind kind, out ulong device, out ulong inode) && kind is (FileKind.Socket or FileKind.Unknown)
             ? (device, inode)
             : null;
         var file = new UnixSocketFile(path, identity);
@@ -82,7 +84,8 @@ internal sealed class UnixSocketFile
             return;
         }
 
-        if (kind == FileKind.Socket && device == identity.Device && inode == identity.Inode)
+        // Without statx (not Linux) the inode is unknown: the path is removed as .NET itself would remove it.
+        if ((kind == FileKind.Socket && device == identity.Device && inode == identity.Inode) || (kind == FileKind.Unknown && !Directory.Exists(Path)))
         {
             TryUnlink(Path);
         }
