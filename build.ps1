@@ -87,12 +87,12 @@ if ($Test) {
         }
         Import-Module Pester -MinimumVersion 5.5.0
         # Not $configuration: PowerShell names are case-insensitive, so that would be the -Configuration parameter.
-        $pesterConfiguration = New-PesterConfiguration
-        $pesterConfiguration.Run.Path = Join-Path $root 'tests/Pester'
-        $pesterConfiguration.Run.Exit = $false
-        $pesterConfiguration.Run.Throw = $true
-        $pesterConfiguration.Output.Verbosity = 'Detailed'
-        if ($env:CI) { $pesterConfiguration.Output.RenderMode = 'Plaintext' }
-        Invoke-Pester -Configuration $pesterConfiguration
+        $pesterConfig = New-PesterConfiguration
+        $pesterConfig.Run.Path = Join-Path $root 'tests/Pester'
+        $pesterConfig.Run.Exit = $false
+        $pesterConfig.Run.Throw = $true
+        $pesterConfig.Output.Verbosity = 'Detailed'
+        if ($env:CI) { $pesterConfig.Output.RenderMode = 'Plaintext' }
+        Invoke-Pester -Configuration $pesterConfig
     }
 }

@@ -236,16 +236,16 @@ Describe 'Connect-NbdDevice' {
         Get-NbdDeviceCount | Should -Be 0
     }
 
-    It 'fails with DeviceDisconnected when nothing listens on the port' {
+    It 'fails with ConnectionRefused when nothing listens on the port' {
         $free = Get-FreePort
         { Connect-NbdDevice -Server 127.0.0.1 -Port $free -ConnectTimeout 10 -ErrorAction Stop } |
-            Should -Throw -ErrorId 'DeviceDisconnected,VirtualDevices.PowerShell.Commands.Nbd.ConnectNbdDeviceCommand'
+            Should -Throw -ErrorId 'ConnectionRefused,VirtualDevices.PowerShell.Commands.Nbd.ConnectNbdDeviceCommand'
         Get-NbdDeviceCount | Should -Be 0
     }
 
-    It 'fails with DeviceDisconnected when the unix socket does not exist' {
+    It 'fails with SocketNotFound when the unix socket does not exist' {
         { Connect-NbdDevice -SocketPath (Join-Path $TestDrive 'none.sock') -ConnectTimeout 10 -ErrorAction Stop } |
-            Should -Throw -ErrorId 'DeviceDisconnected,*'
+            Should -Throw -ErrorId 'SocketNotFound,*'
     }
 
     It 'fails with DeviceNotFound for an export the server does not have (<How>)' -ForEach @(
@@ -266,7 +266,7 @@ Describe 'Connect-NbdDevice' {
 
         $device | Should -BeNullOrEmpty
         $failures.Count | Should -Be 1
-        $failures[0].Exception.ErrorId | Should -BeExactly 'DeviceDisconnected'
+        $failures[0].Exception.ErrorId | Should -BeExactly 'ConnectionRefused'
         $failures[0].CategoryInfo.Category | Should -Be 'ConnectionError'
     }
 
@@ -418,10 +418,10 @@ Describe 'The one-shot -Uri of Read-BlockDevice and Write-BlockDevice' {
         (Get-DeviceStats -Name wi).WriteOps | Should -Be 0
     }
 
-    It 'Read-BlockDevice -Uri fails with DeviceNotFound for an unknown export and DeviceDisconnected when nothing listens' {
+    It 'Read-BlockDevice -Uri fails with DeviceNotFound for an unknown export and ConnectionRefused when nothing listens' {
         { Read-BlockDevice -Uri "nbd+unix:///nosuch?socket=$Sock" -Count 1 -ErrorAction Stop } | Should -Throw -ErrorId 'DeviceNotFound,*'
         $free = Get-FreePort
-        { Read-BlockDevice -Uri "nbd://127.0.0.1:$free/" -Count 1 -ErrorAction Stop } | Should -Throw -ErrorId 'DeviceDisconnected,*'
+        { Read-BlockDevice -Uri "nbd://127.0.0.1:$free/" -Count 1 -ErrorAction Stop } | Should -Throw -ErrorId 'ConnectionRefused,*'
         Get-NbdDeviceCount | Should -Be 0
     }
 }
@@ -518,7 +518,7 @@ Describe 'Get-NbdExport' {
         foreach ($export in $exports) {
             $export.Size | Should -Be 4MB
             $export.ReadOnly | Should -BeFalse
-            $export.Description | Should -Match '^src '
+            $export.Description | Should -BeExactly 'src'
             $export.MinimumBlockSize | Should -Be 512
             $export.PreferredBlockSize | Should -Be 4096
             $export.MaximumBlockSize | Should -BeGreaterOrEqual 1MB
@@ -533,10 +533,10 @@ Describe 'Get-NbdExport' {
         Wait-Condition { $UnixServer.ConnectionCount -eq 0 } | Should -BeTrue
     }
 
-    It 'fails with DeviceDisconnected when nothing listens' {
+    It 'fails with ConnectionRefused when nothing listens' {
         $free = Get-FreePort
         { Get-NbdExport -Server 127.0.0.1 -Port $free -ConnectTimeout 10 -ErrorAction Stop } |
-            Should -Throw -ErrorId 'DeviceDisconnected,VirtualDevices.PowerShell.Commands.Nbd.GetNbdExportCommand'
+            Should -Throw -ErrorId 'ConnectionRefused,VirtualDevices.PowerShell.Commands.Nbd.GetNbdExportCommand'
     }
 
     It 'is shown with its table view' {
@@ -651,8 +651,8 @@ Describe 'Start-NbdServer' {
         (Connect-NbdDevice -Uri "nbd+unix:///src?socket=$($server.UnixSocketPath)").ExportName | Should -BeExactly 'src'
     }
 
-    It 'fails with NbdServerBindFailed when the port is in use' {
-        { Start-NbdServer -Device src -Port $Port -ErrorAction Stop } | Should -Throw -ErrorId 'NbdServerBindFailed,*'
+    It 'fails with AddressInUse when the port is in use' {
+        { Start-NbdServer -Device src -Port $Port -ErrorAction Stop } | Should -Throw -ErrorId 'AddressInUse,*'
         @(Get-NbdServer | Where-Object { $_.TcpEndPoint -and $_.TcpEndPoint.Port -eq $Port }).Count | Should -Be 1
     }
 
@@ -857,7 +857,7 @@ Describe 'Stop-NbdServer and Get-NbdServer' {
         Test-Path -LiteralPath $path | Should -BeFalse
         { Get-NbdServer -Name stop1 -ErrorAction Stop } |
             Should -Throw -ErrorId 'ServiceNotFound,VirtualDevices.PowerShell.Commands.Nbd.GetNbdServerCommand'
-        { Connect-NbdDevice -SocketPath $path -ConnectTimeout 10 -ErrorAction Stop } | Should -Throw -ErrorId 'DeviceDisconnected,*'
+        { Connect-NbdDevice -SocketPath $path -ConnectTimeout 10 -ErrorAction Stop } | Should -Throw -ErrorId 'SocketNotFound,*'
     }
 
     It 'stops servers given as objects or piped from Get-NbdServer' {

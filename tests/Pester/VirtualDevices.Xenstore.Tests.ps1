@@ -146,9 +146,9 @@ Describe 'Start-XenstoreServer' {
             Should -Throw -ErrorId 'ParameterArgumentValidationError*'
     }
 
-    It 'fails with XenstoreListenFailed in a directory that does not exist' {
+    It 'fails with SocketDirectoryNotFound in a directory that does not exist' {
         $socket = Join-Path $TestDrive 'no-such-dir/xs.sock'
-        { Start-XenstoreServer -SocketPath $socket -ErrorAction Stop } | Should -Throw -ErrorId 'XenstoreListenFailed,*'
+        { Start-XenstoreServer -SocketPath $socket -ErrorAction Stop } | Should -Throw -ErrorId 'SocketDirectoryNotFound,*'
         @(Get-XenstoreServer).Count | Should -Be 0
     }
 
@@ -356,10 +356,10 @@ Describe 'Connect-Xenstore and Disconnect-Xenstore' {
             Should -Throw -ErrorId 'XenstoreNotConnected,VirtualDevices.PowerShell.Commands.Xenstore.GetXenstoreItemCommand'
     }
 
-    It 'fails with XenstoreConnectFailed for a socket where nothing listens, keeping the previous connection' {
+    It 'fails with SocketNotFound for a socket that does not exist, keeping the previous connection' {
         $previous = Connect-Xenstore -Server $server
         { Connect-Xenstore -SocketPath (Join-Path $TestDrive 'nobody.sock') -ErrorAction Stop } |
-            Should -Throw -ErrorId 'XenstoreConnectFailed,VirtualDevices.PowerShell.Commands.Xenstore.ConnectXenstoreCommand'
+            Should -Throw -ErrorId 'SocketNotFound,VirtualDevices.PowerShell.Commands.Xenstore.ConnectXenstoreCommand'
         $previous.IsConnected | Should -BeTrue
         { Get-XenstoreItem -Path / -ErrorAction Stop } | Should -Not -Throw
     }

@@ -134,7 +134,17 @@ public sealed class FileBlockDevice : BlockDevice
         {
             throw new DeviceException("DeviceImageExists", DeviceErrorCategory.ResourceExists, $"'{fullPath}' already exists.", fullPath, e);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (UnauthorizedAccessException e)
+        {
+            // EACCES or EPERM (a directory that may not be written, an immutable one): an access problem, not an I/O error.
+            throw new DeviceException("DeviceAccessDenied", DeviceErrorCategory.PermissionDenied,
+                $"'{fullPath}' cannot be created: permission denied. Check the permissions of '{Path.GetDirectoryName(fullPath)}'.", fullPath, e);
+        }
+        catch (DirectoryNotFoundException e)
+        {
+            throw new DeviceNotFoundException(fullPath, $"'{fullPath}' cannot be created: the directory '{Path.GetDirectoryName(fullPath)}' does not exist.", e);
+        }
+        catch (IOException e)
         {
             throw new BlockIOException(fullPath, "create", e.Message, 0, e);
         }

@@ -59,7 +59,9 @@ public sealed class NbdErrorReportingTests
         // .NET's ReuseAddress would set SO_REUSEPORT too, and this second server would then start and steal clients.
         await using var second = new NbdServer(new NbdServerOptions { TcpEndPoint = new IPEndPoint(IPAddress.Loopback, port) }, new NbdExport("", disk));
         DeviceException e = await Assert.ThrowsAnyAsync<DeviceException>(() => second.StartAsync());
-        Assert.Equal("NbdServerBindFailed", e.ErrorId);
+        Assert.Equal("AddressInUse", e.ErrorId);
+        Assert.Equal(DeviceErrorCategory.ResourceExists, e.Category);
+        Assert.Contains($"127.0.0.1:{port}", e.Message);
 
         // A port that served a connection can be bound by a new server as soon as the old one stopped.
         await using (NbdBlockDevice device = await NbdClient.ConnectAsync($"nbd://127.0.0.1:{port}/", NbdPeers.Deadline()))
@@ -113,7 +115,9 @@ public sealed class NbdErrorReportingTests
         using var dir = new TempDirectory();
         CancellationToken ct = NbdPeers.Deadline();
         string missing = dir.File("missing.sock");
-        DeviceDisconnectedException absent = await Assert.ThrowsAsync<DeviceDisconnectedException>(() => NbdClient.ConnectAsync($"nbd+unix:///?socket={missing}", ct));
+        DeviceException absent = await Assert.ThrowsAnyAsync<DeviceException>(() => NbdClient.ConnectAsync($"nbd+unix:///?socket={missing}", ct));
+        Assert.Equal("SocketNotFound", absent.ErrorId);
+        Assert.Equal(DeviceErrorCategory.ObjectNotFound, absent.Category);
         Assert.Contains($"the socket '{missing}' does not exist (no server listens there)", absent.Message);
         Assert.DoesNotContain("Cannot assign requested address", absent.Message);
 
@@ -121,7 +125,9 @@ public sealed class NbdErrorReportingTests
         string stale = dir.File("stale.sock");
         using var bound = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         bound.Bind(new UnixDomainSocketEndPoint(stale));
-        DeviceDisconnectedException dead = await Assert.ThrowsAsync<DeviceDisconnectedException>(() => NbdClient.ConnectAsync($"nbd+unix:///?socket={stale}", ct));
+        DeviceException dead = await Assert.ThrowsAnyAsync<DeviceException>(() => NbdClient.ConnectAsync($"nbd+unix:///?socket={stale}", ct));
+        Assert.Equal("ConnectionRefused", dead.ErrorId);
+        Assert.Equal(DeviceErrorCategory.ConnectionError, dead.Category);
         Assert.Contains($"nothing listens on the socket '{stale}'", dead.Message);
     }
 

@@ -196,7 +196,8 @@ public sealed class XenstoreClientServerTests
     {
         using var directory = new TempDirectory();
         var e = await Assert.ThrowsAsync<DeviceException>(() => XenstoreClient.ConnectAsync(directory.File("none.sock")).AsTask());
-        Assert.Equal(DeviceErrorCategory.ConnectionError, e.Category);
+        Assert.Equal("SocketNotFound", e.ErrorId);
+        Assert.Equal(DeviceErrorCategory.ObjectNotFound, e.Category);
 
         await using var server = XenstoreTestServer.Start();
         await using XenstoreClient xs = await XenstoreClient.ConnectAsync(new XenstoreClientOptions { SocketPath = server.SocketPath });

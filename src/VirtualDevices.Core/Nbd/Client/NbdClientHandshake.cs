@@ -50,7 +50,18 @@ internal static class NbdClientHandshake
         }
         catch (SocketException e)
         {
-            throw new DeviceDisconnectedException(options.DeviceName, $"cannot connect to {NbdUri.Format(options)}: {DescribeConnectError(options, e)}", e);
+            // A missing socket, a refused connection or a denied one has the id every client of the module uses
+            // for it (SocketNotFound, ConnectionRefused, ConnectAccessDenied); anything else is a disconnection.
+            bool unix = !string.IsNullOrEmpty(options.SocketPath);
+            string where = unix ? options.SocketPath! : $"{options.Host}:{options.Port}";
+            if (Devices.SocketErrors.Connect(e, where, unix ? options.SocketPath : null) is { } known)
+            {
+                throw new DeviceException(known.Id, known.Category, $"Device '{options.DeviceName}': cannot connect to {NbdUri.Format(options)}: {known.Reason}.",
+                    options.DeviceName, e);
+            }
+
+            throw new DeviceDisconnectedException(options.DeviceName,
+                $"cannot connect to {NbdUri.Format(options)}: {e.Message}{(unix ? $" (socket '{options.SocketPath}')" : string.Empty)}", e);
         }
     }
 
@@ -78,32 +89,6 @@ internal static class NbdClientHandshake
 
             throw;
         }
-    }
-
-    /// <summary>
-    /// Says why a connection failed in the user's terms: connecting to a unix socket path that does not exist fails
-    /// with ENOENT, which .NET reports as "Cannot assign requested address".
-    /// </summary>
-    private static string DescribeConnectError(NbdClientOptions options, SocketException e)
-    {
-        if (string.IsNullOrEmpty(options.SocketPath))
-        {
-            return e.Message;
-        }
-
-        string path = options.SocketPath;
-        bool isFile = !path.StartsWith('\0');
-        if ((isFile && !File.Exists(path)) || e.SocketErrorCode == SocketError.AddressNotAvailable)
-        {
-            return $"the socket '{path}' does not exist (no server listens there)";
-        }
-
-        return e.SocketErrorCode switch
-        {
-            SocketError.ConnectionRefused => $"nothing listens on the socket '{path}'",
-            SocketError.AccessDenied => $"permission denied on the socket '{path}'",
-            _ => $"{e.Message} (socket '{path}')",
-        };
     }
 
     /// <summary>Reads the greeting and answers it; returns whether fixed newstyle and no-zeroes are in force.</summary>

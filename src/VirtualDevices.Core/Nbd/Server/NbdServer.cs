@@ -23,6 +23,7 @@ public sealed class NbdServer : IAsyncDisposable
     private readonly CancellationTokenSource _stopping = new();
     private readonly List<Socket> _listeners = [];
     private readonly List<Task> _acceptLoops = [];
+    private Devices.UnixSocketFile? _socketFile;
     private long _totalConnections;
     private long _requests;
     private long _bytesRead;
@@ -84,8 +85,12 @@ public sealed class NbdServer : IAsyncDisposable
     /// <param name="cancellationToken">Unused beyond an early check; binding does not block.</param>
     /// <exception cref="InvalidOperationException">The server was started before.</exception>
     /// <exception cref="DeviceException">
-    /// An endpoint cannot be bound (<c>NbdServerBindFailed</c>) or another server listens on the unix socket
-    /// (<c>NbdServerSocketInUse</c>). A failed start closes whatever it had bound and leaves the server stopped.
+    /// An endpoint cannot be bound: <c>AddressInUse</c> (another program listens on the port),
+    /// <c>AddressNotAvailable</c> (not an address of this machine), <c>ListenAccessDenied</c> (a port below 1024, a
+    /// directory that may not be written), <c>SocketDirectoryNotFound</c>, <c>SocketPathNotSocket</c> (the unix
+    /// socket path holds a file that is not a socket, which is left untouched), <c>NbdServerSocketInUse</c> (another
+    /// server listens on the unix socket) or <c>NbdServerBindFailed</c> (anything else). A socket file nobody listens
+    /// on is replaced. A failed start closes whatever it had bound and leaves the server stopped.
     /// </exception>
     public Task StartAsync(CancellationToken cancellationToken = default)
     {
@@ -95,7 +100,7 @@ public sealed class NbdServer : IAsyncDisposable
             throw new InvalidOperationException("The server was already started.");
         }
 
-        bool boundUnixSocket = false;
+        var errors = new Devices.SocketErrors.Server("NbdServerSocketInUse", "NbdServerBindFailed", DeviceErrorCategory.ResourceExists, null);
         try
         {
             if (_options.TcpEndPoint is { } endPoint)
@@ -105,23 +110,28 @@ public sealed class NbdServer : IAsyncDisposable
                 // SO_REUSEADDR alone, so that a restarted server can bind while old connections linger in TIME_WAIT.
                 // Not .NET's ReuseAddress: on Unix it adds SO_REUSEPORT, and a second server would then share the port.
                 socket.SetRawSocketOption(Interop.Unix.SOL_SOCKET, Interop.Unix.SO_REUSEADDR, BitConverter.GetBytes(1));
-                socket.Bind(endPoint);
-                socket.Listen(128);
+                try
+                {
+                    socket.Bind(endPoint);
+                    socket.Listen(128);
+                }
+                catch (SocketException e)
+                {
+                    throw Devices.SocketErrors.Listen(e, endPoint.ToString(), null, errors);
+                }
+
                 TcpEndPoint = (IPEndPoint)socket.LocalEndPoint!;
             }
 
             if (_options.UnixSocketPath is { Length: > 0 } path)
             {
-                RemoveStaleSocket(path);
                 var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
                 _listeners.Add(socket);
-                socket.Bind(new UnixDomainSocketEndPoint(path));
-                boundUnixSocket = true;
-                socket.Listen(128);
+                _socketFile = Devices.UnixSocketFile.Bind(socket, path, 128, errors);
                 UnixSocketPath = path;
             }
         }
-        catch (Exception e)
+        catch
         {
             // A failed start releases whatever it bound (a TCP port before a unix socket in use, say) and leaves
             // the server stopped.
@@ -131,19 +141,11 @@ public sealed class NbdServer : IAsyncDisposable
             }
 
             _listeners.Clear();
-            if (boundUnixSocket && _options.UnixSocketPath is { } bound && !bound.StartsWith('\0'))
-            {
-                TryDelete(bound);
-            }
-
+            _socketFile?.Remove();
+            _socketFile = null;
             TcpEndPoint = null;
             UnixSocketPath = null;
             Volatile.Write(ref _state, 2);
-            if (e is SocketException socketError)
-            {
-                throw new DeviceException("NbdServerBindFailed", DeviceErrorCategory.ResourceExists, $"Cannot listen: {socketError.Message}", null, e);
-            }
-
             throw;
         }
 
@@ -193,10 +195,8 @@ public sealed class NbdServer : IAsyncDisposable
         }
         finally
         {
-            if (UnixSocketPath is { } path && !path.StartsWith('\0'))
-            {
-                TryDelete(path);
-            }
+            // Only the socket this server created, and only while it is still there: never a file that replaced it.
+            _socketFile?.Remove();
         }
     }
 
@@ -265,37 +265,4 @@ public sealed class NbdServer : IAsyncDisposable
 
     /// <summary>A connection has closed (called before its completion, so a stopped server counts none).</summary>
     internal void Remove(NbdServerConnection connection) => _connections.TryRemove(connection, out _);
-
-    private static void TryDelete(string path)
-    {
-        try
-        {
-            File.Delete(path);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-        }
-    }
-
-    private static void RemoveStaleSocket(string path)
-    {
-        if (path.StartsWith('\0') || !File.Exists(path))
-        {
-            return;
-        }
-
-        using var probe = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        try
-        {
-            probe.Connect(new UnixDomainSocketEndPoint(path));
-        }
-        catch (SocketException)
-        {
-            // Nobody listens: a leftover of a server that was killed.
-            File.Delete(path);
-            return;
-        }
-
-        throw new DeviceException("NbdServerSocketInUse", DeviceErrorCategory.ResourceExists, $"Another server listens on '{path}'.");
-    }
 }

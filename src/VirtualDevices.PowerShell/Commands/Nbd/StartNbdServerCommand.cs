@@ -37,6 +37,11 @@ public sealed class StartNbdServerCommand : AsyncCmdlet
     [AllowEmptyString]
     public string? ExportName { get; set; }
 
+    /// <summary>The description clients see (nbdinfo --list); by default the device's name, never a host path.</summary>
+    [Parameter]
+    [AllowEmptyString]
+    public string? Description { get; set; }
+
     /// <summary>Export read-only: clients' writes, trims and zeroing are refused.</summary>
     [Parameter]
     public SwitchParameter ReadOnly { get; set; }
@@ -134,12 +139,12 @@ public sealed class StartNbdServerCommand : AsyncCmdlet
                 var exports = new List<NbdExport>();
                 foreach (IBlockDevice device in devices)
                 {
-                    exports.Add(new NbdExport(devices.Count == 1 ? ExportName ?? string.Empty : device.Name, device, device.ToString(), ReadOnly));
+                    exports.Add(new NbdExport(devices.Count == 1 ? ExportName ?? string.Empty : device.Name, device, DescriptionOf(device), ReadOnly));
                 }
 
                 if (devices.Count == 1 && ExportName is null)
                 {
-                    exports.Add(new NbdExport(devices[0].Name, devices[0], devices[0].ToString(), ReadOnly));
+                    exports.Add(new NbdExport(devices[0].Name, devices[0], DescriptionOf(devices[0]), ReadOnly));
                 }
 
                 var options = new NbdServerOptions
@@ -172,6 +177,12 @@ public sealed class StartNbdServerCommand : AsyncCmdlet
             }
         }, where);
     }
+
+    /// <summary>
+    /// What clients are told an export is: the device's name unless -Description says otherwise. Not the device's
+    /// ToString, which names the image's host path: clients have no business knowing the server's file layout.
+    /// </summary>
+    private string DescriptionOf(IBlockDevice device) => Description ?? device.Name;
 
     private static X509Certificate2? LoadCertificate(string? directory)
     {

@@ -28,7 +28,7 @@ public sealed class StopXenstoreServerCommand : AsyncCmdlet
                 continue;
             }
 
-            Run(async _ =>
+            Run(async cancellationToken =>
             {
                 Session.Services.Remove(server);
                 // The session's connections to this server end with it, instead of trying to reconnect for ever.
@@ -38,7 +38,9 @@ public sealed class StopXenstoreServerCommand : AsyncCmdlet
                     await client.DisposeAsync().ConfigureAwait(false);
                 }
 
-                await server.DisposeAsync().ConfigureAwait(false);
+                // The server stops at once; what follows waits for its connections' threads (up to 5 s each), a wait
+                // that Ctrl+C ends.
+                await server.DisposeAsync().AsTask().WaitAsync(cancellationToken).ConfigureAwait(false);
             }, name);
         }
     }

@@ -17,7 +17,10 @@ internal sealed class XenstoreSocketTransport : XenstoreTransport
     internal override string Description { get; }
 
     /// <summary>Connects to the unix socket at <paramref name="path"/>.</summary>
-    /// <exception cref="DeviceException">ConnectionError when nothing listens there.</exception>
+    /// <exception cref="DeviceException">
+    /// <c>SocketNotFound</c> (no such socket), <c>ConnectionRefused</c> (nothing listens there),
+    /// <c>ConnectAccessDenied</c>, or <c>XenstoreConnectFailed</c> (anything else).
+    /// </exception>
     internal static XenstoreSocketTransport Connect(string path)
     {
         var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
@@ -30,8 +33,13 @@ internal sealed class XenstoreSocketTransport : XenstoreTransport
         catch (SocketException e)
         {
             socket.Dispose();
+            if (Devices.SocketErrors.Connect(e, path, path) is { } known)
+            {
+                throw new DeviceException(known.Id, known.Category, $"Cannot connect to xenstore: {known.Reason}.", XenstoreException.XenstoreDeviceName, e);
+            }
+
             throw new DeviceException("XenstoreConnectFailed", DeviceErrorCategory.ConnectionError,
-                $"Cannot connect to xenstored at {path}: {e.Message}", XenstoreException.XenstoreDeviceName, e);
+                $"Cannot connect to xenstore at '{path}': {e.Message}", XenstoreException.XenstoreDeviceName, e);
         }
     }
 

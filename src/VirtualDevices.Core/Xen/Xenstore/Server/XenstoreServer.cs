@@ -21,6 +21,7 @@ public sealed class XenstoreServer : IAsyncDisposable, IDisposable
     private readonly XenstoreServerOptions _options;
     private readonly CancellationTokenSource _stopping = new();
     private Socket? _listener;
+    private Devices.UnixSocketFile? _socketFile;
     private Task? _acceptLoop;
     private int _connectionNumber;
     private int _disposed;
@@ -34,8 +35,11 @@ public sealed class XenstoreServer : IAsyncDisposable, IDisposable
     }
 
     /// <summary>Creates a server listening on the unix socket <paramref name="socketPath"/>.</summary>
-    /// <param name="socketPath">Where to create the socket; a stale socket file there is replaced.</param>
+    /// <param name="socketPath">
+    /// Where to create the socket; a socket file nobody listens on is replaced, anything else there is refused.
+    /// </param>
     /// <param name="options">Quotas and limits; xenstored's defaults when null.</param>
+    /// <exception cref="DeviceException">As <see cref="StartListening"/>.</exception>
     public static XenstoreServer Listen(string socketPath, XenstoreServerOptions? options = null)
     {
         var server = new XenstoreServer(options);
@@ -61,8 +65,17 @@ public sealed class XenstoreServer : IAsyncDisposable, IDisposable
     public bool IsRunning => Volatile.Read(ref _disposed) == 0;
 
     /// <summary>Starts accepting dom0 clients on the unix socket <paramref name="socketPath"/>.</summary>
+    /// <param name="socketPath">
+    /// Where to create the socket. A socket file nobody listens on (left by a server that was killed) is replaced;
+    /// anything else at the path is left untouched and refused.
+    /// </param>
     /// <exception cref="InvalidOperationException">The server already listens.</exception>
-    /// <exception cref="DeviceException">The socket cannot be created.</exception>
+    /// <exception cref="DeviceException">
+    /// The socket cannot be created: <c>SocketPathNotSocket</c> (a file that is not a socket is there),
+    /// <c>XenstoreSocketInUse</c> (another server listens there), <c>SocketDirectoryNotFound</c>,
+    /// <c>ListenAccessDenied</c>, <c>AddressInUse</c>, or <c>XenstoreListenFailed</c> (anything else, such as a path
+    /// longer than the 108 bytes a socket address holds).
+    /// </exception>
     public void StartListening(string socketPath)
     {
         ArgumentException.ThrowIfNullOrEmpty(socketPath);
@@ -73,51 +86,29 @@ public sealed class XenstoreServer : IAsyncDisposable, IDisposable
         }
 
         var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        var errors = new Devices.SocketErrors.Server("XenstoreSocketInUse", "XenstoreListenFailed", DeviceErrorCategory.ConnectionError,
+            XenstoreException.XenstoreDeviceName);
         try
         {
-            if (File.Exists(socketPath))
-            {
-                // A socket file left by a server that died is replaced (binding fails while it exists); one that a
-                // live server still answers on is not ours to take.
-                if (IsLive(socketPath))
-                {
-                    listener.Dispose();
-                    throw new DeviceException("XenstoreSocketInUse", DeviceErrorCategory.ResourceExists,
-                        $"Another server listens on {socketPath}.", XenstoreException.XenstoreDeviceName);
-                }
-
-                File.Delete(socketPath);
-            }
-
-            listener.Bind(new UnixDomainSocketEndPoint(socketPath));
-            listener.Listen(64);
+            _socketFile = Devices.UnixSocketFile.Bind(listener, socketPath, 64, errors);
         }
-        catch (Exception e) when (e is SocketException or IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is DeviceException or ArgumentException)
         {
             listener.Dispose();
-            throw new DeviceException("XenstoreListenFailed", DeviceErrorCategory.ConnectionError,
-                $"Cannot listen on {socketPath}: {e.Message}", XenstoreException.XenstoreDeviceName, e);
+            if (e is ArgumentException)
+            {
+                // UnixDomainSocketEndPoint refuses a path longer than sun_path.
+                throw new DeviceException("XenstoreListenFailed", DeviceErrorCategory.InvalidArgument,
+                    $"Cannot listen on {socketPath}: {e.Message}", XenstoreException.XenstoreDeviceName, e);
+            }
+
+            throw;
         }
 
         _listener = listener;
         SocketPath = socketPath;
         _acceptLoop = Devices.SocketAcceptLoop.RunAsync(listener, accepted => Attach(accepted, 0), _stopping.Token);
     }
-
-    private static bool IsLive(string socketPath)
-    {
-        using var probe = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        try
-        {
-            probe.Connect(new UnixDomainSocketEndPoint(socketPath));
-            return true;
-        }
-        catch (SocketException)
-        {
-            return false;
-        }
-    }
-
 
     /// <summary>
     /// Opens an in-process connection bound to <paramref name="domainId"/> and returns the client's end, a connected
@@ -219,16 +210,8 @@ public sealed class XenstoreServer : IAsyncDisposable, IDisposable
 
         _stopping.Cancel();
         _listener?.Dispose();
-        if (SocketPath is not null)
-        {
-            try
-            {
-                File.Delete(SocketPath);
-            }
-            catch (IOException)
-            {
-            }
-        }
+        // Only the socket this server created, and only while it is still there: never a file that replaced it.
+        _socketFile?.Remove();
 
         List<ServerConnection> connections = _store.SnapshotConnections();
         foreach (ServerConnection connection in connections)
