@@ -236,3 +236,84 @@ Describe 'Set-Content and Add-Content of a missing node' {
         Test-Path -Path Xs:/local/domain/1/data/whatif | Should -BeFalse
     }
 }
+
+Describe 'Wildcards in -Path of the xenstore cmdlets, and -LiteralPath' {
+    BeforeAll {
+        Initialize-Store
+    }
+
+    It 'Get-XenstoreItem matches existing nodes, segment by segment, and skips matches without the rest of the path' {
+        (Get-XenstoreItem -Path /local/domain/*/name).Value -join ',' | Should -Be 'Domain-0,guest1,guest2'
+        (Get-XenstoreItem -Path '/local/domain/[12]').NodePath -join ',' | Should -Be '/local/domain/1,/local/domain/2'
+        (Get-XenstoreItem -Path /local/domain/1/device/v?f).NodePath | Should -Be '/local/domain/1/device/vif'
+        (Get-XenstoreItem -Path Xs:/local/domain/*/name).Value -join ',' | Should -Be 'Domain-0,guest1,guest2'
+        ('/local/domain/*/name' | Get-XenstoreItem).Count | Should -Be 3
+    }
+
+    It 'a pattern that matches nothing writes nothing, and no error' {
+        Get-XenstoreItem -Path /nothing/* -ErrorVariable failed | Should -BeNullOrEmpty
+        $failed | Should -BeNullOrEmpty
+    }
+
+    It '-LiteralPath takes the path as written' {
+        (Get-XenstoreItem -LiteralPath /local/domain/1/name).Value | Should -Be 'guest1'
+        { Get-XenstoreItem -LiteralPath /local/domain/*/name -ErrorAction Stop } | Should -Throw -ErrorId 'XenstoreInvalidArgument,*'
+    }
+
+    It 'piped items still bind by their NodePath' {
+        (Get-XenstoreItem -Path /local/domain/1 | Get-XenstoreItem).NodePath | Should -Be '/local/domain/1'
+        (Get-ChildItem -Path Xs:/local/domain/1 | Get-XenstorePermission).NodePath -join ',' | Should -Be '/local/domain/1/device,/local/domain/1/name'
+    }
+
+    It 'Remove-XenstoreItem removes every match, asking for each with -WhatIf' {
+        Set-XenstoreItem -Path /wild/a/x -Value 1
+        Set-XenstoreItem -Path /wild/b/x -Value 2
+        Set-XenstoreItem -Path /wild/c/y -Value 3
+        Remove-XenstoreItem -Path /wild/*/x -WhatIf
+        (Get-XenstoreItem -Path /wild/*/x).Count | Should -Be 2
+        Remove-XenstoreItem -Path /wild/*/x
+        Get-XenstoreItem -Path /wild/*/x | Should -BeNullOrEmpty
+        (Get-XenstoreItem -Path /wild/c/y).Value | Should -Be '3'
+    }
+
+    It 'Get- and Set-XenstorePermission take wildcards' {
+        Set-XenstoreItem -Path /perms/a -Value 1
+        Set-XenstoreItem -Path /perms/b -Value 2
+        Set-XenstorePermission -Path /perms/* -Permission 'n0', 'r7'
+        (Get-XenstorePermission -Path /perms/*).Text -join ',' | Should -Be 'n0 r7,n0 r7'
+    }
+
+    It 'a wildcard in the first name of a relative path fails with a clear error' {
+        { Get-XenstoreItem -Path '*/name' -ErrorAction Stop } | Should -Throw '*relative path*'
+    }
+}
+
+Describe 'Tab completion of xenstore paths' {
+    BeforeAll {
+        Initialize-Store
+    }
+
+    It 'completes node paths on <Command> -Path' -ForEach @(
+        @{ Command = 'Get-XenstoreItem' }, @{ Command = 'Set-XenstoreItem' }, @{ Command = 'New-XenstoreItem' },
+        @{ Command = 'Remove-XenstoreItem' }, @{ Command = 'Get-XenstorePermission' }, @{ Command = 'Set-XenstorePermission' },
+        @{ Command = 'Watch-XenstorePath' }
+    ) {
+        Get-Completion "$Command /local/d" | Should -Be @('/local/domain')
+        Get-Completion "$Command -Path /lo" | Should -Be @('/local')
+    }
+
+    It 'completes the children of a node, and -LiteralPath' {
+        Get-Completion 'Get-XenstoreItem /local/domain/' | Should -Be @('/local/domain/0', '/local/domain/1', '/local/domain/2')
+        Get-Completion 'Get-XenstoreItem -LiteralPath /local/domain/1/d' | Should -Be @('/local/domain/1/device')
+    }
+
+    It 'never offers files for a xenstore path' {
+        # /tmp and /usr exist on the host: the file-system completion used to offer them.
+        Get-Completion 'Remove-XenstoreItem /tm' | Should -BeNullOrEmpty
+        Get-Completion 'Get-XenstoreItem /us' | Should -BeNullOrEmpty
+    }
+
+    It 'completes paths on a Xenstore drive through the provider' {
+        Get-Completion 'Get-XenstoreItem Xs:/lo' | Should -Be @('Xs:/local')
+    }
+}
