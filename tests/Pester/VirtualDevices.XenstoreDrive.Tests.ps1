@@ -317,3 +317,174 @@ Describe 'Tab completion of xenstore paths' {
         Get-Completion 'Get-XenstoreItem Xs:/lo' | Should -Be @('Xs:/local')
     }
 }
+
+BeforeDiscovery {
+    # Every ```powershell block of the xenstore help pages and of about_Xenstore_Provider. Command pages write
+    # commands after 'PS> ' (continued after '>> ') between lines of output; the about topic writes plain script.
+    $docsRoot = Join-Path $PSScriptRoot '../../docs'
+    $pages = @(Get-ChildItem -Path (Join-Path $docsRoot 'VirtualDevices') -Filter '*Xenstore*.md') + @(Get-Item -Path (Join-Path $docsRoot 'about_Xenstore_Provider.md'))
+    $exampleCases = foreach ($page in $pages) {
+        $number = 0
+        $inBlock = $false
+        $lines = $null
+        foreach ($line in [IO.File]::ReadAllLines($page.FullName)) {
+            if (-not $inBlock -and $line -match '^```powershell\s*$') {
+                $inBlock = $true
+                $lines = [Collections.Generic.List[string]]::new()
+                continue
+            }
+
+            if ($inBlock -and $line -match '^```\s*$') {
+                $inBlock = $false
+                $number++
+                $prompted = @($lines | Where-Object { $_ -match '^(PS|>)> ' }).Count -gt 0
+                $code = if ($prompted) {
+                    ($lines | Where-Object { $_ -match '^(PS|>)> ' } | ForEach-Object { $_.Substring(3) }) -join "`n"
+                }
+                else {
+                    $lines -join "`n"
+                }
+
+                @{ Page = $page.BaseName; Number = $number; Name = "$($page.BaseName) #$number"; Code = $code }
+                continue
+            }
+
+            if ($inBlock) {
+                $lines.Add($line)
+            }
+        }
+    }
+}
+
+Describe 'The examples of the xenstore help, run as written' {
+    BeforeAll {
+        $savedModulePath = $env:PSModulePath
+        # Examples in thread jobs import the module by name.
+        $env:PSModulePath = (Resolve-Path (Join-Path $PSScriptRoot '../../out')).ProviderPath + [IO.Path]::PathSeparator + $env:PSModulePath
+
+        # The examples that need what only a Xen host (or another machine) has.
+        $needsXen = @{
+            'Connect-Xenstore #1'     = 'connects to the host''s xenstored'
+            'Connect-Xenstore #3'     = 'needs a xenstored serving /run/user/1000/xs-test.sock'
+            'Connect-Xenstore #4'     = 'opens /dev/xen/xenbus inside a Xen guest'
+            'Watch-XenstorePath #2'   = 'streams a guest''s device changes for 60 s'
+            'Watch-XenstorePath #5'   = 'waits for a Xen domain to be destroyed'
+            'Start-XenstoreServer #3' = 'Pester''s BeforeAll and AfterAll, for a test file, not a command line'
+        }
+
+        # What the examples assume besides the store: the nodes of a guest (domain 3 with a vif, domain 5 with its
+        # own permissions), a tool's nodes under /vm, and for some examples one thing more, or one less.
+        $populate = {
+            Set-XenstoreItem -Path /local/domain/0/name -Value Domain-0
+            $vif = '/local/domain/3/device/vif/0'
+            @{ backend = '/local/domain/0/backend/vif/3/0'; 'backend-id' = '0'; 'event-channel' = '17'; handle = '0'
+                mac = '00:16:3e:5a:21:07'; 'rx-ring-ref' = '9'; state = '4'; 'tx-ring-ref' = '8' }.GetEnumerator() |
+                ForEach-Object { Set-XenstoreItem -Path "$vif/$($_.Key)" -Value $_.Value }
+            Set-XenstoreItem -Path /local/domain/0/backend/vif/3/0/state -Value 2
+            Set-XenstoreItem -Path /local/domain/0/backend/vif/3/0/mac -Value 00:16:3e:5a:21:07
+            Set-XenstoreItem -Path /local/domain/1/device/vbd/51712/state -Value 4
+            Set-XenstoreItem -Path /local/domain/0/backend/vif/5/0/state -Value 2
+            Set-XenstoreItem -Path /local/domain/0/backend/vbd/7/51712/state -Value 4
+            New-XenstoreItem -Path /local/domain/5 | Out-Null
+            Set-XenstorePermission -Path /local/domain/5 -Permission n5
+            Set-XenstoreItem -Path /local/domain/5/name -Value guest5
+            Set-XenstoreItem -Path /vm/web01/name -Value web01
+            Set-XenstoreItem -Path /vm/test/memory -Value 1024
+            Set-XenstoreItem -Path /vm/test/features/sg -Value 1
+            Set-XenstoreItem -Path /vm/test/features/gso -Value 0
+        }
+        $setups = @{
+            'Get-XenstorePermission #2' = { New-XenstoreItem -Path /local/domain/5/data | Out-Null; Set-XenstorePermission -Path /local/domain/5/data -Permission n5 }
+            'New-XenstoreItem #1'       = { Remove-XenstoreItem -Path /local/domain/0/backend/vif/3/0 -Recurse }
+            'about_Xenstore_Provider #5' = { Remove-XenstoreItem -Path /vm/test/memory }
+            'Set-XenstoreItem #3'       = { Set-Content -Path ./nodes.csv -Value 'Path,Value', '/vm/test/memory,1024', '/vm/test/vcpus,2' }
+            'Start-XenstoreServer #2'   = { if (-not (Get-Command xenstore-write -ErrorAction Ignore)) { throw 'xenstore-utils is not installed' } }
+        }
+        # Examples that show an error on purpose, by its error id.
+        $expectedErrors = @{
+            'Connect-Xenstore #2' = 'XenstoreAccessDenied,*'
+        }
+
+        # Runs one example in a runspace of its own, as a user would type it in a fresh session, and reports what it
+        # wrote, its errors, and whether it ended within the time allowed.
+        function Invoke-Example([string] $Name, [string] $Code, [scriptblock] $Setup, [double] $TimeoutSeconds = 60) {
+            $directory = Join-Path $TestDrive ($Name -replace '[^A-Za-z0-9]', '-')
+            New-Item -ItemType Directory -Path $directory -Force | Out-Null
+            $ps = [PowerShell]::Create()
+            try {
+                $prelude = @"
+`$env:XENSTORED_PATH = '$env:XENSTORED_PATH'
+Import-Module '$manifestPath'
+Set-Location -LiteralPath '$directory'
+`$ConfirmPreference = 'None'
+"@
+                $null = $ps.AddScript($prelude).AddStatement()
+                # An example that starts the session's store itself runs in a fresh session; every other one finds the
+                # session talking to a populated embedded server named 'test'.
+                $ownsStore = @($Code -split "`n" | Where-Object { $_ -match 'Start-XenstoreServer' -and $_ -notmatch '-NoConnect' }).Count -gt 0
+                if (-not $ownsStore) {
+                    $null = $ps.AddScript("Start-XenstoreServer -Name test -SocketPath (Join-Path '$directory' 'test.sock') | Out-Null").AddStatement()
+                    $null = $ps.AddScript($populate.ToString()).AddStatement()
+                }
+
+                if ($Setup) {
+                    $null = $ps.AddScript($Setup.ToString()).AddStatement()
+                }
+
+                $null = $ps.AddScript('$Error.Clear()').AddStatement()
+                $null = $ps.AddScript($Code)
+                $clock = [Diagnostics.Stopwatch]::StartNew()
+                $async = $ps.BeginInvoke()
+                $ended = $async.AsyncWaitHandle.WaitOne([TimeSpan]::FromSeconds($TimeoutSeconds))
+                $output = $null
+                $terminating = $null
+                if ($ended) {
+                    try { $output = $ps.EndInvoke($async) } catch { $terminating = $_.Exception.InnerException ?? $_.Exception }
+                }
+                else {
+                    $ps.Stop()
+                }
+
+                [pscustomobject]@{
+                    Ended       = $ended
+                    Seconds     = $clock.Elapsed.TotalSeconds
+                    Output      = $output
+                    Errors      = @($ps.Streams.Error)
+                    Terminating = $terminating
+                }
+            }
+            finally {
+                $cleanup = [PowerShell]::Create()
+                $cleanup.Runspace = $ps.Runspace
+                $null = $cleanup.AddScript('Get-Job | Remove-Job -Force; Get-PSDrive -PSProvider Xenstore | Where-Object Name -ne Xs | Remove-PSDrive; Disconnect-Xenstore -Confirm:$false; Get-XenstoreServer | Stop-XenstoreServer -Confirm:$false')
+                $null = $cleanup.Invoke()
+                $cleanup.Dispose()
+                $ps.Runspace.Dispose()
+                $ps.Dispose()
+            }
+        }
+    }
+
+    AfterAll {
+        $env:PSModulePath = $savedModulePath
+    }
+
+    It '<Name>' -ForEach $exampleCases {
+        if ($needsXen.ContainsKey($Name)) {
+            Set-ItResult -Skipped -Because $needsXen[$Name]
+            return
+        }
+
+        $result = Invoke-Example -Name $Name -Code $Code -Setup $setups[$Name]
+        $result.Ended | Should -BeTrue -Because "the example should end within 60 s:`n$Code"
+        if ($expectedErrors.ContainsKey($Name)) {
+            # The example ends with the error it shows (-ErrorAction Stop makes it terminating).
+            $shown = @($result.Errors) + @($result.Terminating.ErrorRecord | Where-Object { $_ })
+            @($shown.FullyQualifiedErrorId) | Should -BeLike $expectedErrors[$Name]
+            return
+        }
+
+        $result.Terminating | Should -BeNullOrEmpty -Because "the example should run:`n$Code"
+        ($result.Errors | Out-String) | Should -BeNullOrEmpty -Because "the example should write no error:`n$Code"
+    }
+}
