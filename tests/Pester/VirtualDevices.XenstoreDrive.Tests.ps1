@@ -488,3 +488,107 @@ Set-Location -LiteralPath '$directory'
         ($result.Errors | Out-String) | Should -BeNullOrEmpty -Because "the example should write no error:`n$Code"
     }
 }
+
+Describe '-ErrorAction on every xenstore cmdlet' {
+    BeforeAll {
+        Initialize-Store
+    }
+
+    It '<Command> writes <Id> as a non-terminating error, silenced by SilentlyContinue and thrown by Stop' -ForEach @(
+        @{ Command = 'Get-XenstoreItem -Path /missing'; Id = 'XenstoreNotFound' }
+        @{ Command = 'Get-XenstoreItem -LiteralPath /local/*/name'; Id = 'XenstoreInvalidArgument' }
+        @{ Command = 'Get-XenstoreItem -Path nodrive:/x'; Id = 'DriveNotFound' }
+        @{ Command = 'Set-XenstoreItem -Path "/bad path" -Value x'; Id = 'XenstoreInvalidArgument' }
+        @{ Command = 'New-XenstoreItem -Path /local'; Id = 'XenstoreExists' }
+        @{ Command = 'Remove-XenstoreItem -Path /missing'; Id = 'XenstoreNotFound' }
+        @{ Command = 'Remove-XenstoreItem -Path /local'; Id = 'XenstoreItemHasChildren' }
+        @{ Command = 'Get-XenstorePermission -Path /missing'; Id = 'XenstoreNotFound' }
+        @{ Command = 'Set-XenstorePermission -Path /missing -Permission n0'; Id = 'XenstoreNotFound' }
+        @{ Command = 'Watch-XenstorePath -Path "/bad path" -Timeout 1'; Id = 'XenstoreInvalidArgument' }
+        @{ Command = 'Watch-XenstorePath -Path /local -UntilValue 9 -Timeout 0.2'; Id = 'XenstoreWaitTimeout' }
+        @{ Command = 'Invoke-XenstoreTransaction { $Transaction.Read("/missing") }'; Id = 'XenstoreNotFound' }
+        @{ Command = 'Get-Item -Path Xs:/missing'; Id = 'PathNotFound' }
+        @{ Command = 'Get-Content -Path Xs:/missing'; Id = 'PathNotFound' }
+    ) {
+        $failed = $null
+        $output = Invoke-Expression "$Command -ErrorAction SilentlyContinue -ErrorVariable failed"
+        $output | Should -BeNullOrEmpty
+        @($failed).Count | Should -Be 1
+        $failed[0].FullyQualifiedErrorId | Should -BeLike "$Id,*"
+        { Invoke-Expression "$Command -ErrorAction Stop" } | Should -Throw -ErrorId "$Id,*"
+    }
+
+    It 'an error on one input does not stop the others' {
+        $items = Get-XenstoreItem -Path /missing, /local/domain/1/name -ErrorAction SilentlyContinue -ErrorVariable failed
+        $items.Value | Should -Be 'guest1'
+        @($failed).Count | Should -Be 1
+    }
+}
+
+Describe '-WhatIf on every xenstore cmdlet that changes something' {
+    BeforeAll {
+        Initialize-Store
+    }
+
+    It '<Command> changes nothing' -ForEach @(
+        @{ Command = 'Set-XenstoreItem -Path /local/domain/1/name -Value changed'; Check = { (Get-XenstoreItem /local/domain/1/name).Value -eq 'guest1' } }
+        @{ Command = 'New-XenstoreItem -Path /whatif/new'; Check = { -not (Test-Path Xs:/whatif/new) } }
+        @{ Command = 'Remove-XenstoreItem -Path /local/domain/*/name'; Check = { (Get-XenstoreItem /local/domain/*/name).Count -eq 3 } }
+        @{ Command = 'Set-XenstorePermission -Path /local/domain/* -Permission n7'; Check = { (Get-XenstorePermission /local/domain/1).Text -eq 'n0' } }
+        @{ Command = 'Invoke-XenstoreTransaction { $Transaction.Write("/whatif/tx", "1") }'; Check = { -not (Test-Path Xs:/whatif/tx) } }
+        @{ Command = 'Disconnect-Xenstore'; Check = { (Get-XenstoreItem /local/domain/1/name).Value -eq 'guest1' } }
+        @{ Command = 'Set-Content -Path Xs:/local/domain/1/name -Value changed'; Check = { (Get-XenstoreItem /local/domain/1/name).Value -eq 'guest1' } }
+        @{ Command = 'Remove-Item -Path Xs:/local/domain/1/device -Recurse'; Check = { Test-Path Xs:/local/domain/1/device } }
+        @{ Command = 'New-Item -Path Xs:/whatif/item -Value x'; Check = { -not (Test-Path Xs:/whatif/item) } }
+    ) {
+        Invoke-Expression "$Command -WhatIf" | Should -BeNullOrEmpty
+        & $Check | Should -BeTrue
+    }
+}
+
+Describe 'Ctrl+C on the xenstore cmdlets that wait' {
+    BeforeAll {
+        # Runs a command in a PowerShell of its own, on an embedded store prepared first, and stops it (what Ctrl+C
+        # does) once it has run for a second; reports how long the stop took.
+        function Stop-Command([string] $Command) {
+            $ps = [PowerShell]::Create()
+            try {
+                $null = $ps.AddScript("`$env:XENSTORED_PATH = '$env:XENSTORED_PATH'; Import-Module '$manifestPath'; Start-XenstoreServer | Out-Null; Set-XenstoreItem /a 1; 1..500 | ForEach-Object { Set-XenstoreItem /big/n`$_ x }").Invoke()
+                $ps.Commands.Clear()
+                $null = $ps.AddScript($Command)
+                $async = $ps.BeginInvoke()
+                Start-Sleep -Seconds 1
+                $runningBeforeStop = $ps.InvocationStateInfo.State -eq 'Running'
+                $clock = [Diagnostics.Stopwatch]::StartNew()
+                $ps.Stop()
+                $ended = $async.AsyncWaitHandle.WaitOne([TimeSpan]::FromSeconds(10))
+                [pscustomobject]@{ RunningBeforeStop = $runningBeforeStop; Ended = $ended; Seconds = $clock.Elapsed.TotalSeconds; State = $ps.InvocationStateInfo.State }
+            }
+            finally {
+                $cleanup = [PowerShell]::Create()
+                $cleanup.Runspace = $ps.Runspace
+                $null = $cleanup.AddScript('Disconnect-Xenstore -Confirm:$false; Get-XenstoreServer | Stop-XenstoreServer -Confirm:$false').Invoke()
+                $cleanup.Dispose()
+                $ps.Runspace.Dispose()
+                $ps.Dispose()
+            }
+        }
+    }
+
+    It '<Command> stops within a second' -ForEach @(
+        @{ Command = 'Watch-XenstorePath -Path /a' }
+        @{ Command = 'Watch-XenstorePath -Path /a -IncludeValue -Timeout 600' }
+        @{ Command = 'Watch-XenstorePath -Path /a -UntilValue 9' }
+        @{ Command = 'Watch-XenstorePath -Path /a -Until { $false } -Timeout 600' }
+        @{ Command = 'Invoke-XenstoreTransaction { Start-Sleep -Seconds 60 }' }
+        @{ Command = 'Get-XenstoreItem -Path /big -Recurse | ForEach-Object { Start-Sleep -Milliseconds 100 }' }
+        @{ Command = 'Get-ChildItem -Path Xs:/big | ForEach-Object { Start-Sleep -Milliseconds 100 }' }
+        @{ Command = 'Get-XenstoreItem -Path /big/* | ForEach-Object { Start-Sleep -Milliseconds 100 }' }
+    ) {
+        $result = Stop-Command $Command
+        $result.RunningBeforeStop | Should -BeTrue
+        $result.Ended | Should -BeTrue
+        $result.State | Should -Be 'Stopped'
+        $result.Seconds | Should -BeLessThan 1
+    }
+}

@@ -31,7 +31,8 @@ public abstract class XenstoreCommand : AsyncCmdlet
         }
         catch (Exception e) when (e is DeviceException or ArgumentException or ItemNotFoundException or System.Management.Automation.DriveNotFoundException or ProviderNotFoundException)
         {
-            WriteError(ErrorRecords.FromException(e, path));
+            // The engine's own path errors (DriveNotFound, ProviderNotFound, PathNotFound) keep their ids.
+            WriteError(e is RuntimeException { ErrorRecord: { } record } ? new ErrorRecord(record, e) : ErrorRecords.FromException(e, path));
             store = null!;
             node = path;
             return false;
