@@ -515,7 +515,9 @@ Describe '-ErrorAction on every xenstore cmdlet' {
         $output | Should -BeNullOrEmpty
         @($failed).Count | Should -Be 1
         $failed[0].FullyQualifiedErrorId | Should -BeLike "$Id,*"
-        { Invoke-Expression "$Command -ErrorAction Stop" } | Should -Throw -ErrorId "$Id,*"
+        $thrown = $null
+        try { Invoke-Expression "$Command -ErrorAction Stop" } catch { $thrown = $_ }
+        $thrown.FullyQualifiedErrorId | Should -BeLike "$Id,*" -Because '-ErrorAction Stop makes the error terminating'
     }
 
     It 'an error on one input does not stop the others' {
