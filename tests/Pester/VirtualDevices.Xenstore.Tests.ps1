@@ -1237,7 +1237,7 @@ Describe 'The Xenstore provider and the Xs: drive' {
     It 'registers the Xenstore provider with the default drive Xs: at the root' {
         $drive = Get-PSDrive -Name Xs
         $drive.Provider.Name | Should -Be 'Xenstore'
-        $drive.Root | Should -Be '/'
+        $drive.Root | Should -Be '{Xs}/'
         (Get-PSProvider -PSProvider Xenstore).Drives.Name | Should -Contain 'Xs'
     }
 
@@ -1248,7 +1248,7 @@ Describe 'The Xenstore provider and the Xs: drive' {
         $items.Value -join ',' | Should -Be '1,3'
         $items[0].PSIsContainer | Should -BeTrue
         $items[0].PSChildName | Should -Be 'a'
-        $items[0].PSPath | Should -BeLike '*Xenstore::/d/a'
+        $items[0].PSPath | Should -BeLike '*Xenstore::{Xs}/d/a'
     }
 
     It 'Get-ChildItem lists the root' {

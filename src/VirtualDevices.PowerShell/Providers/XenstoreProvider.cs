@@ -14,16 +14,21 @@ namespace VirtualDevices.PowerShell.Providers;
 /// </summary>
 /// <remarks>
 /// <para>
-/// The default drive Xs: has the root <c>/</c> and shows the session's store. A drive made with New-PSDrive gets the
-/// root <c>{Name}/...</c>: the name in braces travels in every provider path (PSPath) of its items, so an item piped
-/// from that drive to Remove-Item or Set-Item goes back to the drive's own store, never to the session's.
+/// Every drive's root is <c>{Name}/</c> followed by its node (<c>{Xs}/</c> for the default drive Xs:, which shows
+/// the session's store; <c>{D1}/local/domain/1/</c> for <c>New-PSDrive D1 -Root /local/domain/1</c>): the name in
+/// braces travels in every provider path (PSPath) of its items, so an item piped from a drive to Remove-Item or
+/// Set-Item goes back to that drive's own store, never to the session's. Two properties of these paths are what the
+/// engine needs: (1) a provider path never starts with '/', because PowerShell reads such a path as a file-system
+/// path (Set-Content of a missing node would write a file on the host, as it did); (2) a drive root ends with '/',
+/// because the engine's path contraction turns a path equal to a root without one into <c>../leaf</c>.
+/// A provider-qualified path without braces (<c>Xenstore::/local</c>) names the session's store.
 /// </para>
 /// <para>
 /// Provider methods are synchronous: each store request is waited for, at most <see cref="RequestTimeout"/> and
 /// only until Ctrl+C, so a store that stops answering fails the command instead of hanging it.
 /// </para>
 /// </remarks>
-[CmdletProvider(ProviderName, ProviderCapabilities.ShouldProcess)]
+[CmdletProvider(ProviderName, ProviderCapabilities.ShouldProcess | ProviderCapabilities.Filter)]
 [OutputType(typeof(XenstoreItem), ProviderCmdlet = ProviderCmdlet.GetItem)]
 [OutputType(typeof(XenstoreItem), ProviderCmdlet = ProviderCmdlet.GetChildItem)]
 public sealed class XenstoreProvider : NavigationCmdletProvider, IContentCmdletProvider
@@ -45,14 +50,21 @@ public sealed class XenstoreProvider : NavigationCmdletProvider, IContentCmdletP
     internal static (XenstoreDriveInfo? Drive, string Node) SplitProviderPath(string providerPath, SessionState sessionState)
     {
         (string prefix, string rest) = SplitPrefix(providerPath);
-        XenstoreDriveInfo? drive = prefix.Length == 0 ? null : sessionState.Drive.Get(prefix[1..^1]) as XenstoreDriveInfo;
-        return (drive, ToNode(rest));
+        if (prefix.Length == 0)
+        {
+            return (null, ToNode(rest));
+        }
+
+        // A path of a drive that has gone (Remove-PSDrive) fails rather than falling back to the session's store: the
+        // drive may have shown another store, where the same path is another node.
+        return (sessionState.Drive.Get(prefix[1..^1]) as XenstoreDriveInfo
+            ?? throw new ArgumentException($"'{prefix[1..^1]}' is not a drive of the {ProviderName} provider.", nameof(providerPath)), ToNode(rest));
     }
 
     /// <inheritdoc/>
     protected override Collection<PSDriveInfo> InitializeDefaultDrives() =>
     [
-        new XenstoreDriveInfo(new PSDriveInfo(DefaultDriveName, ProviderInfo, "/", "The session's xenstore (chosen with Connect-Xenstore)", null), null, ownsStore: false),
+        new XenstoreDriveInfo(new PSDriveInfo(DefaultDriveName, ProviderInfo, DriveRoot(DefaultDriveName, "/"), "The session's xenstore (chosen with Connect-Xenstore)", null), null, ownsStore: false),
     ];
 
     /// <inheritdoc/>
@@ -67,7 +79,7 @@ public sealed class XenstoreProvider : NavigationCmdletProvider, IContentCmdletP
         }
 
         var parameters = DynamicParameters as XenstoreDriveParameters;
-        string root = "{" + drive.Name + "}" + ToNode(drive.Root);
+        string root = DriveRoot(drive.Name, RootNode(drive.Root));
         var rooted = new PSDriveInfo(drive.Name, drive.Provider, root, drive.Description, drive.Credential);
         if (parameters?.SocketPath is { Length: > 0 } socketPath)
         {
@@ -196,9 +208,13 @@ public sealed class XenstoreProvider : NavigationCmdletProvider, IContentCmdletP
             IAsyncEnumerator<XenstoreItem> items = store.GetChildItemsAsync(node, levels).GetAsyncEnumerator();
             try
             {
+                WildcardPattern? filter = NameFilter();
                 while (!Stopping && Call(_ => items.MoveNextAsync()))
                 {
-                    WriteItemObject(items.Current, prefix + items.Current.NodePath, isContainer: true);
+                    if (filter is null || filter.IsMatch(items.Current.Name))
+                    {
+                        WriteItemObject(items.Current, prefix + items.Current.NodePath, isContainer: true);
+                    }
                 }
             }
             finally
@@ -214,9 +230,13 @@ public sealed class XenstoreProvider : NavigationCmdletProvider, IContentCmdletP
         string prefix = SplitPrefix(path).Prefix;
         Guard(path, (store, node) =>
         {
+            WildcardPattern? filter = NameFilter();
             foreach (string name in Call(ct => store.ListAsync(node, ct)))
             {
-                WriteItemObject(name, prefix + XenstorePath.Combine(node, name), isContainer: true);
+                if (filter is null || filter.IsMatch(name))
+                {
+                    WriteItemObject(name, prefix + XenstorePath.Combine(node, name), isContainer: true);
+                }
             }
         });
     }
@@ -272,13 +292,31 @@ public sealed class XenstoreProvider : NavigationCmdletProvider, IContentCmdletP
     protected override string MakePath(string parent, string child)
     {
         string p = (parent ?? string.Empty).Replace('\\', '/');
-        string c = (child ?? string.Empty).Replace('\\', '/').Trim('/');
+        string c = (child ?? string.Empty).Replace('\\', '/');
+        if (SplitPrefix(c.TrimStart('/')).Prefix.Length > 0)
+        {
+            // The child is a whole provider path: the engine joins a drive root and an unresolved provider path when
+            // it formats a path that does not exist yet (Set-Content of a new node gives "D1:/{D1}/local/x").
+            return c.TrimStart('/');
+        }
+
+        c = c.Trim('/');
         if (p.Length == 0)
         {
             return c;
         }
 
-        return c.Length == 0 ? p : p.TrimEnd('/') + "/" + c;
+        string joined = c.Length == 0 ? p : p.TrimEnd('/') + "/" + c;
+        (string prefix, string rest) = SplitPrefix(joined);
+        if (prefix.Length == 0 || !HasNavigation(rest))
+        {
+            return joined;
+        }
+
+        // A path that comes back to the drive's root is the root itself, with its closing '/'.
+        string floor = DriveRootNode(prefix);
+        string resolved = ResolveNavigation(rest, floor);
+        return resolved == floor ? DriveRoot(prefix[1..^1], floor) : prefix + resolved;
     }
 
     /// <inheritdoc/>
@@ -378,6 +416,10 @@ public sealed class XenstoreProvider : NavigationCmdletProvider, IContentCmdletP
     /// <inheritdoc/>
     public object? ClearContentDynamicParameters(string path) => null;
 
+    /// <summary>The -Filter of the command as a pattern on node names (the provider declares the Filter capability), or null.</summary>
+    private WildcardPattern? NameFilter() =>
+        string.IsNullOrEmpty(Filter) ? null : WildcardPattern.Get(Filter, WildcardOptions.IgnoreCase | WildcardOptions.CultureInvariant);
+
     /// <summary>Splits off a <c>{Name}</c> drive prefix.</summary>
     private static (string Prefix, string Remainder) SplitPrefix(string? path)
     {
@@ -394,11 +436,85 @@ public sealed class XenstoreProvider : NavigationCmdletProvider, IContentCmdletP
         return (string.Empty, p);
     }
 
-    /// <summary>A provider path without prefix as a xenstore path: forward slashes, one leading slash, none trailing.</summary>
+    /// <summary>
+    /// A provider path without prefix as a xenstore path: forward slashes, one leading slash, none trailing, and the
+    /// navigation segments '.' and '..' resolved (xenstore names cannot contain dots, so they can only mean navigation;
+    /// '..' stops at the root, as in a file system).
+    /// </summary>
     private static string ToNode(string? rest)
     {
         string node = XenstoreSession.Clean(rest ?? string.Empty);
+        if (HasNavigation(node))
+        {
+            return ResolveNavigation(node, "/");
+        }
+
         return node.Length == 0 ? "/" : node[0] == '/' ? node : "/" + node;
+    }
+
+    /// <summary>True when a path has a '.' or '..' segment.</summary>
+    private static bool HasNavigation(string path) =>
+        path.Split('/').Any(segment => segment is "." or "..");
+
+    /// <summary>
+    /// Resolves the '.' and '..' segments of an absolute path lexically; '..' never goes above <paramref name="floor"/>
+    /// (the root node of the path's drive), as '..' at '/' stays at '/'.
+    /// </summary>
+    private static string ResolveNavigation(string path, string floor)
+    {
+        string[] bottom = floor.Split('/', StringSplitOptions.RemoveEmptyEntries);
+        var segments = new List<string>();
+        foreach (string segment in path.Split('/', StringSplitOptions.RemoveEmptyEntries))
+        {
+            if (segment == "..")
+            {
+                if (segments.Count > bottom.Length || (segments.Count > 0 && !segments.Take(bottom.Length).SequenceEqual(bottom)))
+                {
+                    segments.RemoveAt(segments.Count - 1);
+                }
+            }
+            else if (segment != ".")
+            {
+                segments.Add(segment);
+            }
+        }
+
+        return "/" + string.Join('/', segments);
+    }
+
+    /// <summary>The node at the root of the drive a <c>{Name}</c> prefix names ("/" when there is no such drive).</summary>
+    private string DriveRootNode(string prefix)
+    {
+        try
+        {
+            return SessionState.Drive.Get(prefix[1..^1]) is XenstoreDriveInfo drive ? ToNode(SplitPrefix(drive.Root).Remainder) : "/";
+        }
+        catch (System.Management.Automation.DriveNotFoundException)
+        {
+            return "/";
+        }
+    }
+
+    /// <summary>The root of a drive: its name in braces, then its node, ending with '/' (see the remarks of the class).</summary>
+    private static string DriveRoot(string name, string node) => "{" + name + "}" + (node == "/" ? node : node + "/");
+
+    /// <summary>
+    /// The node New-PSDrive's -Root names: a xenstore path (<c>/local/domain/1</c>), or a path on a Xenstore drive
+    /// (<c>Xs:/local/domain/1</c>, <c>Xenstore::/local</c>).
+    /// </summary>
+    private string RootNode(string? root)
+    {
+        string given = root ?? string.Empty;
+        if (given.Contains(':', StringComparison.Ordinal))
+        {
+            string providerPath = SessionState.Path.GetUnresolvedProviderPathFromPSPath(given, out ProviderInfo provider, out _);
+            if (string.Equals(provider.Name, ProviderName, StringComparison.OrdinalIgnoreCase))
+            {
+                return ToNode(SplitPrefix(providerPath).Remainder);
+            }
+        }
+
+        return ToNode(SplitPrefix(given).Remainder);
     }
 
     private static byte[] ToBytes(object? value) => (value is PSObject ps ? ps.BaseObject : value) switch
@@ -418,28 +534,28 @@ public sealed class XenstoreProvider : NavigationCmdletProvider, IContentCmdletP
     /// <summary>The store and node of a provider path; the store is null (and an error written) when none can be reached.</summary>
     private (XenstoreClient? Store, string Node) Locate(string path)
     {
-        (XenstoreDriveInfo? drive, string node) = SplitProviderPath(path, SessionState);
         try
         {
+            (XenstoreDriveInfo? drive, string node) = SplitProviderPath(path, SessionState);
             return (XenstoreSession.Resolve(ModuleSession.Current, drive?.Store ?? (PSDriveInfo as XenstoreDriveInfo)?.Store), node);
         }
-        catch (DeviceException e)
+        catch (Exception e) when (e is DeviceException or ArgumentException or System.Management.Automation.DriveNotFoundException)
         {
-            WriteError(ErrorRecords.FromException(e, node));
-            return (null, node);
+            WriteError(e is System.Management.Automation.DriveNotFoundException d ? new ErrorRecord(d.ErrorRecord, d) : ErrorRecords.FromException(e, path));
+            return (null, path);
         }
     }
 
     private (XenstoreClient Store, string Node) LocateOrThrow(string path)
     {
-        (XenstoreDriveInfo? drive, string node) = SplitProviderPath(path, SessionState);
         try
         {
+            (XenstoreDriveInfo? drive, string node) = SplitProviderPath(path, SessionState);
             return (XenstoreSession.Resolve(ModuleSession.Current, drive?.Store ?? (PSDriveInfo as XenstoreDriveInfo)?.Store), node);
         }
-        catch (DeviceException e)
+        catch (Exception e) when (e is DeviceException or ArgumentException or System.Management.Automation.DriveNotFoundException)
         {
-            ThrowTerminatingError(ErrorRecords.FromException(e, node));
+            ThrowTerminatingError(e is System.Management.Automation.DriveNotFoundException d ? new ErrorRecord(d.ErrorRecord, d) : ErrorRecords.FromException(e, path));
             throw;
         }
     }

@@ -7,15 +7,27 @@ namespace VirtualDevices.PowerShell.Commands.Xenstore;
 /// <summary>
 /// <para type="synopsis">Gets xenstore nodes: their values and children, optionally with their whole subtree.</para>
 /// </summary>
-[Cmdlet(VerbsCommon.Get, "XenstoreItem", HelpUri = "https://github.com/VirtualDevices/VirtualDevices/blob/main/docs/VirtualDevices/Get-XenstoreItem.md")]
+[Cmdlet(VerbsCommon.Get, "XenstoreItem", DefaultParameterSetName = PathSet, HelpUri = "https://github.com/VirtualDevices/VirtualDevices/blob/main/docs/VirtualDevices/Get-XenstoreItem.md")]
 [OutputType(typeof(XenstoreItem))]
 public sealed class GetXenstoreItemCommand : XenstoreCommand
 {
-    /// <summary>The nodes to read: absolute paths, paths relative to the connection's domain, or Xs: paths.</summary>
-    [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
+    private const string PathSet = "Path";
+    private const string LiteralPathSet = "LiteralPath";
+
+    /// <summary>The nodes to read: absolute paths, paths relative to the connection's domain, or Xs: paths; wildcards match existing nodes.</summary>
+    [Parameter(Mandatory = true, Position = 0, ParameterSetName = PathSet, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     [ValidateNotNullOrEmpty]
     [Alias("NodePath")]
+    [SupportsWildcards]
+    [ArgumentCompleter(typeof(XenstorePathCompleter))]
     public string[] Path { get; set; } = null!;
+
+    /// <summary>The nodes to read, as written (no wildcards). Piped items bind their NodePath to -Path: node names never contain wildcard characters.</summary>
+    [Parameter(Mandatory = true, ParameterSetName = LiteralPathSet, ValueFromPipelineByPropertyName = true)]
+    [ValidateNotNullOrEmpty]
+    [Alias("LP")]
+    [ArgumentCompleter(typeof(XenstorePathCompleter))]
+    public string[] LiteralPath { get; set; } = null!;
 
     /// <summary>Also get every node below each path, depth first, like xenstore-ls.</summary>
     [Parameter]
@@ -29,24 +41,28 @@ public sealed class GetXenstoreItemCommand : XenstoreCommand
     /// <inheritdoc/>
     protected override void ProcessRecord()
     {
-        foreach (string item in Path)
+        bool literal = ParameterSetName == LiteralPathSet;
+        foreach (string item in literal ? LiteralPath : Path)
         {
-            if (!TryLocate(item, out XenstoreClient store, out string path))
+            if (!TryResolve(item, literal, out XenstoreClient store, out IReadOnlyList<string> nodes))
             {
                 continue;
             }
 
-            Run(async cancellationToken =>
+            foreach (string path in nodes)
             {
-                Emit(await store.GetItemAsync(path, cancellationToken).ConfigureAwait(false));
-                if (Recurse && Depth > 0)
+                Run(async cancellationToken =>
                 {
-                    await foreach (XenstoreItem child in store.GetChildItemsAsync(path, Depth - 1, cancellationToken).ConfigureAwait(false))
+                    Emit(await store.GetItemAsync(path, cancellationToken).ConfigureAwait(false));
+                    if (Recurse && Depth > 0)
                     {
-                        await EmitAsync(child).ConfigureAwait(false);
+                        await foreach (XenstoreItem child in store.GetChildItemsAsync(path, Depth - 1, cancellationToken).ConfigureAwait(false))
+                        {
+                            await EmitAsync(child).ConfigureAwait(false);
+                        }
                     }
-                }
-            }, path);
+                }, path);
+            }
         }
     }
 }

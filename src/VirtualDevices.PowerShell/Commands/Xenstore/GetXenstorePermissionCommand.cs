@@ -7,25 +7,41 @@ namespace VirtualDevices.PowerShell.Commands.Xenstore;
 /// <summary>
 /// <para type="synopsis">Gets the permissions of xenstore nodes: owner, default access and per-domain access.</para>
 /// </summary>
-[Cmdlet(VerbsCommon.Get, "XenstorePermission", HelpUri = "https://github.com/VirtualDevices/VirtualDevices/blob/main/docs/VirtualDevices/Get-XenstorePermission.md")]
+[Cmdlet(VerbsCommon.Get, "XenstorePermission", DefaultParameterSetName = PathSet, HelpUri = "https://github.com/VirtualDevices/VirtualDevices/blob/main/docs/VirtualDevices/Get-XenstorePermission.md")]
 [OutputType(typeof(XenstoreItemPermissions))]
 public sealed class GetXenstorePermissionCommand : XenstoreCommand
 {
-    /// <summary>The nodes whose permissions are read.</summary>
-    [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
+    private const string PathSet = "Path";
+    private const string LiteralPathSet = "LiteralPath";
+
+    /// <summary>The nodes whose permissions are read; wildcards match existing nodes.</summary>
+    [Parameter(Mandatory = true, Position = 0, ParameterSetName = PathSet, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     [ValidateNotNullOrEmpty]
     [Alias("NodePath")]
+    [SupportsWildcards]
+    [ArgumentCompleter(typeof(XenstorePathCompleter))]
     public string[] Path { get; set; } = null!;
+
+    /// <summary>The nodes whose permissions are read, as written (no wildcards). Piped items bind their NodePath to -Path: node names never contain wildcard characters.</summary>
+    [Parameter(Mandatory = true, ParameterSetName = LiteralPathSet, ValueFromPipelineByPropertyName = true)]
+    [ValidateNotNullOrEmpty]
+    [Alias("LP")]
+    [ArgumentCompleter(typeof(XenstorePathCompleter))]
+    public string[] LiteralPath { get; set; } = null!;
 
     /// <inheritdoc/>
     protected override void ProcessRecord()
     {
-        foreach (string item in Path)
+        bool literal = ParameterSetName == LiteralPathSet;
+        foreach (string item in literal ? LiteralPath : Path)
         {
-            if (TryLocate(item, out XenstoreClient store, out string path))
+            if (TryResolve(item, literal, out XenstoreClient store, out IReadOnlyList<string> nodes))
             {
-                Run(async cancellationToken =>
-                    Emit(new XenstoreItemPermissions(path, await store.GetPermissionsAsync(path, cancellationToken).ConfigureAwait(false))), path);
+                foreach (string path in nodes)
+                {
+                    Run(async cancellationToken =>
+                        Emit(new XenstoreItemPermissions(path, await store.GetPermissionsAsync(path, cancellationToken).ConfigureAwait(false))), path);
+                }
             }
         }
     }

@@ -16,6 +16,7 @@ public sealed class NewXenstoreItemCommand : XenstoreCommand
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     [ValidateNotNullOrEmpty]
     [Alias("NodePath")]
+    [ArgumentCompleter(typeof(XenstorePathCompleter))]
     public string[] Path { get; set; } = null!;
 
     /// <summary>The value of the new nodes (default: empty).</summary>

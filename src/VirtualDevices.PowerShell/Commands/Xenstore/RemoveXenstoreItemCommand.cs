@@ -7,15 +7,27 @@ namespace VirtualDevices.PowerShell.Commands.Xenstore;
 /// <summary>
 /// <para type="synopsis">Removes xenstore nodes; a node with children needs -Recurse.</para>
 /// </summary>
-[Cmdlet(VerbsCommon.Remove, "XenstoreItem", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium, HelpUri = "https://github.com/VirtualDevices/VirtualDevices/blob/main/docs/VirtualDevices/Remove-XenstoreItem.md")]
+[Cmdlet(VerbsCommon.Remove, "XenstoreItem", DefaultParameterSetName = PathSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium, HelpUri = "https://github.com/VirtualDevices/VirtualDevices/blob/main/docs/VirtualDevices/Remove-XenstoreItem.md")]
 [OutputType(typeof(void))]
 public sealed class RemoveXenstoreItemCommand : XenstoreCommand
 {
-    /// <summary>The nodes to remove.</summary>
-    [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
+    private const string PathSet = "Path";
+    private const string LiteralPathSet = "LiteralPath";
+
+    /// <summary>The nodes to remove; wildcards match existing nodes.</summary>
+    [Parameter(Mandatory = true, Position = 0, ParameterSetName = PathSet, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     [ValidateNotNullOrEmpty]
     [Alias("NodePath")]
+    [SupportsWildcards]
+    [ArgumentCompleter(typeof(XenstorePathCompleter))]
     public string[] Path { get; set; } = null!;
+
+    /// <summary>The nodes to remove, as written (no wildcards). Piped items bind their NodePath to -Path: node names never contain wildcard characters.</summary>
+    [Parameter(Mandatory = true, ParameterSetName = LiteralPathSet, ValueFromPipelineByPropertyName = true)]
+    [ValidateNotNullOrEmpty]
+    [Alias("LP")]
+    [ArgumentCompleter(typeof(XenstorePathCompleter))]
+    public string[] LiteralPath { get; set; } = null!;
 
     /// <summary>Remove nodes that have children, with all their descendants.</summary>
     [Parameter]
@@ -24,32 +36,36 @@ public sealed class RemoveXenstoreItemCommand : XenstoreCommand
     /// <inheritdoc/>
     protected override void ProcessRecord()
     {
-        foreach (string item in Path)
+        bool literal = ParameterSetName == LiteralPathSet;
+        foreach (string item in literal ? LiteralPath : Path)
         {
-            if (!TryLocate(item, out XenstoreClient store, out string path))
+            if (!TryResolve(item, literal, out XenstoreClient store, out IReadOnlyList<string> nodes))
             {
                 continue;
             }
 
-            if (!ShouldProcess(path, Recurse ? "Remove node and its subtree" : "Remove node"))
+            foreach (string path in nodes)
             {
-                continue;
-            }
-
-            Run(async cancellationToken =>
-            {
-                await store.RunInTransactionAsync(async (tx, ct) =>
+                if (!ShouldProcess(path, Recurse ? "Remove node and its subtree" : "Remove node"))
                 {
-                    IReadOnlyList<string> children = await tx.ListAsync(path, ct).ConfigureAwait(false);
-                    if (children.Count > 0 && !Recurse)
-                    {
-                        throw new DeviceException("XenstoreItemHasChildren", DeviceErrorCategory.InvalidOperation,
-                            $"xenstore node '{path}' has {children.Count} children; use -Recurse to remove them too.", XenstoreException.XenstoreDeviceName);
-                    }
+                    continue;
+                }
 
-                    await tx.RemoveAsync(path, ct).ConfigureAwait(false);
-                }, cancellationToken: cancellationToken).ConfigureAwait(false);
-            }, path);
+                Run(async cancellationToken =>
+                {
+                    await store.RunInTransactionAsync(async (tx, ct) =>
+                    {
+                        IReadOnlyList<string> children = await tx.ListAsync(path, ct).ConfigureAwait(false);
+                        if (children.Count > 0 && !Recurse)
+                        {
+                            throw new DeviceException("XenstoreItemHasChildren", DeviceErrorCategory.InvalidOperation,
+                                $"xenstore node '{path}' has {children.Count} children; use -Recurse to remove them too.", XenstoreException.XenstoreDeviceName);
+                        }
+
+                        await tx.RemoveAsync(path, ct).ConfigureAwait(false);
+                    }, cancellationToken: cancellationToken).ConfigureAwait(false);
+                }, path);
+            }
         }
     }
 }

@@ -19,6 +19,7 @@ public sealed class SetXenstoreItemCommand : XenstoreCommand
     [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
     [ValidateNotNullOrEmpty]
     [Alias("NodePath")]
+    [ArgumentCompleter(typeof(XenstorePathCompleter))]
     public string Path { get; set; } = null!;
 
     /// <summary>The value, written as UTF-8; binds the Value property of piped items.</summary>

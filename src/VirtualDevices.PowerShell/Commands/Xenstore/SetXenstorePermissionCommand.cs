@@ -7,15 +7,27 @@ namespace VirtualDevices.PowerShell.Commands.Xenstore;
 /// <summary>
 /// <para type="synopsis">Sets the permissions of xenstore nodes, in xenstore-chmod notation.</para>
 /// </summary>
-[Cmdlet(VerbsCommon.Set, "XenstorePermission", SupportsShouldProcess = true, HelpUri = "https://github.com/VirtualDevices/VirtualDevices/blob/main/docs/VirtualDevices/Set-XenstorePermission.md")]
+[Cmdlet(VerbsCommon.Set, "XenstorePermission", DefaultParameterSetName = PathSet, SupportsShouldProcess = true, HelpUri = "https://github.com/VirtualDevices/VirtualDevices/blob/main/docs/VirtualDevices/Set-XenstorePermission.md")]
 [OutputType(typeof(XenstoreItemPermissions))]
 public sealed class SetXenstorePermissionCommand : XenstoreCommand
 {
-    /// <summary>The nodes whose permissions are set.</summary>
-    [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
+    private const string PathSet = "Path";
+    private const string LiteralPathSet = "LiteralPath";
+
+    /// <summary>The nodes whose permissions are set; wildcards match existing nodes.</summary>
+    [Parameter(Mandatory = true, Position = 0, ParameterSetName = PathSet, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     [ValidateNotNullOrEmpty]
     [Alias("NodePath")]
+    [SupportsWildcards]
+    [ArgumentCompleter(typeof(XenstorePathCompleter))]
     public string[] Path { get; set; } = null!;
+
+    /// <summary>The nodes whose permissions are set, as written (no wildcards). Piped items bind their NodePath to -Path: node names never contain wildcard characters.</summary>
+    [Parameter(Mandatory = true, ParameterSetName = LiteralPathSet, ValueFromPipelineByPropertyName = true)]
+    [ValidateNotNullOrEmpty]
+    [Alias("LP")]
+    [ArgumentCompleter(typeof(XenstorePathCompleter))]
+    public string[] LiteralPath { get; set; } = null!;
 
     /// <summary>
     /// The permissions: the first entry gives the owner and the access of every other domain, the others the access of
@@ -43,26 +55,30 @@ public sealed class SetXenstorePermissionCommand : XenstoreCommand
             return;
         }
 
-        foreach (string item in Path)
+        bool literal = ParameterSetName == LiteralPathSet;
+        foreach (string item in literal ? LiteralPath : Path)
         {
-            if (!TryLocate(item, out XenstoreClient store, out string path))
+            if (!TryResolve(item, literal, out XenstoreClient store, out IReadOnlyList<string> nodes))
             {
                 continue;
             }
 
-            if (!ShouldProcess(path, $"Set permissions to {permissions}"))
+            foreach (string path in nodes)
             {
-                continue;
-            }
-
-            Run(async cancellationToken =>
-            {
-                await store.SetPermissionsAsync(path, permissions, cancellationToken).ConfigureAwait(false);
-                if (PassThru)
+                if (!ShouldProcess(path, $"Set permissions to {permissions}"))
                 {
-                    Emit(new XenstoreItemPermissions(path, await store.GetPermissionsAsync(path, cancellationToken).ConfigureAwait(false)));
+                    continue;
                 }
-            }, path);
+
+                Run(async cancellationToken =>
+                {
+                    await store.SetPermissionsAsync(path, permissions, cancellationToken).ConfigureAwait(false);
+                    if (PassThru)
+                    {
+                        Emit(new XenstoreItemPermissions(path, await store.GetPermissionsAsync(path, cancellationToken).ConfigureAwait(false)));
+                    }
+                }, path);
+            }
         }
     }
 }

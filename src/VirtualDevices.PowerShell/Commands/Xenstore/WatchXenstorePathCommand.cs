@@ -21,6 +21,7 @@ public sealed class WatchXenstorePathCommand : XenstoreCommand
     [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
     [ValidateNotNullOrEmpty]
     [Alias("NodePath")]
+    [ArgumentCompleter(typeof(XenstorePathCompleter))]
     public string[] Path { get; set; } = null!;
 
     /// <summary>Read each changed node and include whether it exists and its value.</summary>
