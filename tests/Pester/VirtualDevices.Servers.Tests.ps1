@@ -220,10 +220,11 @@ Describe 'Error ids of listening and connecting' {
         $stale = Join-Path $TestDrive 'refused.sock'
         New-StaleSocket $stale
         $port = New-RefusingPort
+        $portNumber = $port.LocalEndPoint.Port
         try {
             Connect-Xenstore -SocketPath $stale -ErrorAction SilentlyContinue -ErrorVariable xs
             Connect-NbdDevice -Uri "nbd+unix:///?socket=$stale" -ErrorAction SilentlyContinue -ErrorVariable unix
-            Connect-NbdDevice -Server 127.0.0.1 -Port $port.LocalEndPoint.Port -ErrorAction SilentlyContinue -ErrorVariable tcp
+            Connect-NbdDevice -Server 127.0.0.1 -Port $portNumber -ErrorAction SilentlyContinue -ErrorVariable tcp
         } finally { $port.Dispose() }
 
         foreach ($e in $xs[0], $unix[0], $tcp[0]) {
@@ -231,7 +232,7 @@ Describe 'Error ids of listening and connecting' {
             $e.CategoryInfo.Category | Should -Be 'ConnectionError'
         }
         $xs[0].Exception.Message | Should -BeLike "*nothing listens on the socket '$stale'*"
-        $tcp[0].Exception.Message | Should -BeLike "*nothing listens on 127.0.0.1:$($port.LocalEndPoint.Port)*"
+        $tcp[0].Exception.Message | Should -BeLike "*nothing listens on 127.0.0.1:$portNumber*"
     }
 
     It 'a port in use is AddressInUse (ResourceExists) and says which address and port' {
