@@ -23,9 +23,12 @@ public static class NbdClient
     /// <exception cref="DeviceDisconnectedException">
     /// The server cannot be reached (nothing listens, or the unix socket does not exist) or hung up.
     /// </exception>
-    /// <exception cref="NbdProtocolException">The server broke the protocol.</exception>
+    /// <exception cref="NbdProtocolException">
+    /// The server broke the protocol, or the connections of a multi-conn set disagree on the export's size or flags.
+    /// </exception>
     /// <exception cref="DeviceException">
-    /// The server has no such export (<see cref="DeviceException.ErrorId"/> <c>DeviceNotFound</c>, category
+    /// Connecting (every connection of the set together) took longer than <see cref="NbdClientOptions.ConnectTimeout"/>
+    /// (<c>NbdConnectTimeout</c>, category OperationTimeout). The server has no such export (<see cref="DeviceException.ErrorId"/> <c>DeviceNotFound</c>, category
     /// ObjectNotFound, "The server has no export named 'x'."), or TLS or an option was refused (<c>NbdTlsFailed</c>,
     /// <c>NbdOptionRefused</c>).
     /// </exception>
@@ -36,20 +39,27 @@ public static class NbdClient
         string name = NbdBlockDevice.ResolveName(options);
         options = options with { DeviceName = name };
         var connections = new List<NbdClientConnection>();
+
+        // One deadline for the whole set: a multi-conn connect ends within ConnectTimeout however many connections it opens.
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         try
         {
-            (NbdClientConnection first, NbdNegotiation negotiation) = await OpenAsync(options, cancellationToken).ConfigureAwait(false);
+            (NbdClientConnection first, NbdNegotiation negotiation) =
+                await OpenAsync(options, Remaining(options, clock), "", cancellationToken).ConfigureAwait(false);
             connections.Add(first);
             if (options.Connections > 1 && (negotiation.Flags & NbdTransmissionFlags.CanMultiConnection) != 0)
             {
                 for (int i = 1; i < options.Connections; i++)
                 {
-                    (NbdClientConnection next, NbdNegotiation again) = await OpenAsync(options, cancellationToken).ConfigureAwait(false);
+                    string which = $" (connection {i + 1} of {options.Connections})";
+                    (NbdClientConnection next, NbdNegotiation again) =
+                        await OpenAsync(options, Remaining(options, clock), which, cancellationToken).ConfigureAwait(false);
                     connections.Add(next);
                     if (again.Size != negotiation.Size || again.Flags != negotiation.Flags || again.MinimumBlockSize != negotiation.MinimumBlockSize
                         || again.ExtendedHeaders != negotiation.ExtendedHeaders || again.AllocationContextId is null != negotiation.AllocationContextId is null)
                     {
-                        throw new NbdProtocolException(name, "the connections of a multi-conn export disagree on its size or flags");
+                        throw new NbdProtocolException(name, $"the connections of a multi-conn export disagree on its size or flags{which}: "
+                            + $"{negotiation.Size} bytes, flags 0x{(ushort)negotiation.Flags:x4} on the first; {again.Size} bytes, flags 0x{(ushort)again.Flags:x4}");
                     }
                 }
             }
@@ -58,6 +68,7 @@ public static class NbdClient
         }
         catch
         {
+            // None of them was started (no reading thread yet): disposing closes each socket and frees its buffers.
             foreach (NbdClientConnection connection in connections)
             {
                 await connection.DisposeAsync().ConfigureAwait(false);
@@ -66,6 +77,11 @@ public static class NbdClient
             throw;
         }
     }
+
+    /// <summary>What is left of the connect timeout (zero when it has run out, which then fails as a timeout).</summary>
+    private static TimeSpan Remaining(NbdClientOptions options, System.Diagnostics.Stopwatch clock) =>
+        options.ConnectTimeout == Timeout.InfiniteTimeSpan ? Timeout.InfiniteTimeSpan
+            : options.ConnectTimeout - clock.Elapsed is { Ticks: > 0 } left ? left : TimeSpan.Zero;
 
     /// <summary>
     /// Lists the server's exports (NBD_OPT_LIST) with, where the server answers NBD_OPT_INFO, the size, flags and
@@ -125,13 +141,18 @@ public static class NbdClient
         ListExportsAsync(NbdUri.Parse(uri), cancellationToken);
 
     /// <summary>Connects and negotiates one connection; the handshake blocks, so a thread-pool thread does it.</summary>
-    private static Task<(NbdClientConnection, NbdNegotiation)> OpenAsync(NbdClientOptions options, CancellationToken cancellationToken) =>
-        Task.Run(() => OpenOnThisThreadAsync(options, cancellationToken), CancellationToken.None);
+    /// <param name="options">Where and how to connect.</param>
+    /// <param name="timeLeft">What is left of the connect timeout for this connection.</param>
+    /// <param name="which">Which connection of a multi-conn set this is, for error messages ("" for the first).</param>
+    /// <param name="cancellationToken">The caller's.</param>
+    private static Task<(NbdClientConnection, NbdNegotiation)> OpenAsync(NbdClientOptions options, TimeSpan timeLeft, string which, CancellationToken cancellationToken) =>
+        Task.Run(() => OpenOnThisThreadAsync(options, timeLeft, which, cancellationToken), CancellationToken.None);
 
-    private static async Task<(NbdClientConnection, NbdNegotiation)> OpenOnThisThreadAsync(NbdClientOptions options, CancellationToken cancellationToken)
+    private static async Task<(NbdClientConnection, NbdNegotiation)> OpenOnThisThreadAsync(NbdClientOptions options, TimeSpan timeLeft, string which,
+        CancellationToken cancellationToken)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(options.ConnectTimeout);
+        timeout.CancelAfter(timeLeft);
         NbdSocketStream? stream = null;
         NbdInputBuffer? input = null;
         NbdOptionChannel? channel = null;
@@ -160,7 +181,7 @@ public static class NbdClient
 
             stream?.Dispose();
             input?.Dispose();
-            if (Translate(e, options, timeout, cancellationToken) is { } translated)
+            if (Translate(e, options, timeout, cancellationToken, which) is { } translated)
             {
                 throw translated;
             }
@@ -170,7 +191,8 @@ public static class NbdClient
     }
 
     /// <summary>Turns transport failures during the handshake into the device error hierarchy.</summary>
-    private static Exception? Translate(Exception e, NbdClientOptions options, CancellationTokenSource timeout, CancellationToken cancellationToken)
+    private static Exception? Translate(Exception e, NbdClientOptions options, CancellationTokenSource timeout, CancellationToken cancellationToken,
+        string which = "")
     {
         // A cancelled handshake ends with whatever the closed socket made the blocked call throw.
         if (cancellationToken.IsCancellationRequested)
@@ -181,13 +203,13 @@ public static class NbdClient
         if (timeout.IsCancellationRequested && e is OperationCanceledException or EndOfStreamException or IOException or SocketException or ObjectDisposedException)
         {
             return new DeviceException("NbdConnectTimeout", DeviceErrorCategory.OperationTimeout,
-                $"{NbdUri.Format(options)}: no answer within {options.ConnectTimeout.TotalSeconds:0.#} s", options.DeviceName, e);
+                $"{NbdUri.Format(options)}{which}: no answer within {options.ConnectTimeout.TotalSeconds:0.#} s", options.DeviceName, e);
         }
 
         return e switch
         {
             EndOfStreamException or IOException or SocketException or ObjectDisposedException =>
-                new DeviceDisconnectedException(options.DeviceName, $"{NbdUri.Format(options)}: the server hung up during the handshake ({e.Message})", e),
+                new DeviceDisconnectedException(options.DeviceName, $"{NbdUri.Format(options)}{which}: the server hung up during the handshake ({e.Message})", e),
             _ => null,
         };
     }

@@ -43,6 +43,7 @@ internal sealed class NbdClientConnection : IAsyncDisposable
     private NbdClientRequest? _free;
     private Exception? _dead;
     private int _inFlight;
+    private int _started;
     private Action<Exception>? _onDead;
 
     public NbdClientConnection(string deviceName, Socket socket, Stream stream, NbdInputBuffer input, NbdNegotiation negotiation, NbdClientOptions options)
@@ -80,6 +81,12 @@ internal sealed class NbdClientConnection : IAsyncDisposable
     public void Start(Action<Exception> onDead)
     {
         _onDead = onDead;
+        if (Interlocked.Exchange(ref _started, 1) != 0)
+        {
+            // Disposed before it was started: the disposal tore it down itself.
+            return;
+        }
+
         new Thread(static state => ((NbdClientConnection)state!).ReadLoop()) { IsBackground = true, Name = $"nbd-read {_deviceName}" }.UnsafeStart(this);
     }
 
@@ -224,13 +231,23 @@ internal sealed class NbdClientConnection : IAsyncDisposable
             }
         }
 
-        Abort(new DeviceDisconnectedException(_deviceName));
-        await _readerDone.Task.ConfigureAwait(false);
+        await CloseAndWaitAsync().ConfigureAwait(false);
     }
 
-    public async ValueTask DisposeAsync()
+    public ValueTask DisposeAsync() => CloseAndWaitAsync();
+
+    /// <summary>Closes the socket and waits for the teardown, which the reading thread does, or this call if there is none.</summary>
+    private async ValueTask CloseAndWaitAsync()
     {
         Abort(new DeviceDisconnectedException(_deviceName));
+
+        // A connection of a multi-conn set that failed to connect as a whole was never started: no reading thread
+        // would ever end the wait below (the connect hung for ever), so the teardown happens here.
+        if (Interlocked.Exchange(ref _started, 1) == 0)
+        {
+            Teardown(Volatile.Read(ref _dead)!);
+        }
+
         await _readerDone.Task.ConfigureAwait(false);
     }
 

@@ -59,7 +59,10 @@ public sealed record NbdClientOptions
     /// <summary>Ask for the <c>base:allocation</c> metadata context, so that allocation status comes from the server.</summary>
     public bool RequestBlockStatus { get; init; } = true;
 
-    /// <summary>Limit on connecting plus the handshake.</summary>
+    /// <summary>
+    /// Limit on connecting plus the handshake: of all the connections together when there are several (a multi-conn
+    /// connect that has not finished by then fails as a whole, closing the connections it opened).
+    /// </summary>
     public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
     /// <summary>

@@ -18,6 +18,14 @@ public sealed class XenstoreServerOptions
     /// <summary>Open transactions a connection of a domain may hold (xenstored <c>quota-max-transaction</c>); beyond it ENOSPC.</summary>
     public int MaxTransactionsPerDomain { get; init; } = 10;
 
+    /// <summary>
+    /// Distinct nodes one transaction of a domain may read or change (xenstored's <c>transaction-nodes</c> quota,
+    /// <c>--quota transaction-nodes=N</c>, 1024 by default). A request that would touch one more fails with ENOSPC and
+    /// marks the transaction failed: its commit then fails with ENOMEM, as in xenstored, and applies nothing. Rewriting
+    /// or rereading a node the transaction already touched does not count again.
+    /// </summary>
+    public int MaxTransactionNodes { get; init; } = 1024;
+
     /// <summary>Entries a domain may put in one permission list (xenstored <c>quota-nb-perms-per-node</c>); beyond it ENOSPC.</summary>
     public int MaxPermissionsPerNode { get; init; } = 5;
 

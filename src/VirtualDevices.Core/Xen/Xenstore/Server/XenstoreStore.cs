@@ -40,7 +40,7 @@ internal sealed class XenstoreStore
     /// <summary>The error names the protocol carries, nul-terminated, by <see cref="StoreError"/>.</summary>
     private static readonly byte[][] ErrorNames =
     [
-        [], .. new[] { "EINVAL", "EACCES", "EEXIST", "ENOENT", "ENOSPC", "EAGAIN", "E2BIG", "EPERM", "ENOSYS", "EISCONN" }
+        [], .. new[] { "EINVAL", "EACCES", "EEXIST", "ENOENT", "ENOSPC", "EAGAIN", "E2BIG", "EPERM", "ENOSYS", "EISCONN", "ENOMEM" }
             .Select(name => Encoding.ASCII.GetBytes(name + "\0")),
     ];
 
@@ -57,6 +57,7 @@ internal sealed class XenstoreStore
         EPERM,
         ENOSYS,
         EISCONN,
+        ENOMEM,
     }
 
     /// <summary>Per-request scratch state of the tree edits (the store is single-threaded under <see cref="Sync"/>).</summary>
@@ -392,6 +393,79 @@ internal sealed class XenstoreStore
         transaction?.Touched.Add(Encoding.ASCII.GetString(absolute));
     }
 
+    /// <summary>
+    /// Touches a path a read looks at, unless that would take an unprivileged transaction past its node quota
+    /// (xenstored's <c>transaction-nodes</c>): then the transaction is marked failed and the caller answers ENOSPC.
+    /// </summary>
+    private bool TryTouch(ServerConnection connection, ServerTransaction? transaction, ReadOnlySpan<byte> absolute)
+    {
+        if (transaction is null)
+        {
+            return true;
+        }
+
+        string path = Encoding.ASCII.GetString(absolute);
+        if (!transaction.Touched.Contains(path) && !connection.IsPrivileged && transaction.Touched.Count >= _options.MaxTransactionNodes)
+        {
+            transaction.Failed = true;
+            return false;
+        }
+
+        transaction.Touched.Add(path);
+        return true;
+    }
+
+    /// <summary>
+    /// Whether a change fits an unprivileged transaction's node quota: the nodes it would touch (the path; the closest
+    /// existing ancestor when it creates; the parent when it removes) that the transaction has not touched yet, and
+    /// the entry it would add to the replay log (bounded by the same quota, so that no sequence of changes, not even
+    /// a node removed and rewritten over and over, grows the log without bound).
+    /// </summary>
+    private bool FitsTransactionQuota(ServerTransaction transaction, XenstoreMessageType type, ReadOnlySpan<byte> absolute)
+    {
+        string path = Encoding.ASCII.GetString(absolute);
+        XenstoreNode? existing = Lookup(transaction.Root, absolute);
+        string? other = type switch
+        {
+            XenstoreMessageType.Remove => Encoding.ASCII.GetString(absolute[..Math.Max(1, absolute.LastIndexOf((byte)'/'))]),
+            XenstoreMessageType.Write or XenstoreMessageType.MakeDirectory when existing is null =>
+                Encoding.ASCII.GetString(absolute[..ClosestExistingAncestorLength(transaction.Root, absolute)]),
+            _ => null,
+        };
+        int added = (transaction.Touched.Contains(path) ? 0 : 1)
+            + (other is null || other == path || transaction.Touched.Contains(other) ? 0 : 1);
+        bool logs = type switch
+        {
+            XenstoreMessageType.Write => !transaction.CanRewriteInPlace(path),
+            XenstoreMessageType.MakeDirectory => existing is null,
+            XenstoreMessageType.Remove => existing is not null,
+            _ => true,
+        };
+        return transaction.Touched.Count + added <= _options.MaxTransactionNodes
+            && (!logs || transaction.Operations.Count < _options.MaxTransactionNodes);
+    }
+
+    /// <summary>The length of the closest existing ancestor's path (what a write that creates records as created under).</summary>
+    private static int ClosestExistingAncestorLength(XenstoreNode root, ReadOnlySpan<byte> absolute)
+    {
+        XenstoreNode node = root;
+        ReadOnlySpan<byte> rest = absolute[1..];
+        while (!rest.IsEmpty)
+        {
+            int slash = rest.IndexOf((byte)'/');
+            int index = node.FindChild(slash < 0 ? rest : rest[..slash]);
+            if (index < 0)
+            {
+                break;
+            }
+
+            node = node.Children[index];
+            rest = slash < 0 ? default : rest[(slash + 1)..];
+        }
+
+        return Math.Max(1, absolute.Length - rest.Length - 1);
+    }
+
     // ---------------------------------------------------------------- tree edits (no watch firing, no replies)
 
     /// <summary>Writes (or, with a null value, makes sure of) the node at <paramref name="absolute"/>, creating parents.</summary>
@@ -604,7 +678,11 @@ internal sealed class XenstoreStore
         }
 
         XenstoreNode root = transaction?.Root ?? _root;
-        Touch(transaction, absolute);
+        if (!TryTouch(connection, transaction, absolute))
+        {
+            return StoreError.ENOSPC;
+        }
+
         XenstoreNode? node = Lookup(root, absolute);
         if (node is null)
         {
@@ -675,6 +753,13 @@ internal sealed class XenstoreStore
     private StoreError Change(ServerConnection connection, in XenstoreMessageHeader header, ServerTransaction? transaction,
         XenstoreMessageType type, ReadOnlySpan<byte> absolute, byte[]? value, XenstorePermissions? permissions)
     {
+        if (transaction is not null && !connection.IsPrivileged && !FitsTransactionQuota(transaction, type, absolute))
+        {
+            // Checked before the edit, so that the refused change leaves the transaction's view and counts as they were.
+            transaction.Failed = true;
+            return StoreError.ENOSPC;
+        }
+
         _edit.Reset(connection, transaction);
         XenstoreNode root = transaction?.Root ?? _root;
         XenstoreNode before = root;
@@ -712,7 +797,7 @@ internal sealed class XenstoreStore
 
             if (_edit.Changed)
             {
-                transaction.Operations.Add(new ServerTransactionOperation(type, Encoding.ASCII.GetString(absolute), value, permissions));
+                transaction.Record(new ServerTransactionOperation(type, Encoding.ASCII.GetString(absolute), value, permissions));
             }
         }
         else
@@ -844,7 +929,12 @@ internal sealed class XenstoreStore
     private StoreError FindReadable(ServerConnection connection, ServerTransaction? transaction, ReadOnlySpan<byte> absolute, out XenstoreNode? node)
     {
         XenstoreNode root = transaction?.Root ?? _root;
-        Touch(transaction, absolute);
+        node = null;
+        if (!TryTouch(connection, transaction, absolute))
+        {
+            return StoreError.ENOSPC;
+        }
+
         node = Lookup(root, absolute);
         if (node is null)
         {
@@ -1059,6 +1149,12 @@ internal sealed class XenstoreStore
         connection.Transactions.Remove(header.TransactionId);
         if (verdict[0] == (byte)'T')
         {
+            if (transaction.Failed)
+            {
+                // xenstored: a transaction a request failed in (its node quota) ends with ENOMEM and applies nothing.
+                return StoreError.ENOMEM;
+            }
+
             StoreError error = Commit(connection, transaction);
             if (error != StoreError.None)
             {
