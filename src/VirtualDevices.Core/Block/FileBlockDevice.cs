@@ -100,6 +100,7 @@ public sealed class FileBlockDevice : BlockDevice
             var info = new BlockDeviceInfo(sectorSize, size / sectorSize, options.ReadOnly || deviceReadOnly, features)
             {
                 PreferredTransferSize = Math.Max(sectorSize, DirectAlignment),
+                TrailingBytes = (int)(size % sectorSize),
             };
             return new FileBlockDevice(fd, fullPath, options, info, isBlockSpecial);
         }

@@ -59,18 +59,10 @@ internal sealed class BlockDeviceLease : IAsyncDisposable
     public static BlockDeviceLease OpenFile(string fullPath, bool readOnly) =>
         new(FileBlockDevice.Open(fullPath, new FileBlockDeviceOptions { ReadOnly = readOnly, Name = Path.GetFileName(fullPath) }), owned: true);
 
-    /// <summary>Opens a file read-write if allowed, else read-only, so that its description says whether it is writable.</summary>
-    public static BlockDeviceLease OpenToDescribe(DeviceRegistry registry, string argument, string fullPath)
-    {
-        try
-        {
-            return Open(registry, argument, fullPath, readOnly: false);
-        }
-        catch (DeviceException e) when (e.Category == DeviceErrorCategory.PermissionDenied)
-        {
-            return Open(registry, argument, fullPath, readOnly: true);
-        }
-    }
+    /// <summary>The warning for a file whose size is not a whole number of sectors: its last bytes cannot be reached.</summary>
+    /// <param name="device">The device.</param>
+    public static string TrailingBytesWarning(IBlockDevice device) =>
+        $"{device.Location} is not a whole number of {device.Info.SectorSize}-byte sectors: its last {device.Info.TrailingBytes} bytes are beyond the device's last sector and cannot be read or written (TrailingBytes in Get-BlockDeviceInfo).";
 
     public async ValueTask DisposeAsync()
     {

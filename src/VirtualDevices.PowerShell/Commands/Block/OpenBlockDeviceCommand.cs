@@ -59,6 +59,11 @@ public sealed class OpenBlockDeviceCommand : AsyncCmdlet
                 throw;
             }
 
+            if (device.Info.TrailingBytes > 0)
+            {
+                EmitWarning(BlockDeviceLease.TrailingBytesWarning(device));
+            }
+
             Emit(device);
         }, path);
     }
