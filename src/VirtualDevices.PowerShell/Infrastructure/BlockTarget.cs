@@ -60,7 +60,8 @@ internal sealed class BlockTarget
             return new BlockTarget(fullPath, argument: path, fullPath: fullPath);
         }
 
-        return new BlockTarget(device ?? throw new ArgumentNullException(nameof(device)), device: device);
+        // An unknown name is reported against the name, as the user typed it.
+        return new BlockTarget(device is UnknownDevice unknown ? unknown.Name : device ?? throw new ArgumentNullException(nameof(device)), device: device);
     }
 
     /// <summary>Opens the target: borrows a session device, opens a file, or connects to an export.</summary>
