@@ -551,4 +551,26 @@ Describe 'Rough edges' {
         $device.Info.TrailingBytes | Should -Be 488
         (Get-BlockDeviceInfo -Path $Big).TrailingBytes | Should -Be 0
     }
+
+    It 'refuses a second writer of an image, in the session and while qemu-nbd serves it, unless -NoLock' -Skip:(-not $qemuNbd) {
+        $image = Join-Path $TestDrive 'locked.img'
+        & truncate -s 64M $image
+        $first = Open-BlockDevice -Path $image -Name firstwriter
+        Open-BlockDevice -Path $image -Name second -ErrorAction SilentlyContinue -ErrorVariable failure
+        $failure[0].FullyQualifiedErrorId | Should -BeLike 'DeviceLocked,*'
+        $failure[0].CategoryInfo.Category | Should -Be 'ResourceBusy'
+        Write-BlockDevice -Path $image -Data ([byte[]]::new(512)) -Force -ErrorAction SilentlyContinue -ErrorVariable failure
+        $failure[0].FullyQualifiedErrorId | Should -BeLike 'DeviceLocked,*'
+        (Open-BlockDevice -Path $image -ReadOnly -Name reader).Info.ReadOnly | Should -BeTrue -Because 'a reader is not refused by a writer'
+        Close-BlockDevice firstwriter, reader
+
+        $socket = Join-Path $TestDrive 'locked.sock'
+        $peer = Start-Peer qemu-nbd @('-f', 'raw', '-k', $socket, '-t', $image) $socket
+        try {
+            Open-BlockDevice -Path $image -ErrorAction SilentlyContinue -ErrorVariable failure
+            $failure[0].FullyQualifiedErrorId | Should -BeLike 'DeviceLocked,*'
+            (Get-BlockDeviceInfo -Path $image).ReadOnly | Should -BeTrue -Because 'the image cannot be written while qemu-nbd writes it'
+            (Open-BlockDevice -Path $image -NoLock -Name forced).Info.ReadOnly | Should -BeFalse
+        } finally { Stop-Peer $peer }
+    }
 }

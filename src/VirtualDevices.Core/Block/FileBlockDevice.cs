@@ -44,7 +44,10 @@ public sealed class FileBlockDevice : BlockDevice
     /// <param name="path">The file to open.</param>
     /// <param name="options">Read-only, direct I/O, sector size and name; null for defaults.</param>
     /// <exception cref="DeviceNotFoundException">The file does not exist.</exception>
-    /// <exception cref="DeviceException">The file cannot be opened (permission, not a file).</exception>
+    /// <exception cref="DeviceException">
+    /// The file cannot be opened (permission, not a file), or another writer holds its image lock (<c>DeviceLocked</c>,
+    /// ResourceBusy; <see cref="FileBlockDeviceOptions.NoLock"/> overrides).
+    /// </exception>
     public static FileBlockDevice Open(string path, FileBlockDeviceOptions? options = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
@@ -76,6 +79,11 @@ public sealed class FileBlockDevice : BlockDevice
             if (options.Direct && OperatingSystem.IsMacOS() && Unix.Fcntl(fd, Unix.F_NOCACHE, 1) != 0)
             {
                 throw OpenError(fullPath, Marshal.GetLastPInvokeError());
+            }
+
+            if (!options.NoLock)
+            {
+                ImageLock.Acquire(fd, fullPath, writable: !options.ReadOnly);
             }
 
             (long size, bool isBlockSpecial, int logicalSectorSize, bool deviceReadOnly) = Probe(fd, fullPath);

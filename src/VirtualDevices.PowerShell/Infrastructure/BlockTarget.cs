@@ -65,7 +65,7 @@ internal sealed class BlockTarget
     }
 
     /// <summary>Opens the target: borrows a session device, opens a file, or connects to an export.</summary>
-    public async ValueTask<BlockDeviceLease> OpenAsync(DeviceRegistry registry, bool readOnly, CancellationToken cancellationToken)
+    public async ValueTask<BlockDeviceLease> OpenAsync(DeviceRegistry registry, bool readOnly, CancellationToken cancellationToken, bool noLock = false)
     {
         if (_error is not null)
         {
@@ -79,7 +79,7 @@ internal sealed class BlockTarget
 
         if (_fullPath is not null)
         {
-            return _literal ? BlockDeviceLease.OpenFile(_fullPath, readOnly) : BlockDeviceLease.Open(registry, _argument!, _fullPath, readOnly);
+            return _literal ? BlockDeviceLease.OpenFile(_fullPath, readOnly, noLock) : BlockDeviceLease.Open(registry, _argument!, _fullPath, readOnly, noLock);
         }
 
         // A name that matched no device: its DeviceNotFound error, as the command reports it.
@@ -102,8 +102,9 @@ internal sealed class BlockTarget
         {
             return Open(registry, readOnly: false);
         }
-        catch (DeviceException e) when (e.Category == DeviceErrorCategory.PermissionDenied)
+        catch (DeviceException e) when (e.Category == DeviceErrorCategory.PermissionDenied || e.ErrorId == "DeviceLocked")
         {
+            // Not writable by this session now (permissions, or another writer such as qemu-nbd holds the image lock).
             return Open(registry, readOnly: true);
         }
     }

@@ -26,6 +26,13 @@ public sealed class OpenBlockDeviceCommand : AsyncCmdlet
     [Parameter]
     public SwitchParameter ReadOnly { get; set; }
 
+    /// <summary>
+    /// Open without the advisory image lock qemu also takes, so even an image another writer (qemu-nbd, QEMU, another
+    /// device of this module) has open; for recovery only, as two writers corrupt an image.
+    /// </summary>
+    [Parameter]
+    public SwitchParameter NoLock { get; set; }
+
     /// <summary>Bypass the page cache (O_DIRECT on Linux, F_NOCACHE on macOS).</summary>
     [Parameter]
     public SwitchParameter Direct { get; set; }
@@ -44,6 +51,7 @@ public sealed class OpenBlockDeviceCommand : AsyncCmdlet
             Name = Name,
             ReadOnly = ReadOnly,
             Direct = Direct,
+            NoLock = NoLock,
             SectorSize = MyInvocation.BoundParameters.ContainsKey(nameof(SectorSize)) ? SectorSize : null,
         };
         Run(async _ =>

@@ -85,6 +85,13 @@ public sealed class WriteBlockDeviceCommand : AsyncCmdlet
     [Parameter]
     public SwitchParameter Fua { get; set; }
 
+    /// <summary>
+    /// With -Path or -LiteralPath, open the image without the advisory image lock qemu also takes, so even while
+    /// another writer (qemu-nbd, QEMU, a device of this session) has it open; for recovery only.
+    /// </summary>
+    [Parameter]
+    public SwitchParameter NoLock { get; set; }
+
     /// <summary>Write without asking for confirmation.</summary>
     [Parameter]
     public SwitchParameter Force { get; set; }
@@ -151,7 +158,7 @@ public sealed class WriteBlockDeviceCommand : AsyncCmdlet
         BlockWriteOptions options = Fua ? BlockWriteOptions.ForceUnitAccess : BlockWriteOptions.None;
         Run(async cancellationToken =>
         {
-            IBlockDevice device = (_image ??= await _target!.OpenAsync(Registry, readOnly: false, cancellationToken).ConfigureAwait(false)).Device;
+            IBlockDevice device = (_image ??= await _target!.OpenAsync(Registry, readOnly: false, cancellationToken, NoLock).ConfigureAwait(false)).Device;
             if (bytes % device.Info.SectorSize != 0)
             {
                 throw new BlockMisalignedException(device.Name, $"input length {bytes}", device.Info.SectorSize);
