@@ -464,7 +464,9 @@ Describe 'Unknown device and server names are non-terminating errors' {
         $failure.Count | Should -Be 1
         $failure[0].FullyQualifiedErrorId | Should -BeLike "$Id,*"
         $failure[0].CategoryInfo.Category | Should -Be 'ObjectNotFound'
-        { & $Run -ErrorAction Stop } | Should -Throw -ErrorId "$Id,*"
+        $thrown = $null
+        try { & $Run -ErrorAction Stop } catch { $thrown = $_ }
+        $thrown.FullyQualifiedErrorId | Should -BeLike "$Id,*"
     }
 }
 

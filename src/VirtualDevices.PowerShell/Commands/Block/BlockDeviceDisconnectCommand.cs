@@ -8,7 +8,9 @@ namespace VirtualDevices.PowerShell.Commands.Block;
 /// What Close-BlockDevice and Disconnect-NbdDevice share: devices of the session (objects or names, from the
 /// pipeline too), each disconnected after ShouldProcess and removed from the session. A device that an NBD server of
 /// the session exports is pinned: closing it would leave the server running with clients that get ESHUTDOWN on every
-/// request, so it is refused (DeviceInUse, ResourceBusy) unless -Force, which stops those servers first.
+/// request, so it is refused (DeviceInUse, ResourceBusy) unless -Force, which stops those servers first. The impact
+/// is Medium (closing a RAM disk discards its contents; an NBD client's server may be the only way back to its data),
+/// so -Confirm or $ConfirmPreference = 'Medium' asks, and -Force does not.
 /// </summary>
 public abstract class BlockDeviceDisconnectCommand : AsyncCmdlet
 {
@@ -18,7 +20,10 @@ public abstract class BlockDeviceDisconnectCommand : AsyncCmdlet
     [ArgumentCompleter(typeof(DeviceNameCompleter))]
     public IBlockDevice[] Device { get; set; } = null!;
 
-    /// <summary>Also stop the NBD servers of the session that export the device (otherwise such a device is not closed).</summary>
+    /// <summary>
+    /// Also stop the NBD servers of the session that export the device (otherwise such a device is not closed), and
+    /// do not ask for confirmation.
+    /// </summary>
     [Parameter]
     public SwitchParameter Force { get; set; }
 
@@ -58,7 +63,7 @@ public abstract class BlockDeviceDisconnectCommand : AsyncCmdlet
             }
 
             string action = servers.Count > 0 ? $"{Action}, after stopping the NBD server {serverNames} that exports it" : Action;
-            if (!ShouldProcess(device.ToString()!, action))
+            if (!ShouldChange(device.ToString()!, action, Force))
             {
                 continue;
             }

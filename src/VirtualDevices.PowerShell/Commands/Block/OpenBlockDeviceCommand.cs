@@ -56,6 +56,13 @@ public sealed class OpenBlockDeviceCommand : AsyncCmdlet
         };
         Run(async _ =>
         {
+            // Check the name before opening: a taken name is the user's first mistake to hear about, and opening
+            // first could report the image lock of the device that already has the name instead.
+            if (Name is not null && Registry.TryGet(Name, out global::VirtualDevices.Devices.IDevice? _))
+            {
+                throw new DeviceException("DeviceNameInUse", DeviceErrorCategory.ResourceExists, $"A device named '{Name}' is already open in this session.", Name);
+            }
+
             FileBlockDevice device = FileBlockDevice.Open(path, options);
             try
             {
