@@ -552,6 +552,11 @@ Describe 'Rough edges' {
         $warned[0].Message | Should -BeLike '*488 bytes*'
         $device.Info.TrailingBytes | Should -Be 488
         (Get-BlockDeviceInfo -Path $Big).TrailingBytes | Should -Be 0
+        # The list view shows them only when there are some, on one line at 80 columns.
+        $lines = (Get-BlockDeviceInfo -LiteralPath $odd | Out-String -Width 80) -split "`n"
+        $lines | Where-Object { $_ -match '^TrailingBytes\s+: 488 bytes past the last sector\s*$' } | Should -HaveCount 1
+        (Get-BlockDeviceInfo -Path $Big | Out-String -Width 80) | Should -Not -Match 'TrailingBytes'
+
     }
 
     It 'refuses a second writer of an image, in the session and while qemu-nbd serves it, unless -NoLock' -Skip:(-not $qemuNbd) {
