@@ -124,6 +124,7 @@ public sealed class WriteBlockDeviceCommand : AsyncCmdlet
             // device of another sector size (sector 8 of 512 bytes is byte 4096, sector 1 of a 4096-byte device).
             sector = null;
         }
+
         long bytes;
         try
         {
@@ -164,8 +165,8 @@ public sealed class WriteBlockDeviceCommand : AsyncCmdlet
                 throw new BlockMisalignedException(device.Name, $"input length {bytes}", device.Info.SectorSize);
             }
 
-            // Both styles go to Resolve, which refuses -Sector with -Offset (a piped object's Sector included) rather
-            // than let one silently win.
+            // Both styles go to Resolve, which refuses -Sector with -Offset (one from the command line, the other from a
+            // piped object) rather than let one silently win.
             (long first, _) = BlockRange.Resolve(device, sector, offset is null ? bytes / device.Info.SectorSize : null, offset, offset is null ? null : bytes);
             var clock = Stopwatch.StartNew();
             if (inFile is null)
