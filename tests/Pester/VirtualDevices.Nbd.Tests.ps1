@@ -358,8 +358,10 @@ Describe 'Disconnect-NbdDevice' {
         (Get-BlockDevice -Name kept1).Name | Should -BeExactly 'kept1'
     }
 
-    It 'fails at parameter binding for a name that no device has' {
-        { Disconnect-NbdDevice -Device nosuchdevice } | Should -Throw -ErrorId 'ParameterArgumentTransformationError*'
+    It 'reports a name that no device has as a non-terminating DeviceNotFound error' {
+        Disconnect-NbdDevice -Device nosuchdevice -ErrorAction SilentlyContinue -ErrorVariable failure
+        $failure[0].FullyQualifiedErrorId | Should -BeLike 'DeviceNotFound,*'
+        { Disconnect-NbdDevice -Device nosuchdevice -ErrorAction Stop } | Should -Throw -ErrorId 'DeviceNotFound,*'
     }
 }
 
@@ -902,8 +904,10 @@ Describe 'Stop-NbdServer and Get-NbdServer' {
         (Get-NbdServer -Name whatif1).IsRunning | Should -BeTrue
     }
 
-    It 'fails at parameter binding for a name that no server has' {
-        { Stop-NbdServer -Server nosuchserver } | Should -Throw -ErrorId 'ParameterArgumentTransformationError*'
+    It 'reports a name that no server has as a non-terminating NbdServerNotFound error' {
+        Stop-NbdServer -Server nosuchserver -ErrorAction SilentlyContinue -ErrorVariable failure
+        $failure[0].FullyQualifiedErrorId | Should -BeLike 'NbdServerNotFound,*'
+        { Stop-NbdServer -Server nosuchserver -ErrorAction Stop } | Should -Throw -ErrorId 'NbdServerNotFound,*'
     }
 
     It 'gets every server, or those whose names match, with wildcards' {

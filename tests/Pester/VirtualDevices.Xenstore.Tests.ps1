@@ -281,7 +281,8 @@ Describe 'Stop-XenstoreServer' {
     }
 
     It 'refuses a name that is not in use' {
-        { Stop-XenstoreServer -Server nosuch } | Should -Throw -ErrorId 'ParameterArgumentTransformationError*'
+        # A non-terminating XenstoreServerNotFound error, so -ErrorAction Stop makes it terminating.
+        { Stop-XenstoreServer -Server nosuch -ErrorAction Stop } | Should -Throw -ErrorId 'XenstoreServerNotFound,*'
     }
 }
 
@@ -365,7 +366,7 @@ Describe 'Connect-Xenstore and Disconnect-Xenstore' {
     }
 
     It 'refuses a -Server name that is not in use' {
-        { Connect-Xenstore -Server nosuch } | Should -Throw -ErrorId 'ParameterArgumentTransformationError*'
+        { Connect-Xenstore -Server nosuch -ErrorAction Stop } | Should -Throw -ErrorId 'XenstoreServerNotFound,*'
     }
 
     It 'refuses a negative -DomainId' {

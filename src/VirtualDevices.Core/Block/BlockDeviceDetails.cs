@@ -19,6 +19,7 @@ public sealed class BlockDeviceDetails
         Features = info.Features;
         PreferredTransferSize = info.PreferredTransferSize;
         MaximumTransferSize = info.MaximumTransferSize;
+        TrailingBytes = info.TrailingBytes;
     }
 
     /// <summary>The device's name.</summary>
@@ -65,4 +66,7 @@ public sealed class BlockDeviceDetails
 
     /// <summary>The largest transfer, or 0 for no limit.</summary>
     public int MaximumTransferSize { get; }
+
+    /// <summary>Bytes at the end of the file or export beyond the last whole sector, which the device cannot reach (0 normally).</summary>
+    public int TrailingBytes { get; }
 }

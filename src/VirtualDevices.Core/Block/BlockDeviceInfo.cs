@@ -48,6 +48,13 @@ public sealed record BlockDeviceInfo
     /// <summary>The largest single request the device takes, in bytes; 0 for no limit. Larger requests are split.</summary>
     public int MaximumTransferSize { get; init; }
 
+    /// <summary>
+    /// Bytes at the end of the underlying file or export that do not fill a whole sector, and so cannot be read or
+    /// written through the device (an image of 1000 bytes with 512-byte sectors has 1 sector and 488 such bytes); 0 for
+    /// most devices.
+    /// </summary>
+    public int TrailingBytes { get; init; }
+
     /// <summary>True when the device supports every feature in <paramref name="features"/>.</summary>
     /// <param name="features">The features to test.</param>
     public bool Supports(BlockFeatures features) => (Features & features) == features;

@@ -44,7 +44,10 @@ public sealed class FileBlockDevice : BlockDevice
     /// <param name="path">The file to open.</param>
     /// <param name="options">Read-only, direct I/O, sector size and name; null for defaults.</param>
     /// <exception cref="DeviceNotFoundException">The file does not exist.</exception>
-    /// <exception cref="DeviceException">The file cannot be opened (permission, not a file).</exception>
+    /// <exception cref="DeviceException">
+    /// The file cannot be opened (permission, not a file), or another writer holds its image lock (<c>DeviceLocked</c>,
+    /// ResourceBusy; <see cref="FileBlockDeviceOptions.NoLock"/> overrides).
+    /// </exception>
     public static FileBlockDevice Open(string path, FileBlockDeviceOptions? options = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
@@ -78,6 +81,11 @@ public sealed class FileBlockDevice : BlockDevice
                 throw OpenError(fullPath, Marshal.GetLastPInvokeError());
             }
 
+            if (!options.NoLock)
+            {
+                ImageLock.Acquire(fd, fullPath, writable: !options.ReadOnly);
+            }
+
             (long size, bool isBlockSpecial, int logicalSectorSize, bool deviceReadOnly) = Probe(fd, fullPath);
             int sectorSize = options.SectorSize ?? (isBlockSpecial ? logicalSectorSize : 512);
             if (isBlockSpecial && sectorSize < logicalSectorSize)
@@ -100,6 +108,7 @@ public sealed class FileBlockDevice : BlockDevice
             var info = new BlockDeviceInfo(sectorSize, size / sectorSize, options.ReadOnly || deviceReadOnly, features)
             {
                 PreferredTransferSize = Math.Max(sectorSize, DirectAlignment),
+                TrailingBytes = (int)(size % sectorSize),
             };
             return new FileBlockDevice(fd, fullPath, options, info, isBlockSpecial);
         }

@@ -15,6 +15,12 @@ public sealed record FileBlockDeviceOptions
     /// </summary>
     public int? SectorSize { get; init; }
 
+    /// <summary>
+    /// Open without qemu's advisory image lock (see <c>ImageLock</c>): neither check that no one else writes the
+    /// image nor tell others that this device does. For recovery only: two writers corrupt an image.
+    /// </summary>
+    public bool NoLock { get; init; }
+
     /// <summary>The device's name, or null for <c>fileN</c>.</summary>
     public string? Name { get; init; }
 }

@@ -26,14 +26,14 @@ internal sealed class BlockDeviceLease : IAsyncDisposable
     /// is the name of a block device open in the session, uses that device (so <c>Read-BlockDevice disk0</c> works
     /// as <c>-Device disk0</c> would).
     /// </summary>
-    public static BlockDeviceLease Open(DeviceRegistry registry, string argument, string fullPath, bool readOnly)
+    public static BlockDeviceLease Open(DeviceRegistry registry, string argument, string fullPath, bool readOnly, bool noLock = false)
     {
         if (!File.Exists(fullPath) && !Directory.Exists(fullPath) && registry.TryGet(argument, out IDevice? device) && device is IBlockDevice block)
         {
             return Borrow(block);
         }
 
-        return OpenFile(fullPath, readOnly);
+        return OpenFile(fullPath, readOnly, noLock);
     }
 
     /// <summary>Connects to an NBD export for this command alone (the one-shot -Uri of the block cmdlets).</summary>
@@ -56,21 +56,13 @@ internal sealed class BlockDeviceLease : IAsyncDisposable
     }
 
     /// <summary>Opens a file for this command alone, named after the file rather than taking a fileN name.</summary>
-    public static BlockDeviceLease OpenFile(string fullPath, bool readOnly) =>
-        new(FileBlockDevice.Open(fullPath, new FileBlockDeviceOptions { ReadOnly = readOnly, Name = Path.GetFileName(fullPath) }), owned: true);
+    public static BlockDeviceLease OpenFile(string fullPath, bool readOnly, bool noLock = false) =>
+        new(FileBlockDevice.Open(fullPath, new FileBlockDeviceOptions { ReadOnly = readOnly, NoLock = noLock, Name = Path.GetFileName(fullPath) }), owned: true);
 
-    /// <summary>Opens a file read-write if allowed, else read-only, so that its description says whether it is writable.</summary>
-    public static BlockDeviceLease OpenToDescribe(DeviceRegistry registry, string argument, string fullPath)
-    {
-        try
-        {
-            return Open(registry, argument, fullPath, readOnly: false);
-        }
-        catch (DeviceException e) when (e.Category == DeviceErrorCategory.PermissionDenied)
-        {
-            return Open(registry, argument, fullPath, readOnly: true);
-        }
-    }
+    /// <summary>The warning for a file whose size is not a whole number of sectors: its last bytes cannot be reached.</summary>
+    /// <param name="device">The device.</param>
+    public static string TrailingBytesWarning(IBlockDevice device) =>
+        $"{device.Location} is not a whole number of {device.Info.SectorSize}-byte sectors: its last {device.Info.TrailingBytes} bytes are beyond the device's last sector and cannot be read or written (TrailingBytes in Get-BlockDeviceInfo).";
 
     public async ValueTask DisposeAsync()
     {

@@ -16,9 +16,11 @@ internal sealed class BlockTarget
     private readonly IBlockDevice? _device;
     private readonly NbdClientOptions? _nbd;
     private readonly Exception? _error;
+    private readonly bool _literal;
 
-    private BlockTarget(object errorTarget, string? argument = null, string? fullPath = null, IBlockDevice? device = null, NbdClientOptions? nbd = null, Exception? error = null)
+    private BlockTarget(object errorTarget, string? argument = null, string? fullPath = null, IBlockDevice? device = null, NbdClientOptions? nbd = null, Exception? error = null, bool literal = false)
     {
+        _literal = literal;
         ErrorTarget = errorTarget;
         _argument = argument;
         _fullPath = fullPath;
@@ -32,6 +34,10 @@ internal sealed class BlockTarget
 
     /// <summary>True when the target is a device the session owns (not opened by the command).</summary>
     public bool IsSessionDevice => _device is not null;
+
+    /// <summary>A file already resolved to its full path (from -LiteralPath, or a wildcard's match): never a device name.</summary>
+    /// <param name="fullPath">The file's full path.</param>
+    public static BlockTarget ForFile(string fullPath) => new(fullPath, argument: fullPath, fullPath: fullPath, literal: true);
 
     /// <summary>Binds whichever of the three the parameter set gave.</summary>
     public static BlockTarget Bind(PSCmdlet cmdlet, string? path, IBlockDevice? device, string? uri)
@@ -54,11 +60,12 @@ internal sealed class BlockTarget
             return new BlockTarget(fullPath, argument: path, fullPath: fullPath);
         }
 
-        return new BlockTarget(device ?? throw new ArgumentNullException(nameof(device)), device: device);
+        // An unknown name is reported against the name, as the user typed it.
+        return new BlockTarget(device is UnknownDevice unknown ? unknown.Name : device ?? throw new ArgumentNullException(nameof(device)), device: device);
     }
 
     /// <summary>Opens the target: borrows a session device, opens a file, or connects to an export.</summary>
-    public async ValueTask<BlockDeviceLease> OpenAsync(DeviceRegistry registry, bool readOnly, CancellationToken cancellationToken)
+    public async ValueTask<BlockDeviceLease> OpenAsync(DeviceRegistry registry, bool readOnly, CancellationToken cancellationToken, bool noLock = false)
     {
         if (_error is not null)
         {
@@ -70,6 +77,38 @@ internal sealed class BlockTarget
             return await BlockDeviceLease.ConnectAsync(_nbd, cancellationToken).ConfigureAwait(false);
         }
 
-        return _fullPath is not null ? BlockDeviceLease.Open(registry, _argument!, _fullPath, readOnly) : BlockDeviceLease.Borrow(_device!);
+        if (_fullPath is not null)
+        {
+            return _literal ? BlockDeviceLease.OpenFile(_fullPath, readOnly, noLock) : BlockDeviceLease.Open(registry, _argument!, _fullPath, readOnly, noLock);
+        }
+
+        // A name that matched no device: its DeviceNotFound error, as the command reports it.
+        return _device is UnknownDevice unknown ? throw unknown.Error : BlockDeviceLease.Borrow(_device!);
     }
+
+    /// <summary>
+    /// Opens a file target read-write if allowed, else read-only, so that its description says whether it is
+    /// writable; borrows a session device.
+    /// </summary>
+    /// <param name="registry">The session's devices.</param>
+    public BlockDeviceLease OpenToDescribe(DeviceRegistry registry)
+    {
+        if (_fullPath is null)
+        {
+            return _device is UnknownDevice unknown ? throw unknown.Error : BlockDeviceLease.Borrow(_device!);
+        }
+
+        try
+        {
+            return Open(registry, readOnly: false);
+        }
+        catch (DeviceException e) when (e.Category == DeviceErrorCategory.PermissionDenied || e.ErrorId == "DeviceLocked")
+        {
+            // Not writable by this session now (permissions, or another writer such as qemu-nbd holds the image lock).
+            return Open(registry, readOnly: true);
+        }
+    }
+
+    private BlockDeviceLease Open(DeviceRegistry registry, bool readOnly) =>
+        _literal ? BlockDeviceLease.OpenFile(_fullPath!, readOnly) : BlockDeviceLease.Open(registry, _argument!, _fullPath!, readOnly);
 }

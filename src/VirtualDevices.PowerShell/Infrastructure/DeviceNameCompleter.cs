@@ -15,8 +15,16 @@ public sealed class DeviceNameCompleter : IArgumentCompleter
         DeviceKind? kind = commandName.Contains("Block", StringComparison.OrdinalIgnoreCase) ? DeviceKind.Block
             : commandName.Contains("Network", StringComparison.OrdinalIgnoreCase) ? DeviceKind.Network
             : null;
+        // Disconnect-NbdDevice takes NBD devices only (it refuses the others), so it offers only those; Start-NbdServer
+        // and Connect-NbdDevice serve or name any block device.
+        bool nbdOnly = string.Equals(commandName, "Disconnect-NbdDevice", StringComparison.OrdinalIgnoreCase);
         foreach (IDevice device in ModuleSession.Current.Devices.Devices)
         {
+            if (nbdOnly && device is not VirtualDevices.Nbd.Client.NbdBlockDevice)
+            {
+                continue;
+            }
+
             if ((kind is null || device.Kind == kind) && device.Name.StartsWith(prefix, StringComparison.OrdinalIgnoreCase))
             {
                 yield return new CompletionResult(device.Name, device.Name, CompletionResultType.ParameterValue, $"{device.Name}: {device.Driver} {device.Location}");

@@ -2,7 +2,10 @@ using System.Management.Automation;
 
 namespace VirtualDevices.PowerShell.Infrastructure;
 
-/// <summary>Lets a server parameter take the name of an NBD server of the session as well as the object.</summary>
+/// <summary>
+/// Lets a server parameter take the name of an NBD server of the session as well as the object; an unknown name binds a
+/// placeholder that the command reports as a non-terminating NbdServerNotFound error (<see cref="UnknownServers"/>).
+/// </summary>
 [AttributeUsage(AttributeTargets.Property | AttributeTargets.Field)]
 public sealed class NbdServerTransformationAttribute : ArgumentTransformationAttribute
 {
@@ -14,7 +17,7 @@ public sealed class NbdServerTransformationAttribute : ArgumentTransformationAtt
         {
             string name => ModuleSession.Current.Services.OfType<NbdServerHost>()
                 .FirstOrDefault(s => string.Equals(s.Name, name, StringComparison.OrdinalIgnoreCase)).Service?.Server
-                ?? throw new ArgumentTransformationMetadataException($"No NBD server named '{name}' runs in this session. Get-NbdServer lists them."),
+                ?? (object)UnknownServers.Nbd(name),
             object[] array => array.Select(item => Transform(engineIntrinsics, item)).ToArray(),
             _ => value,
         };

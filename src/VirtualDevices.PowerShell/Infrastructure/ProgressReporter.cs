@@ -15,7 +15,10 @@ internal sealed class ProgressReporter : IProgress<long>
     private readonly ProgressRecord _record;
     private readonly long _total;
     private readonly Stopwatch _clock = Stopwatch.StartNew();
-    private TimeSpan _last = TimeSpan.MinValue;
+
+    // One interval before the start, so the first report is shown at once. (TimeSpan.MinValue here made
+    // Elapsed - _last overflow on the first report: every transfer of 16 MiB or more failed.)
+    private TimeSpan _last = -s_interval;
 
     public ProgressReporter(Action<ProgressRecord> write, int activityId, string activity, long totalBytes)
     {

@@ -3,7 +3,11 @@ using VirtualDevices.Xen.Xenstore;
 
 namespace VirtualDevices.PowerShell.Infrastructure;
 
-/// <summary>Lets a server parameter take the name of an embedded xenstore server of the session as well as the object.</summary>
+/// <summary>
+/// Lets a server parameter take the name of an embedded xenstore server of the session as well as the object; an
+/// unknown name binds a placeholder that the command reports as a non-terminating XenstoreServerNotFound error
+/// (<see cref="UnknownServers"/>).
+/// </summary>
 [AttributeUsage(AttributeTargets.Property | AttributeTargets.Field)]
 public sealed class XenstoreServerTransformationAttribute : ArgumentTransformationAttribute
 {
@@ -15,7 +19,7 @@ public sealed class XenstoreServerTransformationAttribute : ArgumentTransformati
         {
             string name => ModuleSession.Current.Services.OfType<XenstoreServer>()
                 .FirstOrDefault(s => string.Equals(s.Name, name, StringComparison.OrdinalIgnoreCase)).Service
-                ?? throw new ArgumentTransformationMetadataException($"No xenstore server named '{name}' runs in this session. Get-XenstoreServer lists them."),
+                ?? (object)UnknownServers.Xenstore(name),
             object[] array => array.Select(item => Transform(engineIntrinsics, item)).ToArray(),
             _ => value,
         };

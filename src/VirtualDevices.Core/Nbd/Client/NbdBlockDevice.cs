@@ -310,7 +310,13 @@ public sealed class NbdBlockDevice : BlockDevice, IInlineCompletionReader
 
     private static BlockDeviceInfo CreateInfo(NbdNegotiation negotiation, NbdClientOptions options, out int maximumRequest)
     {
-        int sectorSize = negotiation.MinimumBlockSize > 0 ? negotiation.MinimumBlockSize : negotiation.Size % 512 == 0 ? 512 : 1;
+        // The NBD minimum block size is only the smallest unit the server can take (qemu-nbd advertises 1 for a raw
+        // image): every multiple of it is valid too (doc/proto.md, "Block size constraints": lengths and offsets that
+        // are multiples of the minimum). Sectors of 1 byte would make every copy's sector numbers mean bytes, so, as
+        // the Linux nbd driver and nbdcopy do, a minimum under 512 (a power of two, so it divides 512) gives 512-byte
+        // sectors when the size allows; a larger minimum is the sector size itself.
+        int minimum = negotiation.MinimumBlockSize > 0 ? negotiation.MinimumBlockSize : 1;
+        int sectorSize = minimum >= 512 ? minimum : negotiation.Size % 512 == 0 ? 512 : minimum;
         NbdTransmissionFlags flags = negotiation.Flags;
         BlockFeatures features = BlockFeatures.None;
         features |= (flags & NbdTransmissionFlags.SendFlush) != 0 ? BlockFeatures.Flush : 0;
@@ -334,6 +340,7 @@ public sealed class NbdBlockDevice : BlockDevice, IInlineCompletionReader
         {
             PreferredTransferSize = Math.Max(sectorSize, preferred / sectorSize * sectorSize),
             MaximumTransferSize = maximumRequest,
+            TrailingBytes = (int)(negotiation.Size % sectorSize),
         };
     }
 

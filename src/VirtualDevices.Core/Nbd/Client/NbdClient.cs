@@ -1,4 +1,5 @@
 using System.Net.Sockets;
+using VirtualDevices.Devices;
 using VirtualDevices.Nbd.Protocol;
 
 namespace VirtualDevices.Nbd.Client;
@@ -36,6 +37,7 @@ public static class NbdClient
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
+        string? requestedName = options.DeviceName;
         string name = NbdBlockDevice.ResolveName(options);
         options = options with { DeviceName = name };
         var connections = new List<NbdClientConnection>();
@@ -72,6 +74,12 @@ public static class NbdClient
             foreach (NbdClientConnection connection in connections)
             {
                 await connection.DisposeAsync().ConfigureAwait(false);
+            }
+
+            // A failed connect must not use up a default name (nbd0, nbd1... for connects that never made a device).
+            if (string.IsNullOrEmpty(requestedName))
+            {
+                DeviceNames.Return("nbd", name);
             }
 
             throw;

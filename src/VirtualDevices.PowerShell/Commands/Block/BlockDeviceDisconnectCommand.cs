@@ -6,7 +6,11 @@ namespace VirtualDevices.PowerShell.Commands.Block;
 
 /// <summary>
 /// What Close-BlockDevice and Disconnect-NbdDevice share: devices of the session (objects or names, from the
-/// pipeline too), each disconnected after ShouldProcess and removed from the session.
+/// pipeline too), each disconnected after ShouldProcess and removed from the session. A device that an NBD server of
+/// the session exports is pinned: closing it would leave the server running with clients that get ESHUTDOWN on every
+/// request, so it is refused (DeviceInUse, ResourceBusy) unless -Force, which stops those servers first. The impact
+/// is Medium (closing a RAM disk discards its contents; an NBD client's server may be the only way back to its data),
+/// so -Confirm or $ConfirmPreference = 'Medium' asks, and -Force does not.
 /// </summary>
 public abstract class BlockDeviceDisconnectCommand : AsyncCmdlet
 {
@@ -15,6 +19,13 @@ public abstract class BlockDeviceDisconnectCommand : AsyncCmdlet
     [DeviceTransformation]
     [ArgumentCompleter(typeof(DeviceNameCompleter))]
     public IBlockDevice[] Device { get; set; } = null!;
+
+    /// <summary>
+    /// Also stop the NBD servers of the session that export the device (otherwise such a device is not closed), and
+    /// do not ask for confirmation.
+    /// </summary>
+    [Parameter]
+    public SwitchParameter Force { get; set; }
 
     /// <summary>The verb shown by -WhatIf and -Confirm.</summary>
     protected abstract string Action { get; }
@@ -28,19 +39,50 @@ public abstract class BlockDeviceDisconnectCommand : AsyncCmdlet
     {
         foreach (IBlockDevice device in Device)
         {
+            if (UnknownDevice.Report(this, device))
+            {
+                continue;
+            }
+
             if (Refuse(device) is { } refusal)
             {
                 WriteError(ErrorRecords.FromException(refusal, device));
                 continue;
             }
 
-            if (!ShouldProcess(device.ToString()!, Action))
+            var servers = Session.Services.OfType<NbdServerHost>()
+                .Where(s => s.Service.Server.Exports.Any(e => ReferenceEquals(e.Device, device)))
+                .ToList();
+            string serverNames = string.Join(", ", servers.Select(s => s.Name));
+            if (servers.Count > 0 && !Force)
+            {
+                WriteError(ErrorRecords.FromException(new DeviceException("DeviceInUse", DeviceErrorCategory.ResourceBusy,
+                    $"'{device.Name}' is exported by the NBD server {serverNames}: stop it first (Stop-NbdServer {serverNames}), or give -Force to stop it and {Action.ToLowerInvariant()} the device.",
+                    device.Name), device));
+                continue;
+            }
+
+            string action = servers.Count > 0 ? $"{Action}, after stopping the NBD server {serverNames} that exports it" : Action;
+            if (!ShouldChange(device.ToString()!, action, Force))
             {
                 continue;
             }
 
             Run(async cancellationToken =>
             {
+                foreach ((string _, NbdServerHost host) in servers)
+                {
+                    Session.Services.Remove(host);
+                    try
+                    {
+                        await host.Server.StopAsync(cancellationToken).ConfigureAwait(false);
+                    }
+                    finally
+                    {
+                        await host.DisposeAsync().ConfigureAwait(false);
+                    }
+                }
+
                 await device.DisconnectAsync(cancellationToken).ConfigureAwait(false);
                 Registry.Remove(device);
             }, device);

@@ -19,17 +19,29 @@ public abstract class BlockRangeCommand : AsyncCmdlet
     /// <summary>The parameter set of -Uri.</summary>
     protected const string UriSet = "Uri";
 
-    /// <summary>The disk image or block-special file (opened read-only for this command alone).</summary>
-    [Parameter(Mandatory = true, Position = 0, ParameterSetName = PathSet, ValueFromPipelineByPropertyName = true)]
-    [Alias("FullName")]
-    [ValidateNotNullOrEmpty]
-    public string Path { get; set; } = null!;
+    /// <summary>The parameter set of -LiteralPath.</summary>
+    protected const string LiteralPathSet = "LiteralPath";
 
-    /// <summary>A device open in the session, or its name.</summary>
+    /// <summary>
+    /// Disk images or block-special files (opened read-only for this command alone); wildcards are allowed. A name
+    /// that is no file but a device of the session means that device.
+    /// </summary>
+    [Parameter(Mandatory = true, Position = 0, ParameterSetName = PathSet, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
+    [SupportsWildcards]
+    [ValidateNotNullOrEmpty]
+    public string[] Path { get; set; } = null!;
+
+    /// <summary>Disk images or block-special files, taken as written (no wildcards); binds the PSPath of piped files.</summary>
+    [Parameter(Mandatory = true, ParameterSetName = LiteralPathSet, ValueFromPipelineByPropertyName = true)]
+    [Alias("PSPath", "LP", "FullName")]
+    [ValidateNotNullOrEmpty]
+    public string[] LiteralPath { get; set; } = null!;
+
+    /// <summary>Devices open in the session, or their names; binds piped devices.</summary>
     [Parameter(Mandatory = true, Position = 0, ParameterSetName = DeviceSet, ValueFromPipeline = true)]
     [DeviceTransformation]
     [ArgumentCompleter(typeof(DeviceNameCompleter))]
-    public IBlockDevice Device { get; set; } = null!;
+    public IBlockDevice[] Device { get; set; } = null!;
 
     /// <summary>An NBD URI (nbd://host/export, nbd+unix:///export?socket=...) to connect to for this command alone.</summary>
     [Parameter(Mandatory = true, ParameterSetName = UriSet)]
@@ -46,9 +58,8 @@ public abstract class BlockRangeCommand : AsyncCmdlet
     [ValidateRange(0, long.MaxValue)]
     public long Count { get; set; }
 
-    /// <summary>The device the parameter set names, bound on the pipeline thread.</summary>
-    private protected BlockTarget BindTarget() =>
-        BlockTarget.Bind(this, ParameterSetName == PathSet ? Path : null, ParameterSetName == DeviceSet ? Device : null, ParameterSetName == UriSet ? Uri : null);
+    /// <summary>The devices the parameter set names, bound on the pipeline thread (wildcards resolved here).</summary>
+    private protected IEnumerable<BlockTarget> BindTargets() => BlockTargets.Bind(this, ParameterSetName, Path, LiteralPath, Device, Uri);
 
     /// <summary>The value of a parameter if the caller gave it, else null.</summary>
     /// <param name="name">The parameter's name.</param>

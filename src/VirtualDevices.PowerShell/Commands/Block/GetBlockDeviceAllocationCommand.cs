@@ -14,16 +14,18 @@ public sealed class GetBlockDeviceAllocationCommand : BlockRangeCommand
     /// <inheritdoc/>
     protected override void ProcessRecord()
     {
-        BlockTarget target = BindTarget();
         long? sector = Bound(nameof(Sector), Sector), count = Bound(nameof(Count), Count);
-        Run(async cancellationToken =>
+        foreach (BlockTarget target in BindTargets())
         {
-            await using BlockDeviceLease lease = await target.OpenAsync(Registry, readOnly: true, cancellationToken).ConfigureAwait(false);
-            (long first, long n) = BlockRange.Resolve(lease.Device, sector, count, null, null);
-            await foreach (BlockAllocationExtent extent in lease.Device.GetAllocationMapAsync(first, n, cancellationToken).ConfigureAwait(false))
-            {
-                await EmitAsync(extent).ConfigureAwait(false);
-            }
-        }, target.ErrorTarget);
+            Run(async cancellationToken =>
+        {
+                await using BlockDeviceLease lease = await target.OpenAsync(Registry, readOnly: true, cancellationToken).ConfigureAwait(false);
+                (long first, long n) = BlockRange.Resolve(lease.Device, sector, count, null, null);
+                await foreach (BlockAllocationExtent extent in lease.Device.GetAllocationMapAsync(first, n, cancellationToken).ConfigureAwait(false))
+                {
+                    await EmitAsync(extent).ConfigureAwait(false);
+                }
+            }, target.ErrorTarget);
+        }
     }
 }

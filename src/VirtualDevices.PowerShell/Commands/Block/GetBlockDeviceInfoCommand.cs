@@ -12,15 +12,25 @@ namespace VirtualDevices.PowerShell.Commands.Block;
 public sealed class GetBlockDeviceInfoCommand : AsyncCmdlet
 {
     private const string PathSet = "Path";
+    private const string LiteralPathSet = "LiteralPath";
     private const string DeviceSet = "Device";
 
-    /// <summary>The disk image or block-special file to describe.</summary>
-    [Parameter(Mandatory = true, Position = 0, ParameterSetName = PathSet, ValueFromPipelineByPropertyName = true)]
-    [Alias("FullName")]
+    /// <summary>
+    /// Disk images or block-special files to describe; wildcards are allowed. A name that is no file but a device of
+    /// the session means that device.
+    /// </summary>
+    [Parameter(Mandatory = true, Position = 0, ParameterSetName = PathSet, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
+    [SupportsWildcards]
     [ValidateNotNullOrEmpty]
     public string[] Path { get; set; } = null!;
 
-    /// <summary>Devices open in the session, or their names.</summary>
+    /// <summary>Disk images or block-special files, taken as written (no wildcards); binds the PSPath of piped files.</summary>
+    [Parameter(Mandatory = true, ParameterSetName = LiteralPathSet, ValueFromPipelineByPropertyName = true)]
+    [Alias("PSPath", "LP", "FullName")]
+    [ValidateNotNullOrEmpty]
+    public string[] LiteralPath { get; set; } = null!;
+
+    /// <summary>Devices open in the session, or their names; binds piped devices.</summary>
     [Parameter(Mandatory = true, Position = 0, ParameterSetName = DeviceSet, ValueFromPipeline = true)]
     [DeviceTransformation]
     [ArgumentCompleter(typeof(DeviceNameCompleter))]
@@ -33,20 +43,22 @@ public sealed class GetBlockDeviceInfoCommand : AsyncCmdlet
         {
             foreach (IBlockDevice device in Device)
             {
-                WriteObject(new BlockDeviceDetails(device));
+                if (!UnknownDevice.Report(this, device))
+                {
+                    WriteObject(new BlockDeviceDetails(device));
+                }
             }
 
             return;
         }
 
-        foreach (string item in Path)
+        foreach (BlockTarget target in BlockTargets.Bind(this, ParameterSetName, Path, LiteralPath, null, null))
         {
-            string path = GetUnresolvedProviderPathFromPSPath(item);
             Run(async _ =>
             {
-                await using BlockDeviceLease lease = BlockDeviceLease.OpenToDescribe(Registry, item, path);
+                await using BlockDeviceLease lease = target.OpenToDescribe(Registry);
                 Emit(new BlockDeviceDetails(lease.Device));
-            }, path);
+            }, target.ErrorTarget);
         }
     }
 }

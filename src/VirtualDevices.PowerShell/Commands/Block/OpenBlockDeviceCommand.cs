@@ -26,6 +26,13 @@ public sealed class OpenBlockDeviceCommand : AsyncCmdlet
     [Parameter]
     public SwitchParameter ReadOnly { get; set; }
 
+    /// <summary>
+    /// Open without the advisory image lock qemu also takes, so even an image another writer (qemu-nbd, QEMU, another
+    /// device of this module) has open; for recovery only, as two writers corrupt an image.
+    /// </summary>
+    [Parameter]
+    public SwitchParameter NoLock { get; set; }
+
     /// <summary>Bypass the page cache (O_DIRECT on Linux, F_NOCACHE on macOS).</summary>
     [Parameter]
     public SwitchParameter Direct { get; set; }
@@ -44,10 +51,18 @@ public sealed class OpenBlockDeviceCommand : AsyncCmdlet
             Name = Name,
             ReadOnly = ReadOnly,
             Direct = Direct,
+            NoLock = NoLock,
             SectorSize = MyInvocation.BoundParameters.ContainsKey(nameof(SectorSize)) ? SectorSize : null,
         };
         Run(async _ =>
         {
+            // Check the name before opening: a taken name is the user's first mistake to hear about, and opening
+            // first could report the image lock of the device that already has the name instead.
+            if (Name is not null && Registry.TryGet(Name, out global::VirtualDevices.Devices.IDevice? _))
+            {
+                throw new DeviceException("DeviceNameInUse", DeviceErrorCategory.ResourceExists, $"A device named '{Name}' is already open in this session.", Name);
+            }
+
             FileBlockDevice device = FileBlockDevice.Open(path, options);
             try
             {
@@ -57,6 +72,11 @@ public sealed class OpenBlockDeviceCommand : AsyncCmdlet
             {
                 await device.DisconnectAsync().ConfigureAwait(false);
                 throw;
+            }
+
+            if (device.Info.TrailingBytes > 0)
+            {
+                EmitWarning(BlockDeviceLease.TrailingBytesWarning(device));
             }
 
             Emit(device);

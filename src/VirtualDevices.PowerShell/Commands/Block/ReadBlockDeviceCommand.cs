@@ -32,7 +32,7 @@ public sealed class ReadBlockDeviceCommand : BlockRangeCommand
     [ValidateNotNullOrEmpty]
     public string? OutFile { get; set; }
 
-    /// <summary>With -OutFile, fail rather than replace an existing file.</summary>
+    /// <summary>With -OutFile, fail rather than write to a file that exists (a regular file is otherwise replaced, as Out-File does).</summary>
     [Parameter]
     public SwitchParameter NoClobber { get; set; }
 
@@ -43,65 +43,101 @@ public sealed class ReadBlockDeviceCommand : BlockRangeCommand
     /// <inheritdoc/>
     protected override void ProcessRecord()
     {
-        BlockTarget target = BindTarget();
         string? outFile = OutFile is null ? null : GetUnresolvedProviderPathFromPSPath(OutFile);
         long? sector = Bound(nameof(Sector), Sector), count = Bound(nameof(Count), Count);
         long? offset = Bound(nameof(Offset), Offset), length = Bound(nameof(Length), Length);
-        Run(async cancellationToken =>
+        BlockTarget[] targets = BindTargets().ToArray();
+        if (outFile is not null && targets.Length > 1)
         {
-            await using BlockDeviceLease lease = await target.OpenAsync(Registry, readOnly: true, cancellationToken).ConfigureAwait(false);
-            IBlockDevice device = lease.Device;
-            (long first, long n) = BlockRange.Resolve(device, sector, count, offset, length);
-            if (outFile is null)
+            WriteError(ErrorRecords.FromException(new ArgumentException($"-Path names {targets.Length} files; -OutFile takes the sectors of one."), OutFile));
+            return;
+        }
+
+        foreach (BlockTarget target in targets)
+        {
+            Run(async cancellationToken =>
             {
-                var reading = new ProgressReporter(EmitProgress, 1, $"Reading {device.Name}", n * device.Info.SectorSize);
-                long emitted = 0;
-                await foreach (BlockData data in device.ReadSectorsAsync(first, n, SectorsPerObject, cancellationToken).ConfigureAwait(false))
+                await using BlockDeviceLease lease = await target.OpenAsync(Registry, readOnly: true, cancellationToken).ConfigureAwait(false);
+                IBlockDevice device = lease.Device;
+                if (!target.IsSessionDevice && device.Info.TrailingBytes > 0)
                 {
-                    await EmitAsync(data).ConfigureAwait(false);
-                    reading.Report(emitted += data.Length);
+                    EmitWarning(BlockDeviceLease.TrailingBytesWarning(device));
                 }
 
-                reading.Complete();
-                return;
-            }
-
-            var progress = new ProgressReporter(EmitProgress, 1, $"Reading {device.Name} to {outFile}", n * device.Info.SectorSize);
-            var clock = Stopwatch.StartNew();
-            long copied;
-            if (NoClobber && File.Exists(outFile))
-            {
-                throw new DeviceException("OutFileExists", DeviceErrorCategory.ResourceExists, $"'{outFile}' already exists and -NoClobber was given.", device.Name);
-            }
-
-            var file = new FileStream(outFile, NoClobber ? FileMode.CreateNew : FileMode.Create, FileAccess.Write, FileShare.Read, 1, useAsync: false);
-            try
-            {
-                await using (file.ConfigureAwait(false))
+                (long first, long n) = BlockRange.Resolve(device, sector, count, offset, length);
+                if (outFile is null)
                 {
-                    copied = await device.CopyToAsync(first, n, file, progress, cancellationToken).ConfigureAwait(false);
+                    var reading = new ProgressReporter(EmitProgress, 1, $"Reading {device.Name}", n * device.Info.SectorSize);
+                    long emitted = 0;
+                    await foreach (BlockData data in device.ReadSectorsAsync(first, n, SectorsPerObject, cancellationToken).ConfigureAwait(false))
+                    {
+                        await EmitAsync(data).ConfigureAwait(false);
+                        reading.Report(emitted += data.Length);
+                    }
+
+                    reading.Complete();
+                    return;
                 }
-            }
-            catch
-            {
-                // A partial copy is not the range that was asked for: do not leave it behind looking complete.
+
+                var progress = new ProgressReporter(EmitProgress, 1, $"Reading {device.Name} to {outFile}", n * device.Info.SectorSize);
+                var clock = Stopwatch.StartNew();
+                long copied;
+                (FileStream file, bool created) = OpenOutFile(outFile, device.Name);
                 try
                 {
-                    File.Delete(outFile);
+                    await using (file.ConfigureAwait(false))
+                    {
+                        copied = await device.CopyToAsync(first, n, file, progress, cancellationToken).ConfigureAwait(false);
+                    }
                 }
-                catch (IOException)
+                catch when (created)
                 {
-                    // The copy's own error is the one to report.
+                    // A partial copy is not the range that was asked for: do not leave behind, looking complete, a file
+                    // this command created. Anything that was there before (a device node, a fifo, a user's file) stays.
+                    TryDelete(outFile);
+                    throw;
                 }
 
-                throw;
-            }
+                progress.Complete();
+                if (PassThru)
+                {
+                    Emit(new BlockTransferResult(device.Name, first, copied, clock.Elapsed));
+                }
+            }, target.ErrorTarget);
+        }
+    }
 
-            progress.Complete();
-            if (PassThru)
+    /// <summary>
+    /// Opens -OutFile: creates it when it does not exist (and says so, so only then may a failed copy remove it);
+    /// otherwise, unless -NoClobber, opens what is there for writing, truncating a regular file as Out-File does.
+    /// </summary>
+    private (FileStream File, bool Created) OpenOutFile(string outFile, string deviceName)
+    {
+        try
+        {
+            return (new FileStream(outFile, FileMode.CreateNew, FileAccess.Write, FileShare.Read, 1, useAsync: false), true);
+        }
+        catch (IOException) when (System.IO.Path.Exists(outFile))
+        {
+            if (NoClobber)
             {
-                Emit(new BlockTransferResult(device.Name, first, copied, clock.Elapsed));
+                throw new DeviceException("OutFileExists", DeviceErrorCategory.ResourceExists, $"'{outFile}' already exists and -NoClobber was given.", deviceName);
             }
-        }, target.ErrorTarget);
+        }
+
+        // O_CREAT|O_TRUNC: a regular file is replaced as Out-File replaces it; a device node or a fifo ignores O_TRUNC.
+        return (new FileStream(outFile, FileMode.Create, FileAccess.Write, FileShare.Read, 1, useAsync: false), false);
+    }
+
+    private static void TryDelete(string path)
+    {
+        try
+        {
+            File.Delete(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // The copy's own error is the one to report.
+        }
     }
 }

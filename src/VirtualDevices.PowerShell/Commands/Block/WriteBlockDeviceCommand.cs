@@ -14,23 +14,34 @@ public sealed class WriteBlockDeviceCommand : AsyncCmdlet
 {
     private const string PathDataSet = "PathData";
     private const string PathFileSet = "PathFile";
+    private const string LiteralPathDataSet = "LiteralPathData";
+    private const string LiteralPathFileSet = "LiteralPathFile";
     private const string DeviceDataSet = "DeviceData";
     private const string DeviceFileSet = "DeviceFile";
     private const string UriDataSet = "UriData";
     private const string UriFileSet = "UriFile";
     private BlockTarget? _target;
     private BlockDeviceLease? _image;
+    private HashSet<string> _commandLine = [];
 
-    /// <summary>The disk image or block-special file to write (opened for this command).</summary>
+    /// <summary>The disk image or block-special file to write (opened for this command); a wildcard must match one file.</summary>
     [Parameter(Mandatory = true, Position = 0, ParameterSetName = PathDataSet)]
     [Parameter(Mandatory = true, Position = 0, ParameterSetName = PathFileSet)]
+    [SupportsWildcards]
     [ValidateNotNullOrEmpty]
     public string Path { get; set; } = null!;
+
+    /// <summary>The disk image or block-special file to write, taken as written (no wildcards).</summary>
+    [Parameter(Mandatory = true, ParameterSetName = LiteralPathDataSet)]
+    [Parameter(Mandatory = true, ParameterSetName = LiteralPathFileSet)]
+    [Alias("PSPath", "LP")]
+    [ValidateNotNullOrEmpty]
+    public string LiteralPath { get; set; } = null!;
 
     /// <summary>A device open in the session, or its name.</summary>
     [Parameter(Mandatory = true, Position = 0, ParameterSetName = DeviceDataSet)]
     [Parameter(Mandatory = true, Position = 0, ParameterSetName = DeviceFileSet)]
-    [DeviceTransformation]
+    [DeviceTransformation(Scalar = true)]
     [ArgumentCompleter(typeof(DeviceNameCompleter))]
     public IBlockDevice Device { get; set; } = null!;
 
@@ -42,6 +53,7 @@ public sealed class WriteBlockDeviceCommand : AsyncCmdlet
 
     /// <summary>The bytes to write, a whole number of sectors; binds the Data property of piped sector objects.</summary>
     [Parameter(Mandatory = true, ParameterSetName = PathDataSet, ValueFromPipelineByPropertyName = true)]
+    [Parameter(Mandatory = true, ParameterSetName = LiteralPathDataSet, ValueFromPipelineByPropertyName = true)]
     [Parameter(Mandatory = true, ParameterSetName = DeviceDataSet, ValueFromPipelineByPropertyName = true)]
     [Parameter(Mandatory = true, ParameterSetName = UriDataSet, ValueFromPipelineByPropertyName = true)]
     [ValidateNotNull]
@@ -49,6 +61,7 @@ public sealed class WriteBlockDeviceCommand : AsyncCmdlet
 
     /// <summary>A file whose whole content is written, a whole number of sectors.</summary>
     [Parameter(Mandatory = true, ParameterSetName = PathFileSet)]
+    [Parameter(Mandatory = true, ParameterSetName = LiteralPathFileSet)]
     [Parameter(Mandatory = true, ParameterSetName = DeviceFileSet)]
     [Parameter(Mandatory = true, ParameterSetName = UriFileSet)]
     [ValidateNotNullOrEmpty]
@@ -59,14 +72,25 @@ public sealed class WriteBlockDeviceCommand : AsyncCmdlet
     [ValidateRange(0, long.MaxValue)]
     public long Sector { get; set; }
 
-    /// <summary>The first byte to write, a multiple of the sector size (instead of -Sector).</summary>
-    [Parameter]
+    /// <summary>
+    /// The first byte to write, a multiple of the sector size (instead of -Sector); binds the Offset property of piped
+    /// sector objects, which then wins over their Sector, so a copy lands at the same byte offset whatever the two
+    /// devices' sector sizes.
+    /// </summary>
+    [Parameter(ValueFromPipelineByPropertyName = true)]
     [ValidateRange(0, long.MaxValue)]
     public long Offset { get; set; }
 
     /// <summary>Make each write durable before it completes (force unit access).</summary>
     [Parameter]
     public SwitchParameter Fua { get; set; }
+
+    /// <summary>
+    /// With -Path or -LiteralPath, open the image without the advisory image lock qemu also takes, so even while
+    /// another writer (qemu-nbd, QEMU, a device of this session) has it open; for recovery only.
+    /// </summary>
+    [Parameter]
+    public SwitchParameter NoLock { get; set; }
 
     /// <summary>Write without asking for confirmation.</summary>
     [Parameter]
@@ -77,12 +101,30 @@ public sealed class WriteBlockDeviceCommand : AsyncCmdlet
     public SwitchParameter PassThru { get; set; }
 
     /// <inheritdoc/>
+    protected override void BeginProcessing()
+    {
+        // What the command line gave, to tell it apart from what each piped object binds.
+        _commandLine = new HashSet<string>(MyInvocation.BoundParameters.Keys, StringComparer.OrdinalIgnoreCase);
+    }
+
+    /// <inheritdoc/>
     protected override void ProcessRecord()
     {
-        string? path = Path is null ? null : GetUnresolvedProviderPathFromPSPath(Path);
+        if (Device is not null && UnknownDevice.Report(this, Device))
+        {
+            return;
+        }
+
         string? inFile = InFile is null ? null : GetUnresolvedProviderPathFromPSPath(InFile);
         long? sector = MyInvocation.BoundParameters.ContainsKey(nameof(Sector)) ? Sector : null;
         long? offset = MyInvocation.BoundParameters.ContainsKey(nameof(Offset)) ? Offset : null;
+        if (offset is not null && sector is not null && !_commandLine.Contains(nameof(Sector)) && !_commandLine.Contains(nameof(Offset)))
+        {
+            // A piped sector object (BlockData) carries both: its byte offset is the one that means the same on a
+            // device of another sector size (sector 8 of 512 bytes is byte 4096, sector 1 of a 4096-byte device).
+            sector = null;
+        }
+
         long bytes;
         try
         {
@@ -94,7 +136,19 @@ public sealed class WriteBlockDeviceCommand : AsyncCmdlet
             return;
         }
 
-        string target = Uri ?? path ?? Device.ToString()!;
+        if (_target is null)
+        {
+            try
+            {
+                _target = BindWriteTarget();
+            }
+            catch (Exception e) when (e is ArgumentException or ItemNotFoundException)
+            {
+                ThrowTerminatingError(ErrorRecords.FromException(e is ItemNotFoundException ? new FileNotFoundException(e.Message, e) : e, Path));
+            }
+        }
+
+        string target = _target!.ErrorTarget.ToString()!;
         string where = offset is null ? $"sector {sector ?? 0}" : $"byte offset {offset}";
         if (!ShouldChange(target, $"Write {bytes} bytes at {where}{(inFile is null ? string.Empty : " from " + inFile)}", Force))
         {
@@ -102,18 +156,17 @@ public sealed class WriteBlockDeviceCommand : AsyncCmdlet
         }
 
         // A -Path image or -Uri export is opened once for all the piped input, and closed in EndProcessing.
-        _target ??= BlockTarget.Bind(this, Path, Device, Uri);
         BlockWriteOptions options = Fua ? BlockWriteOptions.ForceUnitAccess : BlockWriteOptions.None;
         Run(async cancellationToken =>
         {
-            IBlockDevice device = (_image ??= await _target.OpenAsync(Registry, readOnly: false, cancellationToken).ConfigureAwait(false)).Device;
+            IBlockDevice device = (_image ??= await _target!.OpenAsync(Registry, readOnly: false, cancellationToken, NoLock).ConfigureAwait(false)).Device;
             if (bytes % device.Info.SectorSize != 0)
             {
                 throw new BlockMisalignedException(device.Name, $"input length {bytes}", device.Info.SectorSize);
             }
 
-            // Both styles go to Resolve, which refuses -Sector with -Offset (a piped object's Sector included) rather
-            // than let one silently win.
+            // Both styles go to Resolve, which refuses -Sector with -Offset (one from the command line, the other from a
+            // piped object) rather than let one silently win.
             (long first, _) = BlockRange.Resolve(device, sector, offset is null ? bytes / device.Info.SectorSize : null, offset, offset is null ? null : bytes);
             var clock = Stopwatch.StartNew();
             if (inFile is null)
@@ -153,6 +206,25 @@ public sealed class WriteBlockDeviceCommand : AsyncCmdlet
     {
         BlockDeviceLease? image = Interlocked.Exchange(ref _image, null);
         image?.DisposeAsync().AsTask().GetAwaiter().GetResult();
+    }
+
+    /// <summary>The one device this command writes: a -Path wildcard must match exactly one file.</summary>
+    private BlockTarget BindWriteTarget()
+    {
+        if (ParameterSetName is LiteralPathDataSet or LiteralPathFileSet)
+        {
+            return BlockTarget.ForFile(GetUnresolvedProviderPathFromPSPath(LiteralPath));
+        }
+
+        if (Path is not null && WildcardPattern.ContainsWildcardCharacters(Path))
+        {
+            string[] matches = [.. GetResolvedProviderPathFromPSPath(Path, out ProviderInfo _)];
+            return matches.Length == 1
+                ? BlockTarget.ForFile(matches[0])
+                : throw new ArgumentException($"'{Path}' matches {matches.Length} files; Write-BlockDevice writes one.");
+        }
+
+        return BlockTarget.Bind(this, Path, Device, Uri);
     }
 
     private static long SafeLength(string file)

@@ -42,7 +42,7 @@ public abstract class DeviceSelectionCommand : AsyncCmdlet
         DeviceKind? kind = MyInvocation.BoundParameters.ContainsKey(nameof(Kind)) ? Kind : null;
         if (ParameterSetName == DeviceSet)
         {
-            return given.Where(d => kind is null || d.Kind == kind).Distinct().ToArray();
+            return given.Where(d => !UnknownDevice.Report(this, d) && (kind is null || d.Kind == kind)).Distinct().ToArray();
         }
 
         IDevice[] devices = Registry.Devices.Where(d => kind is null || d.Kind == kind).ToArray();

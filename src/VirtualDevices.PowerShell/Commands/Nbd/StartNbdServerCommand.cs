@@ -84,7 +84,7 @@ public sealed class StartNbdServerCommand : AsyncCmdlet
     {
         if (ParameterSetName == DeviceSet)
         {
-            _devices.AddRange(Device);
+            _devices.AddRange(Device.Where(d => !UnknownDevice.Report(this, d)));
         }
         else
         {

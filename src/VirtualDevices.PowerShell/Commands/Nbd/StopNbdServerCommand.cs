@@ -22,6 +22,11 @@ public sealed class StopNbdServerCommand : AsyncCmdlet
     {
         foreach (NbdServer server in Server)
         {
+            if (UnknownServers.Report(this, server))
+            {
+                continue;
+            }
+
             (string Name, NbdServerHost Service) entry = Session.Services.OfType<NbdServerHost>().FirstOrDefault(s => ReferenceEquals(s.Service.Server, server));
             string name = entry.Name ?? "nbd-server";
             if (!ShouldProcess(name, "Stop the NBD server"))

@@ -40,6 +40,11 @@ public sealed class ConnectXenstoreCommand : AsyncCmdlet
     /// <inheritdoc/>
     protected override void ProcessRecord()
     {
+        if (ParameterSetName == ServerSet && UnknownServers.Report(this, Server))
+        {
+            return;
+        }
+
         string? socketPath = ParameterSetName == SocketSet ? GetUnresolvedProviderPathFromPSPath(SocketPath) : null;
         string? devicePath = ParameterSetName == DeviceSet ? GetUnresolvedProviderPathFromPSPath(DevicePath) : null;
         Run(async cancellationToken =>

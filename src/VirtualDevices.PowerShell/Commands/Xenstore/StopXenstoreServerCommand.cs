@@ -22,6 +22,11 @@ public sealed class StopXenstoreServerCommand : AsyncCmdlet
     {
         foreach (XenstoreServer server in Server)
         {
+            if (UnknownServers.Report(this, server))
+            {
+                continue;
+            }
+
             string name = Session.Services.NameOf(server) ?? server.SocketPath ?? "xenstore";
             if (!ShouldProcess(name, "Stop the xenstore server (its contents are lost)"))
             {
