@@ -1042,3 +1042,117 @@ Get-NbdServer | Stop-NbdServer
         $r.Output | Should -Match '^DeviceNotFound,'
     }
 }
+
+Describe 'The other runnable examples: listing, statistics, previews, servers by name' {
+    BeforeAll {
+        $S = New-AdminSession 'more'
+        $Here = Join-Path $Work 'more'
+        New-RealisticDisk (Join-Path $Here 'disk.img')
+        $Kit = $null
+        $KitSock = Join-Path $Here 'kit.sock'
+        if ($HaveNbdkit) {
+            $Kit = Start-Peer nbdkit @('-f', '--exit-with-parent', '-U', $KitSock, 'memory', '256M') $KitSock
+        }
+    }
+
+    AfterAll {
+        Close-AdminSession $S
+        Stop-Peer $Kit
+    }
+
+    It 'about_VirtualDevices: the image described and its boot sector shown' {
+        $r = Invoke-DocExample $S about_VirtualDevices "Get-BlockDeviceInfo -Path ./disk.img`nRead-BlockDevice -Path ./disk.img -Count 1"
+        $r.Output[0].SizeBytes | Should -Be 1GB
+        $r.Output[1].Data[510], $r.Output[1].Data[511] | Should -Be @(0x55, 0xAA)
+    }
+
+    It 'Get-BlockDevice example 1 and Get-BlockDeviceInfo example 4: the devices listed and described through the pipeline' {
+        $null = Invoke-AdminStep $S 'Open-BlockDevice -Path ./disk.img -Name disk | Out-Null; New-BlockDevice -Size 64MB -Name ram | Out-Null'
+        $r = Invoke-DocExample $S Get-BlockDevice 'Get-BlockDevice'
+        $r.Output.Name | Should -Be @('disk', 'ram')
+        $text = Show-Output $r 80
+        $text | Should -Match 'disk\s+file\s+'
+        $text | Should -Match 'ram\s+memory\s+64\.0 MiB'
+        $r = Invoke-DocExample $S Get-BlockDeviceInfo 'Get-BlockDevice | Get-BlockDeviceInfo | Format-Table Device, Driver, SizeBytes, ReadOnly, IsConnected'
+        $text = Show-Output $r
+        $text | Should -Match 'disk\s+file\s+1073741824\s+False\s+True'
+        $text | Should -Match 'ram\s+memory\s+67108864\s+False\s+True'
+    }
+
+    It 'Get-DeviceStats examples 1 and 2: one snapshot each, then per-interval rates of one device' {
+        $null = Invoke-AdminStep $S 'Read-BlockDevice -Device disk -Count 2048 -SectorsPerObject 2048 | Out-Null'
+        $r = Invoke-DocExample $S Get-DeviceStats 'Get-DeviceStats'
+        ($r.Output | Where-Object Device -eq 'disk').ReadBytes | Should -Be 1MB
+        ($r.Output | Where-Object Device -eq 'ram').ReadBytes | Should -Be 0
+        # Two samples rather than ten; the second second's read is counted in that interval alone.
+        $r = Invoke-DocExample $S Get-DeviceStats 'Get-DeviceStats -Name disk -Interval 1 -Count 10' -Replace @{ '-Count 10' = '-Count 2' } -TimeoutSeconds 15
+        $r.Output.Count | Should -Be 2
+        $r.Output.Device | Should -Be @('disk', 'disk')
+        ($r.Output | Measure-Object ReadBytes -Sum).Sum | Should -Be 0
+    }
+
+    It 'Reset-DeviceStats examples 4 and 1: a preview changes nothing, the reset zeroes every device' {
+        $null = Invoke-DocExample $S Reset-DeviceStats 'Reset-DeviceStats -WhatIf'
+        (Invoke-AdminStep $S '(Get-DeviceStats -Name disk).ReadBytes').Output[0] | Should -Be 1MB
+        $null = Invoke-DocExample $S Reset-DeviceStats 'Reset-DeviceStats'
+        (Invoke-AdminStep $S '(Get-DeviceStats | Measure-Object ReadBytes -Sum).Sum').Output[0] | Should -Be 0
+    }
+
+    It 'Close-BlockDevice examples 1 and 2: by name, then every device' {
+        $null = Invoke-DocExample $S Close-BlockDevice 'Close-BlockDevice -Device disk'
+        (Invoke-AdminStep $S '(Get-BlockDevice).Name').Output | Should -Be @('ram')
+        $null = Invoke-DocExample $S Close-BlockDevice 'Get-BlockDevice | Close-BlockDevice'
+        (Invoke-AdminStep $S '@(Get-BlockDevice).Count').Output[0] | Should -Be 0
+        Test-Path (Join-Path $Here 'disk.img') | Should -BeTrue
+    }
+
+    It 'Start-NbdServer example 4: the -WhatIf preview starts nothing' {
+        $null = Invoke-AdminStep $S 'New-BlockDevice -Size 256MB -Name disk | Out-Null'
+        $null = Invoke-DocExample $S Start-NbdServer 'Start-NbdServer -Device disk -Address 0.0.0.0 -Tls Require -TlsCertificates /etc/pki/nbd -WhatIf'
+        (Invoke-AdminStep $S '@(Get-NbdServer).Count').Output[0] | Should -Be 0
+    }
+
+    It 'Get-NbdServer example 1, Get-NbdExport example 3, Stop-NbdServer examples 1 and 2: servers by name' {
+        $null = Invoke-AdminStep $S 'Start-NbdServer -Device disk -Port 0 | Out-Null; Start-NbdServer -Device disk -SocketPath ./scratch.sock -Name scratch | Out-Null'
+        $r = Invoke-DocExample $S Get-NbdServer 'Get-NbdServer'
+        $r.Output.Name | Should -Be @('nbd-server0', 'scratch')
+        $text = Show-Output $r
+        $text | Should -Match 'nbd-server0\s+True\s+0\s+127\.0\.0\.1:\d+'
+        # The socket column shows the path's start (a long path is cut with an ellipsis, like any table column).
+        $text | Should -Match 'scratch\s+True\s+0\s+/'
+        $port = $r.Output[0].TcpEndPoint.Port
+        $r = Invoke-DocExample $S Get-NbdExport "`$export = Get-NbdExport -Uri nbd://127.0.0.1:10810 | Where-Object Name -eq 'a'`n`$export.Flags.HasFlag([VirtualDevices.Nbd.NbdTransmissionFlags]::CanMultiConnection)" -Replace @{ '10810' = $port; "-eq 'a'" = "-eq 'disk'" }
+        $r.Output | Should -Be @($true)
+        $null = Invoke-DocExample $S Stop-NbdServer 'Stop-NbdServer nbd-server0'
+        (Invoke-AdminStep $S '(Get-NbdServer).Name').Output | Should -Be @('scratch')
+        $null = Invoke-DocExample $S Stop-NbdServer 'Get-NbdServer | Stop-NbdServer'
+        (Invoke-AdminStep $S '@(Get-NbdServer).Count').Output[0] | Should -Be 0
+        Test-Path (Join-Path $Here 'scratch.sock') | Should -BeFalse
+        # A server started with -Device leaves the device open in the session.
+        (Invoke-AdminStep $S '(Get-BlockDevice).Name').Output | Should -Be @('disk')
+    }
+
+    It 'Get-NbdExport example 2 against our server over TCP: the writable exports with their sizes' {
+        $port = (Invoke-AdminStep $S '(Start-NbdServer -Device disk -Port 0 -Name storage).TcpEndPoint.Port').Output[0]
+        $r = Invoke-DocExample $S Get-NbdExport 'Get-NbdExport -Server storage01 -Port 10809 | Where-Object { -not $_.ReadOnly } | Select-Object Name, Size' -Replace @{ 'storage01' = '127.0.0.1'; '10809' = $port }
+        $r.Output.Name | Should -Be @('', 'disk')
+        $r.Output.Size | Should -Be @(256MB, 256MB)
+        $null = Invoke-AdminStep $S 'Stop-NbdServer storage; Close-BlockDevice disk'
+    }
+
+    It 'Disconnect-NbdDevice examples 3 and 1 against nbdkit: a preview keeps the device; then it is gone' -Skip:(-not $HaveNbdkit) {
+        $null = Invoke-DocExample $S Disconnect-NbdDevice "Connect-NbdDevice -Uri 'nbd+unix:///?socket=/tmp/nbdkit.sock' -Name ram | Out-Null" -Replace @{ '/tmp/nbdkit.sock' = $KitSock }
+        $null = Invoke-DocExample $S Disconnect-NbdDevice 'Disconnect-NbdDevice nbd0, nbd1 -WhatIf' -Replace @{ 'nbd0, nbd1' = 'ram' }
+        (Invoke-AdminStep $S '(Get-BlockDevice).Name').Output | Should -Be @('ram')
+        $r = Invoke-DocExample $S Disconnect-NbdDevice "Disconnect-NbdDevice ram`nGet-BlockDevice -Name ram" -AllowErrors
+        $r.Exception | Should -BeNullOrEmpty
+        $r.Errors.FullyQualifiedErrorId | Should -Match '^DeviceNotFound,'
+        "$($r.Errors[0])" | Should -BeExactly "No device named 'ram' was found."
+    }
+
+    It 'about_VirtualDevices: closing everything leaves nothing running' {
+        $null = Invoke-AdminStep $S 'New-BlockDevice -Size 16MB -Name last | Out-Null; Start-XenstoreServer | Out-Null'
+        $null = Invoke-DocExample $S about_VirtualDevices "Get-BlockDevice | Close-BlockDevice`nDisconnect-Xenstore`nGet-XenstoreServer | Stop-XenstoreServer"
+        (Invoke-AdminStep $S '@(Get-BlockDevice).Count; @(Get-XenstoreServer).Count').Output | Should -Be @(0, 0)
+    }
+}
