@@ -4,6 +4,7 @@ using VirtualDevices.Benchmarks.Commands;
 var commands = new Dictionary<string, Func<string[], Task<int>>>(StringComparer.Ordinal)
 {
     ["block-read"] = BlockReadCommand.RunAsync,
+    ["block-copy"] = BlockCopyCommand.RunAsync,
     ["xenstore-serve"] = XenstoreServeCommand.RunAsync,
     ["xenstore-ops"] = XenstoreOpsCommand.RunAsync,
     ["xenstore-rtt"] = XenstoreRoundTripCommand.RunAsync,
