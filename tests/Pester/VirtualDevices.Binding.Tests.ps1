@@ -306,6 +306,21 @@ Describe 'Devices bind from the pipeline, positionally, by name and as files' {
         (& $Run).Device | Should -Be 'disk'
     }
 
+    It 'takes lists of devices, names or both for -Device (<Case>)' -ForEach @(
+        @{ Case = 'Get-BlockDeviceInfo'; Run = { param($a, $b) (Get-BlockDeviceInfo -Device $a, $b).Device } }
+        @{ Case = 'Get-BlockDeviceInfo, positional'; Run = { param($a, $b) (Get-BlockDeviceInfo $a, $b).Device } }
+        @{ Case = 'Get-DeviceStats'; Run = { param($a, $b) (Get-DeviceStats -Device $a, $b).Device } }
+        @{ Case = 'Close-BlockDevice'; Run = { param($a, $b) Close-BlockDevice -Device $a, $b -Confirm:$false; @(Get-BlockDevice | ForEach-Object Name) } }
+    ) {
+        $second = New-BlockDevice -Size 1MB -Name second
+        $expected = if ($Case -eq 'Close-BlockDevice') { @() } else { @('disk', 'second') }
+        @(& $Run $disk $second) | Should -Be $expected
+        Get-BlockDevice | Close-BlockDevice -Force -Confirm:$false
+        $disk = New-BlockDevice -Size 16MB -Name disk
+        $second = New-BlockDevice -Size 1MB -Name second
+        @(& $Run $disk 'second') | Should -Be $expected
+    }
+
     It 'Get-BlockDeviceInfo takes piped files, wildcards and -LiteralPath' {
         (Get-Item -LiteralPath $Image | Get-BlockDeviceInfo).SectorCount | Should -Be 32768
         (Get-ChildItem -LiteralPath $TestDrive -Filter 'bind.*' | Get-BlockDeviceInfo).SectorCount | Should -Be 32768

@@ -26,7 +26,9 @@ public sealed class DeviceTransformationAttribute : ArgumentTransformationAttrib
         return value switch
         {
             string name => ModuleSession.Current.Devices.TryGet(name, out IDevice? device) ? device : new UnknownDevice(name),
-            object[] array => array.Select(item => Transform(engineIntrinsics, item)).ToArray(),
+            // Items of a list are resolved one by one and stay scalars: the list itself already binds to an array
+            // parameter (`-Device $a, $b`), and wrapping each device again would make an array of arrays.
+            object[] array => ResolveAll(array),
 
             // A device object comes back as a one-element array of its exact element type: PowerShell binds pipeline
             // input and positional arguments first without coercion, and that pass skips a scalar given to an array
@@ -36,5 +38,34 @@ public sealed class DeviceTransformationAttribute : ArgumentTransformationAttrib
             IDevice device when !Scalar => new[] { device },
             _ => value,
         };
+    }
+
+    /// <summary>
+    /// Resolves a list item by item, typed as the most specific device array it fits: as for one device, binding
+    /// without coercion (which comes first) must find the device parameter, or `Get-BlockDeviceInfo $a, $b` would
+    /// bind to -Path by converting the devices to strings.
+    /// </summary>
+    private object ResolveAll(object[] array)
+    {
+        object?[] items = array.Select(Resolve).ToArray();
+        if (Scalar)
+        {
+            return items;
+        }
+
+        if (items.All(item => item is IBlockDevice))
+        {
+            return items.Cast<IBlockDevice>().ToArray();
+        }
+
+        return items.All(item => item is IDevice) ? items.Cast<IDevice>().ToArray() : items;
+    }
+
+    private static object? Resolve(object? item)
+    {
+        object? value = item is PSObject ps ? ps.BaseObject : item;
+        return value is string name
+            ? ModuleSession.Current.Devices.TryGet(name, out IDevice? device) ? device : new UnknownDevice(name)
+            : value;
     }
 }

@@ -51,6 +51,35 @@ public sealed class NbdServerRealClientTests
 public sealed class NbdServerCopyTests
 {
     [Fact]
+    public async Task NbdcopyWritesAMostlySparseImageWhoseHolesExceedTheMaximumBlockSize()
+    {
+        // nbdcopy zeroes the holes of a sparse source with write-zeroes requests of up to the whole hole (here 200 MiB),
+        // longer than the 32 MiB maximum block size, which binds only requests that carry the length as payload.
+        using var dir = new TempDirectory();
+        string socket = dir.File("s.sock");
+        string source = dir.File("sparse.img");
+        await using (var file = new FileStream(source, FileMode.CreateNew))
+        {
+            file.SetLength(256 << 20);
+            file.Position = 8 << 20;
+            file.Write(TempDirectory.Pattern(1 << 20));
+        }
+
+        await using var disk = new MemoryBlockDevice(256 << 20);
+        await disk.WriteAsync(100 << 11, TempDirectory.Pattern(1 << 20, seed: 9)); // old data in a hole: must end zero
+        await using var server = new NbdServer(new NbdServerOptions { UnixSocketPath = socket }, [new NbdExport("", disk)]);
+        await server.StartAsync();
+
+        (await ExternalProcess.RunAsync("nbdcopy", [source, $"nbd+unix:///?socket={socket}"], NbdPeers.Timeout)).EnsureSuccess("nbdcopy");
+
+        var back = new byte[1 << 20];
+        await disk.ReadAsync(8 << 11, back);
+        Assert.Equal(TempDirectory.Pattern(1 << 20), back);
+        await disk.ReadAsync(100 << 11, back);
+        Assert.All(back, b => Assert.Equal(0, b));
+    }
+
+    [Fact]
     public async Task NbdcopyWritesAndReadsAFileBackedExport()
     {
         using var dir = new TempDirectory();

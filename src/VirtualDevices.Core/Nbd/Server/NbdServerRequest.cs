@@ -129,8 +129,10 @@ internal sealed class NbdServerRequest : IThreadPoolWorkItem, INbdOutgoing
                 return;
             }
 
-            bool bounded = _command is NbdCommand.Read or NbdCommand.Write or NbdCommand.Cache
-                || (_command == NbdCommand.WriteZeroes && (_flags & NbdCommandFlags.FastZero) == 0);
+            // Only requests whose payload (or reply) is the length are bounded by the maximum block size: the spec
+            // lets clients send trim and write-zeroes of any length, and nbdcopy zeroes a sparse source's holes in
+            // requests far beyond our 32 MiB maximum (refusing them made `nbdcopy image.raw nbd://...` fail).
+            bool bounded = _command is NbdCommand.Read or NbdCommand.Write or NbdCommand.Cache;
             if (bounded && _length > (ulong)_connection.MaximumBlockSize)
             {
                 ReplyError(NbdErrno.EINVAL, "request larger than the maximum block size");
