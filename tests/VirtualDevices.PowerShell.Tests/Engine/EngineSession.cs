@@ -68,7 +68,19 @@ public sealed class EngineSession : IDisposable
     /// <param name="script">The script, as a user types it.</param>
     /// <param name="timeout">The bound; <see cref="DefaultTimeout"/> when null.</param>
     /// <param name="arguments">Values the script sees as <c>$args</c>.</param>
-    public ScriptResult Run(string script, TimeSpan? timeout = null, params object?[] arguments)
+    public ScriptResult Run(string script, TimeSpan? timeout = null, params object?[] arguments) => Run(script, true, timeout, arguments);
+
+    /// <summary>
+    /// Runs <paramref name="script"/> without the <c>try</c> of <see cref="Run(string, TimeSpan?, object?[])"/>, as a
+    /// host does: a terminating error escapes to the host as an exception, returned as
+    /// <see cref="ScriptResult.TerminatingException"/> (for <c>-ErrorAction Stop</c>, the ActionPreferenceStopException
+    /// that carries the record).
+    /// </summary>
+    /// <param name="script">The script.</param>
+    /// <param name="timeout">The bound; <see cref="DefaultTimeout"/> when null.</param>
+    public ScriptResult RunUncaught(string script, TimeSpan? timeout = null) => Run(script, false, timeout, []);
+
+    private ScriptResult Run(string script, bool catchTerminating, TimeSpan? timeout, object?[] arguments)
     {
         using System.Management.Automation.PowerShell ps = System.Management.Automation.PowerShell.Create();
         ps.Runspace = _runspace;
@@ -76,11 +88,17 @@ public sealed class EngineSession : IDisposable
         // Dot-sourced so that the script's variables and functions stay in the session; created inside the runspace
         // so that a parse error is a terminating error of the run like any other.
         ps.AddScript(
-            """
-            $__vdTerminating = $null
-            $__vdArguments = $args[1]
-            try { . ([scriptblock]::Create($args[0])) @__vdArguments } catch { $__vdTerminating = $_ }
-            """,
+            catchTerminating
+                ? """
+                  $__vdTerminating = $null
+                  $__vdArguments = $args[1]
+                  try { . ([scriptblock]::Create($args[0])) @__vdArguments } catch { $__vdTerminating = $_ }
+                  """
+                : """
+                  $__vdTerminating = $null
+                  $__vdArguments = $args[1]
+                  . ([scriptblock]::Create($args[0])) @__vdArguments
+                  """,
             useLocalScope: false);
         ps.AddArgument(script);
         ps.AddArgument(arguments);
@@ -96,14 +114,17 @@ public sealed class EngineSession : IDisposable
         }
 
         ErrorRecord? terminating = null;
+        RuntimeException? escaped = null;
         try
         {
             ps.EndInvoke(pending);
         }
         catch (RuntimeException e)
         {
-            // Only what escapes the try of the wrapper: a pipeline stopped from outside, an engine failure.
+            // What escapes the try of the wrapper (a pipeline stopped from outside, an engine failure), or any
+            // terminating error of an uncaught run.
             terminating = e.ErrorRecord;
+            escaped = e;
         }
 
         stopwatch.Stop();
@@ -120,7 +141,10 @@ public sealed class EngineSession : IDisposable
             ps.Streams.Warning.ToList(),
             ps.Streams.Verbose.ToList(),
             ps.Streams.Information.ToList(),
-            stopwatch.Elapsed);
+            stopwatch.Elapsed)
+        {
+            TerminatingException = escaped,
+        };
     }
 
     /// <summary>Runs <paramref name="script"/> and fails unless it ran without any error; returns its output.</summary>

@@ -21,6 +21,9 @@ public sealed record ScriptResult(
     IReadOnlyList<InformationRecord> Information,
     TimeSpan Elapsed)
 {
+    /// <summary>The exception a terminating error reached the host as (uncaught runs only).</summary>
+    public Exception? TerminatingException { get; init; }
+
     /// <summary>Every error, terminating or not.</summary>
     public IEnumerable<ErrorRecord> AllErrors => Terminating is null ? Errors : Errors.Append(Terminating);
 
@@ -41,7 +44,4 @@ public sealed record ScriptResult(
 
         return lines.Count == 0 ? "(no errors)" : string.Join(Environment.NewLine, lines);
     }
-
-    /// <summary>The output rendered as PowerShell's formatter does it.</summary>
-    public string Text => string.Concat(Output.Select(o => o.BaseObject as string ?? o.ToString()));
 }
