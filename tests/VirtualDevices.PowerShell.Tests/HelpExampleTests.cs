@@ -61,7 +61,7 @@ public sealed class HelpExampleTests
     {
         ["Close-BlockDevice"] = "$null = New-BlockDevice -Size 1MB -Name disk; $null = New-BlockDevice -Size 1MB -Name tmp0",
         ["Connect-Xenstore"] = "",
-        ["Disconnect-NbdDevice"] = NbdPair + "$null = Connect-NbdDevice -SocketPath \"$PWD/p.sock\"; $null = Connect-NbdDevice -SocketPath \"$PWD/p.sock\"",
+        ["Disconnect-NbdDevice"] = NbdPair + "$null = Connect-NbdDevice -SocketPath \"$PWD/p.sock\" -Name nbd0; $null = Connect-NbdDevice -SocketPath \"$PWD/p.sock\" -Name nbd1",
         ["Disconnect-Xenstore"] = Store + "$null = New-XenstoreItem /local/domain/5; Set-XenstorePermission /local/domain/5 -Permission n5; Set-XenstoreItem /local/domain/5/name guest5",
         ["Get-BlockDevice"] = Image + "$null = Open-BlockDevice -Path ./disk.img -Name disk; $null = New-BlockDevice -Size 1MB -Name ram",
         ["Get-BlockDeviceAllocation 3"] = "[IO.File]::WriteAllBytes(\"$PWD/vm.img\", [byte[]]::new(1MB))",
