@@ -3,39 +3,39 @@ namespace VirtualDevices.PowerShell.Tests;
 /// <summary>The binding sweep of the block device commands.</summary>
 public sealed class BlockDeviceBindingTests
 {
-    public static TheoryData<string> Cases() => BindingSweepTests.Cases("BlockDevice");
+    public static TheoryData<SweepCase> Cases() => BindingSweepTests.Cases("BlockDevice");
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public void Binds(string id) => BindingSweepTests.Binds(id);
+    public void Binds(SweepCase id) => BindingSweepTests.Binds(id);
 }
 
 /// <summary>The binding sweep of the statistics commands.</summary>
 public sealed class DeviceStatsBindingTests
 {
-    public static TheoryData<string> Cases() => BindingSweepTests.Cases("DeviceStats");
+    public static TheoryData<SweepCase> Cases() => BindingSweepTests.Cases("DeviceStats");
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public void Binds(string id) => BindingSweepTests.Binds(id);
+    public void Binds(SweepCase id) => BindingSweepTests.Binds(id);
 }
 
 /// <summary>The binding sweep of the NBD commands.</summary>
 public sealed class NbdBindingTests
 {
-    public static TheoryData<string> Cases() => BindingSweepTests.Cases("Nbd");
+    public static TheoryData<SweepCase> Cases() => BindingSweepTests.Cases("Nbd");
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public void Binds(string id) => BindingSweepTests.Binds(id);
+    public void Binds(SweepCase id) => BindingSweepTests.Binds(id);
 }
 
 /// <summary>The binding sweep of the xenstore commands.</summary>
 public sealed class XenstoreBindingTests
 {
-    public static TheoryData<string> Cases() => BindingSweepTests.Cases("Xenstore");
+    public static TheoryData<SweepCase> Cases() => BindingSweepTests.Cases("Xenstore");
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public void Binds(string id) => BindingSweepTests.Binds(id);
+    public void Binds(SweepCase id) => BindingSweepTests.Binds(id);
 }

@@ -261,14 +261,14 @@ public sealed class BindingSweepTests
 
     /// <summary>The cases of one family of commands (each family is a class of its own, so that xunit runs them in parallel).</summary>
     /// <param name="family">A part of the command's noun: BlockDevice, DeviceStats, Nbd, Xenstore.</param>
-    internal static TheoryData<string> Cases(string family) =>
-        new(s_cases.Value.Where(c => c.Value.Target.Command.Contains(family, StringComparison.Ordinal)).Select(c => c.Key).Order(StringComparer.Ordinal));
+    internal static TheoryData<SweepCase> Cases(string family) =>
+        new(s_cases.Value.Where(c => c.Value.Target.Command.Contains(family, StringComparison.Ordinal)).Select(c => c.Key).Order(StringComparer.Ordinal).Select(k => new SweepCase(k)));
 
     /// <summary>Runs one case: set-up, the command line, the check.</summary>
     /// <param name="id">The case.</param>
-    internal static void Binds(string id)
+    internal static void Binds(SweepCase id)
     {
-        Case c = s_cases.Value[id];
+        Case c = s_cases.Value[id.Id];
         using EngineSession session = EngineSession.Open();
 
         // The set-up uses only named parameters with plain values, so that it does not depend on what is swept.

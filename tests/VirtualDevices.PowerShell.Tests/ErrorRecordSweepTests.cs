@@ -109,16 +109,16 @@ public sealed class ErrorRecordSweepTests
         return failures.ToDictionary(f => $"{f.Command}: {f.What}", StringComparer.Ordinal);
     }
 
-    public static TheoryData<string, string> Cases()
+    public static TheoryData<SweepCase, string> Cases()
     {
-        var data = new TheoryData<string, string>();
+        var data = new TheoryData<SweepCase, string>();
         foreach (string id in s_failures.Value.Keys.Order(StringComparer.Ordinal))
         {
-            data.Add(id, "default");
-            data.Add(id, "Stop");
+            data.Add(new SweepCase(id), "default");
+            data.Add(new SweepCase(id), "Stop");
             if (s_failures.Value[id].PerItem)
             {
-                data.Add(id, "SilentlyContinue");
+                data.Add(new SweepCase(id), "SilentlyContinue");
             }
         }
 
@@ -127,9 +127,9 @@ public sealed class ErrorRecordSweepTests
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public void FailsWithAStableRecord(string id, string errorAction)
+    public void FailsWithAStableRecord(SweepCase id, string errorAction)
     {
-        Failure failure = s_failures.Value[id];
+        Failure failure = s_failures.Value[id.Id];
         EngineCommand command = EngineCommands.Get(failure.Command);
         string expectedId = $"{failure.ErrorId},{command.TypeFullName}";
         using EngineSession session = EngineSession.Open();
