@@ -1,16 +1,13 @@
-using VirtualDevices.HelpGenerator;
+using VirtualDevices.PowerShell.Tests.Engine;
 
 namespace VirtualDevices.PowerShell.Tests;
 
 /// <summary>
-/// The Pester suites and every example in the docs call the cmdlets with parameters the compiled cmdlets really have:
-/// a typo there would only show in a real PowerShell, which this machine does not have.
+/// The Pester suites, every example in the docs and the README call the cmdlets by their real names with parameters
+/// they really have, as the engine's parser and binder see them (<see cref="ScriptUsageChecker"/>).
 /// </summary>
 public sealed class ScriptUsageTests
 {
-    /// <summary>Nouns of this module's family: a command with one of these that the module does not export is a typo.</summary>
-    private static readonly string[] s_familyNouns = ["BlockDevice", "Nbd", "Xenstore", "DeviceStats", "Xen", "Vmnet"];
-
     public static TheoryData<string> Sources()
     {
         var data = new TheoryData<string>();
@@ -33,46 +30,16 @@ public sealed class ScriptUsageTests
     public void CallsUseRealCmdletsAndParameters(string relativePath)
     {
         string text = File.ReadAllText(Path.Combine(ModuleLayout.RepoRoot, relativePath));
-        string code = relativePath.EndsWith(".md", StringComparison.Ordinal) ? ScriptUsageScanner.CodeOfMarkdown(text) : text;
-        Dictionary<string, CmdletMetadata> cmdlets = ModuleLayout.Cmdlets.ToDictionary(c => c.Name, StringComparer.OrdinalIgnoreCase);
-        var problems = new List<string>();
-        IReadOnlySet<string> functions = ScriptUsageScanner.DefinedFunctions(code);
-        int checkedCalls = 0;
-        foreach (ScriptUsageScanner.Invocation call in ScriptUsageScanner.Invocations(relativePath, code))
-        {
-            if (!cmdlets.TryGetValue(call.Command, out CmdletMetadata? cmdlet))
-            {
-                string noun = call.Command[(call.Command.IndexOf('-', StringComparison.Ordinal) + 1)..];
-                if (s_familyNouns.Any(f => noun.Contains(f, StringComparison.Ordinal)) && !functions.Contains(call.Command))
-                {
-                    problems.Add($"{relativePath}:{call.Line}: {call.Command} is not a cmdlet of the module");
-                }
+        string code = relativePath.EndsWith(".md", StringComparison.Ordinal) ? ScriptUsageChecker.CodeOfMarkdown(text) : text;
+        using EngineSession session = EngineSession.Open();
+        ScriptUsageChecker.Result result = ScriptUsageChecker.Check(session, code);
+        Assert.True(result.Problems.Count == 0, string.Join(Environment.NewLine, result.Problems.Select(p => $"{relativePath}:{p}")));
 
-                continue;
-            }
-
-            checkedCalls++;
-            if (!call.Command.Equals(cmdlet.Name, StringComparison.Ordinal))
-            {
-                problems.Add($"{relativePath}:{call.Line}: {call.Command} is spelled {cmdlet.Name}");
-            }
-
-            foreach (string parameter in call.Parameters)
-            {
-                if (ScriptUsageScanner.Check(cmdlet, parameter) is { } problem)
-                {
-                    problems.Add($"{relativePath}:{call.Line}: {problem}");
-                }
-            }
-        }
-
-        Assert.True(problems.Count == 0, string.Join(Environment.NewLine, problems));
-
-        // A scanner that stopped seeing calls would pass everything: every suite and cmdlet page has some.
+        // A checker that stopped seeing calls would pass everything: every suite and cmdlet page has some.
         string page = Path.GetFileNameWithoutExtension(relativePath);
-        if (relativePath.EndsWith(".ps1", StringComparison.Ordinal) || cmdlets.ContainsKey(page))
+        if (relativePath.EndsWith(".ps1", StringComparison.Ordinal) || EngineCommands.All.Any(c => c.Name == page))
         {
-            Assert.True(checkedCalls >= 2, $"{relativePath}: only {checkedCalls} calls of the module's cmdlets found");
+            Assert.True(result.CheckedCalls >= 2, $"{relativePath}: only {result.CheckedCalls} calls of the module's cmdlets found");
         }
     }
 
@@ -114,37 +81,45 @@ public sealed class ScriptUsageTests
     }
 
     [Fact]
-    public void TheScannerSeesInvocationsWhereTheyAreAndOnlyThere()
+    public void TheCheckerSeesCallsWhereTheyAreAndOnlyThere()
     {
         const string Code = """
-            $d = Read-BlockDevice -Name disk -Sector 0 `
+            $d = Read-BlockDevice -Device disk -Sector 0 `
                 -Count 2 | Where-Object { $_.Sector -gt 0 }
-            Get-Command Read-BlockDevice -Syntax    # an argument, not an invocation
+            Get-Command Read-BlockDevice -Syntax    # an argument, not a call
             'Write-BlockDevice -Nope' | Out-Null
             <# Close-BlockDevice -InComment #>
-            (Get-BlockDevice -Name x).Name; & Close-BlockDevice -Name x -Force:$true
+            (Get-BlockDevice -Name x).Name; & Close-BlockDevice -Device x -Confirm:$false
             @"
             Remove-XenstoreItem -InHereString
             "@
             """;
-        var calls = ScriptUsageScanner.Invocations("t", Code).Where(c => c.Command.Contains("Block", StringComparison.Ordinal)).ToList();
-        Assert.Equal(["Read-BlockDevice", "Get-BlockDevice", "Close-BlockDevice"], calls.Select(c => c.Command));
-        Assert.Equal(["Name", "Sector", "Count"], calls[0].Parameters);
-        Assert.Equal(1, calls[0].Line);
-        Assert.Equal(["Name"], calls[1].Parameters);
-        Assert.Equal(["Name", "Force"], calls[2].Parameters);
-        Assert.DoesNotContain(ScriptUsageScanner.Invocations("t", Code), c => c.Command == "Remove-XenstoreItem");
+        using EngineSession session = EngineSession.Open();
+        ScriptUsageChecker.Result result = ScriptUsageChecker.Check(session, Code);
+        Assert.Empty(result.Problems);
+        Assert.Equal(3, result.CheckedCalls);
     }
 
     [Fact]
     public void TheCheckNamesWhatIsWrong()
     {
-        CmdletMetadata read = ModuleLayout.Cmdlets.Single(c => c.Name == "Read-BlockDevice");
-        Assert.Null(ScriptUsageScanner.Check(read, "ErrorAction"));
-        Assert.Null(ScriptUsageScanner.Check(read, "device"));
-        Assert.Null(ScriptUsageScanner.Check(read, "FullName"));
-        Assert.Contains("has no parameter -Bogus", ScriptUsageScanner.Check(read, "Bogus"), StringComparison.Ordinal);
-        Assert.Contains("abbreviates -SectorsPerObject", ScriptUsageScanner.Check(read, "Sectors"), StringComparison.Ordinal);
-        Assert.Contains("ambiguous", ScriptUsageScanner.Check(read, "Sect"), StringComparison.Ordinal);
+        const string Code = """
+            Read-BlockDevice -Device d -ErrorAction Stop -FullName x
+            Read-BlockDevice -Device d -Bogus 1
+            Read-BlockDevice -Device d -Sectors 8
+            Read-BlockDevice -Device d -Sect 8
+            read-blockdevice -Device d
+            Read-BlockDevices -Device d
+            Read-BlockDevice -Device d -Count 1 -Count 2
+            """;
+        using EngineSession session = EngineSession.Open();
+        IReadOnlyList<string> problems = ScriptUsageChecker.Check(session, Code).Problems;
+        Assert.DoesNotContain(problems, p => p.StartsWith("1:", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.StartsWith("2:", StringComparison.Ordinal) && p.Contains("-Bogus", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.StartsWith("3:", StringComparison.Ordinal) && p.Contains("abbreviates -SectorsPerObject", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.StartsWith("4:", StringComparison.Ordinal) && p.Contains("AmbiguousParameter", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.StartsWith("5:", StringComparison.Ordinal) && p.Contains("is spelled Read-BlockDevice", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.StartsWith("6:", StringComparison.Ordinal) && p.Contains("not a cmdlet of the module", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.StartsWith("7:", StringComparison.Ordinal) && p.Contains("-Count", StringComparison.Ordinal));
     }
 }

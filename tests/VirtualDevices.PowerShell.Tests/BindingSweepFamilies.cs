@@ -1,0 +1,41 @@
+namespace VirtualDevices.PowerShell.Tests;
+
+/// <summary>The binding sweep of the block device commands.</summary>
+public sealed class BlockDeviceBindingTests
+{
+    public static TheoryData<SweepCase> Cases() => BindingSweepTests.Cases("BlockDevice");
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void Binds(SweepCase id) => BindingSweepTests.Binds(id);
+}
+
+/// <summary>The binding sweep of the statistics commands.</summary>
+public sealed class DeviceStatsBindingTests
+{
+    public static TheoryData<SweepCase> Cases() => BindingSweepTests.Cases("DeviceStats");
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void Binds(SweepCase id) => BindingSweepTests.Binds(id);
+}
+
+/// <summary>The binding sweep of the NBD commands.</summary>
+public sealed class NbdBindingTests
+{
+    public static TheoryData<SweepCase> Cases() => BindingSweepTests.Cases("Nbd");
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void Binds(SweepCase id) => BindingSweepTests.Binds(id);
+}
+
+/// <summary>The binding sweep of the xenstore commands.</summary>
+public sealed class XenstoreBindingTests
+{
+    public static TheoryData<SweepCase> Cases() => BindingSweepTests.Cases("Xenstore");
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void Binds(SweepCase id) => BindingSweepTests.Binds(id);
+}
