@@ -43,6 +43,9 @@ public sealed class XenstoreItem
     /// <summary>True when the node has children.</summary>
     public bool HasChildren => Children.Count > 0;
 
-    /// <inheritdoc/>
-    public override string ToString() => $"{NodePath} = \"{Value}\"";
+    /// <summary>
+    /// The node's path, as a file's text form is its path: an item given where a path is taken (by position, or
+    /// `-Path $item`) is converted to its text form, which must then name the node.
+    /// </summary>
+    public override string ToString() => NodePath;
 }
