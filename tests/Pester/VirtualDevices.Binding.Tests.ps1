@@ -106,7 +106,13 @@ Describe 'Transfers of 16 MiB and more, with Write-Progress' {
         Get-BytesHash (Read-FileBytes $out 512MB 65536) | Should -Be (Get-BytesHash $Pattern)
         $r.Progress.Count | Should -BeGreaterThan 1
         $r.Progress[-1].RecordType | Should -Be 'Completed'
+        # The closing record carries the whole transfer, not the last sample (which could be 250 ms old).
+        $r.Progress[-1].PercentComplete | Should -Be 100
+        $r.Progress[-1].StatusDescription | Should -BeLike '1.0 GiB of 1.0 GiB, *iB/s'
         $r.Progress[0].Activity | Should -BeLike 'Reading 1GiB-sparse.img to *'
+        # Reports come from several workers: percentages never go back.
+        $percentages = @($r.Progress | ForEach-Object PercentComplete)
+        for ($i = 1; $i -lt $percentages.Count; $i++) { $percentages[$i] | Should -BeGreaterOrEqual $percentages[$i - 1] }
     }
 
     It 'writes a 32 MiB file to an image with -InFile, showing progress' {
