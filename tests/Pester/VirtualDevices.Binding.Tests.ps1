@@ -537,6 +537,20 @@ Describe 'Rough edges' {
         Get-BlockDevice | Close-BlockDevice -Force -Confirm:$false
     }
 
+    It 'Connect-NbdDevice warns of an export whose size is not a whole number of blocks' -Skip:(-not $nbdkit) {
+        # 1,000,001 bytes with a 512-byte minimum block: the last 65 bytes are in no whole block, so no request may
+        # reach them (the protocol forbids it) and a copy lacks them. Said, not cut silently.
+        $socket = Join-Path $TestDrive 'odd.sock'
+        $peer = Start-Peer nbdkit @('-f', '-U', $socket, '--filter=blocksize-policy', 'memory', '1000001', 'blocksize-minimum=512') $socket
+        try {
+            $device = Connect-NbdDevice -Uri "nbd+unix:///?socket=$socket" -Name odd -WarningVariable warned -WarningAction SilentlyContinue
+            $device.Info.TrailingBytes | Should -Be 65
+            @($warned).Count | Should -Be 1
+            "$($warned[0])" | Should -BeLike '*not a whole number of 512-byte sectors: its last 65 bytes*'
+            (Get-BlockDeviceInfo -Device odd).TrailingBytes | Should -Be 65
+        } finally { Get-BlockDevice | Where-Object Driver -eq 'nbd' | Disconnect-NbdDevice; Stop-Peer $peer }
+    }
+
     It 'Disconnect-NbdDevice completes NBD device names only (Tab)' {
         New-BlockDevice -Size 1MB -Name ramonly | Out-Null
         $socket = Join-Path $TestDrive 'tab.sock'

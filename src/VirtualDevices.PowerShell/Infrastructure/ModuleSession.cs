@@ -125,16 +125,20 @@ public sealed class ModuleSession
         }
     }
 
-    /// <summary>Disconnects every device, closes every xenstore connection and stops every server.</summary>
+    /// <summary>Stops every server, then closes every xenstore connection and disconnects every device.</summary>
+    /// <remarks>
+    /// Servers first: a device an NBD server exports is pinned while it is served, so closing it under the server
+    /// would end its clients' requests with ESHUTDOWN instead of a clean disconnect.
+    /// </remarks>
     public async ValueTask CloseAsync()
     {
-        await Devices.DisconnectAllAsync().ConfigureAwait(false);
+        await Services.StopAllAsync().ConfigureAwait(false);
         foreach (XenstoreClient client in XenstoreClients)
         {
             RemoveXenstore(client);
             await client.DisposeAsync().ConfigureAwait(false);
         }
 
-        await Services.StopAllAsync().ConfigureAwait(false);
+        await Devices.DisconnectAllAsync().ConfigureAwait(false);
     }
 }

@@ -3,6 +3,7 @@
 #   core block-read     the core's sequential read of the image (1 MiB requests, nothing written): the issue's figure
 #   core block-copy     the core's copy of the image into a file, as the cmdlet makes it (like with like)
 #   cmdlet -OutFile     `Read-BlockDevice -Path IMAGE -OutFile COPY` in pwsh; a Stopwatch around the cmdlet alone
+#   cmdlet to null      the same with `-OutFile /dev/null`: the cmdlet's read alone, like with like beside core block-read
 #   dd / cp             C baselines of the same copy: dd bs=1M (reads and writes every byte), cp (skips holes)
 # for two images of the same size: a sparse one (reads cost no disk and little memory traffic) and one filled with
 # random data (every page is real). The image is in the page cache (read once first); each copy goes to a new file,
@@ -125,6 +126,16 @@ for image in "$sparse" "$filled"; do
         fi
         rm -f "$copy"
 
+        out=$(pwsh -NoProfile -NonInteractive -File "$work/cmdlet.ps1" "$module" "$image" /dev/null 2>&1)
+        seconds=$(awk '$1 == "cmdlet" { print $2 }' <<<"$out")
+        if [[ -n $seconds ]]; then
+            record "$kind cmdlet-null" "$(mbs "$seconds")"
+        else
+            echo "$kind run $run: Read-BlockDevice -OutFile /dev/null failed: $(grep -v '^import' <<<"$out" | head -n 3)" >&2
+            failed=1
+        fi
+        [[ -c /dev/null ]] || { echo "/dev/null is no longer a character device" >&2; failed=1; }
+
         record "$kind dd" "$(dd_mbs if="$image" of="$copy")"
         rm -f "$copy"
 
@@ -147,15 +158,15 @@ med() { printf '%s' "${results[$1]:-}" | grep -v '^$' | median; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.2f", a / b; else print "-" }'; }
 echo
 echo "Read-BlockDevice -Path -OutFile, ${size_mib} MiB image, page cache, median of $RUNS runs (MB/s = 10^6 B/s)"
-printf '%-8s %10s %10s %10s %10s %10s %12s %12s %10s\n' image core-read core-copy cmdlet dd "cp*" "cmdlet/read" "cmdlet/copy" "cmdlet/dd"
+printf '%-7s %9s %9s %9s %9s %9s %9s %10s %11s %9s\n' image core-read core-copy cmdlet-nul cmdlet dd "cp*" "nul/read" "cmdlet/copy" "cmdlet/dd"
 for kind in sparse filled; do
     read_mbs=$(med "$kind core-read"); copy_mbs=$(med "$kind core-copy"); cmdlet_mbs=$(med "$kind cmdlet")
-    dd_m=$(med "$kind dd"); cp_m=$(med "$kind cp")
-    printf '%-8s %10s %10s %10s %10s %10s %12s %12s %10s\n' "$kind" "$read_mbs" "$copy_mbs" "$cmdlet_mbs" "$dd_m" "$cp_m" \
-        "$(ratio "$cmdlet_mbs" "$read_mbs")" "$(ratio "$cmdlet_mbs" "$copy_mbs")" "$(ratio "$cmdlet_mbs" "$dd_m")"
+    null_mbs=$(med "$kind cmdlet-null"); dd_m=$(med "$kind dd"); cp_m=$(med "$kind cp")
+    printf '%-7s %9s %9s %9s %9s %9s %9s %10s %11s %9s\n' "$kind" "$read_mbs" "$copy_mbs" "$null_mbs" "$cmdlet_mbs" "$dd_m" "$cp_m" \
+        "$(ratio "$null_mbs" "$read_mbs")" "$(ratio "$cmdlet_mbs" "$copy_mbs")" "$(ratio "$cmdlet_mbs" "$dd_m")"
 done
 echo "pwsh start-up + Import-Module (excluded above): median $(med startup) s, of which Import-Module $(med import) s"
 echo "cp* skips the holes of a sparse source (SEEK_DATA), so its sparse figure is not a copy of 1 GiB"
-echo "core-read writes nothing; core-copy is the same copy as the cmdlet's (like with like)"
-echo "target: cmdlet >= 0.8x core-read on the sparse image"
+echo "like with like: cmdlet-nul (-OutFile /dev/null) beside core-read (both read and write nothing), cmdlet beside core-copy"
+echo "target: the cmdlet >= 0.8x the core"
 exit $failed

@@ -23,7 +23,7 @@ public sealed class NbdExportTailTests
         Assert.Equal(1_000_001, device.ExportSize);
         Assert.Equal(512, device.Info.SectorSize);
         Assert.Equal(1953, device.Info.SectorCount);
-        Assert.Equal(65, device.UnreachableTailBytes);
+        Assert.Equal(65, device.Info.TrailingBytes);
 
         // Everything up to the last whole block is reachable (the server refuses unaligned requests here).
         byte[] data = TempDirectory.Pattern(512, seed: 3);
@@ -43,7 +43,7 @@ public sealed class NbdExportTailTests
         await using NbdBlockDevice device = await NbdClient.ConnectAsync($"nbd+unix:///?socket={socket}", ct);
 
         Assert.Equal(1_000_001, device.ExportSize);
-        Assert.Equal(0, device.UnreachableTailBytes);
+        Assert.Equal(0, device.Info.TrailingBytes);
         Assert.Equal(1_000_001, device.Info.SectorCount * device.Info.SectorSize);
     }
 }

@@ -71,15 +71,6 @@ public sealed class NbdBlockDevice : BlockDevice, IInlineCompletionReader
     /// <summary>The export's size in bytes (sectors beyond the last whole one are not addressable).</summary>
     public long ExportSize => _negotiation.Size;
 
-    /// <summary>
-    /// Bytes at the end of the export that no request can reach, 0 almost always. A server that advertises a
-    /// minimum block size but an export size that is not a multiple of it leaves a last partial block: the protocol
-    /// forbids requests that are not aligned to the minimum block size or that end past the export ("the client
-    /// would be unable to access the final few bytes of the export"), so the device ends at the last whole block and
-    /// copies of it lack these bytes. Callers that copy a whole export should tell the user when this is not 0.
-    /// </summary>
-    public long UnreachableTailBytes => _negotiation.Size - (Info.SectorCount * Info.SectorSize);
-
     /// <summary>The transmission flags the server sent.</summary>
     public NbdTransmissionFlags TransmissionFlags => _negotiation.Flags;
 

@@ -57,6 +57,13 @@ public sealed class ConnectNbdDeviceCommand : NbdClientCommand
                 throw;
             }
 
+            if (device.Info.TrailingBytes > 0)
+            {
+                // An export size that is not a multiple of the server's minimum block size: the protocol lets no request
+                // reach the last partial block, so copies of the device lack it. Say so rather than cut it silently.
+                EmitWarning(Infrastructure.BlockDeviceLease.TrailingBytesWarning(device));
+            }
+
             Emit(device);
         }, TargetName);
     }
