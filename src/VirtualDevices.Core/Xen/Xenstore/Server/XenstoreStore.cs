@@ -357,25 +357,8 @@ internal sealed class XenstoreStore
     /// The error for a missing node: ENOENT, or EACCES when the caller could not read the closest existing ancestor,
     /// so that probing cannot reveal what exists in a place the caller may not look at.
     /// </summary>
-    private StoreError MissingError(ServerConnection connection, XenstoreNode root, ReadOnlySpan<byte> absolute)
-    {
-        XenstoreNode node = root;
-        ReadOnlySpan<byte> rest = absolute[1..];
-        while (!rest.IsEmpty)
-        {
-            int slash = rest.IndexOf((byte)'/');
-            int index = node.FindChild(slash < 0 ? rest : rest[..slash]);
-            if (index < 0)
-            {
-                break;
-            }
-
-            node = node.Children[index];
-            rest = slash < 0 ? default : rest[(slash + 1)..];
-        }
-
-        return CanRead(connection, node) ? StoreError.ENOENT : StoreError.EACCES;
-    }
+    private StoreError MissingError(ServerConnection connection, XenstoreNode root, ReadOnlySpan<byte> absolute) =>
+        CanRead(connection, ClosestExistingAncestor(root, absolute, out _)) ? StoreError.ENOENT : StoreError.EACCES;
 
     private long NextGeneration() => ++_generation;
 
@@ -448,6 +431,16 @@ internal sealed class XenstoreStore
     /// <summary>The length of the closest existing ancestor's path (what a write that creates records as created under).</summary>
     private static int ClosestExistingAncestorLength(XenstoreNode root, ReadOnlySpan<byte> absolute)
     {
+        ClosestExistingAncestor(root, absolute, out int missing);
+        return Math.Max(1, absolute.Length - missing - 1);
+    }
+
+    /// <summary>The deepest node that exists on <paramref name="absolute"/>'s way down from the root.</summary>
+    /// <param name="root">The tree's root.</param>
+    /// <param name="absolute">An absolute path.</param>
+    /// <param name="missing">The length of the part of the path below that node (0 when the whole path exists).</param>
+    private static XenstoreNode ClosestExistingAncestor(XenstoreNode root, ReadOnlySpan<byte> absolute, out int missing)
+    {
         XenstoreNode node = root;
         ReadOnlySpan<byte> rest = absolute[1..];
         while (!rest.IsEmpty)
@@ -463,7 +456,8 @@ internal sealed class XenstoreStore
             rest = slash < 0 ? default : rest[(slash + 1)..];
         }
 
-        return Math.Max(1, absolute.Length - rest.Length - 1);
+        missing = rest.Length;
+        return node;
     }
 
     // ---------------------------------------------------------------- tree edits (no watch firing, no replies)
