@@ -327,12 +327,10 @@ public sealed class NbdServer : IAsyncDisposable
             return false;
         }
 
-        long now = Environment.TickCount64;
-        long age = (long)_options.IdleEvictionAge.TotalMilliseconds;
         List<NbdServerConnection>? candidates = null;
         foreach (NbdServerConnection connection in _connections.Keys)
         {
-            if (connection.IsIdle && now - connection.LastActivity >= age)
+            if (connection.IsIdle && System.Diagnostics.Stopwatch.GetElapsedTime(connection.LastActivity) >= _options.IdleEvictionAge)
             {
                 (candidates ??= []).Add(connection);
             }

@@ -63,7 +63,7 @@ internal sealed class NbdServerConnection
     private long _bytesInFlight;
     private int _closed;
     private int _evicted;
-    private long _lastActivity = Environment.TickCount64;
+    private long _lastActivity = Stopwatch.GetTimestamp();
     private int _pooledRequests;
     private int _slowInlineRequests;
 
@@ -100,7 +100,7 @@ internal sealed class NbdServerConnection
     /// <summary>True once the connection is known dead (closed, or a reply could not be sent): its work is dropped.</summary>
     public bool IsClosed => Volatile.Read(ref _closed) != 0;
 
-    /// <summary>When the client last sent something or was last answered (<see cref="Environment.TickCount64"/>).</summary>
+    /// <summary>When the client last sent something or was last answered (a <see cref="Stopwatch"/> timestamp: ties between clients that connect in the same millisecond are still ordered).</summary>
     public long LastActivity => Volatile.Read(ref _lastActivity);
 
     /// <summary>No request in progress: the connection may be evicted for a new client.</summary>
@@ -218,7 +218,7 @@ internal sealed class NbdServerConnection
         while (true)
         {
             _input.Fill(16);
-            Volatile.Write(ref _lastActivity, Environment.TickCount64);
+            Volatile.Write(ref _lastActivity, Stopwatch.GetTimestamp());
             ReadOnlySpan<byte> header = _input.Take(16);
             ulong magic = BinaryPrimitives.ReadUInt64BigEndian(header);
             var option = (NbdOption)BinaryPrimitives.ReadUInt32BigEndian(header[8..]);
@@ -658,7 +658,7 @@ internal sealed class NbdServerConnection
 
                 // Announced before the eviction flag is read (see TryEvict); an evicted connection runs nothing more.
                 Interlocked.Increment(ref _inFlight);
-                Volatile.Write(ref _lastActivity, Environment.TickCount64);
+                Volatile.Write(ref _lastActivity, Stopwatch.GetTimestamp());
                 long bytes = BufferedBytes(command, length);
                 if (Volatile.Read(ref _evicted) != 0 || !Reserve(bytes))
                 {
@@ -853,7 +853,7 @@ internal sealed class NbdServerConnection
             _server.Release(bytes);
         }
 
-        Volatile.Write(ref _lastActivity, Environment.TickCount64);
+        Volatile.Write(ref _lastActivity, Stopwatch.GetTimestamp());
         Interlocked.Decrement(ref _inFlight);
         Return(request);
         if (Volatile.Read(ref _waitingForCapacity) != 0)
