@@ -30,6 +30,11 @@ public sealed class NbdServer : IAsyncDisposable
     private long _bytesWritten;
     private long _errorReplies;
     private long _protocolViolations;
+    private long _bytesInFlight;
+    private long _peakBytesInFlight;
+    private long _evictedConnections;
+    private int _budgetWaiters;
+    private readonly object _budgetLock = new();
     private int _state; // 0 new, 1 running, 2 stopped
 
     /// <summary>Creates a server; nothing listens until <see cref="StartAsync"/>.</summary>
@@ -208,7 +213,10 @@ public sealed class NbdServer : IAsyncDisposable
         Interlocked.Read(ref _bytesRead),
         Interlocked.Read(ref _bytesWritten),
         Interlocked.Read(ref _errorReplies),
-        Interlocked.Read(ref _protocolViolations));
+        Interlocked.Read(ref _protocolViolations),
+        Interlocked.Read(ref _bytesInFlight),
+        Interlocked.Read(ref _peakBytesInFlight),
+        Interlocked.Read(ref _evictedConnections));
 
     /// <inheritdoc/>
     public async ValueTask DisposeAsync()
@@ -242,9 +250,114 @@ public sealed class NbdServer : IAsyncDisposable
 
     internal void CountProtocolViolation() => Interlocked.Increment(ref _protocolViolations);
 
+    /// <summary>Takes <paramref name="bytes"/> from the server's budget; false when they do not fit now.</summary>
+    internal bool TryReserve(long bytes)
+    {
+        if (bytes == 0)
+        {
+            return true;
+        }
+
+        long now;
+        do
+        {
+            now = Volatile.Read(ref _bytesInFlight);
+            if (now + bytes > _options.MaximumBytesInFlight)
+            {
+                return false;
+            }
+        }
+        while (Interlocked.CompareExchange(ref _bytesInFlight, now + bytes, now) != now);
+
+        long peak;
+        while ((peak = Volatile.Read(ref _peakBytesInFlight)) < now + bytes && Interlocked.CompareExchange(ref _peakBytesInFlight, now + bytes, peak) != peak)
+        {
+        }
+
+        return true;
+    }
+
+    /// <summary>Gives bytes back to the budget, waking connections that wait for it.</summary>
+    internal void Release(long bytes)
+    {
+        if (bytes == 0)
+        {
+            return;
+        }
+
+        // A full fence before the read of the waiters: a connection that announced itself after it sees the bytes.
+        Interlocked.Add(ref _bytesInFlight, -bytes);
+        if (Volatile.Read(ref _budgetWaiters) != 0)
+        {
+            lock (_budgetLock)
+            {
+                Monitor.PulseAll(_budgetLock);
+            }
+        }
+    }
+
+    /// <summary>Blocks a connection's reader until the budget may hold <paramref name="bytes"/> (or 100 ms pass).</summary>
+    internal void WaitForBudget(long bytes)
+    {
+        lock (_budgetLock)
+        {
+            Interlocked.Increment(ref _budgetWaiters);
+            try
+            {
+                if (Volatile.Read(ref _bytesInFlight) + bytes > _options.MaximumBytesInFlight && !_stopping.IsCancellationRequested)
+                {
+                    Monitor.Wait(_budgetLock, TimeSpan.FromMilliseconds(100));
+                }
+            }
+            finally
+            {
+                Interlocked.Decrement(ref _budgetWaiters);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Makes room for a new client by closing the connection idle longest, if one has been idle for
+    /// <see cref="NbdServerOptions.IdleEvictionAge"/>. Connections with a request in progress are never chosen.
+    /// </summary>
+    private bool EvictIdlest()
+    {
+        if (_options.IdleEvictionAge == Timeout.InfiniteTimeSpan)
+        {
+            return false;
+        }
+
+        List<NbdServerConnection>? candidates = null;
+        foreach (NbdServerConnection connection in _connections.Keys)
+        {
+            if (connection.IsIdle && System.Diagnostics.Stopwatch.GetElapsedTime(connection.LastActivity) >= _options.IdleEvictionAge)
+            {
+                (candidates ??= []).Add(connection);
+            }
+        }
+
+        if (candidates is null)
+        {
+            return false;
+        }
+
+        candidates.Sort(static (a, b) => a.LastActivity.CompareTo(b.LastActivity));
+        foreach (NbdServerConnection candidate in candidates)
+        {
+            if (candidate.TryEvict())
+            {
+                _connections.TryRemove(candidate, out _);
+                Interlocked.Increment(ref _evictedConnections);
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     private void Accept(Socket client)
     {
-        if (_connections.Count >= _options.MaximumConnections)
+        if (_connections.Count >= _options.MaximumConnections && !EvictIdlest())
         {
             client.Dispose();
             return;

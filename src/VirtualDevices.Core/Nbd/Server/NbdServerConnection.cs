@@ -26,9 +26,6 @@ internal sealed class NbdServerConnection
     /// <summary>No valid option is longer (names and queries are at most 4096 bytes each).</summary>
     private const int MaximumOptionLength = 64 * 1024;
 
-    /// <summary>Write payloads buffered at once per connection, bounding what one client can make the server hold.</summary>
-    private const long MaximumBufferedPayload = 64L * 1024 * 1024;
-
     /// <summary>An inline request whose device took longer than this (in <see cref="TimeSpan"/> ticks: 500 µs) is slow.</summary>
     private const long SlowInlineTicks = 5_000;
 
@@ -61,7 +58,12 @@ internal sealed class NbdServerConnection
     private bool _extended;
     private string? _metaContextExport;
     private int _inFlight;
-    private long _bufferedPayload;
+
+    /// <summary>Bytes of read replies and write payloads this connection holds (see <see cref="NbdServerOptions.MaximumBytesInFlightPerConnection"/>).</summary>
+    private long _bytesInFlight;
+    private int _closed;
+    private int _evicted;
+    private long _lastActivity = Stopwatch.GetTimestamp();
     private int _pooledRequests;
     private int _slowInlineRequests;
 
@@ -95,8 +97,49 @@ internal sealed class NbdServerConnection
 
     public int MaximumBlockSize { get; private set; }
 
+    /// <summary>True once the connection is known dead (closed, or a reply could not be sent): its work is dropped.</summary>
+    public bool IsClosed => Volatile.Read(ref _closed) != 0;
+
+    /// <summary>When the client last sent something or was last answered (a <see cref="Stopwatch"/> timestamp: ties between clients that connect in the same millisecond are still ordered).</summary>
+    public long LastActivity => Volatile.Read(ref _lastActivity);
+
+    /// <summary>No request in progress: the connection may be evicted for a new client.</summary>
+    public bool IsIdle => Volatile.Read(ref _inFlight) == 0 && !IsClosed;
+
+    /// <summary>
+    /// Closes an idle connection cleanly (the client sees end of stream) to make room for a new client. False when a
+    /// request arrived meanwhile: the reader announces a request (<c>_inFlight</c>) before it checks the eviction
+    /// flag, and this sets the flag before it checks for requests, so a request is either refused unexecuted or
+    /// keeps its connection.
+    /// </summary>
+    public bool TryEvict()
+    {
+        if (Interlocked.CompareExchange(ref _evicted, 1, 0) != 0)
+        {
+            return false;
+        }
+
+        if (Volatile.Read(ref _inFlight) != 0)
+        {
+            Volatile.Write(ref _evicted, 0);
+            return false;
+        }
+
+        try
+        {
+            // FIN, not RST: nothing is left unread in an idle connection's receive buffer.
+            _socket.Shutdown(SocketShutdown.Both);
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+        }
+
+        return true;
+    }
+
     public void Abort()
     {
+        Volatile.Write(ref _closed, 1);
         try
         {
             _socket.Shutdown(SocketShutdown.Both);
@@ -175,6 +218,7 @@ internal sealed class NbdServerConnection
         while (true)
         {
             _input.Fill(16);
+            Volatile.Write(ref _lastActivity, Stopwatch.GetTimestamp());
             ReadOnlySpan<byte> header = _input.Take(16);
             ulong magic = BinaryPrimitives.ReadUInt64BigEndian(header);
             var option = (NbdOption)BinaryPrimitives.ReadUInt32BigEndian(header[8..]);
@@ -578,9 +622,9 @@ internal sealed class NbdServerConnection
         using CancellationTokenRegistration stop = _stopping.UnsafeRegister(static state => ((NbdServerConnection)state!).StopReceiving(), this);
         try
         {
-            while (true)
+            while (!IsClosed)
             {
-                WaitForCapacity();
+                WaitForCapacity(0);
                 try
                 {
                     _input.Fill(headerLength);
@@ -607,22 +651,39 @@ internal sealed class NbdServerConnection
                     break;
                 }
 
-                NbdServerRequest request = Rent();
-                request.Prepare(command, flags, cookie, offset, length);
-                if (command == NbdCommand.Write)
+                if (command == NbdCommand.Write && length > (ulong)_options.MaximumRequestSize)
                 {
-                    if (length > (ulong)_options.MaximumRequestSize)
-                    {
-                        Return(request);
-                        throw new NbdProtocolException(null, $"write payload of {length} bytes");
-                    }
-
-                    Interlocked.Add(ref _bufferedPayload, (long)length);
-                    Memory<byte> payload = request.RentPayload((int)length);
-                    _input.ReadExactly(payload.Span);
+                    throw new NbdProtocolException(null, $"write payload of {length} bytes");
                 }
 
+                // Announced before the eviction flag is read (see TryEvict); an evicted connection runs nothing more.
                 Interlocked.Increment(ref _inFlight);
+                Volatile.Write(ref _lastActivity, Stopwatch.GetTimestamp());
+                long bytes = BufferedBytes(command, length);
+                if (Volatile.Read(ref _evicted) != 0 || !Reserve(bytes))
+                {
+                    Interlocked.Decrement(ref _inFlight);
+                    break;
+                }
+
+                NbdServerRequest request = Rent();
+                request.Prepare(command, flags, cookie, offset, length);
+                request.ReservedBytes = bytes;
+                if (command == NbdCommand.Write)
+                {
+                    try
+                    {
+                        Memory<byte> payload = request.RentPayload((int)length);
+                        _input.ReadExactly(payload.Span);
+                    }
+                    catch
+                    {
+                        request.ReleasePayload();
+                        Finished(request, failed: true);
+                        throw;
+                    }
+                }
+
                 Dispatch(request);
             }
         }
@@ -684,10 +745,53 @@ internal sealed class NbdServerConnection
     /// </summary>
     public void Send(NbdServerRequest request) => _writer!.Enqueue(request, mayBlock: Thread.CurrentThread == _thread);
 
-    /// <summary>Flow control: stops reading while this client has too much in progress.</summary>
-    private void WaitForCapacity()
+    /// <summary>
+    /// The bytes a request makes the server hold: its read reply or its write payload. A read longer than the maximum
+    /// block size is refused without a buffer, so it holds nothing.
+    /// </summary>
+    private long BufferedBytes(NbdCommand command, ulong length) => command switch
     {
-        if (HasCapacity())
+        NbdCommand.Write => (long)length,
+        NbdCommand.Read when length <= (ulong)MaximumBlockSize => (long)length,
+        _ => 0,
+    };
+
+    /// <summary>
+    /// Back-pressure, as qemu-nbd (16 requests per client) and nbdkit (16 threads per connection) do it with request
+    /// counts, here with bytes: the reader stops reading this client's requests, so TCP stops the client, while the
+    /// bytes held for it would pass the connection's budget or the server's. A request always fits a connection that
+    /// holds nothing, so one larger than the connection's budget is still served. False once the connection is closed
+    /// or the server stops.
+    /// </summary>
+    private bool Reserve(long bytes)
+    {
+        if (bytes == 0)
+        {
+            return !IsClosed;
+        }
+
+        while (true)
+        {
+            WaitForCapacity(bytes);
+            if (IsClosed || _stopping.IsCancellationRequested)
+            {
+                return false;
+            }
+
+            if (_server.TryReserve(bytes))
+            {
+                Interlocked.Add(ref _bytesInFlight, bytes);
+                return true;
+            }
+
+            _server.WaitForBudget(bytes);
+        }
+    }
+
+    /// <summary>Flow control: stops reading while this client has too much in progress (and room for <paramref name="bytes"/> more).</summary>
+    private void WaitForCapacity(long bytes)
+    {
+        if (HasCapacity(bytes))
         {
             return;
         }
@@ -697,7 +801,7 @@ internal sealed class NbdServerConnection
             // Announced before the re-check (a full fence), so a request finishing meanwhile either is seen by the
             // check or sees the flag and pulses.
             Interlocked.Exchange(ref _waitingForCapacity, 1);
-            while (!HasCapacity() && !_stopping.IsCancellationRequested)
+            while (!HasCapacity(bytes) && !_stopping.IsCancellationRequested && !IsClosed)
             {
                 Monitor.Wait(_capacityLock, TimeSpan.FromMilliseconds(100));
             }
@@ -706,8 +810,17 @@ internal sealed class NbdServerConnection
         }
     }
 
-    private bool HasCapacity() =>
-        Volatile.Read(ref _inFlight) < _options.MaximumRequestsInFlight && Volatile.Read(ref _bufferedPayload) <= MaximumBufferedPayload;
+    /// <summary>
+    /// Room for one more request of <paramref name="bytes"/>. The request being admitted is already counted in
+    /// <c>_inFlight</c> when bytes are asked for, hence the allowance of one.
+    /// </summary>
+    private bool HasCapacity(long bytes)
+    {
+        long held = Volatile.Read(ref _bytesInFlight);
+        int requests = Volatile.Read(ref _inFlight) - (bytes > 0 ? 1 : 0);
+        return requests < _options.MaximumRequestsInFlight
+            && (held == 0 || held + bytes <= _options.MaximumBytesInFlightPerConnection);
+    }
 
     private void StopReceiving()
     {
@@ -720,14 +833,27 @@ internal sealed class NbdServerConnection
         }
     }
 
-    /// <summary>A request's reply was sent (or could not be): its buffers and slot are free.</summary>
-    public void Finished(NbdServerRequest request, long payloadLength)
+    /// <summary>
+    /// A request's reply was sent (or could not be): its buffers, bytes and slot are free. A reply that could not be
+    /// sent means the client is gone: the connection is marked closed first, so that the reader, woken by the room
+    /// freed here, runs none of the requests it still has buffered.
+    /// </summary>
+    public void Finished(NbdServerRequest request, bool failed)
     {
-        if (payloadLength > 0)
+        if (failed)
         {
-            Interlocked.Add(ref _bufferedPayload, -payloadLength);
+            Volatile.Write(ref _closed, 1);
         }
 
+        long bytes = request.ReservedBytes;
+        if (bytes > 0)
+        {
+            request.ReservedBytes = 0;
+            Interlocked.Add(ref _bytesInFlight, -bytes);
+            _server.Release(bytes);
+        }
+
+        Volatile.Write(ref _lastActivity, Stopwatch.GetTimestamp());
         Interlocked.Decrement(ref _inFlight);
         Return(request);
         if (Volatile.Read(ref _waitingForCapacity) != 0)

@@ -57,6 +57,9 @@ internal sealed class NbdServerRequest : IThreadPoolWorkItem, INbdOutgoing
 
     public NbdServerRequest? NextFree { get; set; }
 
+    /// <summary>The bytes this request holds of its connection's and the server's budgets, given back when it is finished.</summary>
+    public long ReservedBytes { get; set; }
+
     public void Prepare(NbdCommand command, NbdCommandFlags flags, ulong cookie, ulong offset, ulong length)
     {
         _command = command;
@@ -92,6 +95,13 @@ internal sealed class NbdServerRequest : IThreadPoolWorkItem, INbdOutgoing
     {
         try
         {
+            if (_connection.IsClosed)
+            {
+                // The client has gone: its queued requests never reach the device.
+                ReplyError(NbdErrno.ESHUTDOWN, "the connection is closed");
+                return;
+            }
+
             Start();
         }
         catch (Exception e)
@@ -447,7 +457,7 @@ internal sealed class NbdServerRequest : IThreadPoolWorkItem, INbdOutgoing
         }
     }
 
-    private void ReleasePayload()
+    public void ReleasePayload()
     {
         if (_payload is not null)
         {
@@ -477,6 +487,6 @@ internal sealed class NbdServerRequest : IThreadPoolWorkItem, INbdOutgoing
         }
 
         _reply = null;
-        _connection.Finished(this, _command == NbdCommand.Write ? _payloadLength : 0);
+        _connection.Finished(this, failed: error is not null);
     }
 }

@@ -8,6 +8,9 @@ namespace VirtualDevices.Nbd.Server;
 /// <param name="BytesWritten">Bytes written by clients.</param>
 /// <param name="ErrorReplies">Requests answered with an error.</param>
 /// <param name="ProtocolViolations">Connections dropped because the client broke the protocol.</param>
+/// <param name="BytesInFlight">Bytes held now for replies not yet sent and write payloads not yet written.</param>
+/// <param name="PeakBytesInFlight">The most <paramref name="BytesInFlight"/> has been since start.</param>
+/// <param name="EvictedConnections">Idle clients closed to make room for new ones (see <see cref="NbdServerOptions.IdleEvictionAge"/>).</param>
 public sealed record NbdServerStatistics(
     int ActiveConnections,
     long TotalConnections,
@@ -15,4 +18,7 @@ public sealed record NbdServerStatistics(
     long BytesRead,
     long BytesWritten,
     long ErrorReplies,
-    long ProtocolViolations);
+    long ProtocolViolations,
+    long BytesInFlight,
+    long PeakBytesInFlight,
+    long EvictedConnections);
