@@ -26,6 +26,7 @@ BeforeDiscovery {
 }
 
 BeforeAll {
+    . (Join-Path $PSScriptRoot 'Helpers/TestHelpers.ps1')
     $HaveNbdkit = [bool](Get-Command nbdkit -CommandType Application -ErrorAction SilentlyContinue)
     $HaveQemuNbd = [bool](Get-Command qemu-nbd -CommandType Application -ErrorAction SilentlyContinue) -and
         [bool](Get-Command qemu-img -CommandType Application -ErrorAction SilentlyContinue)
@@ -179,38 +180,6 @@ BeforeAll {
         }
     }
 
-    function Wait-Condition([scriptblock] $Condition, [double] $TimeoutSeconds = 15) {
-        $deadline = [DateTime]::UtcNow.AddSeconds($TimeoutSeconds)
-        while (-not (& $Condition)) {
-            if ([DateTime]::UtcNow -gt $deadline) { return $false }
-            Start-Sleep -Milliseconds 50
-        }
-        $true
-    }
-
-    # A real peer in the foreground, killed in AfterAll. Waits for its unix socket.
-    function Start-Peer([string] $Name, [string[]] $Arguments, [string] $Socket) {
-        $info = [Diagnostics.ProcessStartInfo]::new((Get-Command $Name -CommandType Application | Select-Object -First 1).Source)
-        foreach ($argument in $Arguments) { $info.ArgumentList.Add($argument) }
-        $info.UseShellExecute = $false
-        $info.WorkingDirectory = $Work
-        $process = [Diagnostics.Process]::Start($info)
-        $Peers.Add($process)
-        if (-not (Wait-Condition { (Test-Path -LiteralPath $Socket) -or $process.HasExited } 20) -or $process.HasExited) {
-            throw "$Name did not start (no socket $Socket)"
-        }
-        $process
-    }
-
-    function Stop-Peer([Diagnostics.Process] $Process) {
-        if ($Process -and -not $Process.HasExited) {
-            $Process.Kill($true)
-            $null = $Process.WaitForExit(10000)
-        }
-    }
-
-    function Get-FileSha256([string] $Path) { (Get-FileHash -LiteralPath $Path -Algorithm SHA256).Hash }
-
     # The SHA-256 of a byte range of a file.
     function Get-RangeSha256([string] $Path, [long] $Offset, [long] $Length) {
         $stream = [IO.File]::OpenRead($Path)
@@ -218,24 +187,16 @@ BeforeAll {
             $null = $stream.Seek($Offset, 'Begin')
             $buffer = [byte[]]::new($Length)
             $stream.ReadExactly($buffer, 0, $Length)
-            [Convert]::ToHexString([Security.Cryptography.SHA256]::HashData($buffer))
+            Get-BytesHash $buffer
         }
         finally { $stream.Dispose() }
     }
-
-    function Get-BytesSha256([byte[]] $Bytes) { [Convert]::ToHexString([Security.Cryptography.SHA256]::HashData($Bytes)) }
 
     # Random bytes written into a file at an offset, without changing its size elsewhere (dd conv=notrunc).
     function Write-FileBytes([string] $Path, [long] $Offset, [byte[]] $Bytes) {
         $stream = [IO.File]::Open($Path, 'Open', 'Write')
         try { $null = $stream.Seek($Offset, 'Begin'); $stream.Write($Bytes, 0, $Bytes.Length) }
         finally { $stream.Dispose() }
-    }
-
-    function New-RandomBytes([int] $Count, [int] $Seed) {
-        $bytes = [byte[]]::new($Count)
-        [Random]::new($Seed).NextBytes($bytes)
-        , $bytes
     }
 
     # Blocks the file system really holds (a sparse image holds few).
@@ -560,7 +521,7 @@ Describe 'Block help examples on a 1 GiB disk image' {
         $first = (Invoke-AdminStep $S '[Convert]::ToHexString([Security.Cryptography.SHA256]::HashData((Read-BlockDevice -Device ram -Offset 0 -Length 1MB).Data))').Output[0]
         $second = (Invoke-AdminStep $S '[Convert]::ToHexString([Security.Cryptography.SHA256]::HashData((Read-BlockDevice -Device ram -Offset 1MB -Length 1MB).Data))').Output[0]
         $second | Should -Be $first
-        $first | Should -Not -Be (Get-BytesSha256 ([byte[]]::new(1MB)))
+        $first | Should -Not -Be (Get-BytesHash ([byte[]]::new(1MB)))
     }
 
     It 'Write-BlockDevice example 5: a new RAM disk counts the 1 MiB written' {
@@ -629,7 +590,7 @@ Describe 'Block help examples on a 1 GiB disk image' {
         $r.Output[0].Info.SectorCount | Should -Be 65536
         $null = Invoke-AdminStep $S '$page = [byte[]]::new(4096); $page[0] = 42; Write-BlockDevice -Device data4k -Sector 10 -Data $page -Force'
         (Invoke-AdminStep $S '(Read-BlockDevice -Device data4k -Sector 10 -Count 1).Data[0]').Output[0] | Should -Be 42
-        Get-RangeSha256 (Join-Path $Here 'data4k.img') 40960 1 | Should -Be (Get-BytesSha256 ([byte[]]@(42)))
+        Get-RangeSha256 (Join-Path $Here 'data4k.img') 40960 1 | Should -Be (Get-BytesHash ([byte[]]@(42)))
     }
 
     It 'Get-BlockDevice example 2: a missing name is an error, the matching ones are still returned' {
@@ -705,18 +666,12 @@ Describe 'NBD help examples: our server, nbdkit and qemu-nbd, 256 MiB and 1 GiB 
     BeforeAll {
         $S = New-AdminSession 'nbd'
         $Here = Join-Path $Work 'nbd'
-        # A free TCP port on loopback, for the examples that name a fixed port (10809, 10810): other tests of the
-        # machine may be using those.
-        function Get-FreePort {
-            $listener = [Net.Sockets.TcpListener]::new([Net.IPAddress]::Loopback, 0)
-            $listener.Start()
-            try { $listener.LocalEndpoint.Port } finally { $listener.Stop() }
-        }
 
         $Kit = $null
         $KitSock = Join-Path $Here 'kit.sock'
         if ($HaveNbdkit) {
-            $Kit = Start-Peer nbdkit @('-f', '--exit-with-parent', '-U', $KitSock, 'memory', '256M') $KitSock
+            $Kit = Start-Peer nbdkit @('-f', '--exit-with-parent', '-U', $KitSock, 'memory', '256M') $KitSock -TimeoutSeconds 20 -WorkingDirectory $Work
+            $Peers.Add($Kit)
         }
 
         $Qemu = $null
@@ -726,7 +681,8 @@ Describe 'NBD help examples: our server, nbdkit and qemu-nbd, 256 MiB and 1 GiB 
             New-RealisticDisk $VmRaw
             & qemu-img convert -f raw -O qcow2 $VmRaw (Join-Path $Here 'vm.qcow2')
             $Qemu = Start-Peer qemu-nbd @('--read-only', '--shared', '4', '--persistent', '--export-name', 'disk0', '--format', 'qcow2',
-                '-k', $QemuSock, (Join-Path $Here 'vm.qcow2')) $QemuSock
+                '-k', $QemuSock, (Join-Path $Here 'vm.qcow2')) $QemuSock -TimeoutSeconds 20 -WorkingDirectory $Work
+            $Peers.Add($Qemu)
         }
     }
 
@@ -823,7 +779,7 @@ Describe 'NBD help examples: our server, nbdkit and qemu-nbd, 256 MiB and 1 GiB 
         Show-Output $r 80 | Should -Match 'ram\s+nbd\s+256\.0 MiB'
         $null = Invoke-AdminStep $S '$fill = [byte[]]::new(1MB); [Random]::new(5).NextBytes($fill); Write-BlockDevice -Device ram -Sector 2048 -Data $fill -Force'
         $r = Invoke-AdminStep $S '[Convert]::ToHexString([Security.Cryptography.SHA256]::HashData((Read-BlockDevice -Device ram -Sector 2048 -Count 2048 -SectorsPerObject 2048).Data))'
-        $r.Output[0] | Should -Be (Get-BytesSha256 (New-RandomBytes 1MB 5))
+        $r.Output[0] | Should -Be (Get-BytesHash (New-RandomBytes 1MB 5))
         (Invoke-AdminStep $S '(Get-DeviceStats -Name ram).WriteBytes, (Get-DeviceStats -Name ram).ReadBytes').Output | Should -Be @(1MB, 1MB)
     }
 
@@ -842,7 +798,7 @@ Describe 'NBD help examples: our server, nbdkit and qemu-nbd, 256 MiB and 1 GiB 
         $r = Invoke-DocExample $S Write-BlockDevice "Write-BlockDevice -Uri 'nbd+unix:///?socket=/tmp/nbdkit.sock' -InFile ./mbr.bin -Force -PassThru" -Replace @{ '/tmp/nbdkit.sock' = $KitSock }
         $r.Output[0].Bytes | Should -Be 512
         $r = Invoke-DocExample $S Read-BlockDevice "Read-BlockDevice -Uri 'nbd+unix:///?socket=/tmp/nbdkit.sock' -Count 1" -Replace @{ '/tmp/nbdkit.sock' = $KitSock }
-        Get-BytesSha256 $r.Output[0].Data | Should -Be (Get-BytesSha256 $mbr)
+        Get-BytesHash $r.Output[0].Data | Should -Be (Get-BytesHash $mbr)
         (Invoke-AdminStep $S '@(Get-BlockDevice | Where-Object Driver -eq nbd).Count').Output[0] | Should -Be 1  # only ram: -Uri leaves nothing
     }
 
@@ -886,7 +842,7 @@ Describe 'NBD help examples: our server, nbdkit and qemu-nbd, 256 MiB and 1 GiB 
         $r = Invoke-DocExample $S Connect-NbdDevice "`$nbd = Connect-NbdDevice -Server localhost -ExportName disk0 -Connections 4`n`$nbd.ConnectionCount, `$nbd.Info.ReadOnly`nRead-BlockDevice -Device `$nbd -Count 1" -Replace @{ '-Server localhost' = "-SocketPath '$QemuSock'" }
         $r.Output[0], $r.Output[1] | Should -Be @(4, $true)
         $r.Output[2].Data.Length | Should -Be 512
-        Get-BytesSha256 $r.Output[2].Data | Should -Be (Get-RangeSha256 $VmRaw 0 512)
+        Get-BytesHash $r.Output[2].Data | Should -Be (Get-RangeSha256 $VmRaw 0 512)
         $r = Invoke-Admin $S 'Write-BlockDevice -Device $nbd -Data ([byte[]]::new(512)) -Force'
         $ids = @($r.Errors.FullyQualifiedErrorId) + @(if ($r.Exception -is [System.Management.Automation.IContainsErrorRecord]) { $r.Exception.ErrorRecord.FullyQualifiedErrorId })
         $ids | Should -Match '^BlockReadOnly,'
@@ -923,7 +879,8 @@ Describe 'Ctrl+C: long reads of 1 GiB devices stop promptly and leave no output 
         $Slow = $null
         $SlowSock = Join-Path $Here 'slow.sock'
         if ($HaveNbdkit) {
-            $Slow = Start-Peer nbdkit @('-f', '--exit-with-parent', '-U', $SlowSock, '--filter=rate', 'memory', '1G', 'rate=512M') $SlowSock
+            $Slow = Start-Peer nbdkit @('-f', '--exit-with-parent', '-U', $SlowSock, '--filter=rate', 'memory', '1G', 'rate=512M') $SlowSock -TimeoutSeconds 20 -WorkingDirectory $Work
+            $Peers.Add($Slow)
         }
         $SlowUri = "nbd+unix:///?socket=$SlowSock"
     }
@@ -1024,18 +981,10 @@ Get-NbdServer | Stop-NbdServer
         # pwsh itself (a global tool runs under dotnet, so not this process's path).
         $pwsh = (Get-Command pwsh -CommandType Application -ErrorAction SilentlyContinue | Select-Object -First 1).Source
         if (-not $pwsh) { $pwsh = Join-Path $PSHOME 'pwsh' }
-        $info = [Diagnostics.ProcessStartInfo]::new($pwsh)
-        foreach ($argument in '-NoProfile', '-NonInteractive', '-File', $file) { $info.ArgumentList.Add($argument) }
-        $info.RedirectStandardOutput = $true
-        $info.RedirectStandardError = $true
-        $info.UseShellExecute = $false
-        $process = [Diagnostics.Process]::Start($info)
-        $stdout = $process.StandardOutput.ReadToEndAsync()
-        $stderr = $process.StandardError.ReadToEndAsync()
-        if (-not $process.WaitForExit(60000)) { $process.Kill($true); throw 'pwsh did not finish the clean-up script within 60 s' }
-        $stderr.Result | Should -BeNullOrEmpty
-        $stdout.Result.Trim() | Should -BeExactly 'clean'
-        $process.ExitCode | Should -Be 0
+        $result = Invoke-Tool $pwsh @('-NoProfile', '-NonInteractive', '-File', $file) -TimeoutSeconds 60
+        $result.Error | Should -BeNullOrEmpty
+        $result.Output.Trim() | Should -BeExactly 'clean'
+        $result.ExitCode | Should -Be 0
     }
 
     It 'without -ErrorAction the error is shown and the script goes on; with Stop it is caught by its id' {
@@ -1056,7 +1005,8 @@ Describe 'The other runnable examples: listing, statistics, previews, servers by
         $Kit = $null
         $KitSock = Join-Path $Here 'kit.sock'
         if ($HaveNbdkit) {
-            $Kit = Start-Peer nbdkit @('-f', '--exit-with-parent', '-U', $KitSock, 'memory', '256M') $KitSock
+            $Kit = Start-Peer nbdkit @('-f', '--exit-with-parent', '-U', $KitSock, 'memory', '256M') $KitSock -TimeoutSeconds 20 -WorkingDirectory $Work
+            $Peers.Add($Kit)
         }
     }
 

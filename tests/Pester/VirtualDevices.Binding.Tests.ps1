@@ -11,20 +11,11 @@ BeforeDiscovery {
 }
 
 BeforeAll {
+    . (Join-Path $PSScriptRoot 'Helpers/TestHelpers.ps1')
     $ModulePath = Join-Path $PSScriptRoot '../../out/VirtualDevices/VirtualDevices.psd1'
     Import-Module $ModulePath -Force
     Get-NbdServer | Stop-NbdServer -Confirm:$false
     Get-BlockDevice | Close-BlockDevice -Force -Confirm:$false
-
-    function Get-BytesHash([byte[]] $Bytes) {
-        [Convert]::ToHexString([Security.Cryptography.SHA256]::HashData($Bytes))
-    }
-
-    function New-RandomBytes([int] $Count, [int] $Seed = 1) {
-        $bytes = [byte[]]::new($Count)
-        [Random]::new($Seed).NextBytes($bytes)
-        , $bytes
-    }
 
     # Reads $Length bytes of a file at $Offset, bypassing the module.
     function Read-FileBytes([string] $Path, [long] $Offset, [int] $Length) {
@@ -35,32 +26,6 @@ BeforeAll {
             $stream.ReadExactly($buffer, 0, $Length)
             , $buffer
         } finally { $stream.Dispose() }
-    }
-
-    # Starts a peer (nbdkit, qemu-nbd) in the background and waits for its unix socket; the caller kills it.
-    function Start-Peer([string] $Name, [string[]] $Arguments, [string] $Socket) {
-        $info = [Diagnostics.ProcessStartInfo]::new((Get-Command $Name -CommandType Application | Select-Object -First 1).Source)
-        foreach ($argument in $Arguments) { $info.ArgumentList.Add($argument) }
-        $info.UseShellExecute = $false
-        $info.RedirectStandardOutput = $true
-        $info.RedirectStandardError = $true
-        $process = [Diagnostics.Process]::Start($info)
-        $deadline = [DateTime]::UtcNow.AddSeconds(10)
-        while (-not (Test-Path -LiteralPath $Socket)) {
-            if ([DateTime]::UtcNow -gt $deadline -or $process.HasExited) {
-                $process.Kill($true)
-                throw "$Name $Arguments did not create $Socket"
-            }
-            Start-Sleep -Milliseconds 50
-        }
-        $process
-    }
-
-    function Stop-Peer([Diagnostics.Process] $Process) {
-        if ($Process -and -not $Process.HasExited) {
-            $Process.Kill($true)
-            $null = $Process.WaitForExit(10000)
-        }
     }
 
     # Runs a script in a fresh hosted PowerShell with the module imported, and returns its output, errors and
@@ -591,7 +556,6 @@ Describe 'Rough edges' {
         $lines = (Get-BlockDeviceInfo -LiteralPath $odd | Out-String -Width 80) -split "`n"
         $lines | Where-Object { $_ -match '^TrailingBytes\s+: 488 bytes past the last sector\s*$' } | Should -HaveCount 1
         (Get-BlockDeviceInfo -Path $Big | Out-String -Width 80) | Should -Not -Match 'TrailingBytes'
-
     }
 
     It 'refuses a second writer of an image, in the session and while qemu-nbd serves it, unless -NoLock' -Skip:(-not $qemuNbd) {

@@ -8,15 +8,9 @@ BeforeDiscovery {
 }
 
 BeforeAll {
+    . (Join-Path $PSScriptRoot 'Helpers/TestHelpers.ps1')
     Import-Module (Join-Path $PSScriptRoot '../../out/VirtualDevices/VirtualDevices.psd1') -Force
     Get-BlockDevice | Close-BlockDevice -Confirm:$false
-
-    # Returns a byte array (the leading comma keeps PowerShell from unrolling it into single bytes).
-    function New-RandomBytes([int] $Count, [int] $Seed = 1) {
-        $bytes = [byte[]]::new($Count)
-        [Random]::new($Seed).NextBytes($bytes)
-        , $bytes
-    }
 
     function Get-Slice([byte[]] $Bytes, [int] $Offset, [int] $Length) {
         $slice = [byte[]]::new($Length)
@@ -24,28 +18,11 @@ BeforeAll {
         , $slice
     }
 
-    function Get-BytesHash([byte[]] $Bytes) {
-        [Convert]::ToHexString([Security.Cryptography.SHA256]::HashData($Bytes))
-    }
-
-    function Get-FileSha256([string] $Path) {
-        (Get-FileHash -LiteralPath $Path -Algorithm SHA256).Hash
-    }
-
     # Writes a file into the test drive and returns its full path.
     function New-TestFile([string] $Name, [byte[]] $Bytes) {
         $path = Join-Path $TestDrive $Name
         [IO.File]::WriteAllBytes($path, $Bytes)
         $path
-    }
-
-    # Joins the Data of BlockData objects into one byte array.
-    function Join-BlockData([object[]] $Blocks) {
-        $stream = [IO.MemoryStream]::new()
-        foreach ($block in $Blocks) {
-            $stream.Write($block.Data, 0, $block.Data.Length)
-        }
-        , $stream.ToArray()
     }
 }
 

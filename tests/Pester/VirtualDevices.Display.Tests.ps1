@@ -13,6 +13,7 @@ BeforeDiscovery {
 }
 
 BeforeAll {
+    . (Join-Path $PSScriptRoot 'Helpers/TestHelpers.ps1')
     $manifestPath = Join-Path $PSScriptRoot '../../out/VirtualDevices/VirtualDevices.psd1'
     $docsPath = Join-Path $PSScriptRoot '../../docs/VirtualDevices'
     Import-Module $manifestPath -Force

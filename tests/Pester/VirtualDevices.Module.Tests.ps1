@@ -8,6 +8,7 @@ BeforeDiscovery {
 }
 
 BeforeAll {
+    . (Join-Path $PSScriptRoot 'Helpers/TestHelpers.ps1')
     $manifestPath = Join-Path $PSScriptRoot '../../out/VirtualDevices/VirtualDevices.psd1'
     $docsPath = Join-Path $PSScriptRoot '../../docs/VirtualDevices'
     Import-Module $manifestPath -Force
@@ -126,11 +127,6 @@ Describe 'Tab completion of device names' {
         New-BlockDevice -Size 64KB -Name mtest1 | Out-Null
         New-BlockDevice -Size 64KB -Name mtest2 | Out-Null
         New-BlockDevice -Size 64KB -Name other | Out-Null
-
-        function Get-Completion([string] $InputScript) {
-            $result = TabExpansion2 -inputScript $InputScript -cursorColumn $InputScript.Length
-            @($result.CompletionMatches | ForEach-Object CompletionText | Sort-Object)
-        }
     }
 
     AfterAll {
@@ -148,26 +144,26 @@ Describe 'Tab completion of device names' {
         @{ Command = 'Reset-DeviceStats'; Parameter = 'Name' }
         @{ Command = 'Reset-DeviceStats'; Parameter = 'Device' }
     ) {
-        (Get-Completion "$Command -$Parameter m") -join ',' | Should -Be 'mtest1,mtest2'
+        (Get-Completion "$Command -$Parameter m" -Sort) -join ',' | Should -Be 'mtest1,mtest2'
     }
 
     It 'completes every open device for an empty word' {
-        (Get-Completion 'Get-BlockDeviceInfo -Device ') -join ',' | Should -Be 'mtest1,mtest2,other'
+        (Get-Completion 'Get-BlockDeviceInfo -Device ' -Sort) -join ',' | Should -Be 'mtest1,mtest2,other'
     }
 
     It 'completes regardless of case' {
-        (Get-Completion 'Close-BlockDevice -Device MTEST') -join ',' | Should -Be 'mtest1,mtest2'
+        (Get-Completion 'Close-BlockDevice -Device MTEST' -Sort) -join ',' | Should -Be 'mtest1,mtest2'
     }
 
     It 'completes a device opened after the others' {
         New-BlockDevice -Size 64KB -Name mlate | Out-Null
-        (Get-Completion 'Read-BlockDevice -Device ml') -join ',' | Should -Be 'mlate'
+        (Get-Completion 'Read-BlockDevice -Device ml' -Sort) -join ',' | Should -Be 'mlate'
     }
 
     It 'no longer completes a closed device' {
         New-BlockDevice -Size 64KB -Name mgone | Out-Null
         Close-BlockDevice -Device mgone
-        $completions = Get-Completion 'Read-BlockDevice -Device m'
+        $completions = Get-Completion 'Read-BlockDevice -Device m' -Sort
         # Completion still works (else the next line would pass on an empty list), only mgone is gone.
         $completions | Should -Contain 'mtest1'
         $completions | Should -Not -Contain 'mgone'

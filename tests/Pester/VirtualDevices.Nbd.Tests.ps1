@@ -10,65 +10,11 @@ BeforeDiscovery {
 }
 
 BeforeAll {
+    . (Join-Path $PSScriptRoot 'Helpers/TestHelpers.ps1')
     Import-Module (Join-Path $PSScriptRoot '../../out/VirtualDevices/VirtualDevices.psd1') -Force
     Get-BlockDevice | Where-Object Driver -eq 'nbd' | Disconnect-NbdDevice -Confirm:$false
     Get-NbdServer | Stop-NbdServer -Confirm:$false
     Get-BlockDevice | Close-BlockDevice -Confirm:$false
-
-    # Returns a byte array (the leading comma keeps PowerShell from unrolling it into single bytes).
-    function New-RandomBytes([int] $Count, [int] $Seed = 1) {
-        $bytes = [byte[]]::new($Count)
-        [Random]::new($Seed).NextBytes($bytes)
-        , $bytes
-    }
-
-    function Get-BytesHash([byte[]] $Bytes) {
-        [Convert]::ToHexString([Security.Cryptography.SHA256]::HashData($Bytes))
-    }
-
-    # Joins the Data of BlockData objects into one byte array.
-    function Join-BlockData([object[]] $Blocks) {
-        $stream = [IO.MemoryStream]::new()
-        foreach ($block in $Blocks) {
-            $stream.Write($block.Data, 0, $block.Data.Length)
-        }
-        , $stream.ToArray()
-    }
-
-    # A TCP port nobody listens on (free a moment ago).
-    function Get-FreePort {
-        $listener = [Net.Sockets.TcpListener]::new([Net.IPAddress]::Loopback, 0)
-        $listener.Start()
-        try { $listener.LocalEndpoint.Port } finally { $listener.Stop() }
-    }
-
-    # Polls a condition for at most $TimeoutSeconds; returns whether it held.
-    function Wait-Condition([scriptblock] $Condition, [double] $TimeoutSeconds = 10) {
-        $deadline = [DateTime]::UtcNow.AddSeconds($TimeoutSeconds)
-        while (-not (& $Condition)) {
-            if ([DateTime]::UtcNow -gt $deadline) { return $false }
-            Start-Sleep -Milliseconds 50
-        }
-        $true
-    }
-
-    # Runs a program with its arguments passed as they are, and kills it if it takes longer than $TimeoutSeconds.
-    function Invoke-Tool([string] $Name, [string[]] $Arguments, [int] $TimeoutSeconds = 30) {
-        $info = [Diagnostics.ProcessStartInfo]::new((Get-Command $Name -CommandType Application | Select-Object -First 1).Source)
-        foreach ($argument in $Arguments) { $info.ArgumentList.Add($argument) }
-        $info.UseShellExecute = $false
-        $info.RedirectStandardOutput = $true
-        $info.RedirectStandardError = $true
-        $process = [Diagnostics.Process]::Start($info)
-        $stdout = $process.StandardOutput.ReadToEndAsync()
-        $stderr = $process.StandardError.ReadToEndAsync()
-        if (-not $process.WaitForExit($TimeoutSeconds * 1000)) {
-            $process.Kill($true)
-            throw "$Name $Arguments did not finish within $TimeoutSeconds s"
-        }
-        $process.WaitForExit()
-        [pscustomobject]@{ ExitCode = $process.ExitCode; Output = $stdout.Result; Error = $stderr.Result }
-    }
 
     # Client devices first (so that servers have no client to wait for), then the test's servers, then its devices;
     # the shared peers (the RAM disk src and the servers unixsrv and tcpsrv) stay.
@@ -1010,7 +956,7 @@ Describe 'Real peers: nbdkit and nbdinfo' {
 
     Context 'nbdinfo against our server' {
         It 'nbdinfo --json describes an export of Start-NbdServer' -Skip:(-not $nbdinfo) {
-            $result = Invoke-Tool nbdinfo '--json', "nbd+unix:///src?socket=$Sock"
+            $result = Invoke-Tool nbdinfo '--json', "nbd+unix:///src?socket=$Sock" -TimeoutSeconds 30
             $result.ExitCode | Should -Be 0 -Because $result.Error
             $json = $result.Output | ConvertFrom-Json
 
@@ -1025,7 +971,7 @@ Describe 'Real peers: nbdkit and nbdinfo' {
         }
 
         It 'nbdinfo --list --json lists the default export and the device name' -Skip:(-not $nbdinfo) {
-            $result = Invoke-Tool nbdinfo '--list', '--json', "nbd://127.0.0.1:$Port/"
+            $result = Invoke-Tool nbdinfo '--list', '--json', "nbd://127.0.0.1:$Port/" -TimeoutSeconds 30
             $result.ExitCode | Should -Be 0 -Because $result.Error
             $names = @(($result.Output | ConvertFrom-Json).exports | ForEach-Object { $_.'export-name' })
 
@@ -1035,7 +981,7 @@ Describe 'Real peers: nbdkit and nbdinfo' {
         It 'nbdinfo sees a -ReadOnly export as read-only' -Skip:(-not $nbdinfo) {
             $server = Start-NbdServer -Device src -SocketPath (Join-Path $TestDrive 'info-ro.sock') -ReadOnly -Name inforo
             try {
-                $result = Invoke-Tool nbdinfo '--json', "nbd+unix:///?socket=$($server.UnixSocketPath)"
+                $result = Invoke-Tool nbdinfo '--json', "nbd+unix:///?socket=$($server.UnixSocketPath)" -TimeoutSeconds 30
                 $result.ExitCode | Should -Be 0 -Because $result.Error
                 ($result.Output | ConvertFrom-Json).exports[0].is_read_only | Should -BeTrue
             } finally {
@@ -1048,7 +994,7 @@ Describe 'Real peers: nbdkit and nbdinfo' {
             $server = Start-NbdServer -Device mapped -SocketPath (Join-Path $TestDrive 'map.sock') -Name mapsrv
             try {
                 Write-BlockDevice -Device mapped -Data $Pattern -Force
-                $result = Invoke-Tool nbdinfo '--map', "nbd+unix:///?socket=$($server.UnixSocketPath)"
+                $result = Invoke-Tool nbdinfo '--map', "nbd+unix:///?socket=$($server.UnixSocketPath)" -TimeoutSeconds 30
                 $result.ExitCode | Should -Be 0 -Because $result.Error
                 $lines = @($result.Output -split "`n" | Where-Object { $_.Trim() })
 

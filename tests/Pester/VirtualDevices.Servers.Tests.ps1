@@ -12,26 +12,9 @@ BeforeDiscovery {
 }
 
 BeforeAll {
+    . (Join-Path $PSScriptRoot 'Helpers/TestHelpers.ps1')
     $ModulePath = Join-Path $PSScriptRoot '../../out/VirtualDevices/VirtualDevices.psd1'
     Import-Module $ModulePath -Force
-
-    # Runs a program with its arguments as they are; kills it after $TimeoutSeconds.
-    function Invoke-Tool([string] $Name, [string[]] $Arguments, [int] $TimeoutSeconds = 60) {
-        $info = [Diagnostics.ProcessStartInfo]::new((Get-Command $Name -CommandType Application | Select-Object -First 1).Source)
-        foreach ($argument in $Arguments) { $info.ArgumentList.Add($argument) }
-        $info.UseShellExecute = $false
-        $info.RedirectStandardOutput = $true
-        $info.RedirectStandardError = $true
-        $process = [Diagnostics.Process]::Start($info)
-        $stdout = $process.StandardOutput.ReadToEndAsync()
-        $stderr = $process.StandardError.ReadToEndAsync()
-        if (-not $process.WaitForExit($TimeoutSeconds * 1000)) {
-            $process.Kill($true)
-            throw "$Name $Arguments did not finish within $TimeoutSeconds s"
-        }
-        $process.WaitForExit()
-        [pscustomobject]@{ ExitCode = $process.ExitCode; Output = $stdout.Result; Error = $stderr.Result }
-    }
 
     # A socket file nobody listens on, as a server that was killed leaves it. Not made with .NET: a .NET socket
     # unlinks the path it bound when it is disposed.
@@ -43,8 +26,6 @@ BeforeAll {
 
     # What stat(1) calls the file, without following a link: 'socket', 'regular file', 'fifo', 'symbolic link'...
     function Get-FileKind([string] $Path) { (Invoke-Tool stat @('-c', '%F', $Path)).Output.Trim() }
-
-    function Get-FileHashHex([string] $Path) { (Get-FileHash -LiteralPath $Path -Algorithm SHA256).Hash }
 
     # A TCP port bound but not listening: connects to it are refused, and nothing else takes it meanwhile.
     function New-RefusingPort {
@@ -103,7 +84,7 @@ Describe 'The file at -SocketPath' {
         $precious = Join-Path $TestDrive "precious-$Kind.img"
         $bytes = [byte[]]::new(1MB); [Random]::new(5).NextBytes($bytes)
         [IO.File]::WriteAllBytes($precious, $bytes)
-        $before = Get-FileHashHex $precious
+        $before = Get-FileSha256 $precious
 
         $errors = Start-TestServer $Kind $precious
 
@@ -112,7 +93,7 @@ Describe 'The file at -SocketPath' {
         $errors[0].CategoryInfo.Category | Should -Be 'ResourceExists'
         $errors[0].Exception.Message | Should -BeLike "*$precious*a regular file*"
         (Get-Item -LiteralPath $precious).Length | Should -Be 1MB
-        Get-FileHashHex $precious | Should -Be $before
+        Get-FileSha256 $precious | Should -Be $before
         Get-FileKind $precious | Should -Be 'regular file'
         @(Get-NbdServer | Where-Object Name -eq 'srv-nbd').Count + @(Get-XenstoreServer | Where-Object Name -eq 'srv-xs').Count | Should -Be 0
     }

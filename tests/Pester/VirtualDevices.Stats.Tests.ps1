@@ -3,14 +3,9 @@
 # block cmdlets. Run with: Invoke-Pester ./tests/Pester (after `dotnet build src/VirtualDevices.PowerShell`).
 
 BeforeAll {
+    . (Join-Path $PSScriptRoot 'Helpers/TestHelpers.ps1')
     Import-Module (Join-Path $PSScriptRoot '../../out/VirtualDevices/VirtualDevices.psd1') -Force
     Get-BlockDevice | Close-BlockDevice -Confirm:$false
-
-    function New-RandomBytes([int] $Count, [int] $Seed = 1) {
-        $bytes = [byte[]]::new($Count)
-        [Random]::new($Seed).NextBytes($bytes)
-        , $bytes
-    }
 }
 
 AfterAll {

@@ -10,6 +10,7 @@ BeforeDiscovery {
 }
 
 BeforeAll {
+    . (Join-Path $PSScriptRoot 'Helpers/TestHelpers.ps1')
     $manifestPath = Join-Path $PSScriptRoot '../../out/VirtualDevices/VirtualDevices.psd1'
     Import-Module $manifestPath -Force
 
@@ -18,22 +19,9 @@ BeforeAll {
     $noXenstored = Join-Path ([IO.Path]::GetTempPath()) "vd-no-xenstored-$PID.sock"
     $env:XENSTORED_PATH = $noXenstored
 
-    # Closes the session's xenstore and stops every embedded server of the session. The connection goes first: a
-    # socket connection whose server disappears would try to reconnect for 30 seconds.
-    function Reset-XenstoreSession {
-        Disconnect-Xenstore -Confirm:$false
-        Get-XenstoreServer | Stop-XenstoreServer -Confirm:$false
-    }
-
     # A unix socket path in the test drive (short enough for sun_path).
     function New-SocketPath([string] $Name) {
         Join-Path $TestDrive "$Name.sock"
-    }
-
-    # The completion texts TabExpansion2 offers at the end of the input.
-    function Get-Completion([string] $InputScript) {
-        $result = TabExpansion2 -inputScript $InputScript -cursorColumn $InputScript.Length
-        @($result.CompletionMatches | ForEach-Object CompletionText | Sort-Object)
     }
 
     Reset-XenstoreSession
@@ -1445,14 +1433,14 @@ Describe 'The Xenstore provider and the Xs: drive' {
     It 'completes node names with Tab' {
         Set-XenstoreItem -Path /tabone -Value 1
         Set-XenstoreItem -Path /tabtwo -Value 2
-        $completions = Get-Completion 'Get-ChildItem Xs:/tab'
+        $completions = Get-Completion 'Get-ChildItem Xs:/tab' -Sort
         $completions.Count | Should -Be 2
         $completions[0] | Should -Match '^Xs:[\\/]tabone[\\/]?$'
         $completions[1] | Should -Match '^Xs:[\\/]tabtwo[\\/]?$'
     }
 
     It 'completes the children of a node with Tab' {
-        $completions = Get-Completion 'Get-Item Xs:/d/'
+        $completions = Get-Completion 'Get-Item Xs:/d/' -Sort
         @($completions | Where-Object { $_ -match '^Xs:[\\/]d[\\/]a[\\/]?$' }).Count | Should -Be 1
         @($completions | Where-Object { $_ -match '^Xs:[\\/]d[\\/]b[\\/]?$' }).Count | Should -Be 1
     }

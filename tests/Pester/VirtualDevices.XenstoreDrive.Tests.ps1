@@ -5,18 +5,13 @@
 # Xen is needed. Run with: Invoke-Pester ./tests/Pester (after `dotnet build src/VirtualDevices.PowerShell`).
 
 BeforeAll {
+    . (Join-Path $PSScriptRoot 'Helpers/TestHelpers.ps1')
     $manifestPath = Join-Path $PSScriptRoot '../../out/VirtualDevices/VirtualDevices.psd1'
     Import-Module $manifestPath -Force
 
     # Nothing in these tests may reach a real xenstored: the host default points at a socket that does not exist.
     $savedXenstoredPath = $env:XENSTORED_PATH
     $env:XENSTORED_PATH = Join-Path ([IO.Path]::GetTempPath()) "vd-no-xenstored-$PID.sock"
-
-    function Reset-XenstoreSession {
-        Get-PSDrive -PSProvider Xenstore | Where-Object Name -ne 'Xs' | Remove-PSDrive
-        Disconnect-Xenstore -Confirm:$false
-        Get-XenstoreServer | Stop-XenstoreServer -Confirm:$false
-    }
 
     # A fresh embedded store with two guests' worth of nodes.
     function Initialize-Store {
@@ -27,12 +22,6 @@ BeforeAll {
         Set-XenstoreItem -Path /local/domain/1/device/vbd/51712/state -Value 4
         Set-XenstoreItem -Path /local/domain/1/device/vif/0/state -Value 4
         Set-XenstoreItem -Path /local/domain/2/name -Value guest2
-    }
-
-    # The completion texts TabExpansion2 offers at the end of the input.
-    function Get-Completion([string] $InputScript) {
-        $result = TabExpansion2 -inputScript $InputScript -cursorColumn $InputScript.Length
-        @($result.CompletionMatches | ForEach-Object CompletionText)
     }
 
     Reset-XenstoreSession

@@ -26,6 +26,10 @@ public static class ScriptUsageChecker
         $tokens = $null; $parseErrors = $null
         $ast = [System.Management.Automation.Language.Parser]::ParseInput($code, [ref]$tokens, [ref]$parseErrors)
         $functions = @($ast.FindAll({ $args[0] -is [System.Management.Automation.Language.FunctionDefinitionAst] }, $true) | ForEach-Object Name)
+        if ($args[1]) {
+            $sharedAst = [System.Management.Automation.Language.Parser]::ParseInput($args[1], [ref]$null, [ref]$null)
+            $functions += @($sharedAst.FindAll({ $args[0] -is [System.Management.Automation.Language.FunctionDefinitionAst] }, $true) | ForEach-Object Name)
+        }
         $checked = 0
         foreach ($call in $ast.FindAll({ $args[0] -is [System.Management.Automation.Language.CommandAst] }, $true)) {
             $name = $call.GetCommandName()
@@ -65,9 +69,11 @@ public static class ScriptUsageChecker
     /// <summary>Checks the calls in <paramref name="code"/>.</summary>
     /// <param name="session">A session with the module imported.</param>
     /// <param name="code">PowerShell text.</param>
-    public static Result Check(EngineSession session, string code)
+    /// <param name="sharedCode">PowerShell text that <paramref name="code"/> dot-sources (the Pester suites' shared
+    /// helpers): the functions it defines are the script's own, not misspelt cmdlets. Its calls are not checked here.</param>
+    public static Result Check(EngineSession session, string code, string? sharedCode = null)
     {
-        IReadOnlyList<PSObject> output = session.RunClean(Script, code);
+        IReadOnlyList<PSObject> output = session.RunClean(Script, code, sharedCode);
         var lines = output.Select(o => o.ToString()).ToList();
         string last = lines[^1];
         Assert.StartsWith("checked=", last, StringComparison.Ordinal);
