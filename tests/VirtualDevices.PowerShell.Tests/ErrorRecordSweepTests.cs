@@ -53,12 +53,12 @@ public sealed class ErrorRecordSweepTests
         new("Disconnect-NbdDevice", "device that is not an NBD device", Block, "Disconnect-NbdDevice -Device $d -Confirm:$false", "InvalidArgument", ErrorCategory.InvalidArgument, true),
         new("Get-NbdServer", "unknown server name to -Name", "", "Get-NbdServer -Name nosuch", "ServiceNotFound", ErrorCategory.ObjectNotFound, true),
         new("Get-XenstoreServer", "unknown server name to -Name", "", "Get-XenstoreServer -Name nosuch", "ServiceNotFound", ErrorCategory.ObjectNotFound, true),
-        new("Connect-NbdDevice", "missing socket", "", "Connect-NbdDevice -SocketPath \"$PWD/nosuch.sock\"", "DeviceDisconnected", ErrorCategory.ConnectionError, false, "Cannot assign requested address"),
-        new("Get-NbdExport", "missing socket", "", "Get-NbdExport -Uri \"nbd+unix:///?socket=$PWD/nosuch.sock\"", "DeviceDisconnected", ErrorCategory.ConnectionError, false, "Cannot assign requested address"),
-        new("Get-BlockDeviceAllocation", "missing socket", "", "Get-BlockDeviceAllocation -Uri \"nbd+unix:///?socket=$PWD/nosuch.sock\"", "DeviceDisconnected", ErrorCategory.ConnectionError, false, "Cannot assign requested address"),
-        new("Connect-Xenstore", "missing socket", "", "Connect-Xenstore -SocketPath \"$PWD/nosuch.sock\"", "XenstoreConnectFailed", ErrorCategory.ConnectionError, false, "Cannot assign requested address"),
-        new("Start-NbdServer", "socket in a missing directory", Block, "Start-NbdServer -Device $d -SocketPath \"$PWD/nodir/s.sock\"", "NbdServerBindFailed", ErrorCategory.ObjectNotFound, false, "Cannot assign requested address"),
-        new("Start-XenstoreServer", "socket in a missing directory", "", "Start-XenstoreServer -SocketPath \"$PWD/nodir/s.sock\"", "XenstoreListenFailed", ErrorCategory.ObjectNotFound, false, "Cannot assign requested address"),
+        new("Connect-NbdDevice", "missing socket", "", "Connect-NbdDevice -SocketPath \"$PWD/nosuch.sock\"", "SocketNotFound", ErrorCategory.ObjectNotFound, false, "Cannot assign requested address"),
+        new("Get-NbdExport", "missing socket", "", "Get-NbdExport -Uri \"nbd+unix:///?socket=$PWD/nosuch.sock\"", "SocketNotFound", ErrorCategory.ObjectNotFound, false, "Cannot assign requested address"),
+        new("Get-BlockDeviceAllocation", "missing socket", "", "Get-BlockDeviceAllocation -Uri \"nbd+unix:///?socket=$PWD/nosuch.sock\"", "SocketNotFound", ErrorCategory.ObjectNotFound, false, "Cannot assign requested address"),
+        new("Connect-Xenstore", "missing socket", "", "Connect-Xenstore -SocketPath \"$PWD/nosuch.sock\"", "SocketNotFound", ErrorCategory.ObjectNotFound, false, "Cannot assign requested address"),
+        new("Start-NbdServer", "socket in a missing directory", Block, "Start-NbdServer -Device $d -SocketPath \"$PWD/nodir/s.sock\"", "SocketDirectoryNotFound", ErrorCategory.ObjectNotFound, false, "Cannot assign requested address"),
+        new("Start-XenstoreServer", "socket in a missing directory", "", "Start-XenstoreServer -SocketPath \"$PWD/nodir/s.sock\"", "SocketDirectoryNotFound", ErrorCategory.ObjectNotFound, false, "Cannot assign requested address"),
         new("Start-NbdServer", "server name in use", Block, "$null = Start-NbdServer -Device $d -SocketPath \"$PWD/a.sock\" -Name srv; Start-NbdServer -Device $d -SocketPath \"$PWD/b.sock\" -Name srv", "ServiceNameInUse", ErrorCategory.ResourceExists, false),
         new("New-XenstoreItem", "node that exists", Xenstore, "New-XenstoreItem -Path /a -Value x", "XenstoreExists", ErrorCategory.ResourceExists, true),
         new("Set-XenstoreItem", "invalid node path", Xenstore, "Set-XenstoreItem -Path '/bad path' -Value x", "XenstoreInvalidArgument", ErrorCategory.InvalidArgument, true),
@@ -90,16 +90,24 @@ public sealed class ErrorRecordSweepTests
                     case "VirtualDevices.Block.IBlockDevice" or "VirtualDevices.Devices.IDevice":
                         failures.Add(new(command.Name, $"unknown device name to -{parameter.Name}", Block, $"{command.Name} -{parameter.Name} nosuch{rest}", "DeviceNotFound", ErrorCategory.ObjectNotFound, perItem));
                         continue;
-                    case "VirtualDevices.Nbd.Server.NbdServer" or "VirtualDevices.Xen.Xenstore.XenstoreServer":
-                        failures.Add(new(command.Name, $"unknown server name to -{parameter.Name}", "", $"{command.Name} -{parameter.Name} nosuch{rest}", "ServiceNotFound", ErrorCategory.ObjectNotFound, perItem));
+                    // A name to -Server is per item whatever the parameter's shape: the transformation binds a placeholder
+                    // and the command writes a non-terminating error that names the kind of server (Get-NbdServer and
+                    // Get-XenstoreServer -Name, which filter by name, keep ServiceNotFound: listed above).
+                    case "VirtualDevices.Nbd.Server.NbdServer":
+                        failures.Add(new(command.Name, $"unknown server name to -{parameter.Name}", "", $"{command.Name} -{parameter.Name} nosuch{rest}", "NbdServerNotFound", ErrorCategory.ObjectNotFound, true));
+                        continue;
+                    case "VirtualDevices.Xen.Xenstore.XenstoreServer":
+                        failures.Add(new(command.Name, $"unknown server name to -{parameter.Name}", "", $"{command.Name} -{parameter.Name} nosuch{rest}", "XenstoreServerNotFound", ErrorCategory.ObjectNotFound, true));
                         continue;
                 }
 
-                if (parameter.Aliases.Contains("FullName"))
+                // What the binding sweep finds takes a file or a node (by alias, or as the -Path/-LiteralPath twin of one that does).
+                BindingSweepTests.Takes? takes = BindingSweepTests.Classify(command, parameter);
+                if (takes == BindingSweepTests.Takes.File)
                 {
                     failures.Add(new(command.Name, $"unknown image path to -{parameter.Name}", "", $"{command.Name} -{parameter.Name} ./nosuch.img{rest}", "DeviceNotFound", ErrorCategory.ObjectNotFound, perItem));
                 }
-                else if (parameter.Aliases.Contains("NodePath") && command.Name is not ("New-XenstoreItem" or "Set-XenstoreItem" or "Watch-XenstorePath"))
+                else if (takes == BindingSweepTests.Takes.Item && command.Name is not ("New-XenstoreItem" or "Set-XenstoreItem" or "Watch-XenstorePath"))
                 {
                     failures.Add(new(command.Name, $"missing node to -{parameter.Name}", Xenstore, $"{command.Name} -{parameter.Name} /nosuch{rest}", "XenstoreNotFound", ErrorCategory.ObjectNotFound, perItem));
                 }
