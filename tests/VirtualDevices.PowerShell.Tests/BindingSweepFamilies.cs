@@ -30,7 +30,17 @@ public sealed class NbdBindingTests
     public void Binds(SweepCase id) => BindingSweepTests.Binds(id);
 }
 
-/// <summary>The binding sweep of the xenstore commands.</summary>
+/// <summary>The binding sweep of the xenstore item commands (Get/New/Remove/Set-XenstoreItem).</summary>
+public sealed class XenstoreItemBindingTests
+{
+    public static TheoryData<SweepCase> Cases() => BindingSweepTests.Cases("XenstoreItem");
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void Binds(SweepCase id) => BindingSweepTests.Binds(id);
+}
+
+/// <summary>The binding sweep of the other xenstore commands (permissions, watches, stores, servers).</summary>
 public sealed class XenstoreBindingTests
 {
     public static TheoryData<SweepCase> Cases() => BindingSweepTests.Cases("Xenstore");

@@ -18,9 +18,16 @@ namespace VirtualDevices.PowerShell.Tests;
 public sealed class ErrorRecordSweepTests
 {
     /// <summary>One failure: the set-up, the failing command line (ending with the command, so that -ErrorAction can be appended), and what it must give.</summary>
-    private sealed record Failure(string Command, string What, string Setup, string CommandLine, string ErrorId, ErrorCategory Category, bool PerItem, string? MessageMustNotSay = null);
+    /// <remarks><c>After</c>: a PowerShell condition that must hold after the failure (what it must have left alone); <c>Cleanup</c>: what the session cannot close itself.</remarks>
+    private sealed record Failure(string Command, string What, string Setup, string CommandLine, string ErrorId, ErrorCategory Category, bool PerItem, string? MessageMustNotSay = null, string? After = null, string? Cleanup = null);
 
     private const string Block = """$d = New-BlockDevice -Size 1MB -Name d; [IO.File]::WriteAllBytes("$PWD/ro.img", [byte[]]::new(1MB)); $ro = Open-BlockDevice -Path "$PWD/ro.img" -ReadOnly -Name ro""";
+    private const string PlainFile = """Set-Content "$PWD/plain.txt" keep""";
+    private const string KeptFile = "(Get-Content \"$PWD/plain.txt\") -eq 'keep'";
+
+    // A unix socket bound but not listening: a connect is refused, as at the socket of a server that was killed.
+    private const string DeadSocket = """$dead = [Net.Sockets.Socket]::new('Unix', 'Stream', 'Unspecified'); $dead.Bind([Net.Sockets.UnixDomainSocketEndPoint]::new("$PWD/dead.sock"))""";
+    private const string CloseDeadSocket = "$dead.Dispose()";
     private const string Xenstore = """$null = Start-XenstoreServer -Name xs -SocketPath "$PWD/xs.sock"; Set-XenstoreItem /a b""";
 
     /// <summary>What the command line needs besides the parameter under test, per command.</summary>
@@ -53,12 +60,21 @@ public sealed class ErrorRecordSweepTests
         new("Disconnect-NbdDevice", "device that is not an NBD device", Block, "Disconnect-NbdDevice -Device $d -Confirm:$false", "InvalidArgument", ErrorCategory.InvalidArgument, true),
         new("Get-NbdServer", "unknown server name to -Name", "", "Get-NbdServer -Name nosuch", "ServiceNotFound", ErrorCategory.ObjectNotFound, true),
         new("Get-XenstoreServer", "unknown server name to -Name", "", "Get-XenstoreServer -Name nosuch", "ServiceNotFound", ErrorCategory.ObjectNotFound, true),
-        new("Connect-NbdDevice", "missing socket", "", "Connect-NbdDevice -SocketPath \"$PWD/nosuch.sock\"", "DeviceDisconnected", ErrorCategory.ConnectionError, false, "Cannot assign requested address"),
-        new("Get-NbdExport", "missing socket", "", "Get-NbdExport -Uri \"nbd+unix:///?socket=$PWD/nosuch.sock\"", "DeviceDisconnected", ErrorCategory.ConnectionError, false, "Cannot assign requested address"),
-        new("Get-BlockDeviceAllocation", "missing socket", "", "Get-BlockDeviceAllocation -Uri \"nbd+unix:///?socket=$PWD/nosuch.sock\"", "DeviceDisconnected", ErrorCategory.ConnectionError, false, "Cannot assign requested address"),
-        new("Connect-Xenstore", "missing socket", "", "Connect-Xenstore -SocketPath \"$PWD/nosuch.sock\"", "XenstoreConnectFailed", ErrorCategory.ConnectionError, false, "Cannot assign requested address"),
-        new("Start-NbdServer", "socket in a missing directory", Block, "Start-NbdServer -Device $d -SocketPath \"$PWD/nodir/s.sock\"", "NbdServerBindFailed", ErrorCategory.ObjectNotFound, false, "Cannot assign requested address"),
-        new("Start-XenstoreServer", "socket in a missing directory", "", "Start-XenstoreServer -SocketPath \"$PWD/nodir/s.sock\"", "XenstoreListenFailed", ErrorCategory.ObjectNotFound, false, "Cannot assign requested address"),
+        new("Connect-NbdDevice", "missing socket", "", "Connect-NbdDevice -SocketPath \"$PWD/nosuch.sock\"", "SocketNotFound", ErrorCategory.ObjectNotFound, false, "Cannot assign requested address"),
+        new("Get-NbdExport", "missing socket", "", "Get-NbdExport -Uri \"nbd+unix:///?socket=$PWD/nosuch.sock\"", "SocketNotFound", ErrorCategory.ObjectNotFound, false, "Cannot assign requested address"),
+        new("Get-BlockDeviceAllocation", "missing socket", "", "Get-BlockDeviceAllocation -Uri \"nbd+unix:///?socket=$PWD/nosuch.sock\"", "SocketNotFound", ErrorCategory.ObjectNotFound, false, "Cannot assign requested address"),
+        new("Connect-Xenstore", "missing socket", "", "Connect-Xenstore -SocketPath \"$PWD/nosuch.sock\"", "SocketNotFound", ErrorCategory.ObjectNotFound, false, "Cannot assign requested address"),
+        new("Start-NbdServer", "socket in a missing directory", Block, "Start-NbdServer -Device $d -SocketPath \"$PWD/nodir/s.sock\"", "SocketDirectoryNotFound", ErrorCategory.ObjectNotFound, false, "Cannot assign requested address"),
+        new("Start-XenstoreServer", "socket in a missing directory", "", "Start-XenstoreServer -SocketPath \"$PWD/nodir/s.sock\"", "SocketDirectoryNotFound", ErrorCategory.ObjectNotFound, false, "Cannot assign requested address"),
+        new("Start-NbdServer", "socket path that is a regular file", Block + "; " + PlainFile, "Start-NbdServer -Device $d -SocketPath \"$PWD/plain.txt\"", "SocketPathNotSocket", ErrorCategory.ResourceExists, false, After: KeptFile),
+        new("Start-XenstoreServer", "socket path that is a regular file", PlainFile, "Start-XenstoreServer -SocketPath \"$PWD/plain.txt\" -NoConnect", "SocketPathNotSocket", ErrorCategory.ResourceExists, false, After: KeptFile),
+        new("Start-NbdServer", "socket another server listens on", Block, "$null = Start-NbdServer -Device $d -SocketPath \"$PWD/a.sock\" -Name a; Start-NbdServer -Device $d -SocketPath \"$PWD/a.sock\" -Name b", "NbdServerSocketInUse", ErrorCategory.ResourceExists, false, After: "(Get-NbdServer -Name a).IsRunning"),
+        new("Start-XenstoreServer", "socket another server listens on", "", "$null = Start-XenstoreServer -SocketPath \"$PWD/x.sock\" -Name x -NoConnect; Start-XenstoreServer -SocketPath \"$PWD/x.sock\" -Name y -NoConnect", "XenstoreSocketInUse", ErrorCategory.ResourceExists, false, After: "(Get-XenstoreServer -Name x).IsRunning"),
+        new("Connect-NbdDevice", "socket path that is a regular file", PlainFile, "Connect-NbdDevice -SocketPath \"$PWD/plain.txt\"", "ConnectionRefused", ErrorCategory.ConnectionError, false, After: KeptFile),
+        new("Connect-Xenstore", "socket path that is a regular file", PlainFile, "Connect-Xenstore -SocketPath \"$PWD/plain.txt\"", "ConnectionRefused", ErrorCategory.ConnectionError, false, After: KeptFile),
+        new("Connect-NbdDevice", "socket nobody listens on", DeadSocket, "Connect-NbdDevice -SocketPath \"$PWD/dead.sock\"", "ConnectionRefused", ErrorCategory.ConnectionError, false, Cleanup: CloseDeadSocket),
+        new("Connect-Xenstore", "socket nobody listens on", DeadSocket, "Connect-Xenstore -SocketPath \"$PWD/dead.sock\"", "ConnectionRefused", ErrorCategory.ConnectionError, false, Cleanup: CloseDeadSocket),
+        new("Get-NbdExport", "socket nobody listens on", DeadSocket, "Get-NbdExport -Uri \"nbd+unix:///?socket=$PWD/dead.sock\"", "ConnectionRefused", ErrorCategory.ConnectionError, false, Cleanup: CloseDeadSocket),
         new("Start-NbdServer", "server name in use", Block, "$null = Start-NbdServer -Device $d -SocketPath \"$PWD/a.sock\" -Name srv; Start-NbdServer -Device $d -SocketPath \"$PWD/b.sock\" -Name srv", "ServiceNameInUse", ErrorCategory.ResourceExists, false),
         new("New-XenstoreItem", "node that exists", Xenstore, "New-XenstoreItem -Path /a -Value x", "XenstoreExists", ErrorCategory.ResourceExists, true),
         new("Set-XenstoreItem", "invalid node path", Xenstore, "Set-XenstoreItem -Path '/bad path' -Value x", "XenstoreInvalidArgument", ErrorCategory.InvalidArgument, true),
@@ -90,16 +106,24 @@ public sealed class ErrorRecordSweepTests
                     case "VirtualDevices.Block.IBlockDevice" or "VirtualDevices.Devices.IDevice":
                         failures.Add(new(command.Name, $"unknown device name to -{parameter.Name}", Block, $"{command.Name} -{parameter.Name} nosuch{rest}", "DeviceNotFound", ErrorCategory.ObjectNotFound, perItem));
                         continue;
-                    case "VirtualDevices.Nbd.Server.NbdServer" or "VirtualDevices.Xen.Xenstore.XenstoreServer":
-                        failures.Add(new(command.Name, $"unknown server name to -{parameter.Name}", "", $"{command.Name} -{parameter.Name} nosuch{rest}", "ServiceNotFound", ErrorCategory.ObjectNotFound, perItem));
+                    // A name to -Server is per item whatever the parameter's shape: the transformation binds a placeholder
+                    // and the command writes a non-terminating error that names the kind of server (Get-NbdServer and
+                    // Get-XenstoreServer -Name, which filter by name, keep ServiceNotFound: listed above).
+                    case "VirtualDevices.Nbd.Server.NbdServer":
+                        failures.Add(new(command.Name, $"unknown server name to -{parameter.Name}", "", $"{command.Name} -{parameter.Name} nosuch{rest}", "NbdServerNotFound", ErrorCategory.ObjectNotFound, true));
+                        continue;
+                    case "VirtualDevices.Xen.Xenstore.XenstoreServer":
+                        failures.Add(new(command.Name, $"unknown server name to -{parameter.Name}", "", $"{command.Name} -{parameter.Name} nosuch{rest}", "XenstoreServerNotFound", ErrorCategory.ObjectNotFound, true));
                         continue;
                 }
 
-                if (parameter.Aliases.Contains("FullName"))
+                // What the binding sweep finds takes a file or a node (by alias, or as the -Path/-LiteralPath twin of one that does).
+                BindingSweepTests.Takes? takes = BindingSweepTests.Classify(command, parameter);
+                if (takes == BindingSweepTests.Takes.File)
                 {
                     failures.Add(new(command.Name, $"unknown image path to -{parameter.Name}", "", $"{command.Name} -{parameter.Name} ./nosuch.img{rest}", "DeviceNotFound", ErrorCategory.ObjectNotFound, perItem));
                 }
-                else if (parameter.Aliases.Contains("NodePath") && command.Name is not ("New-XenstoreItem" or "Set-XenstoreItem" or "Watch-XenstorePath"))
+                else if (takes == BindingSweepTests.Takes.Item && command.Name is not ("New-XenstoreItem" or "Set-XenstoreItem" or "Watch-XenstorePath"))
                 {
                     failures.Add(new(command.Name, $"missing node to -{parameter.Name}", Xenstore, $"{command.Name} -{parameter.Name} /nosuch{rest}", "XenstoreNotFound", ErrorCategory.ObjectNotFound, perItem));
                 }
@@ -133,11 +157,30 @@ public sealed class ErrorRecordSweepTests
         EngineCommand command = EngineCommands.Get(failure.Command);
         string expectedId = $"{failure.ErrorId},{command.TypeFullName}";
         using EngineSession session = EngineSession.Open();
-        if (failure.Setup.Length > 0)
+        try
         {
-            session.RunClean(failure.Setup);
-        }
+            if (failure.Setup.Length > 0)
+            {
+                session.RunClean(failure.Setup);
+            }
 
+            Check(session, failure, expectedId, errorAction);
+            if (failure.After is { } after)
+            {
+                Assert.True(session.RunClean(after).SingleOrDefault()?.BaseObject is true, $"{failure.CommandLine}: afterwards, {after} does not hold");
+            }
+        }
+        finally
+        {
+            if (failure.Cleanup is { } cleanup)
+            {
+                session.Run(cleanup);
+            }
+        }
+    }
+
+    private static void Check(EngineSession session, Failure failure, string expectedId, string errorAction)
+    {
         switch (errorAction)
         {
             case "default":

@@ -96,7 +96,12 @@ public sealed class HelpExampleTests
         ["Connect-Xenstore 2"] = "permission denied",
     };
 
-    private static IEnumerable<(string Key, string Title, string Code)> Examples()
+    /// <summary>The examples of every page, parsed once for all the cases.</summary>
+    private static readonly Lazy<(string Key, string Title, string Code)[]> s_examples = new(() => ParseExamples().ToArray());
+
+    private static IEnumerable<(string Key, string Title, string Code)> Examples() => s_examples.Value;
+
+    private static IEnumerable<(string Key, string Title, string Code)> ParseExamples()
     {
         foreach (string file in Directory.GetFiles(ModuleLayout.DocsDirectory, "*.md").Order(StringComparer.Ordinal))
         {

@@ -20,9 +20,13 @@ public static class ScriptUsageChecker
     private const string Script = """
         $code = $args[0]
         $family = 'BlockDevice', 'Nbd', 'Xenstore', 'DeviceStats', 'Xen', 'Vmnet'
-        $module = @{}
-        Get-Command -Module VirtualDevices | ForEach-Object { $module[$_.Name] = $_ }
-        $common = [System.Management.Automation.Cmdlet]::CommonParameters + [System.Management.Automation.Cmdlet]::OptionalCommonParameters
+        # The module's commands and each one's parameter names (aliases included), once per session: a session
+        # checks many files.
+        if (-not $__vdModule) {
+            $__vdModule = @{}; $__vdNames = @{}
+            Get-Command -Module VirtualDevices | ForEach-Object { $__vdModule[$_.Name] = $_; $__vdNames[$_.Name] = @($_.Parameters.Values | ForEach-Object { $_.Name; $_.Aliases }) }
+        }
+        $module = $__vdModule
         $tokens = $null; $parseErrors = $null
         $ast = [System.Management.Automation.Language.Parser]::ParseInput($code, [ref]$tokens, [ref]$parseErrors)
         $functions = @($ast.FindAll({ $args[0] -is [System.Management.Automation.Language.FunctionDefinitionAst] }, $true) | ForEach-Object Name)
@@ -54,7 +58,7 @@ public static class ScriptUsageChecker
                 $reported[$failure.Key] = $true
                 "${line}: $($command.Name) -$($failure.Key): $id ($($failure.Value.BindingException.Message))"
             }
-            $names = @($command.Parameters.Values | ForEach-Object { $_.Name; $_.Aliases })
+            $names = $__vdNames[$command.Name]
             foreach ($parameter in $call.CommandElements | Where-Object { $_ -is [System.Management.Automation.Language.CommandParameterAst] }) {
                 $written = $parameter.ParameterName
                 if ($reported[$written] -or $names -contains $written) { continue }

@@ -6,8 +6,23 @@ namespace VirtualDevices.PowerShell.Tests;
 /// The Pester suites, every example in the docs and the README call the cmdlets by their real names with parameters
 /// they really have, as the engine's parser and binder see them (<see cref="ScriptUsageChecker"/>).
 /// </summary>
-public sealed class ScriptUsageTests
+/// <remarks>
+/// The check only parses and binds statically (nothing runs), so one session serves the whole class.
+/// </remarks>
+public sealed class ScriptUsageTests : IClassFixture<ScriptUsageTests.SharedSession>
 {
+    private readonly EngineSession _session;
+
+    public ScriptUsageTests(SharedSession shared) => _session = shared.Session;
+
+    /// <summary>The class's session.</summary>
+    public sealed class SharedSession : IDisposable
+    {
+        public EngineSession Session { get; } = EngineSession.Open();
+
+        public void Dispose() => Session.Dispose();
+    }
+
     public static TheoryData<string> Sources()
     {
         var data = new TheoryData<string>();
@@ -35,8 +50,7 @@ public sealed class ScriptUsageTests
         string? shared = relativePath.EndsWith(".Tests.ps1", StringComparison.Ordinal)
             ? File.ReadAllText(Path.Combine(ModuleLayout.RepoRoot, "tests", "Pester", "Helpers", "TestHelpers.ps1"))
             : null;
-        using EngineSession session = EngineSession.Open();
-        ScriptUsageChecker.Result result = ScriptUsageChecker.Check(session, code, shared);
+        ScriptUsageChecker.Result result = ScriptUsageChecker.Check(_session, code, shared);
         Assert.True(result.Problems.Count == 0, string.Join(Environment.NewLine, result.Problems.Select(p => $"{relativePath}:{p}")));
 
         // A checker that stopped seeing calls would pass everything: every suite and cmdlet page has some.
@@ -98,8 +112,7 @@ public sealed class ScriptUsageTests
             Remove-XenstoreItem -InHereString
             "@
             """;
-        using EngineSession session = EngineSession.Open();
-        ScriptUsageChecker.Result result = ScriptUsageChecker.Check(session, Code);
+        ScriptUsageChecker.Result result = ScriptUsageChecker.Check(_session, Code);
         Assert.Empty(result.Problems);
         Assert.Equal(3, result.CheckedCalls);
     }
@@ -116,8 +129,7 @@ public sealed class ScriptUsageTests
             Read-BlockDevices -Device d
             Read-BlockDevice -Device d -Count 1 -Count 2
             """;
-        using EngineSession session = EngineSession.Open();
-        IReadOnlyList<string> problems = ScriptUsageChecker.Check(session, Code).Problems;
+        IReadOnlyList<string> problems = ScriptUsageChecker.Check(_session, Code).Problems;
         Assert.DoesNotContain(problems, p => p.StartsWith("1:", StringComparison.Ordinal));
         Assert.Contains(problems, p => p.StartsWith("2:", StringComparison.Ordinal) && p.Contains("-Bogus", StringComparison.Ordinal));
         Assert.Contains(problems, p => p.StartsWith("3:", StringComparison.Ordinal) && p.Contains("abbreviates -SectorsPerObject", StringComparison.Ordinal));
