@@ -805,7 +805,7 @@ Describe 'NBD help examples: our server, nbdkit and qemu-nbd, 256 MiB and 1 GiB 
     It 'about_VirtualDevices_Nbd: the 256 MiB nbdkit export copied to a file with 4 connections equals nbdcopy''s copy' -Skip:(-not ($HaveNbdkit -and $HaveNbdinfo)) {
         $null = Invoke-AdminStep $S 'Disconnect-NbdDevice ram'
         $r = Invoke-DocExample $S about_VirtualDevices_Nbd "Get-NbdExport -SocketPath /tmp/kit.sock`n`$nbd = Connect-NbdDevice -Uri 'nbd+unix:///?socket=/tmp/kit.sock' -Connections 4`nRead-BlockDevice -Device `$nbd -OutFile ./kit.img -PassThru`nDisconnect-NbdDevice `$nbd" -Replace @{ '/tmp/kit.sock' = $KitSock } -TimeoutSeconds 60
-        ($r.Output | Where-Object Name -eq '').Size | Should -Be 256MB
+        ($r.Output | Where-Object { $_ -is [VirtualDevices.Nbd.Client.NbdExportInfo] -and $_.Name -eq '' }).Size | Should -Be 256MB
         ($r.Output | Where-Object { $_ -is [VirtualDevices.Block.BlockTransferResult] }).Bytes | Should -Be 256MB
         $r.Progress.Count | Should -BeGreaterThan 0
         & nbdcopy "nbd+unix:///?socket=$KitSock" (Join-Path $Here 'kit-nbdcopy.img')
@@ -1074,7 +1074,7 @@ Describe 'The other runnable examples: listing, statistics, previews, servers by
         $text = Show-Output $r
         $text | Should -Match 'nbd-server0\s+True\s+0\s+nbd://127\.0\.0\.1:\d+'
         # The socket column shows the path's start (a long path is cut with an ellipsis, like any table column).
-        $text | Should -Match 'scratch\s+True\s+0\s+/'
+        $text | Should -Match 'scratch\s+True\s+0\s+nbd\+unix:///\?socket=/'
         $port = $r.Output[0].TcpEndPoint.Port
         $r = Invoke-DocExample $S Get-NbdExport "`$export = Get-NbdExport -Uri nbd://127.0.0.1:10810 | Where-Object Name -eq 'a'`n`$export.Flags.HasFlag([VirtualDevices.Nbd.NbdTransmissionFlags]::CanMultiConnection)" -Replace @{ '10810' = $port; "-eq 'a'" = "-eq 'disk'" }
         $r.Output | Should -Be @($true)
