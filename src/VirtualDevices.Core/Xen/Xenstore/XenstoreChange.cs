@@ -9,4 +9,11 @@ namespace VirtualDevices.Xen.Xenstore;
 /// <param name="Token">The watch's token.</param>
 /// <param name="Exists">Whether the node exists after the change; null when not looked up.</param>
 /// <param name="Value">The node's value after the change; null when not looked up or when it does not exist.</param>
-public sealed record XenstoreChange(DateTimeOffset Timestamp, string NodePath, string Token, bool? Exists, string? Value);
+public sealed record XenstoreChange(DateTimeOffset Timestamp, string NodePath, string Token, bool? Exists, string? Value)
+{
+    /// <summary>
+    /// Changes dropped just before this one because the consumer lagged (the watch's buffer was full): nothing is lost
+    /// without being counted, so the changes seen plus the sum of this property is every change that fired.
+    /// </summary>
+    public long DroppedBefore { get; init; }
+}

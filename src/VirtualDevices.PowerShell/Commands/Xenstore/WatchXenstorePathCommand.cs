@@ -87,7 +87,10 @@ public sealed class WatchXenstorePathCommand : XenstoreCommand
                 deadline.CancelAfter(t);
             }
 
-            var events = Channel.CreateUnbounded<XenstoreWatchEvent>(new UnboundedChannelOptions { SingleReader = true });
+            // Back-pressure end to end: the merge holds one event, so a slow consumer stops the pumps, and each watch's
+            // own bounded buffer (WatchEventCapacity, 4096 by default) then drops its oldest events and counts them.
+            // (An unbounded merge here grew without limit under a write storm while no drop was ever counted.)
+            var events = Channel.CreateBounded<XenstoreWatchEvent>(new BoundedChannelOptions(1) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
             var watches = new List<XenstoreWatch>();
             var pumps = new List<Task>();
             try
@@ -100,9 +103,18 @@ public sealed class WatchXenstorePathCommand : XenstoreCommand
                 }
 
                 int written = 0;
+                long droppedSeen = 0;
                 await foreach (XenstoreWatchEvent e in events.Reader.ReadAllAsync(deadline.Token).ConfigureAwait(false))
                 {
-                    XenstoreChange change = await DescribeAsync(store, e, includeValue, deadline.Token).ConfigureAwait(false);
+                    long dropped = Dropped(watches);
+                    if (dropped > 0 && droppedSeen == 0)
+                    {
+                        // Said at once, as a stream stopped with Ctrl+C never reaches its end.
+                        EmitWarning($"Changes arrive faster than they are consumed: the oldest are being dropped ({dropped} so far; up to {watches[0].Capacity} are kept a path).");
+                    }
+
+                    XenstoreChange change = await DescribeAsync(store, e, includeValue, deadline.Token).ConfigureAwait(false) with { DroppedBefore = dropped - droppedSeen };
+                    droppedSeen = dropped;
                     if (!waiting)
                     {
                         await EmitAsync(change).ConfigureAwait(false);
@@ -139,8 +151,23 @@ public sealed class WatchXenstorePathCommand : XenstoreCommand
                 }
 
                 await Task.WhenAll(pumps).ConfigureAwait(false);
+                if (Dropped(watches) is > 0 and long total && !cancellationToken.IsCancellationRequested)
+                {
+                    EmitWarning($"{total} change(s) were dropped because they arrived faster than they were consumed.");
+                }
             }
         }, string.Join(", ", paths));
+    }
+
+    private static long Dropped(List<XenstoreWatch> watches)
+    {
+        long dropped = 0;
+        foreach (XenstoreWatch watch in watches)
+        {
+            dropped += watch.DroppedEvents;
+        }
+
+        return dropped;
     }
 
     private static async Task PumpAsync(XenstoreWatch watch, ChannelWriter<XenstoreWatchEvent> events, CancellationToken cancellationToken)

@@ -20,6 +20,7 @@ public sealed class XenstoreWatch : IAsyncEnumerable<XenstoreWatchEvent>, IAsync
         _client = client;
         Path = path;
         Token = token;
+        Capacity = capacity;
         _events = Channel.CreateBounded<XenstoreWatchEvent>(
             new BoundedChannelOptions(capacity) { FullMode = BoundedChannelFullMode.DropOldest, SingleWriter = true },
             _ => Interlocked.Increment(ref _dropped));
@@ -31,7 +32,10 @@ public sealed class XenstoreWatch : IAsyncEnumerable<XenstoreWatchEvent>, IAsync
     /// <summary>The token xenstored echoes in each event.</summary>
     public string Token { get; }
 
-    /// <summary>Events dropped because the consumer lagged more than the configured capacity.</summary>
+    /// <summary>The events kept for a consumer that lags; past this the oldest are dropped and counted.</summary>
+    public int Capacity { get; }
+
+    /// <summary>Events dropped because the consumer lagged more than <see cref="Capacity"/>.</summary>
     public long DroppedEvents => Interlocked.Read(ref _dropped);
 
     /// <summary>The events, for consumers that prefer a channel reader.</summary>
