@@ -156,6 +156,57 @@ public sealed class XenstoreHostileInputTests
     }
 
     [Fact(Timeout = XenstoreTestTimeouts.Test)]
+    public async Task Many_watches_on_one_connection_keep_duplicates_refused_and_unwatch_exact()
+    {
+        // 20,000 watches on one privileged connection (no watch quota): duplicates are found by key, not by a scan of
+        // every watch (which made registration quadratic), and unwatching finds exactly the pair it names.
+        await using var server = XenstoreTestServer.Start();
+        using Socket dom0 = Connect(server);
+        const int count = 20_000;
+        const int batch = 500;
+        uint id = 0;
+        for (int first = 0; first < count; first += batch)
+        {
+            var messages = new List<byte>();
+            for (int i = first; i < first + batch; i++)
+            {
+                messages.AddRange(Message((uint)XenstoreMessageType.Watch, ++id, 0, Encoding.ASCII.GetBytes($"/w\0t{i}\0")));
+            }
+
+            dom0.Send(messages.ToArray());
+            int replies = 0;
+            for (int i = 0; i < 2 * batch; i++)
+            {
+                // Each registration is answered OK and fires once at once, in either order.
+                (uint type, _, string payload) = ReadReply(dom0);
+                if (type == (uint)XenstoreMessageType.Watch)
+                {
+                    Assert.Equal("OK\0", payload);
+                    replies++;
+                }
+                else
+                {
+                    Assert.Equal((uint)XenstoreMessageType.WatchEvent, type);
+                }
+            }
+
+            Assert.Equal(batch, replies);
+        }
+
+        dom0.Send(Message((uint)XenstoreMessageType.Watch, ++id, 0, "/w\0t5\0"u8.ToArray()));
+        Assert.Equal(((uint)XenstoreMessageType.Error, id, "EEXIST\0"), ReadReply(dom0));
+        dom0.Send(Message((uint)XenstoreMessageType.Watch, ++id, 0, "/w\0t5x\0"u8.ToArray()));
+        Assert.Equal(((uint)XenstoreMessageType.Watch, id, "OK\0"), ReadReply(dom0));
+        Assert.Equal((uint)XenstoreMessageType.WatchEvent, ReadReply(dom0).Type);
+        dom0.Send(Message((uint)XenstoreMessageType.Unwatch, ++id, 0, "/w\0t10000\0"u8.ToArray()));
+        Assert.Equal(((uint)XenstoreMessageType.Unwatch, id, "OK\0"), ReadReply(dom0));
+        dom0.Send(Message((uint)XenstoreMessageType.Unwatch, ++id, 0, "/w\0t10000\0"u8.ToArray()));
+        Assert.Equal(((uint)XenstoreMessageType.Error, id, "ENOENT\0"), ReadReply(dom0));
+        dom0.Send(Message((uint)XenstoreMessageType.Watch, ++id, 0, "/w\0t10000\0"u8.ToArray()));
+        Assert.Equal(((uint)XenstoreMessageType.Watch, id, "OK\0"), ReadReply(dom0));
+    }
+
+    [Fact(Timeout = XenstoreTestTimeouts.Test)]
     public async Task A_client_that_never_reads_its_watch_events_is_cut_off_alone()
     {
         await using var server = XenstoreTestServer.Start(new XenstoreServerOptions { MaxPendingOutputBytes = 256 * 1024 });
