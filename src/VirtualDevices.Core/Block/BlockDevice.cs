@@ -311,15 +311,7 @@ public abstract class BlockDevice : IBlockDevice
     private Exception? CheckLength(long length, string what) =>
         length % Info.SectorSize == 0 ? null : new BlockMisalignedException(Name, $"{what} {length}", Info.SectorSize);
 
-    private Exception? CheckRange(long sector, long count)
-    {
-        if (sector < 0 || count < 0 || sector > Info.SectorCount || count > Info.SectorCount - sector)
-        {
-            return new BlockOutOfRangeException(Name, sector, count, Info.SectorCount);
-        }
-
-        return null;
-    }
+    private Exception? CheckRange(long sector, long count) => BlockRange.Check(Name, sector, count, Info.SectorCount);
 
     private Exception Normalize(Exception e)
     {

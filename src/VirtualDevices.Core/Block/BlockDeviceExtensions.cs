@@ -418,10 +418,9 @@ public static class BlockDeviceExtensions
 
     private static void CheckRange(IBlockDevice device, long sector, long count)
     {
-        long total = device.Info.SectorCount;
-        if (sector < 0 || count < 0 || sector > total || count > total - sector)
+        if (BlockRange.Check(device.Name, sector, count, device.Info.SectorCount) is { } error)
         {
-            throw new BlockOutOfRangeException(device.Name, sector, count, total);
+            throw error;
         }
     }
 }

@@ -107,9 +107,9 @@ public sealed class NbdBlockDevice : BlockDevice, IInlineCompletionReader
             return ValueTask.FromException(new DeviceUnimplementedException(Name, "cache"));
         }
 
-        if (sector < 0 || count < 0 || sector > Info.SectorCount || count > Info.SectorCount - sector)
+        if (BlockRange.Check(Name, sector, count, Info.SectorCount) is { } outOfRange)
         {
-            return ValueTask.FromException(new BlockOutOfRangeException(Name, sector, count, Info.SectorCount));
+            return ValueTask.FromException(outOfRange);
         }
 
         return SplitAsync(NbdCommand.Cache, NbdCommandFlags.None, sector * Info.SectorSize, count * Info.SectorSize, _maximumRequest, cancellationToken);
