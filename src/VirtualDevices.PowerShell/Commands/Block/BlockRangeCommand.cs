@@ -5,43 +5,13 @@ using VirtualDevices.PowerShell.Infrastructure;
 namespace VirtualDevices.PowerShell.Commands.Block;
 
 /// <summary>
-/// What the cmdlets that read a range of a device share: the device (-Path, -Device or -Uri, one parameter set each)
-/// and the range in sectors (-Sector, -Count).
+/// What the cmdlets that read a range of a device share: the device (-Path, -LiteralPath, -Device, or -Uri for an
+/// NBD export) and the range in sectors (-Sector, -Count).
 /// </summary>
-public abstract class BlockRangeCommand : AsyncCmdlet
+public abstract class BlockRangeCommand : BlockTargetCommand
 {
-    /// <summary>The parameter set of -Path.</summary>
-    protected const string PathSet = "Path";
-
-    /// <summary>The parameter set of -Device.</summary>
-    protected const string DeviceSet = "Device";
-
     /// <summary>The parameter set of -Uri.</summary>
     protected const string UriSet = "Uri";
-
-    /// <summary>The parameter set of -LiteralPath.</summary>
-    protected const string LiteralPathSet = "LiteralPath";
-
-    /// <summary>
-    /// Disk images or block-special files (opened read-only for this command alone); wildcards are allowed. A name
-    /// that is no file but a device of the session means that device.
-    /// </summary>
-    [Parameter(Mandatory = true, Position = 0, ParameterSetName = PathSet, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
-    [SupportsWildcards]
-    [ValidateNotNullOrEmpty]
-    public string[] Path { get; set; } = null!;
-
-    /// <summary>Disk images or block-special files, taken as written (no wildcards); binds the PSPath of piped files.</summary>
-    [Parameter(Mandatory = true, ParameterSetName = LiteralPathSet, ValueFromPipelineByPropertyName = true)]
-    [Alias("PSPath", "LP", "FullName")]
-    [ValidateNotNullOrEmpty]
-    public string[] LiteralPath { get; set; } = null!;
-
-    /// <summary>Devices open in the session, or their names; binds piped devices.</summary>
-    [Parameter(Mandatory = true, Position = 0, ParameterSetName = DeviceSet, ValueFromPipeline = true)]
-    [DeviceTransformation]
-    [ArgumentCompleter(typeof(DeviceNameCompleter))]
-    public IBlockDevice[] Device { get; set; } = null!;
 
     /// <summary>An NBD URI (nbd://host/export, nbd+unix:///export?socket=...) to connect to for this command alone.</summary>
     [Parameter(Mandatory = true, ParameterSetName = UriSet)]
