@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Net.Sockets;
 using VirtualDevices.Nbd.Client;
+using static VirtualDevices.Tests.Nbd.NbdTestWire;
 
 namespace VirtualDevices.Tests.Nbd;
 
@@ -14,9 +15,6 @@ public sealed class NbdHostileServerTests
 
     private delegate Task Misbehaviour(Stream stream, ulong cookie, ulong offset, uint length);
 
-    private static byte[] Be16(int v) { var b = new byte[2]; BinaryPrimitives.WriteUInt16BigEndian(b, (ushort)v); return b; }
-    private static byte[] Be32(uint v) { var b = new byte[4]; BinaryPrimitives.WriteUInt32BigEndian(b, v); return b; }
-    private static byte[] Be64(ulong v) { var b = new byte[8]; BinaryPrimitives.WriteUInt64BigEndian(b, v); return b; }
 
     private static byte[] Chunk(ushort flags, ushort type, ulong cookie, byte[] payload) =>
         [.. Be32(0x668e33ef), .. Be16(flags), .. Be16(type), .. Be64(cookie), .. Be32((uint)payload.Length), .. payload];
@@ -59,33 +57,7 @@ public sealed class NbdHostileServerTests
 
     private static async Task ServeAsync(Stream stream, Misbehaviour misbehaviour, CancellationToken ct)
     {
-        await stream.WriteAsync((byte[])[.. Be64(0x4e42444d41474943), .. Be64(0x49484156454F5054), .. Be16(3)], ct);
-        byte[] header = new byte[16];
-        await stream.ReadExactlyAsync(header.AsMemory(0, 4), ct);
-        while (true)
-        {
-            await stream.ReadExactlyAsync(header, ct);
-            uint option = BinaryPrimitives.ReadUInt32BigEndian(header.AsSpan(8));
-            byte[] data = new byte[BinaryPrimitives.ReadUInt32BigEndian(header.AsSpan(12))];
-            await stream.ReadExactlyAsync(data, ct);
-            async Task Reply(uint type, byte[] payload) =>
-                await stream.WriteAsync((byte[])[.. Be64(0x3e889045565a9), .. Be32(option), .. Be32(type), .. Be32((uint)payload.Length), .. payload], ct);
-            switch (option)
-            {
-                case 8: await Reply(1, []); break;
-                case 10:
-                    await Reply(4, [.. Be32(ContextId), .. "base:allocation"u8.ToArray()]);
-                    await Reply(1, []);
-                    break;
-                case 7:
-                    await Reply(3, [.. Be16(0), .. Be64(1 << 20), .. Be16(1 | 4)]);
-                    await Reply(1, []);
-                    goto transmission;
-                default: await Reply(0x80000001, []); break;
-            }
-        }
-
-    transmission:
+        await ServeHandshakeAsync(stream, 1 << 20, 1 | 4, ContextId, ct); // a 1 MiB export: has flags, flush
         byte[] request = new byte[28];
         await stream.ReadExactlyAsync(request, ct);
         await misbehaviour(stream, BinaryPrimitives.ReadUInt64BigEndian(request.AsSpan(8)), BinaryPrimitives.ReadUInt64BigEndian(request.AsSpan(16)),

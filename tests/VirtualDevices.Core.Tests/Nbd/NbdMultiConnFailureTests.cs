@@ -1,7 +1,7 @@
-using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Net.Sockets;
 using VirtualDevices.Nbd.Client;
+using static VirtualDevices.Tests.Nbd.NbdTestWire;
 using VirtualDevices.Tests.Infrastructure;
 
 namespace VirtualDevices.Tests.Nbd;
@@ -182,7 +182,6 @@ public sealed class NbdMultiConnFailureTests
     /// </summary>
     private sealed class MultiConnServer : IAsyncDisposable
     {
-        private static readonly byte[] Magic = [.. Be64(0x4e42444d41474943), .. Be64(0x49484156454F5054), .. Be16(3)];
 
         private readonly TempDirectory _dir = new();
         private readonly Socket _listener = new(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
@@ -314,39 +313,12 @@ public sealed class NbdMultiConnFailureTests
             }
         }
 
-        private static async Task HandshakeAsync(Stream stream, Misbehaviour behaviour, CancellationToken ct)
-        {
-            await stream.WriteAsync(Magic, ct);
-            byte[] header = new byte[16];
-            await stream.ReadExactlyAsync(header.AsMemory(0, 4), ct);
-            while (true)
-            {
-                await stream.ReadExactlyAsync(header, ct);
-                uint option = BinaryPrimitives.ReadUInt32BigEndian(header.AsSpan(8));
-                byte[] data = new byte[BinaryPrimitives.ReadUInt32BigEndian(header.AsSpan(12))];
-                await stream.ReadExactlyAsync(data, ct);
-                async Task Reply(uint type, byte[] payload) =>
-                    await stream.WriteAsync((byte[])[.. Be64(0x3e889045565a9), .. Be32(option), .. Be32(type), .. Be32((uint)payload.Length), .. payload], ct);
-                switch (option)
-                {
-                    case 8: // NBD_OPT_STRUCTURED_REPLY
-                        await Reply(1, []);
-                        break;
-                    case 7: // NBD_OPT_GO: NBD_INFO_EXPORT, then ACK
-                        ulong size = behaviour == Misbehaviour.OtherSize ? ExportSize * 2 : ExportSize;
-                        ushort flags = behaviour == Misbehaviour.OtherFlags ? (ushort)(MultiConnFlags & ~4) : MultiConnFlags;
-                        await Reply(3, [.. Be16(0), .. Be64(size), .. Be16(flags)]);
-                        await Reply(1, []);
-                        return;
-                    default: // NBD_REP_ERR_UNSUP (meta contexts, extended headers...)
-                        await Reply(0x80000001, []);
-                        break;
-                }
-            }
-        }
-
-        private static byte[] Be16(int v) { var b = new byte[2]; BinaryPrimitives.WriteUInt16BigEndian(b, (ushort)v); return b; }
-        private static byte[] Be32(uint v) { var b = new byte[4]; BinaryPrimitives.WriteUInt32BigEndian(b, v); return b; }
-        private static byte[] Be64(ulong v) { var b = new byte[8]; BinaryPrimitives.WriteUInt64BigEndian(b, v); return b; }
+        private static Task HandshakeAsync(Stream stream, Misbehaviour behaviour, CancellationToken ct) =>
+            ServeHandshakeAsync(
+                stream,
+                behaviour == Misbehaviour.OtherSize ? ExportSize * 2 : ExportSize,
+                behaviour == Misbehaviour.OtherFlags ? (ushort)(MultiConnFlags & ~4) : MultiConnFlags,
+                metaContextId: null,
+                ct);
     }
 }
