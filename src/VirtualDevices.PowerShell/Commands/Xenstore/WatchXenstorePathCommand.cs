@@ -113,7 +113,7 @@ public sealed class WatchXenstorePathCommand : XenstoreCommand
                         EmitWarning($"Changes arrive faster than they are consumed: the oldest are being dropped ({dropped} so far; up to {watches[0].Capacity} are kept a path).");
                     }
 
-                    XenstoreChange change = await DescribeAsync(store, e, includeValue, deadline.Token).ConfigureAwait(false) with { DroppedBefore = dropped - droppedSeen };
+                    XenstoreChange change = await DescribeAsync(store, e, includeValue, dropped - droppedSeen, deadline.Token).ConfigureAwait(false);
                     droppedSeen = dropped;
                     if (!waiting)
                     {
@@ -191,15 +191,15 @@ public sealed class WatchXenstorePathCommand : XenstoreCommand
         }
     }
 
-    private static async Task<XenstoreChange> DescribeAsync(XenstoreClient store, XenstoreWatchEvent e, bool includeValue, CancellationToken cancellationToken)
+    private static async Task<XenstoreChange> DescribeAsync(XenstoreClient store, XenstoreWatchEvent e, bool includeValue, long droppedBefore, CancellationToken cancellationToken)
     {
         if (!includeValue || e.Path.StartsWith('@'))
         {
-            return new XenstoreChange(DateTimeOffset.Now, e.Path, e.Token, null, null);
+            return new XenstoreChange(DateTimeOffset.Now, e.Path, e.Token, null, null) { DroppedBefore = droppedBefore };
         }
 
         string? value = await store.TryReadStringAsync(e.Path, cancellationToken).ConfigureAwait(false);
-        return new XenstoreChange(DateTimeOffset.Now, e.Path, e.Token, value is not null, value);
+        return new XenstoreChange(DateTimeOffset.Now, e.Path, e.Token, value is not null, value) { DroppedBefore = droppedBefore };
     }
 
     private async Task<bool> ConditionHoldsAsync(XenstoreChange change, string firstPath)
