@@ -35,6 +35,7 @@ Describe 'Watch-XenstorePath with a slow consumer under a write storm' {
             $before = [GC]::GetTotalMemory($true)
             $seen = 0
             $dropped = 0
+            $shown = $null
             # The consumer stalls until the storm is over, then takes what is left. It stops once every change fired
             # is accounted for (seen or counted as dropped); a change lost silently would keep it waiting until the
             # -Timeout, and the count below would then be short.
@@ -42,6 +43,7 @@ Describe 'Watch-XenstorePath with a slow consumer under a write storm' {
                 ForEach-Object {
                     $seen++
                     $dropped += $_.DroppedBefore
+                    if ($_.DroppedBefore -gt 0 -and -not $shown) { $shown = ($_ | Format-List | Out-String -Width 80) }
                     if ($seen -eq 1) { while (-not $running.IsCompleted) { Start-Sleep -Milliseconds 50 } }
                     if ($seen + $dropped -ge $writes + 1) { $_ }
                 } | Select-Object -First 1 | Out-Null
@@ -55,6 +57,8 @@ Describe 'Watch-XenstorePath with a slow consumer under a write storm' {
         ($seen + $dropped) | Should -Be ($writes + 1)
         @($warned).Count | Should -BeGreaterThan 0
         "$($warned[0])" | Should -BeLike 'Changes arrive faster than they are consumed: the oldest are being dropped (* so far; up to 4096 are kept a path).'
+        # The list view shows the count where there is one.
+        $shown | Should -Match 'DroppedBefore : \d+'
         # Bounded: the watch keeps at most 4,096 events (each well under 1 KiB), not the whole storm.
         $growth | Should -BeLessThan 16MB
     }
