@@ -156,7 +156,7 @@ public sealed class NbdServer : IAsyncDisposable
 
         foreach (Socket listener in _listeners)
         {
-            _acceptLoops.Add(Task.Run(() => Devices.SocketAcceptLoop.RunAsync(listener, Accept, _stopping.Token)));
+            _acceptLoops.Add(Task.Run(() => IO.AcceptLoop.RunAsync(listener, Accept, _stopping.Token)));
         }
 
         return Task.CompletedTask;

@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using System.Runtime.CompilerServices;
 using System.Text;
 using VirtualDevices.Interop;
+using VirtualDevices.IO;
 
 namespace VirtualDevices.Xen.Xenstore;
 
@@ -28,7 +29,7 @@ public sealed class XenstoreClient : IXenstoreStore, IAsyncDisposable, IDisposab
     private const int MaxDirectoryRestarts = 16;
 
     private readonly XenstoreClientOptions _options;
-    private readonly Func<XenstoreTransport>? _reconnect;
+    private readonly Func<Transport>? _reconnect;
     private const int SlotCount = 256;
     private const uint SlotMask = SlotCount - 1;
 
@@ -45,7 +46,7 @@ public sealed class XenstoreClient : IXenstoreStore, IAsyncDisposable, IDisposab
     private readonly ManualResetEventSlim _disposedEvent = new(false);
     private readonly Thread _reader;
     private readonly string _endpoint;
-    private XenstoreTransport? _transport;
+    private Transport? _transport;
     private TaskCompletionSource _connected = NewConnectedSignal(completed: true);
     private uint _nextRequestId;
     private long _nextWatchToken;
@@ -54,7 +55,7 @@ public sealed class XenstoreClient : IXenstoreStore, IAsyncDisposable, IDisposab
     private int _inFlight;
     private readonly long _spinTicks;
 
-    private XenstoreClient(XenstoreTransport transport, XenstoreClientOptions options, Func<XenstoreTransport>? reconnect)
+    private XenstoreClient(Transport transport, XenstoreClientOptions options, Func<Transport>? reconnect)
     {
         _transport = transport;
         _options = options;
@@ -103,10 +104,10 @@ public sealed class XenstoreClient : IXenstoreStore, IAsyncDisposable, IDisposab
             }
         }
 
-        XenstoreSocketTransport transport = XenstoreSocketTransport.Connect(socketPath);
+        SocketTransport transport = XenstoreConnector.Connect(socketPath);
         string path = socketPath;
         return ValueTask.FromResult(new XenstoreClient(transport, options,
-            options.Reconnect ? () => XenstoreSocketTransport.Connect(path) : null));
+            options.Reconnect ? () => XenstoreConnector.Connect(path) : null));
     }
 
     /// <summary>Connects to the xenstored (or <see cref="XenstoreServer"/>) unix socket at <paramref name="socketPath"/>.</summary>
@@ -122,7 +123,7 @@ public sealed class XenstoreClient : IXenstoreStore, IAsyncDisposable, IDisposab
     public static XenstoreClient OpenDevice(string devicePath = XenstoreClientOptions.DefaultDevicePath, XenstoreClientOptions? options = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(devicePath);
-        return new XenstoreClient(XenstoreDeviceTransport.Open(devicePath), options ?? new XenstoreClientOptions(), reconnect: null);
+        return new XenstoreClient(XenstoreConnector.Open(devicePath), options ?? new XenstoreClientOptions(), reconnect: null);
     }
 
     /// <summary>Connects to an embedded server in this process, speaking for <paramref name="domainId"/>.</summary>
@@ -134,13 +135,13 @@ public sealed class XenstoreClient : IXenstoreStore, IAsyncDisposable, IDisposab
     {
         ArgumentNullException.ThrowIfNull(server);
         Socket socket = server.ConnectInProcess(domainId);
-        return new XenstoreClient(new XenstoreSocketTransport(socket, "in-process:dom" + domainId.ToString(CultureInfo.InvariantCulture)),
+        return new XenstoreClient(new SocketTransport(socket, "in-process:dom" + domainId.ToString(CultureInfo.InvariantCulture)),
             options ?? new XenstoreClientOptions(), reconnect: null);
     }
 
     /// <summary>Speaks xenstore over an already open descriptor with the device code path (read/write calls).</summary>
     internal static XenstoreClient FromDescriptor(SafeFileDescriptor descriptor, string description, XenstoreClientOptions? options = null) =>
-        new(new XenstoreDeviceTransport(descriptor, description), options ?? new XenstoreClientOptions(), reconnect: null);
+        new(new DescriptorTransport(descriptor, description), options ?? new XenstoreClientOptions(), reconnect: null);
 
     private static TaskCompletionSource NewConnectedSignal(bool completed)
     {
@@ -826,7 +827,7 @@ public sealed class XenstoreClient : IXenstoreStore, IAsyncDisposable, IDisposab
         cancellationToken.ThrowIfCancellationRequested();
         lock (_sendLock)
         {
-            XenstoreTransport? transport = _transport;
+            Transport? transport = _transport;
             if (transport is null)
             {
                 if (_reconnect is null || IsDisposed)
@@ -1004,7 +1005,7 @@ public sealed class XenstoreClient : IXenstoreStore, IAsyncDisposable, IDisposab
         byte[] buffer = new byte[64 * 1024];
         while (true)
         {
-            XenstoreTransport? transport = Volatile.Read(ref _transport);
+            Transport? transport = Volatile.Read(ref _transport);
             Exception? failure = transport is null ? null : ReadUntilFailure(transport, buffer);
             if (IsDisposed)
             {
@@ -1017,7 +1018,7 @@ public sealed class XenstoreClient : IXenstoreStore, IAsyncDisposable, IDisposab
                 break;
             }
 
-            XenstoreTransport? next = ReconnectUntilDisposed();
+            Transport? next = ReconnectUntilDisposed();
             if (next is null)
             {
                 break;
@@ -1042,7 +1043,7 @@ public sealed class XenstoreClient : IXenstoreStore, IAsyncDisposable, IDisposab
     }
 
     /// <summary>Reads and dispatches messages until the connection fails; returns why.</summary>
-    private Exception ReadUntilFailure(XenstoreTransport transport, byte[] buffer)
+    private Exception ReadUntilFailure(Transport transport, byte[] buffer)
     {
         int start = 0;
         int end = 0;
@@ -1099,7 +1100,7 @@ public sealed class XenstoreClient : IXenstoreStore, IAsyncDisposable, IDisposab
     /// While a request waits, polls for its reply up to <see cref="XenstoreClientOptions.SpinDuration"/> before the
     /// blocking receive: a local daemon answers in microseconds, and a reply found by polling costs no wake-up.
     /// </summary>
-    private void SpinForReply(XenstoreTransport transport)
+    private void SpinForReply(Transport transport)
     {
         if (_spinTicks == 0 || Volatile.Read(ref _inFlight) == 0)
         {
@@ -1174,7 +1175,7 @@ public sealed class XenstoreClient : IXenstoreStore, IAsyncDisposable, IDisposab
         watch?.Post(new XenstoreWatchEvent(Encoding.UTF8.GetString(payload[..nul]), token));
     }
 
-    private void OnDisconnected(XenstoreTransport? transport, Exception? failure)
+    private void OnDisconnected(Transport? transport, Exception? failure)
     {
         lock (_sendLock)
         {
@@ -1194,14 +1195,14 @@ public sealed class XenstoreClient : IXenstoreStore, IAsyncDisposable, IDisposab
     }
 
     /// <summary>Tries to connect again, backing off from 20 ms to 1 s, until it works or the client is disposed.</summary>
-    private XenstoreTransport? ReconnectUntilDisposed()
+    private Transport? ReconnectUntilDisposed()
     {
         TimeSpan delay = TimeSpan.FromMilliseconds(20);
         while (!IsDisposed)
         {
             try
             {
-                XenstoreTransport transport = _reconnect!();
+                Transport transport = _reconnect!();
                 if (IsDisposed)
                 {
                     transport.Dispose();
@@ -1319,7 +1320,7 @@ public sealed class XenstoreClient : IXenstoreStore, IAsyncDisposable, IDisposab
         }
 
         _disposedEvent.Set();
-        XenstoreTransport? transport;
+        Transport? transport;
         lock (_sendLock)
         {
             transport = _transport;

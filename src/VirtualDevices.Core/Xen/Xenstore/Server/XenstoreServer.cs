@@ -107,7 +107,7 @@ public sealed class XenstoreServer : IAsyncDisposable, IDisposable
 
         _listener = listener;
         SocketPath = socketPath;
-        _acceptLoop = Devices.SocketAcceptLoop.RunAsync(listener, accepted => Attach(accepted, 0), _stopping.Token);
+        _acceptLoop = IO.AcceptLoop.RunAsync(listener, accepted => Attach(accepted, 0), _stopping.Token);
     }
 
     /// <summary>
@@ -119,7 +119,7 @@ public sealed class XenstoreServer : IAsyncDisposable, IDisposable
     {
         ArgumentOutOfRangeException.ThrowIfNegative(domainId);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(domainId, 0xFFFF);
-        (Socket client, Socket server) = UnixSocketPair.Create();
+        (Socket client, Socket server) = IO.SocketPair.Create("XenstoreSocketPairFailed", XenstoreException.XenstoreDeviceName);
         try
         {
             AttachConnection(server, domainId);

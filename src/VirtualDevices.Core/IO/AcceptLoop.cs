@@ -1,9 +1,9 @@
 using System.Net.Sockets;
 
-namespace VirtualDevices.Devices;
+namespace VirtualDevices.IO;
 
 /// <summary>The accept loop the embedded servers (NBD, xenstore) share.</summary>
-internal static class SocketAcceptLoop
+internal static class AcceptLoop
 {
     /// <summary>
     /// Accepts connections on <paramref name="listener"/> and hands each to <paramref name="accepted"/> until

@@ -1,0 +1,122 @@
+using System.Net.Sockets;
+
+namespace VirtualDevices.IO;
+
+/// <summary>A connected stream socket (unix or TCP), used only with blocking calls.</summary>
+/// <remarks>
+/// No asynchronous call is ever made on the socket: the first one would switch it to non-blocking mode and register
+/// it with the runtime's epoll thread for good (see <see cref="Transport"/> for why that costs).
+/// </remarks>
+internal sealed class SocketTransport : Transport
+{
+    private readonly Socket _socket;
+    private int _shutdown;
+    private int _disposed;
+
+    /// <param name="socket">A connected socket, owned by the transport from now on.</param>
+    /// <param name="description">Where it leads, for messages.</param>
+    public SocketTransport(Socket socket, string description)
+    {
+        _socket = socket;
+        Description = description;
+    }
+
+    /// <inheritdoc/>
+    public override string Description { get; }
+
+    /// <summary>The socket, for options and addresses (owned by the transport).</summary>
+    public Socket Socket => _socket;
+
+    /// <summary>Connects to the unix socket at <paramref name="path"/>, with a blocking connect (the socket stays blocking).</summary>
+    /// <exception cref="SocketException">The connect failed; <see cref="Devices.SocketErrors"/> names the common reasons.</exception>
+    public static SocketTransport ConnectUnix(string path)
+    {
+        var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        try
+        {
+            socket.Connect(new UnixDomainSocketEndPoint(path));
+            return new SocketTransport(socket, path);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+
+    /// <inheritdoc/>
+    public override int Receive(Span<byte> buffer)
+    {
+        try
+        {
+            return _socket.Receive(buffer);
+        }
+        catch (SocketException e)
+        {
+            throw new IOException($"receive from {Description} failed: {e.Message}", e);
+        }
+    }
+
+    /// <inheritdoc/>
+    public override int Available
+    {
+        get
+        {
+            try
+            {
+                return _socket.Available;
+            }
+            catch (Exception e) when (e is SocketException or ObjectDisposedException)
+            {
+                // Let the next receive report the failure.
+                return 1;
+            }
+        }
+    }
+
+    /// <inheritdoc/>
+    public override void Send(ReadOnlySpan<byte> data)
+    {
+        try
+        {
+            while (!data.IsEmpty)
+            {
+                data = data[_socket.Send(data)..];
+            }
+        }
+        catch (SocketException e)
+        {
+            throw new IOException($"send to {Description} failed: {e.Message}", e);
+        }
+    }
+
+    /// <inheritdoc/>
+    public override void Shutdown()
+    {
+        if (Interlocked.Exchange(ref _shutdown, 1) != 0)
+        {
+            return;
+        }
+
+        try
+        {
+            _socket.Shutdown(SocketShutdown.Both);
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+            // Already reset by the peer or closed: nothing left to wake.
+        }
+    }
+
+    /// <inheritdoc/>
+    public override void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        Shutdown();
+        _socket.Dispose();
+    }
+}

@@ -1,0 +1,65 @@
+namespace VirtualDevices.IO;
+
+/// <summary>
+/// The one transport seam: a connected byte stream carrying a protocol's messages (NBD, xenstore). Today a socket
+/// (<see cref="SocketTransport"/>) or a character device or other descriptor (<see cref="DescriptorTransport"/>);
+/// tomorrow a Xen shared ring (xenstore's <c>xenstore_domain_interface</c> is a byte ring with the same framing).
+/// </summary>
+/// <remarks>
+/// Calls are blocking by design. A connection's reader is a thread of its own blocked in <see cref="Receive"/>, which
+/// the kernel wakes straight from the call: one wake-up per burst of data, where an asynchronous receive costs two
+/// (the runtime's epoll thread, then a thread-pool thread) and about 200 bytes per request. This is libnbd's and
+/// nbdkit's model. <see cref="Shutdown"/> is how another thread ends a blocked call (cancellation, a stopping server).
+/// </remarks>
+internal abstract class Transport : IDisposable
+{
+    /// <summary>Where the transport leads, for messages (a socket path, an address, a device).</summary>
+    public abstract string Description { get; }
+
+    /// <summary>Reads what is available into <paramref name="buffer"/>, blocking until something is; 0 at end of stream.</summary>
+    /// <exception cref="IOException">The transport failed (the peer reset it, the descriptor broke).</exception>
+    public abstract int Receive(Span<byte> buffer);
+
+    /// <summary>Bytes ready to read without blocking, or -1 when the transport cannot tell (callers then do not spin).</summary>
+    public virtual int Available => -1;
+
+    /// <summary>Writes all of <paramref name="data"/>, blocking while the peer does not take it.</summary>
+    /// <exception cref="IOException">The transport failed.</exception>
+    public abstract void Send(ReadOnlySpan<byte> data);
+
+    /// <summary>
+    /// Writes a header and its payload, as one system call where the transport can gather (a socket): a header sent
+    /// alone costs a second system call and, on TCP without cork, may leave as a packet of its own.
+    /// </summary>
+    public virtual void Send(ReadOnlySpan<byte> header, ReadOnlySpan<byte> payload)
+    {
+        Send(header);
+        Send(payload);
+    }
+
+    /// <summary>Reads exactly <paramref name="buffer"/>'s length; false when the stream ended first (nothing or part read).</summary>
+    public bool TryReceiveExactly(Span<byte> buffer)
+    {
+        while (!buffer.IsEmpty)
+        {
+            int read = Receive(buffer);
+            if (read == 0)
+            {
+                return false;
+            }
+
+            buffer = buffer[read..];
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// Ends every blocked call on the transport from another thread (receives return 0 or throw), without releasing
+    /// the descriptor, so that a thread still inside a call never sees its descriptor reused. Idempotent.
+    /// </summary>
+    public abstract void Shutdown();
+
+    /// <summary>Shuts the transport down and releases it. Idempotent.</summary>
+    public abstract void Dispose();
+}
