@@ -526,7 +526,7 @@ public sealed class XenstoreProvider : NavigationCmdletProvider, IContentCmdletP
     };
 
     private static Exception Timeout(Exception e) => e is OperationCanceledException
-        ? new DeviceException("XenstoreTimeout", DeviceErrorCategory.OperationTimeout, $"xenstore did not answer within {RequestTimeout.TotalSeconds} s (or the command was stopped).", XenstoreException.XenstoreDeviceName, e)
+        ? new DeviceException(DeviceErrorIds.Xenstore.WaitTimeout, DeviceErrorCategory.OperationTimeout, $"xenstore did not answer within {RequestTimeout.TotalSeconds} s (or the command was stopped).", XenstoreException.XenstoreDeviceName, e)
         : e;
 
     private static ValueTask<bool> Completed(ValueTask pending) => pending.IsCompletedSuccessfully ? new(true) : new(pending.AsTask().ContinueWith(static t => { t.GetAwaiter().GetResult(); return true; }, TaskScheduler.Default));
