@@ -48,7 +48,7 @@ internal sealed class BlockTarget
             {
                 return new BlockTarget(uri, nbd: BlockDeviceLease.ParseUri(uri, cmdlet.GetUnresolvedProviderPathFromPSPath));
             }
-            catch (Exception e) when (e is DeviceException or FormatException or ArgumentException)
+            catch (Exception e) when (ErrorRecords.IsReportable(e))
             {
                 return new BlockTarget(uri, error: e);
             }

@@ -33,7 +33,7 @@ public sealed class ConnectNbdDeviceCommand : NbdClientCommand
         {
             options = BuildOptions(ExportName) with { Connections = Connections, DeviceName = Name };
         }
-        catch (Exception e) when (e is DeviceException or FormatException or ArgumentException)
+        catch (Exception e) when (Infrastructure.ErrorRecords.IsReportable(e))
         {
             WriteError(Infrastructure.ErrorRecords.FromException(e, TargetName));
             return;
