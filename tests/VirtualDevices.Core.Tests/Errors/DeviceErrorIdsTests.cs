@@ -79,6 +79,16 @@ public sealed partial class DeviceErrorIdsTests
     }
 
     [Fact]
+    public void EveryIdTheUsersHelpListsIsInTheCatalogue()
+    {
+        IReadOnlyDictionary<string, string> ids = Catalogue();
+        string help = File.ReadAllText(Path.Combine(Root(), "docs", "about_VirtualDevices.md"));
+        List<string> listed = HelpIdLines().Matches(help).SelectMany(m => m.Groups["ids"].Value.Split(", ")).ToList();
+        Assert.True(listed.Count >= 30, $"only {listed.Count} ids found in the help's lists");
+        Assert.All(listed, id => Assert.True(ids.ContainsKey(id), $"about_VirtualDevices lists {id}, which is not in DeviceErrorIds"));
+    }
+
+    [Fact]
     public void TheScanCatchesANewLiteralId()
     {
         IReadOnlyDictionary<string, string> ids = Catalogue();
@@ -143,6 +153,10 @@ public sealed partial class DeviceErrorIdsTests
 
     [GeneratedRegex(""""new\s+XenstoreException\s*\(\s*"(?<name>[^"]*)"""")]
     private static partial Regex XenstoreErrorNames();
+
+    /// <summary>A line of the help's id lists: <c>- Id, Id: what it means.</c></summary>
+    [GeneratedRegex(@"^- (?<ids>[A-Z][A-Za-z0-9]+(?:, [A-Z][A-Za-z0-9]+)*):", RegexOptions.Multiline)]
+    private static partial Regex HelpIdLines();
 
     private static IEnumerable<string> Files(string root, params string[] folders) =>
         folders.SelectMany(f => Directory.EnumerateFiles(Path.Combine(root, f), "*", SearchOption.AllDirectories))
