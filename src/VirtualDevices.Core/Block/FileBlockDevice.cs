@@ -61,7 +61,7 @@ public sealed class FileBlockDevice : BlockDevice
         // A directory opens read-only without error and then reports a meaningless size: refuse it up front.
         if (Directory.Exists(fullPath))
         {
-            throw new DeviceException("DeviceNotBlockCapable", DeviceErrorCategory.InvalidArgument, $"'{fullPath}' is a directory.", fullPath);
+            throw new DeviceException(DeviceErrorIds.Device.NotBlockCapable, DeviceErrorCategory.InvalidArgument, $"'{fullPath}' is a directory.", fullPath);
         }
 
         int flags = (options.ReadOnly ? Unix.OpenFlags.O_RDONLY : Unix.OpenFlags.O_RDWR) | Unix.OpenFlags.O_CLOEXEC
@@ -141,12 +141,12 @@ public sealed class FileBlockDevice : BlockDevice
         }
         catch (IOException e) when (File.Exists(fullPath))
         {
-            throw new DeviceException("DeviceImageExists", DeviceErrorCategory.ResourceExists, $"'{fullPath}' already exists.", fullPath, e);
+            throw new DeviceException(DeviceErrorIds.Device.ImageExists, DeviceErrorCategory.ResourceExists, $"'{fullPath}' already exists.", fullPath, e);
         }
         catch (UnauthorizedAccessException e)
         {
             // EACCES or EPERM (a directory that may not be written, an immutable one): an access problem, not an I/O error.
-            throw new DeviceException("DeviceAccessDenied", DeviceErrorCategory.PermissionDenied,
+            throw new DeviceException(DeviceErrorIds.Device.AccessDenied, DeviceErrorCategory.PermissionDenied,
                 $"'{fullPath}' cannot be created: permission denied. Check the permissions of '{Path.GetDirectoryName(fullPath)}'.", fullPath, e);
         }
         catch (DirectoryNotFoundException e)
@@ -179,33 +179,14 @@ public sealed class FileBlockDevice : BlockDevice
         long size = Unix.LSeek(fd, 0, Unix.SEEK_END);
         if (size < 0)
         {
-            throw new DeviceException("DeviceNotBlockCapable", DeviceErrorCategory.InvalidArgument,
+            throw new DeviceException(DeviceErrorIds.Device.NotBlockCapable, DeviceErrorCategory.InvalidArgument,
                 $"'{path}' cannot be used as a block device: {Unix.Errno.Describe(Marshal.GetLastPInvokeError())}", path);
         }
 
         return (size, false, 512, false);
     }
 
-    private static DeviceException OpenError(string path, int errno)
-    {
-        if (errno == Unix.Errno.ENOENT)
-        {
-            return new DeviceNotFoundException(path);
-        }
-
-        if (errno == Unix.Errno.EACCES || errno == Unix.Errno.EPERM || errno == Unix.Errno.EROFS)
-        {
-            return new DeviceException("DeviceAccessDenied", DeviceErrorCategory.PermissionDenied,
-                $"'{path}' cannot be opened: {Unix.Errno.Describe(errno)}. Open it read-only, or check its permissions.", path);
-        }
-
-        if (errno == Unix.Errno.EISDIR)
-        {
-            return new DeviceException("DeviceNotBlockCapable", DeviceErrorCategory.InvalidArgument, $"'{path}' is a directory.", path);
-        }
-
-        return new BlockIOException(path, "open", Unix.Errno.Describe(errno), errno);
-    }
+    private static DeviceException OpenError(string path, int errno) => ErrnoErrorMapper.ToOpenException(errno, path);
 
     /// <inheritdoc/>
     protected override unsafe ValueTask ReadCoreAsync(long offset, Memory<byte> buffer, CancellationToken cancellationToken)
@@ -339,7 +320,7 @@ public sealed class FileBlockDevice : BlockDevice
             int errno = Marshal.GetLastPInvokeError();
             if (!Unix.Errno.IsUnsupported(errno))
             {
-                throw new BlockIOException(Name, "trim", Unix.Errno.Describe(errno), errno);
+                throw ErrnoErrorMapper.ToException(errno, Name, "trim");
             }
         }
 
@@ -373,7 +354,7 @@ public sealed class FileBlockDevice : BlockDevice
         {
             if (!Unix.Errno.IsUnsupported(errno))
             {
-                throw new BlockIOException(Name, "write-zeroes", Unix.Errno.Describe(errno), errno);
+                throw ErrnoErrorMapper.ToException(errno, Name, "write-zeroes");
             }
 
             if ((options & WriteZeroesOptions.FastOnly) != 0)
@@ -463,7 +444,7 @@ public sealed class FileBlockDevice : BlockDevice
             return whence == Unix.SEEK_DATA ? long.MaxValue : offset;
         }
 
-        throw new BlockIOException(Name, "read", $"allocation status: {Unix.Errno.Describe(errno)}", errno);
+        throw ErrnoErrorMapper.ToException(errno, Name, "read", "allocation status");
     }
 
     private unsafe bool NeedsBounce(byte* pointer, int length) =>
@@ -524,7 +505,7 @@ public sealed class FileBlockDevice : BlockDevice
                     continue;
                 }
 
-                throw new BlockIOException(Name, write ? "write" : "read", $"at byte {offset}: {Unix.Errno.Describe(errno)}", errno);
+                throw ErrnoErrorMapper.ToException(errno, Name, write ? "write" : "read", $"at byte {offset}");
             }
 
             if (done == 0)
@@ -632,7 +613,7 @@ public sealed class FileBlockDevice : BlockDevice
         if (result != 0)
         {
             int errno = Marshal.GetLastPInvokeError();
-            throw new BlockIOException(Name, "flush", Unix.Errno.Describe(errno), errno);
+            throw ErrnoErrorMapper.ToException(errno, Name, "flush");
         }
     }
 }

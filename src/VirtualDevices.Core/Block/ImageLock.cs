@@ -44,7 +44,7 @@ internal static class ImageLock
             if (probe.Type != Unix.F_UNLCK)
             {
                 string what = offset == PermissionBase + Write ? "open for writing" : "open by a program that does not share writing";
-                throw new DeviceException("DeviceLocked", DeviceErrorCategory.ResourceBusy,
+                throw new DeviceException(DeviceErrorIds.Device.Locked, DeviceErrorCategory.ResourceBusy,
                     $"'{path}' is {what} elsewhere (qemu-nbd, QEMU, or another device of this module): two writers would corrupt it. Close the other user, open it read-only, or override the lock (-NoLock) if you know better.",
                     path);
             }
@@ -60,7 +60,7 @@ internal static class ImageLock
                 if (errno == Unix.Errno.EAGAIN || errno == Unix.Errno.EACCES)
                 {
                     // Someone took an exclusive lock on the byte between the check and now.
-                    throw new DeviceException("DeviceLocked", DeviceErrorCategory.ResourceBusy, $"'{path}' was locked by another program while it was being opened.", path);
+                    throw new DeviceException(DeviceErrorIds.Device.Locked, DeviceErrorCategory.ResourceBusy, $"'{path}' was locked by another program while it was being opened.", path);
                 }
 
                 return;

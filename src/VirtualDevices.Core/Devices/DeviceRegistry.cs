@@ -34,7 +34,7 @@ public sealed class DeviceRegistry
         {
             if (_devices.Exists(d => string.Equals(d.Name, device.Name, StringComparison.OrdinalIgnoreCase)))
             {
-                throw new DeviceException("DeviceNameInUse", DeviceErrorCategory.ResourceExists,
+                throw new DeviceException(DeviceErrorIds.Device.NameInUse, DeviceErrorCategory.ResourceExists,
                     $"A device named '{device.Name}' is already open in this session.", device.Name);
             }
 

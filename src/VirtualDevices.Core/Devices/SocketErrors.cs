@@ -13,27 +13,6 @@ namespace VirtualDevices.Devices;
 /// </remarks>
 internal static class SocketErrors
 {
-    /// <summary>The error id of a listen that fails because the address (TCP or unix socket) is in use.</summary>
-    internal const string AddressInUse = "AddressInUse";
-
-    /// <summary>The error id of a listen on an IP address that is not one of this machine's.</summary>
-    internal const string AddressNotAvailable = "AddressNotAvailable";
-
-    /// <summary>The error id of a listen refused by permissions (a port below 1024, a directory that may not be written).</summary>
-    internal const string ListenAccessDenied = "ListenAccessDenied";
-
-    /// <summary>The error id of a unix socket to create in a directory that does not exist.</summary>
-    internal const string SocketDirectoryNotFound = "SocketDirectoryNotFound";
-
-    /// <summary>The error id of a connect to a unix socket path where there is no file.</summary>
-    internal const string SocketNotFound = "SocketNotFound";
-
-    /// <summary>The error id of a connect that nothing answers (a closed port, a socket file nobody listens on).</summary>
-    internal const string ConnectionRefused = "ConnectionRefused";
-
-    /// <summary>The error id of a connect refused by the socket file's permissions.</summary>
-    internal const string ConnectAccessDenied = "ConnectAccessDenied";
-
     /// <summary>
     /// The error of a failed bind or listen on <paramref name="where"/> (an <c>address:port</c> or a socket path).
     /// </summary>
@@ -46,20 +25,20 @@ internal static class SocketErrors
         string? directory = unixPath is null || unixPath.StartsWith('\0') ? null : System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(unixPath));
         return e.SocketErrorCode switch
         {
-            SocketError.AddressAlreadyInUse => new DeviceException(AddressInUse, DeviceErrorCategory.ResourceExists,
+            SocketError.AddressAlreadyInUse => new DeviceException(DeviceErrorIds.Socket.AddressInUse, DeviceErrorCategory.ResourceExists,
                 unixPath is null
                     ? $"Cannot listen on {where}: the address is already in use (another program listens on port {Port(where)})."
                     : $"Cannot listen on '{where}': the socket path is already in use.",
                 errors.DeviceName, e),
-            SocketError.AccessDenied => new DeviceException(ListenAccessDenied, DeviceErrorCategory.PermissionDenied,
+            SocketError.AccessDenied => new DeviceException(DeviceErrorIds.Socket.ListenAccessDenied, DeviceErrorCategory.PermissionDenied,
                 unixPath is null
                     ? $"Cannot listen on {where}: permission denied (ports below 1024 need root or CAP_NET_BIND_SERVICE)."
                     : $"Cannot create the socket '{where}': permission denied (the directory '{directory}' may not be written).",
                 errors.DeviceName, e),
             SocketError.AddressNotAvailable when directory is not null && !Directory.Exists(directory) =>
-                new DeviceException(SocketDirectoryNotFound, DeviceErrorCategory.ObjectNotFound,
+                new DeviceException(DeviceErrorIds.Socket.DirectoryNotFound, DeviceErrorCategory.ObjectNotFound,
                     $"Cannot create the socket '{where}': the directory '{directory}' does not exist.", errors.DeviceName, e),
-            SocketError.AddressNotAvailable when unixPath is null => new DeviceException(AddressNotAvailable, DeviceErrorCategory.InvalidArgument,
+            SocketError.AddressNotAvailable when unixPath is null => new DeviceException(DeviceErrorIds.Socket.AddressNotAvailable, DeviceErrorCategory.InvalidArgument,
                 $"Cannot listen on {where}: the address is not one of this machine's.", errors.DeviceName, e),
             _ => new DeviceException(errors.FailedId, errors.FailedCategory, $"Cannot listen on {where}: {e.Message}", errors.DeviceName, e),
         };
@@ -76,15 +55,15 @@ internal static class SocketErrors
     {
         return e.SocketErrorCode switch
         {
-            SocketError.ConnectionRefused => (ConnectionRefused, DeviceErrorCategory.ConnectionError,
+            SocketError.ConnectionRefused => (DeviceErrorIds.Socket.ConnectionRefused, DeviceErrorCategory.ConnectionError,
                 unixPath is null ? $"nothing listens on {where} (connection refused)"
                 : UnixSocketFile.TryDescribe(unixPath, out UnixSocketFile.FileKind kind, out _, out _) && kind is not (UnixSocketFile.FileKind.Socket or UnixSocketFile.FileKind.Unknown)
                     ? $"'{unixPath}' is not a socket"
                     : $"nothing listens on the socket '{unixPath}'"),
-            SocketError.AccessDenied => (ConnectAccessDenied, DeviceErrorCategory.PermissionDenied,
+            SocketError.AccessDenied => (DeviceErrorIds.Socket.ConnectAccessDenied, DeviceErrorCategory.PermissionDenied,
                 unixPath is null ? $"permission denied connecting to {where}" : $"permission denied on the socket '{unixPath}'"),
             SocketError.AddressNotAvailable when unixPath is not null =>
-                (SocketNotFound, DeviceErrorCategory.ObjectNotFound, $"the socket '{unixPath}' does not exist (no server listens there)"),
+                (DeviceErrorIds.Socket.NotFound, DeviceErrorCategory.ObjectNotFound, $"the socket '{unixPath}' does not exist (no server listens there)"),
             _ => null,
         };
     }

@@ -101,14 +101,14 @@ internal sealed class UnixSocketFile
         if (kind == FileKind.Unknown)
         {
             // No statx (not Linux): the type cannot be checked without following links, so nothing is replaced.
-            throw new DeviceException("SocketPathExists", DeviceErrorCategory.ResourceExists,
+            throw new DeviceException(DeviceErrorIds.Socket.PathExists, DeviceErrorCategory.ResourceExists,
                 $"Cannot listen on '{path}': it exists. Remove it first if it is a socket left by a server that was stopped abruptly.",
                 errors.DeviceName);
         }
 
         if (kind != FileKind.Socket)
         {
-            throw new DeviceException("SocketPathNotSocket", DeviceErrorCategory.ResourceExists,
+            throw new DeviceException(DeviceErrorIds.Socket.PathNotSocket, DeviceErrorCategory.ResourceExists,
                 $"Cannot listen on '{path}': it exists and is {Describe(kind)}, not a socket; it was left untouched. Choose another path.",
                 errors.DeviceName);
         }

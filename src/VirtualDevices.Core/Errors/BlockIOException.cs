@@ -10,7 +10,7 @@ public sealed class BlockIOException : DeviceException
     /// <param name="errno">The OS or protocol error number, or 0.</param>
     /// <param name="innerException">The underlying error, when there is one.</param>
     public BlockIOException(string? deviceName, string operation, string detail, int errno = 0, Exception? innerException = null)
-        : base("BlockIOError",
+        : base(DeviceErrorIds.Block.IOError,
                operation is "read" ? DeviceErrorCategory.ReadError : DeviceErrorCategory.WriteError,
                $"Device '{deviceName}': {operation} failed: {detail}", deviceName, innerException)
     {

@@ -8,7 +8,7 @@ public sealed class BlockMisalignedException : DeviceException
     /// <param name="what">What is misaligned, such as <c>buffer length 100</c>.</param>
     /// <param name="alignment">The alignment required, in bytes.</param>
     public BlockMisalignedException(string? deviceName, string what, int alignment)
-        : base("BlockMisaligned", DeviceErrorCategory.InvalidArgument,
+        : base(DeviceErrorIds.Block.Misaligned, DeviceErrorCategory.InvalidArgument,
                $"Device '{deviceName}': {what} is not a multiple of {alignment} bytes.", deviceName)
     {
         Alignment = alignment;

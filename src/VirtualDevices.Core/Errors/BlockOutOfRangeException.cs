@@ -9,7 +9,7 @@ public sealed class BlockOutOfRangeException : DeviceException
     /// <param name="count">The number of sectors of the request.</param>
     /// <param name="sectorCount">The size of the device in sectors.</param>
     public BlockOutOfRangeException(string? deviceName, long sector, long count, long sectorCount)
-        : base("BlockOutOfRange", DeviceErrorCategory.InvalidArgument,
+        : base(DeviceErrorIds.Block.OutOfRange, DeviceErrorCategory.InvalidArgument,
                $"Sectors {sector}..{sector + count - 1} ({count} sectors) are outside device '{deviceName}' of {sectorCount} sectors.",
                deviceName)
     {

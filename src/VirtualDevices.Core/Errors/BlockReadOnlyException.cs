@@ -7,7 +7,7 @@ public sealed class BlockReadOnlyException : DeviceException
     /// <param name="deviceName">The read-only device.</param>
     /// <param name="operation">The refused operation, such as <c>write</c>.</param>
     public BlockReadOnlyException(string? deviceName, string operation)
-        : base("BlockReadOnly", DeviceErrorCategory.PermissionDenied,
+        : base(DeviceErrorIds.Block.ReadOnly, DeviceErrorCategory.PermissionDenied,
                $"Device '{deviceName}' is read-only: {operation} refused.", deviceName)
     {
         Operation = operation;

@@ -8,7 +8,7 @@ public sealed class DeviceDisconnectedException : DeviceException
     /// <param name="reason">Why, when known.</param>
     /// <param name="innerException">The underlying error, when there is one.</param>
     public DeviceDisconnectedException(string? deviceName, string? reason = null, Exception? innerException = null)
-        : base("DeviceDisconnected", DeviceErrorCategory.ConnectionError,
+        : base(DeviceErrorIds.Device.Disconnected, DeviceErrorCategory.ConnectionError,
                reason is null ? $"Device '{deviceName}' is disconnected." : $"Device '{deviceName}' is disconnected: {reason}",
                deviceName, innerException)
     {

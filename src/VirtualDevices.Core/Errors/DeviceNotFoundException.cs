@@ -7,7 +7,7 @@ public sealed class DeviceNotFoundException : DeviceException
     /// <param name="name">The name or path that was not found.</param>
     /// <param name="innerException">The underlying error, when there is one.</param>
     public DeviceNotFoundException(string name, Exception? innerException = null)
-        : base("DeviceNotFound", DeviceErrorCategory.ObjectNotFound, $"No device named '{name}' was found.", name, innerException)
+        : base(DeviceErrorIds.Device.NotFound, DeviceErrorCategory.ObjectNotFound, $"No device named '{name}' was found.", name, innerException)
     {
     }
 
@@ -16,7 +16,7 @@ public sealed class DeviceNotFoundException : DeviceException
     /// <param name="message">What was not found, in the user's terms.</param>
     /// <param name="innerException">The underlying error, when there is one.</param>
     public DeviceNotFoundException(string? name, string message, Exception? innerException)
-        : base("DeviceNotFound", DeviceErrorCategory.ObjectNotFound, message, name, innerException)
+        : base(DeviceErrorIds.Device.NotFound, DeviceErrorCategory.ObjectNotFound, message, name, innerException)
     {
     }
 }

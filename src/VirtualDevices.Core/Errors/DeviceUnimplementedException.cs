@@ -7,7 +7,7 @@ public sealed class DeviceUnimplementedException : DeviceException
     /// <param name="deviceName">The device concerned.</param>
     /// <param name="operation">The operation that is not available, such as <c>trim</c>.</param>
     public DeviceUnimplementedException(string? deviceName, string operation)
-        : base("DeviceUnimplemented", DeviceErrorCategory.NotImplemented,
+        : base(DeviceErrorIds.Device.Unimplemented, DeviceErrorCategory.NotImplemented,
                $"Device '{deviceName}' does not support {operation}.", deviceName)
     {
         Operation = operation;

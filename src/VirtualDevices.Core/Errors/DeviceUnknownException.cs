@@ -11,7 +11,7 @@ public sealed class DeviceUnknownException : DeviceException
     /// <param name="message">What the device reported.</param>
     /// <param name="innerException">The underlying error, when there is one.</param>
     public DeviceUnknownException(string? deviceName, string message, Exception? innerException = null)
-        : base("DeviceUnknownError", DeviceErrorCategory.NotSpecified, message, deviceName, innerException)
+        : base(DeviceErrorIds.Device.UnknownError, DeviceErrorCategory.NotSpecified, message, deviceName, innerException)
     {
     }
 }

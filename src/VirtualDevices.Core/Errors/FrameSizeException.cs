@@ -9,7 +9,7 @@ public sealed class FrameSizeException : DeviceException
     /// <param name="minimum">The smallest accepted length.</param>
     /// <param name="maximum">The largest accepted length.</param>
     public FrameSizeException(string? deviceName, int length, int minimum, int maximum)
-        : base("FrameSizeInvalid", DeviceErrorCategory.InvalidArgument,
+        : base(DeviceErrorIds.Network.FrameSizeInvalid, DeviceErrorCategory.InvalidArgument,
                $"Device '{deviceName}': a frame of {length} bytes is outside {minimum}..{maximum}.", deviceName)
     {
         Length = length;

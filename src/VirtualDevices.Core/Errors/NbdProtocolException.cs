@@ -11,7 +11,7 @@ public sealed class NbdProtocolException : DeviceException
     /// <param name="detail">What the peer did wrong.</param>
     /// <param name="innerException">The underlying error, when there is one.</param>
     public NbdProtocolException(string? deviceName, string detail, Exception? innerException = null)
-        : base("NbdProtocolError", DeviceErrorCategory.ProtocolError,
+        : base(DeviceErrorIds.Nbd.ProtocolError, DeviceErrorCategory.ProtocolError,
                deviceName is null ? $"NBD protocol error: {detail}" : $"Device '{deviceName}': NBD protocol error: {detail}",
                deviceName, innerException)
     {

@@ -150,7 +150,7 @@ public abstract class NetworkDevice : INetworkDevice
 
         if (Interlocked.Exchange(ref _listening, 1) != 0)
         {
-            throw new DeviceException("DeviceListenerActive", DeviceErrorCategory.InvalidOperation,
+            throw new DeviceException(DeviceErrorIds.Network.ListenerActive, DeviceErrorCategory.InvalidOperation,
                 $"Device '{Name}' already has a listener; stop it first.", Name);
         }
 

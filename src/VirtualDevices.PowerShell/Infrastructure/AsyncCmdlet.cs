@@ -39,8 +39,8 @@ public abstract class AsyncCmdlet : PSCmdlet, IDisposable
 
     /// <summary>
     /// Runs <paramref name="work"/> to completion while executing, on this (the pipeline) thread, the output it
-    /// queues. A <see cref="DeviceException"/> escaping the work becomes a non-terminating error for the current
-    /// input; other failures end the command.
+    /// queues. A failure escaping the work is what <see cref="ErrorRecords.Classify"/> says: the current input's
+    /// non-terminating error, a stop, or (a defect) the end of the command.
     /// </summary>
     /// <param name="work">The asynchronous part of the command.</param>
     /// <param name="target">The object errors are reported against.</param>
@@ -100,26 +100,18 @@ public abstract class AsyncCmdlet : PSCmdlet, IDisposable
         }
 
         Exception error = task.Exception?.GetBaseException() ?? new OperationCanceledException();
-        if (error is OperationCanceledException && _stopping.IsCancellationRequested)
+        switch (ErrorRecords.Classify(error, _stopping.IsCancellationRequested))
         {
-            throw new PipelineStoppedException();
+            case ErrorDisposition.Stopped:
+                throw new PipelineStoppedException();
+            case ErrorDisposition.Reportable:
+                // A script block the command ran (a transaction body, a condition) keeps its own error record, as it was.
+                WriteError(error is RuntimeException { ErrorRecord: { } own } ? own : ErrorRecords.FromException(error, target));
+                return;
+            default:
+                ThrowTerminatingError(ErrorRecords.FromException(error, target));
+                return;
         }
-
-        if (error is RuntimeException { ErrorRecord: not null } scriptError)
-        {
-            // A script block the command ran (a transaction body, a condition) failed: report its own error.
-            WriteError(scriptError.ErrorRecord);
-            return;
-        }
-
-        if (error is DeviceException or ArgumentException or FormatException or IOException or UnauthorizedAccessException or TimeoutException or ObjectDisposedException
-            or System.Security.Cryptography.CryptographicException)
-        {
-            WriteError(ErrorRecords.FromException(error, target));
-            return;
-        }
-
-        ThrowTerminatingError(ErrorRecords.FromException(error, target));
     }
 
     /// <summary>

@@ -48,7 +48,7 @@ internal sealed class BlockTarget
             {
                 return new BlockTarget(uri, nbd: BlockDeviceLease.ParseUri(uri, cmdlet.GetUnresolvedProviderPathFromPSPath));
             }
-            catch (Exception e) when (e is DeviceException or FormatException or ArgumentException)
+            catch (Exception e) when (ErrorRecords.IsReportable(e))
             {
                 return new BlockTarget(uri, error: e);
             }
@@ -102,7 +102,7 @@ internal sealed class BlockTarget
         {
             return Open(registry, readOnly: false);
         }
-        catch (DeviceException e) when (e.Category == DeviceErrorCategory.PermissionDenied || e.ErrorId == "DeviceLocked")
+        catch (DeviceException e) when (e.Category == DeviceErrorCategory.PermissionDenied || e.ErrorId == DeviceErrorIds.Device.Locked)
         {
             // Not writable by this session now (permissions, or another writer such as qemu-nbd holds the image lock).
             return Open(registry, readOnly: true);

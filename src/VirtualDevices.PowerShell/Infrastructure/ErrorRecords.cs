@@ -3,9 +3,19 @@ using System.Management.Automation;
 namespace VirtualDevices.PowerShell.Infrastructure;
 
 /// <summary>
-/// The one mapping from core exceptions to PowerShell error records: the core's stable error id becomes the
-/// FullyQualifiedErrorId, and its category the PowerShell category.
+/// The one rule for failures in the PowerShell layer: what a failure is to a command (<see cref="Classify"/>: the
+/// input's error, a stop, or a defect), and the one mapping from an exception to its error record
+/// (<see cref="FromException"/>): the core's stable error id becomes the FullyQualifiedErrorId, and its
+/// <see cref="DeviceErrorCategory"/> the PowerShell category. Commands ask these instead of keeping lists of
+/// exception types.
 /// </summary>
+/// <remarks>
+/// A failure is the input's error (written as a non-terminating error where the input is one item of a pipeline)
+/// when it has an id and a category: every <see cref="DeviceException"/>, whatever its category; an error of the
+/// engine (a <see cref="RuntimeException"/>: a path that does not exist, a script block's error), which keeps its
+/// own record; and the few .NET exceptions that report a user's input or environment (<see cref="Framework"/>). Any
+/// other exception is a defect, reported as <c>UnexpectedError</c> and ending the command.
+/// </remarks>
 public static class ErrorRecords
 {
     /// <summary>Builds the error record for an exception.</summary>
@@ -14,21 +24,54 @@ public static class ErrorRecords
     public static ErrorRecord FromException(Exception exception, object? target)
     {
         ArgumentNullException.ThrowIfNull(exception);
+        if (exception is DeviceException device)
+        {
+            return new ErrorRecord(device, device.ErrorId, Map(device.Category), target ?? device.DeviceName);
+        }
+
+        if (exception is RuntimeException { ErrorRecord: { } record })
+        {
+            // The engine's own errors (PathNotFound, DriveNotFound, a script block's error) keep their ids.
+            return new ErrorRecord(record, exception);
+        }
+
+        if (exception is ObjectDisposedException disposed)
+        {
+            return new ErrorRecord(new DeviceDisconnectedException(disposed.ObjectName, "it was closed", disposed), DeviceErrorIds.Device.Disconnected,
+                ErrorCategory.ConnectionError, target);
+        }
+
+        (string id, ErrorCategory category) = Framework(exception) ?? (DeviceErrorIds.Framework.UnexpectedError, ErrorCategory.NotSpecified);
+        return new ErrorRecord(exception, id, category, target);
+    }
+
+    /// <summary>What a failure that escaped a command's work is to the command: the one rule every command follows.</summary>
+    /// <param name="exception">The failure.</param>
+    /// <param name="stopping">True when the pipeline is stopping (Ctrl+C, <c>Select-Object -First</c>).</param>
+    public static ErrorDisposition Classify(Exception exception, bool stopping)
+    {
+        ArgumentNullException.ThrowIfNull(exception);
         return exception switch
         {
-            DeviceException e => new ErrorRecord(e, e.ErrorId, Map(e.Category), target ?? e.DeviceName),
-            ArgumentException e => new ErrorRecord(e, "InvalidArgument", ErrorCategory.InvalidArgument, target),
-            FormatException e => new ErrorRecord(e, "InvalidFormat", ErrorCategory.InvalidArgument, target),
-            System.Security.Cryptography.CryptographicException e => new ErrorRecord(e, "CertificateError", ErrorCategory.SecurityError, target),
-            UnauthorizedAccessException e => new ErrorRecord(e, "AccessDenied", ErrorCategory.PermissionDenied, target),
-            FileNotFoundException e => new ErrorRecord(e, "FileNotFound", ErrorCategory.ObjectNotFound, target),
-            DirectoryNotFoundException e => new ErrorRecord(e, "FileNotFound", ErrorCategory.ObjectNotFound, target),
-            ObjectDisposedException e => new ErrorRecord(new DeviceDisconnectedException(e.ObjectName, "it was closed", e), "DeviceDisconnected", ErrorCategory.ConnectionError, target),
-            IOException e => new ErrorRecord(e, "IOError", ErrorCategory.WriteError, target),
-            TimeoutException e => new ErrorRecord(e, "OperationTimeout", ErrorCategory.OperationTimeout, target),
-            _ => new ErrorRecord(exception, "UnexpectedError", ErrorCategory.NotSpecified, target),
+            OperationCanceledException when stopping => ErrorDisposition.Stopped,
+            PipelineStoppedException => ErrorDisposition.Stopped,
+            _ => IsReportable(exception) ? ErrorDisposition.Reportable : ErrorDisposition.Unexpected,
         };
     }
+
+    /// <summary>
+    /// True when <paramref name="exception"/> is a failure the module reports as the input's error (it has an id and a
+    /// category), false for a defect (and for a cancellation, which is a stop or a timeout, never reported as such).
+    /// </summary>
+    /// <param name="exception">The failure.</param>
+    public static bool IsReportable(Exception exception) => exception switch
+    {
+        DeviceException => true,
+        PipelineStoppedException => false,
+        RuntimeException => true,
+        ObjectDisposedException => true,
+        _ => Framework(exception) is not null,
+    };
 
     /// <summary>The PowerShell category of a core category.</summary>
     /// <param name="category">The core category.</param>
@@ -48,5 +91,18 @@ public static class ErrorRecords
         DeviceErrorCategory.ResourceBusy => ErrorCategory.ResourceBusy,
         DeviceErrorCategory.InvalidOperation => ErrorCategory.InvalidOperation,
         _ => ErrorCategory.NotSpecified,
+    };
+
+    /// <summary>The id and category of the .NET exceptions that report a user's input or environment; null for any other.</summary>
+    private static (string Id, ErrorCategory Category)? Framework(Exception exception) => exception switch
+    {
+        ArgumentException => (DeviceErrorIds.Framework.InvalidArgument, ErrorCategory.InvalidArgument),
+        FormatException => (DeviceErrorIds.Framework.InvalidFormat, ErrorCategory.InvalidArgument),
+        System.Security.Cryptography.CryptographicException => (DeviceErrorIds.Framework.CertificateError, ErrorCategory.SecurityError),
+        UnauthorizedAccessException => (DeviceErrorIds.Framework.AccessDenied, ErrorCategory.PermissionDenied),
+        FileNotFoundException or DirectoryNotFoundException => (DeviceErrorIds.Framework.FileNotFound, ErrorCategory.ObjectNotFound),
+        IOException => (DeviceErrorIds.Framework.IOError, ErrorCategory.WriteError),
+        TimeoutException => (DeviceErrorIds.Framework.OperationTimeout, ErrorCategory.OperationTimeout),
+        _ => null,
     };
 }

@@ -34,7 +34,7 @@ public sealed class ServiceRegistry
             }
             else if (_services.Exists(s => string.Equals(s.Name, name, StringComparison.OrdinalIgnoreCase)))
             {
-                throw new DeviceException("ServiceNameInUse", DeviceErrorCategory.ResourceExists, $"A server named '{name}' is already running in this session.", name);
+                throw new DeviceException(DeviceErrorIds.Service.NameInUse, DeviceErrorCategory.ResourceExists, $"A server named '{name}' is already running in this session.", name);
             }
 
             _services.Add((name, service));
@@ -50,7 +50,7 @@ public sealed class ServiceRegistry
         {
             if (name is not null && _services.Exists(s => string.Equals(s.Name, name, StringComparison.OrdinalIgnoreCase)))
             {
-                throw new DeviceException("ServiceNameInUse", DeviceErrorCategory.ResourceExists, $"A server named '{name}' is already running in this session.", name);
+                throw new DeviceException(DeviceErrorIds.Service.NameInUse, DeviceErrorCategory.ResourceExists, $"A server named '{name}' is already running in this session.", name);
             }
         }
     }

@@ -46,7 +46,7 @@ internal static class UnknownServers
             return false;
         }
 
-        (string id, string list) = server is NbdServer ? ("NbdServerNotFound", "Get-NbdServer") : ("XenstoreServerNotFound", "Get-XenstoreServer");
+        (string id, string list) = server is NbdServer ? (DeviceErrorIds.Nbd.ServerNotFound, "Get-NbdServer") : (DeviceErrorIds.Xenstore.ServerNotFound, "Get-XenstoreServer");
         string kind = server is NbdServer ? "NBD" : "xenstore";
         var error = new DeviceException(id, DeviceErrorCategory.ObjectNotFound, $"No {kind} server named '{name}' runs in this session. {list} lists them.", name);
         cmdlet.WriteError(ErrorRecords.FromException(error, name));

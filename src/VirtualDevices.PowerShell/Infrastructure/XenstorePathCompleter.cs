@@ -58,7 +58,7 @@ public sealed class XenstorePathCompleter : IArgumentCompleter
             using var timeout = new CancellationTokenSource(ListTimeout);
             children = store.ListAsync(parent, timeout.Token).AsTask().GetAwaiter().GetResult();
         }
-        catch (Exception e) when (e is DeviceException or OperationCanceledException or ArgumentException)
+        catch (Exception e) when (e is OperationCanceledException || ErrorRecords.IsReportable(e))
         {
             return [];
         }

@@ -39,7 +39,7 @@ internal static class XenstoreSession
         }
         catch (DeviceException e)
         {
-            throw new DeviceException("XenstoreNotConnected", DeviceErrorCategory.ConnectionError,
+            throw new DeviceException(DeviceErrorIds.Xenstore.NotConnected, DeviceErrorCategory.ConnectionError,
                 $"No xenstore to talk to ({e.Message}). Use Connect-Xenstore, or Start-XenstoreServer for an embedded one.", XenstoreException.XenstoreDeviceName, e);
         }
 

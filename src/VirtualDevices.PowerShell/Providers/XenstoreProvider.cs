@@ -89,7 +89,7 @@ public sealed class XenstoreProvider : NavigationCmdletProvider, IContentCmdletP
                 XenstoreClient client = Call(ct => XenstoreClient.ConnectAsync(XenstoreSession.ClientOptions with { SocketPath = fullPath }, ct));
                 return new XenstoreDriveInfo(rooted, client, ownsStore: true);
             }
-            catch (DeviceException e)
+            catch (Exception e) when (ErrorRecords.IsReportable(e))
             {
                 ThrowTerminatingError(ErrorRecords.FromException(e, fullPath));
                 return null!;
@@ -134,7 +134,7 @@ public sealed class XenstoreProvider : NavigationCmdletProvider, IContentCmdletP
         {
             return true; // it exists; this domain may not read it
         }
-        catch (Exception e) when (e is DeviceException or OperationCanceledException)
+        catch (Exception e) when (e is OperationCanceledException || ErrorRecords.IsReportable(e))
         {
             WriteError(ErrorRecords.FromException(Timeout(e), node));
             return false;
@@ -161,7 +161,7 @@ public sealed class XenstoreProvider : NavigationCmdletProvider, IContentCmdletP
         {
             return false;
         }
-        catch (Exception e) when (e is DeviceException or OperationCanceledException)
+        catch (Exception e) when (e is OperationCanceledException || ErrorRecords.IsReportable(e))
         {
             WriteError(ErrorRecords.FromException(Timeout(e), node));
             return false;
@@ -374,7 +374,7 @@ public sealed class XenstoreProvider : NavigationCmdletProvider, IContentCmdletP
         {
             return new XenstoreContentReader(Call(ct => store.ReadStringAsync(node, ct)));
         }
-        catch (Exception e) when (e is DeviceException or OperationCanceledException)
+        catch (Exception e) when (e is OperationCanceledException || ErrorRecords.IsReportable(e))
         {
             ThrowTerminatingError(ErrorRecords.FromException(Timeout(e), node));
             return null!;
@@ -394,7 +394,7 @@ public sealed class XenstoreProvider : NavigationCmdletProvider, IContentCmdletP
             string current = Call(ct => store.TryReadStringAsync(node, ct)) ?? string.Empty;
             return new XenstoreContentWriter(current, value => Call(ct => store.WriteAsync(node, Encoding.UTF8.GetBytes(value), ct)));
         }
-        catch (Exception e) when (e is DeviceException or OperationCanceledException)
+        catch (Exception e) when (e is OperationCanceledException || ErrorRecords.IsReportable(e))
         {
             ThrowTerminatingError(ErrorRecords.FromException(Timeout(e), node));
             return null!;
@@ -526,7 +526,7 @@ public sealed class XenstoreProvider : NavigationCmdletProvider, IContentCmdletP
     };
 
     private static Exception Timeout(Exception e) => e is OperationCanceledException
-        ? new DeviceException("XenstoreTimeout", DeviceErrorCategory.OperationTimeout, $"xenstore did not answer within {RequestTimeout.TotalSeconds} s (or the command was stopped).", XenstoreException.XenstoreDeviceName, e)
+        ? new DeviceException(DeviceErrorIds.Xenstore.WaitTimeout, DeviceErrorCategory.OperationTimeout, $"xenstore did not answer within {RequestTimeout.TotalSeconds} s (or the command was stopped).", XenstoreException.XenstoreDeviceName, e)
         : e;
 
     private static ValueTask<bool> Completed(ValueTask pending) => pending.IsCompletedSuccessfully ? new(true) : new(pending.AsTask().ContinueWith(static t => { t.GetAwaiter().GetResult(); return true; }, TaskScheduler.Default));
@@ -539,9 +539,9 @@ public sealed class XenstoreProvider : NavigationCmdletProvider, IContentCmdletP
             (XenstoreDriveInfo? drive, string node) = SplitProviderPath(path, SessionState);
             return (XenstoreSession.Resolve(ModuleSession.Current, drive?.Store ?? (PSDriveInfo as XenstoreDriveInfo)?.Store), node);
         }
-        catch (Exception e) when (e is DeviceException or ArgumentException or System.Management.Automation.DriveNotFoundException)
+        catch (Exception e) when (ErrorRecords.IsReportable(e))
         {
-            WriteError(e is System.Management.Automation.DriveNotFoundException d ? new ErrorRecord(d.ErrorRecord, d) : ErrorRecords.FromException(e, path));
+            WriteError(ErrorRecords.FromException(e, path));
             return (null, path);
         }
     }
@@ -553,9 +553,9 @@ public sealed class XenstoreProvider : NavigationCmdletProvider, IContentCmdletP
             (XenstoreDriveInfo? drive, string node) = SplitProviderPath(path, SessionState);
             return (XenstoreSession.Resolve(ModuleSession.Current, drive?.Store ?? (PSDriveInfo as XenstoreDriveInfo)?.Store), node);
         }
-        catch (Exception e) when (e is DeviceException or ArgumentException or System.Management.Automation.DriveNotFoundException)
+        catch (Exception e) when (ErrorRecords.IsReportable(e))
         {
-            ThrowTerminatingError(e is System.Management.Automation.DriveNotFoundException d ? new ErrorRecord(d.ErrorRecord, d) : ErrorRecords.FromException(e, path));
+            ThrowTerminatingError(ErrorRecords.FromException(e, path));
             throw;
         }
     }
@@ -602,7 +602,7 @@ public sealed class XenstoreProvider : NavigationCmdletProvider, IContentCmdletP
         {
             action(store, node);
         }
-        catch (Exception e) when (e is DeviceException or OperationCanceledException)
+        catch (Exception e) when (e is OperationCanceledException || ErrorRecords.IsReportable(e))
         {
             WriteError(ErrorRecords.FromException(Timeout(e), node));
         }

@@ -210,7 +210,7 @@ public static class NbdClient
 
         if (timeout.IsCancellationRequested && e is OperationCanceledException or EndOfStreamException or IOException or SocketException or ObjectDisposedException)
         {
-            return new DeviceException("NbdConnectTimeout", DeviceErrorCategory.OperationTimeout,
+            return new DeviceException(DeviceErrorIds.Nbd.ConnectTimeout, DeviceErrorCategory.OperationTimeout,
                 $"{NbdUri.Format(options)}{which}: no answer within {options.ConnectTimeout.TotalSeconds:0.#} s", options.DeviceName, e);
         }
 

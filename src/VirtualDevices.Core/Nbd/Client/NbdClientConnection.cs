@@ -677,35 +677,8 @@ internal sealed class NbdClientConnection : IAsyncDisposable
         }
     }
 
-    private Exception MapError(NbdClientRequest request, int errno, string? message)
-    {
-        string operation = request.Command switch
-        {
-            NbdCommand.Read => "read",
-            NbdCommand.Write => "write",
-            NbdCommand.Flush => "flush",
-            NbdCommand.Trim => "trim",
-            NbdCommand.WriteZeroes => "write-zeroes",
-            NbdCommand.Cache => "cache",
-            NbdCommand.BlockStatus => "block-status",
-            _ => request.Command.ToString(),
-        };
-        int size = Math.Max(1, request.SectorSize);
-        return errno switch
-        {
-            NbdErrno.EPERM or NbdErrno.EROFS => new BlockReadOnlyException(_deviceName, operation),
-            // The client checks ranges before sending, so EINVAL means the server found the request invalid for another
-            // reason (flags, alignment, size); only a request that really ends past the export is out of range.
-            NbdErrno.EINVAL or NbdErrno.EOVERFLOW when request.Offset + request.Length > _negotiation.Size =>
-                new BlockOutOfRangeException(_deviceName, request.Offset / size, request.Length / size, _negotiation.Size / size),
-            NbdErrno.EINVAL or NbdErrno.EOVERFLOW => new DeviceException("NbdInvalidRequest", DeviceErrorCategory.InvalidArgument,
-                $"The server refused the {operation} request at byte {request.Offset} (+{request.Length}) of '{_deviceName}' as invalid: "
-                + (message is { Length: > 0 } ? $"{NbdErrno.Name(errno)}: {message}" : NbdErrno.Name(errno)), _deviceName),
-            NbdErrno.ENOTSUP => new DeviceUnimplementedException(_deviceName, (request.CommandFlags & NbdCommandFlags.FastZero) != 0 ? "fast zeroing" : operation),
-            NbdErrno.ESHUTDOWN => new DeviceDisconnectedException(_deviceName, "the server is shutting down"),
-            _ => new BlockIOException(_deviceName, operation, message is { Length: > 0 } ? $"{NbdErrno.Name(errno)}: {message}" : NbdErrno.Name(errno), errno),
-        };
-    }
+    private Exception MapError(NbdClientRequest request, int errno, string? message) => NbdErrorMapper.ToException(errno, message, _deviceName,
+        request.Command, request.CommandFlags, request.Offset, request.Length, request.SectorSize, _negotiation.Size);
 
     private NbdProtocolException Violation(string detail) => new(_deviceName, detail);
 

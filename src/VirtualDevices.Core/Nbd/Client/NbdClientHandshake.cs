@@ -499,9 +499,9 @@ internal static class NbdClientHandshake
         {
             NbdOptionReply.ErrorUnknown => ExportNotFound(options),
             NbdOptionReply.ErrorTlsRequired => TlsError(options, "the server requires TLS for this export (" + detail + ")"),
-            NbdOptionReply.ErrorPolicy => new DeviceException("NbdOptionRefused", DeviceErrorCategory.PermissionDenied, $"{NbdUri.Format(options)}: {option} refused: {detail}", options.DeviceName),
+            NbdOptionReply.ErrorPolicy => new DeviceException(DeviceErrorIds.Nbd.OptionRefused, DeviceErrorCategory.PermissionDenied, $"{NbdUri.Format(options)}: {option} refused: {detail}", options.DeviceName),
             NbdOptionReply.ErrorShutdown => new DeviceDisconnectedException(options.DeviceName, "the server is shutting down"),
-            _ when NbdOptionChannel.IsError(type) => new DeviceException("NbdOptionRefused", DeviceErrorCategory.NotSpecified, $"{NbdUri.Format(options)}: {option} failed: {detail}", options.DeviceName),
+            _ when NbdOptionChannel.IsError(type) => new DeviceException(DeviceErrorIds.Nbd.OptionRefused, DeviceErrorCategory.NotSpecified, $"{NbdUri.Format(options)}: {option} failed: {detail}", options.DeviceName),
             _ => new NbdProtocolException(options.DeviceName, $"unexpected reply 0x{(uint)type:x} to {option}"),
         };
     }

@@ -105,7 +105,7 @@ public sealed class NbdServer : IAsyncDisposable
             throw new InvalidOperationException("The server was already started.");
         }
 
-        var errors = new Devices.SocketErrors.Server("NbdServerSocketInUse", "NbdServerBindFailed", DeviceErrorCategory.ResourceExists, null);
+        var errors = new Devices.SocketErrors.Server(DeviceErrorIds.Nbd.ServerSocketInUse, DeviceErrorIds.Nbd.ServerBindFailed, DeviceErrorCategory.ResourceExists, null);
         try
         {
             if (_options.TcpEndPoint is { } endPoint)

@@ -383,16 +383,7 @@ internal sealed class NbdServerRequest : IThreadPoolWorkItem, INbdOutgoing
 
     private void ReplyError(Exception e)
     {
-        (int errno, string message) = e switch
-        {
-            BlockReadOnlyException => (NbdErrno.EPERM, "read-only"),
-            BlockOutOfRangeException or BlockMisalignedException => (NbdErrno.EINVAL, e.Message),
-            DeviceUnimplementedException => (NbdErrno.ENOTSUP, e.Message),
-            BlockIOException { ErrorNumber: NbdErrno.ENOSPC } => (NbdErrno.ENOSPC, e.Message),
-            BlockIOException { ErrorNumber: NbdErrno.ENOMEM } => (NbdErrno.ENOMEM, e.Message),
-            DeviceDisconnectedException => (NbdErrno.ESHUTDOWN, e.Message),
-            _ => (NbdErrno.EIO, e.Message),
-        };
+        (int errno, string message) = NbdErrorMapper.FromException(e);
         ReplyError(errno, message);
     }
 

@@ -19,7 +19,7 @@ public sealed class XenstoreException : DeviceException
     /// <param name="path">The node concerned, when there is one.</param>
     /// <param name="innerException">The underlying error, when there is one.</param>
     public XenstoreException(string errorName, string message, string? path = null, Exception? innerException = null)
-        : base(ErrorIdOf(errorName), CategoryOf(errorName), message, XenstoreDeviceName, innerException)
+        : base(XenstoreErrorMapper.ToErrorId(errorName), XenstoreErrorMapper.ToCategory(errorName), message, XenstoreDeviceName, innerException)
     {
         ErrorName = errorName;
         Path = path;
@@ -35,61 +35,8 @@ public sealed class XenstoreException : DeviceException
     public bool IsTransactionConflict => ErrorName == "EAGAIN";
 
     /// <summary>Creates the error for a daemon's error reply.</summary>
-    internal static XenstoreException FromReply(string errorName, XenstoreMessageType request, string? path) =>
-        new(errorName, path is null
-            ? $"xenstore {request} failed: {Describe(errorName)} ({errorName})."
-            : $"xenstore {request} '{path}' failed: {Describe(errorName)} ({errorName}).", path);
+    internal static XenstoreException FromReply(string errorName, XenstoreMessageType request, string? path) => XenstoreErrorMapper.ToException(errorName, request, path);
 
     /// <summary>The stable error id of an errno name.</summary>
-    public static string ErrorIdOf(string errorName) => errorName switch
-    {
-        "ENOENT" => "XenstoreNotFound",
-        "EACCES" or "EPERM" => "XenstoreAccessDenied",
-        "EAGAIN" => "XenstoreTransactionConflict",
-        "E2BIG" => "XenstoreTooBig",
-        "ENOSPC" or "EQUOTA" => "XenstoreQuotaExceeded",
-        "EINVAL" => "XenstoreInvalidArgument",
-        "EEXIST" => "XenstoreExists",
-        "EISCONN" => "XenstoreAlreadyConnected",
-        "EBUSY" => "XenstoreBusy",
-        "ENOSYS" => "XenstoreNotSupported",
-        "ETIMEDOUT" => "XenstoreTimeout",
-        "ENOTEMPTY" => "XenstoreNotEmpty",
-        "EROFS" => "XenstoreReadOnly",
-        "ENOMEM" => "XenstoreOutOfMemory",
-        "EIO" => "XenstoreIOError",
-        "EISDIR" => "XenstoreIsDirectory",
-        _ => "XenstoreError",
-    };
-
-    private static DeviceErrorCategory CategoryOf(string errorName) => errorName switch
-    {
-        "ENOENT" => DeviceErrorCategory.ObjectNotFound,
-        "EACCES" or "EPERM" or "EROFS" => DeviceErrorCategory.PermissionDenied,
-        "EAGAIN" or "EBUSY" => DeviceErrorCategory.ResourceBusy,
-        "E2BIG" or "ENOSPC" or "EQUOTA" or "ENOMEM" => DeviceErrorCategory.LimitsExceeded,
-        "EINVAL" or "EISDIR" or "ENOTEMPTY" => DeviceErrorCategory.InvalidArgument,
-        "EEXIST" or "EISCONN" => DeviceErrorCategory.ResourceExists,
-        "ENOSYS" => DeviceErrorCategory.NotImplemented,
-        "ETIMEDOUT" => DeviceErrorCategory.OperationTimeout,
-        "EIO" => DeviceErrorCategory.ReadError,
-        _ => DeviceErrorCategory.NotSpecified,
-    };
-
-    private static string Describe(string errorName) => errorName switch
-    {
-        "ENOENT" => "no such node",
-        "EACCES" => "permission denied",
-        "EPERM" => "operation not permitted",
-        "EAGAIN" => "the transaction conflicted with another change",
-        "E2BIG" => "too big",
-        "ENOSPC" or "EQUOTA" => "quota exceeded",
-        "EINVAL" => "invalid argument",
-        "EEXIST" => "already exists",
-        "EISCONN" => "already connected",
-        "EBUSY" => "busy",
-        "ENOSYS" => "not supported by the daemon",
-        "ETIMEDOUT" => "timed out",
-        _ => "error",
-    };
+    public static string ErrorIdOf(string errorName) => XenstoreErrorMapper.ToErrorId(errorName);
 }

@@ -56,7 +56,7 @@ public abstract class BlockDeviceDisconnectCommand : AsyncCmdlet
             string serverNames = string.Join(", ", servers.Select(s => s.Name));
             if (servers.Count > 0 && !Force)
             {
-                WriteError(ErrorRecords.FromException(new DeviceException("DeviceInUse", DeviceErrorCategory.ResourceBusy,
+                WriteError(ErrorRecords.FromException(new DeviceException(DeviceErrorIds.Device.InUse, DeviceErrorCategory.ResourceBusy,
                     $"'{device.Name}' is exported by the NBD server {serverNames}: stop it first (Stop-NbdServer {serverNames}), or give -Force to stop it and {Action.ToLowerInvariant()} the device.",
                     device.Name), device));
                 continue;

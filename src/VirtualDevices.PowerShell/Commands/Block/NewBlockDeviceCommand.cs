@@ -50,7 +50,7 @@ public sealed class NewBlockDeviceCommand : AsyncCmdlet
             // Check the name before creating anything, so a taken name leaves no image file behind.
             if (Name is not null && Registry.TryGet(Name, out global::VirtualDevices.Devices.IDevice? _))
             {
-                throw new DeviceException("DeviceNameInUse", DeviceErrorCategory.ResourceExists, $"A device named '{Name}' is already open in this session.", Name);
+                throw new DeviceException(DeviceErrorIds.Device.NameInUse, DeviceErrorCategory.ResourceExists, $"A device named '{Name}' is already open in this session.", Name);
             }
 
             BlockDevice device = path is null

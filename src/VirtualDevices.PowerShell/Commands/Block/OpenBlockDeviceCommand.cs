@@ -60,7 +60,7 @@ public sealed class OpenBlockDeviceCommand : AsyncCmdlet
             // first could report the image lock of the device that already has the name instead.
             if (Name is not null && Registry.TryGet(Name, out global::VirtualDevices.Devices.IDevice? _))
             {
-                throw new DeviceException("DeviceNameInUse", DeviceErrorCategory.ResourceExists, $"A device named '{Name}' is already open in this session.", Name);
+                throw new DeviceException(DeviceErrorIds.Device.NameInUse, DeviceErrorCategory.ResourceExists, $"A device named '{Name}' is already open in this session.", Name);
             }
 
             FileBlockDevice device = FileBlockDevice.Open(path, options);

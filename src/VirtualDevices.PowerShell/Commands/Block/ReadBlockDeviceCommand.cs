@@ -121,7 +121,7 @@ public sealed class ReadBlockDeviceCommand : BlockRangeCommand
         {
             if (NoClobber)
             {
-                throw new DeviceException("OutFileExists", DeviceErrorCategory.ResourceExists, $"'{outFile}' already exists and -NoClobber was given.", deviceName);
+                throw new DeviceException(DeviceErrorIds.Device.OutFileExists, DeviceErrorCategory.ResourceExists, $"'{outFile}' already exists and -NoClobber was given.", deviceName);
             }
         }
 

@@ -33,7 +33,7 @@ public sealed class ConnectNbdDeviceCommand : NbdClientCommand
         {
             options = BuildOptions(ExportName) with { Connections = Connections, DeviceName = Name };
         }
-        catch (Exception e) when (e is DeviceException or FormatException or ArgumentException)
+        catch (Exception e) when (Infrastructure.ErrorRecords.IsReportable(e))
         {
             WriteError(Infrastructure.ErrorRecords.FromException(e, TargetName));
             return;
@@ -43,7 +43,7 @@ public sealed class ConnectNbdDeviceCommand : NbdClientCommand
         {
             if (Name is not null && Registry.TryGet(Name, out _))
             {
-                throw new DeviceException("DeviceNameInUse", DeviceErrorCategory.ResourceExists, $"A device named '{Name}' is already open in this session.", Name);
+                throw new DeviceException(DeviceErrorIds.Device.NameInUse, DeviceErrorCategory.ResourceExists, $"A device named '{Name}' is already open in this session.", Name);
             }
 
             NbdBlockDevice device = await NbdClient.ConnectAsync(options, cancellationToken).ConfigureAwait(false);

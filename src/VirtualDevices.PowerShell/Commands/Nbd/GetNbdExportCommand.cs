@@ -18,7 +18,7 @@ public sealed class GetNbdExportCommand : NbdClientCommand
         {
             options = BuildOptions();
         }
-        catch (Exception e) when (e is DeviceException or FormatException or ArgumentException)
+        catch (Exception e) when (Infrastructure.ErrorRecords.IsReportable(e))
         {
             WriteError(Infrastructure.ErrorRecords.FromException(e, TargetName));
             return;

@@ -27,7 +27,7 @@ public sealed class GetNbdServerCommand : PSCmdlet
             var matches = servers.Where(s => wildcard.IsMatch(s.Name)).ToList();
             if (matches.Count == 0 && !WildcardPattern.ContainsWildcardCharacters(pattern))
             {
-                WriteError(ErrorRecords.FromException(new DeviceException("ServiceNotFound", DeviceErrorCategory.ObjectNotFound, $"No NBD server named '{pattern}' runs in this session.", pattern), pattern));
+                WriteError(ErrorRecords.FromException(new DeviceException(DeviceErrorIds.Service.NotFound, DeviceErrorCategory.ObjectNotFound, $"No NBD server named '{pattern}' runs in this session.", pattern), pattern));
             }
 
             foreach ((string name, NbdServerHost host) in matches)

@@ -35,7 +35,7 @@ public sealed class InvokeXenstoreTransactionCommand : XenstoreCommand
         {
             store = ResolveStore();
         }
-        catch (DeviceException e)
+        catch (Exception e) when (ErrorRecords.IsReportable(e))
         {
             WriteError(ErrorRecords.FromException(e, "xenstore"));
             return;

@@ -58,7 +58,7 @@ public sealed class RemoveXenstoreItemCommand : XenstoreCommand
                         IReadOnlyList<string> children = await tx.ListAsync(path, ct).ConfigureAwait(false);
                         if (children.Count > 0 && !Recurse)
                         {
-                            throw new DeviceException("XenstoreItemHasChildren", DeviceErrorCategory.InvalidOperation,
+                            throw new DeviceException(DeviceErrorIds.Xenstore.ItemHasChildren, DeviceErrorCategory.InvalidOperation,
                                 $"xenstore node '{path}' has {children.Count} children; use -Recurse to remove them too.", XenstoreException.XenstoreDeviceName);
                         }
 

@@ -49,7 +49,7 @@ public sealed class SetXenstorePermissionCommand : XenstoreCommand
         {
             permissions = XenstorePermissions.Parse(Permission.SelectMany(p => p.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries)));
         }
-        catch (Exception e) when (e is FormatException or ArgumentException or DeviceException)
+        catch (Exception e) when (ErrorRecords.IsReportable(e))
         {
             ThrowTerminatingError(ErrorRecords.FromException(new ArgumentException(e.Message, nameof(Permission), e), Permission));
             return;

@@ -138,7 +138,7 @@ public sealed class WatchXenstorePathCommand : XenstoreCommand
                 // The -Timeout ran out: a stream simply ends; a wait has failed.
                 if (waiting)
                 {
-                    throw new DeviceException("XenstoreWaitTimeout", DeviceErrorCategory.OperationTimeout,
+                    throw new DeviceException(DeviceErrorIds.Xenstore.WaitTimeout, DeviceErrorCategory.OperationTimeout,
                         $"The condition on {string.Join(", ", paths)} did not hold within {timeout!.Value.TotalSeconds} s.", XenstoreException.XenstoreDeviceName);
                 }
             }

@@ -29,10 +29,10 @@ public abstract class XenstoreCommand : AsyncCmdlet
             (store, node) = XenstoreSession.Locate(this, Session, path, Store);
             return true;
         }
-        catch (Exception e) when (e is DeviceException or ArgumentException or ItemNotFoundException or System.Management.Automation.DriveNotFoundException or ProviderNotFoundException)
+        catch (Exception e) when (ErrorRecords.IsReportable(e))
         {
             // The engine's own path errors (DriveNotFound, ProviderNotFound, PathNotFound) keep their ids.
-            WriteError(e is RuntimeException { ErrorRecord: { } record } ? new ErrorRecord(record, e) : ErrorRecords.FromException(e, path));
+            WriteError(ErrorRecords.FromException(e, path));
             store = null!;
             node = path;
             return false;
@@ -68,7 +68,7 @@ public abstract class XenstoreCommand : AsyncCmdlet
             nodes = Expand(store, node);
             return true;
         }
-        catch (Exception e) when (e is DeviceException or ArgumentException)
+        catch (Exception e) when (ErrorRecords.IsReportable(e))
         {
             WriteError(ErrorRecords.FromException(e, path));
             return false;

@@ -86,7 +86,7 @@ public sealed class XenstoreServer : IAsyncDisposable, IDisposable
         }
 
         var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        var errors = new Devices.SocketErrors.Server("XenstoreSocketInUse", "XenstoreListenFailed", DeviceErrorCategory.ConnectionError,
+        var errors = new Devices.SocketErrors.Server(DeviceErrorIds.Xenstore.SocketInUse, DeviceErrorIds.Xenstore.ListenFailed, DeviceErrorCategory.ConnectionError,
             XenstoreException.XenstoreDeviceName);
         try
         {
@@ -98,7 +98,7 @@ public sealed class XenstoreServer : IAsyncDisposable, IDisposable
             if (e is ArgumentException)
             {
                 // UnixDomainSocketEndPoint refuses a path longer than sun_path.
-                throw new DeviceException("XenstoreListenFailed", DeviceErrorCategory.InvalidArgument,
+                throw new DeviceException(DeviceErrorIds.Xenstore.ListenFailed, DeviceErrorCategory.InvalidArgument,
                     $"Cannot listen on {socketPath}: {e.Message}", XenstoreException.XenstoreDeviceName, e);
             }
 

@@ -1,0 +1,257 @@
+namespace VirtualDevices;
+
+/// <summary>
+/// The catalogue of every error id the module emits, defined once. An id is the stable first part of a PowerShell
+/// FullyQualifiedErrorId (<c>BlockReadOnly,VirtualDevices.PowerShell.Commands.Block.WriteBlockDeviceCommand</c>), so
+/// scripts branch on it: an id never changes once published, and a new failure gets a new id here, never a literal
+/// at the throw site (the catalogue test of the core suite scans <c>src/</c> for that).
+/// </summary>
+/// <remarks>
+/// Ids are grouped by family, one nested class each; the member name is the id without its family prefix. The
+/// mappers that translate a protocol's own error codes into these ids live beside their protocol and have one shape
+/// (<c>ToException</c> from the wire, <c>From…</c> back to it): <see cref="ErrnoErrorMapper"/> (host errno),
+/// <c>Nbd.Protocol.NbdErrorMapper</c> (NBD error values, both roles), <c>Xen.Xenstore.XenstoreErrorMapper</c>
+/// (xenstore error names, both roles), <c>Devices.SocketErrors</c> (socket errors of listen and connect).
+/// </remarks>
+public static class DeviceErrorIds
+{
+    /// <summary>Devices in general: naming, opening, state.</summary>
+    public static class Device
+    {
+        /// <summary>No open device has the name, or the image path does not exist.</summary>
+        public const string NotFound = "DeviceNotFound";
+
+        /// <summary>The device was disconnected, or its peer went away.</summary>
+        public const string Disconnected = "DeviceDisconnected";
+
+        /// <summary>The device does not implement the operation, or its peer did not offer it.</summary>
+        public const string Unimplemented = "DeviceUnimplemented";
+
+        /// <summary>A failure the device could not classify.</summary>
+        public const string UnknownError = "DeviceUnknownError";
+
+        /// <summary>A device of that name is already open in the session.</summary>
+        public const string NameInUse = "DeviceNameInUse";
+
+        /// <summary>The image is locked by another program (or another open of this session).</summary>
+        public const string Locked = "DeviceLocked";
+
+        /// <summary>The path is not something a block device can be made of (a directory, a file that cannot be sized).</summary>
+        public const string NotBlockCapable = "DeviceNotBlockCapable";
+
+        /// <summary>The image to create exists already.</summary>
+        public const string ImageExists = "DeviceImageExists";
+
+        /// <summary>The image may not be opened as asked (permissions, a read-only file system).</summary>
+        public const string AccessDenied = "DeviceAccessDenied";
+
+        /// <summary>The device is still used (served by an NBD server) and cannot be closed.</summary>
+        public const string InUse = "DeviceInUse";
+
+        /// <summary>A file to write the device's data to exists and may not be overwritten (-NoClobber).</summary>
+        public const string OutFileExists = "OutFileExists";
+    }
+
+    /// <summary>Block devices: ranges, alignment, read-only, I/O.</summary>
+    public static class Block
+    {
+        /// <summary>The storage behind the device failed (an errno, or an error from the NBD peer).</summary>
+        public const string IOError = "BlockIOError";
+
+        /// <summary>A buffer, offset or length is not a whole number of sectors.</summary>
+        public const string Misaligned = "BlockMisaligned";
+
+        /// <summary>The request reaches past the end of the device.</summary>
+        public const string OutOfRange = "BlockOutOfRange";
+
+        /// <summary>A write, trim or zeroing on a read-only device.</summary>
+        public const string ReadOnly = "BlockReadOnly";
+    }
+
+    /// <summary>Network devices.</summary>
+    public static class Network
+    {
+        /// <summary>A frame is too long for the device, or shorter than an Ethernet header.</summary>
+        public const string FrameSizeInvalid = "FrameSizeInvalid";
+
+        /// <summary>The device has a listener already.</summary>
+        public const string ListenerActive = "DeviceListenerActive";
+    }
+
+    /// <summary>Sockets, shared by every server's listen and every client's connect (NBD and xenstore alike).</summary>
+    public static class Socket
+    {
+        /// <summary>A listen fails because the address (TCP or unix socket) is in use.</summary>
+        public const string AddressInUse = "AddressInUse";
+
+        /// <summary>A listen on an IP address that is not one of this machine's.</summary>
+        public const string AddressNotAvailable = "AddressNotAvailable";
+
+        /// <summary>A listen refused by permissions (a port below 1024, a directory that may not be written).</summary>
+        public const string ListenAccessDenied = "ListenAccessDenied";
+
+        /// <summary>A unix socket to create in a directory that does not exist.</summary>
+        public const string DirectoryNotFound = "SocketDirectoryNotFound";
+
+        /// <summary>A connect to a unix socket path where there is no file.</summary>
+        public const string NotFound = "SocketNotFound";
+
+        /// <summary>A connect that nothing answers (a closed port, a socket file nobody listens on).</summary>
+        public const string ConnectionRefused = "ConnectionRefused";
+
+        /// <summary>A connect refused by the socket file's permissions.</summary>
+        public const string ConnectAccessDenied = "ConnectAccessDenied";
+
+        /// <summary>A socket path to listen on is taken by a file that may not be replaced.</summary>
+        public const string PathExists = "SocketPathExists";
+
+        /// <summary>A socket path to listen on is a file that is not a socket (it is left alone).</summary>
+        public const string PathNotSocket = "SocketPathNotSocket";
+    }
+
+    /// <summary>Services of a session (NBD and xenstore servers) in general.</summary>
+    public static class Service
+    {
+        /// <summary>No server of the session matches the name given to a listing (-Name of Get-NbdServer...).</summary>
+        public const string NotFound = "ServiceNotFound";
+
+        /// <summary>A server of that name already runs in the session.</summary>
+        public const string NameInUse = "ServiceNameInUse";
+    }
+
+    /// <summary>NBD, client and server.</summary>
+    public static class Nbd
+    {
+        /// <summary>The peer broke the protocol; the connection is torn down.</summary>
+        public const string ProtocolError = "NbdProtocolError";
+
+        /// <summary>A connect (with its handshake) did not finish within -ConnectTimeout.</summary>
+        public const string ConnectTimeout = "NbdConnectTimeout";
+
+        /// <summary>The server refused a request as invalid (EINVAL, EOVERFLOW) for a reason other than its range.</summary>
+        public const string InvalidRequest = "NbdInvalidRequest";
+
+        /// <summary>The server refused or failed a handshake option (an unknown export, TLS required...).</summary>
+        public const string OptionRefused = "NbdOptionRefused";
+
+        /// <summary>Another NBD server answers on the socket path.</summary>
+        public const string ServerSocketInUse = "NbdServerSocketInUse";
+
+        /// <summary>An NBD server's bind or listen failed for a reason with no shared socket id.</summary>
+        public const string ServerBindFailed = "NbdServerBindFailed";
+
+        /// <summary>No NBD server of the session has the name given to -Server.</summary>
+        public const string ServerNotFound = "NbdServerNotFound";
+    }
+
+    /// <summary>Xenstore: the daemon's error replies (by errno name), the client, the embedded server, the session.</summary>
+    public static class Xenstore
+    {
+        /// <summary>ENOENT: no such node (or transaction).</summary>
+        public const string NotFound = "XenstoreNotFound";
+
+        /// <summary>EACCES or EPERM: this domain may not do that.</summary>
+        public const string AccessDenied = "XenstoreAccessDenied";
+
+        /// <summary>EAGAIN: the transaction conflicted with another change; retrying it may succeed.</summary>
+        public const string TransactionConflict = "XenstoreTransactionConflict";
+
+        /// <summary>E2BIG: a path, value or reply is too big.</summary>
+        public const string TooBig = "XenstoreTooBig";
+
+        /// <summary>ENOSPC or EQUOTA: a quota of the domain is exhausted.</summary>
+        public const string QuotaExceeded = "XenstoreQuotaExceeded";
+
+        /// <summary>EINVAL: an invalid path, permission or request.</summary>
+        public const string InvalidArgument = "XenstoreInvalidArgument";
+
+        /// <summary>EEXIST: the node exists.</summary>
+        public const string Exists = "XenstoreExists";
+
+        /// <summary>EISCONN: the domain is already introduced.</summary>
+        public const string AlreadyConnected = "XenstoreAlreadyConnected";
+
+        /// <summary>EBUSY: the daemon is busy.</summary>
+        public const string Busy = "XenstoreBusy";
+
+        /// <summary>ENOSYS: the daemon does not support the request.</summary>
+        public const string NotSupported = "XenstoreNotSupported";
+
+        /// <summary>
+        /// A wait ran out of time: a condition that did not hold within -Timeout (Watch-XenstorePath, ETIMEDOUT of the
+        /// client's wait), or a store that did not answer a provider request within its time. One id for every
+        /// timed-out xenstore wait (the provider's and ETIMEDOUT's former id was merged into this one).
+        /// </summary>
+        public const string WaitTimeout = "XenstoreWaitTimeout";
+
+        /// <summary>ENOTEMPTY: the node has children.</summary>
+        public const string NotEmpty = "XenstoreNotEmpty";
+
+        /// <summary>EROFS: the store is read-only.</summary>
+        public const string ReadOnly = "XenstoreReadOnly";
+
+        /// <summary>ENOMEM: the daemon is out of memory.</summary>
+        public const string OutOfMemory = "XenstoreOutOfMemory";
+
+        /// <summary>EIO: a malformed or unexpected reply, or the daemon's I/O error.</summary>
+        public const string IOError = "XenstoreIOError";
+
+        /// <summary>EISDIR.</summary>
+        public const string IsDirectory = "XenstoreIsDirectory";
+
+        /// <summary>An error name with no id of its own.</summary>
+        public const string Error = "XenstoreError";
+
+        /// <summary>The client cannot connect (the xenbus device cannot be opened, the socket fails).</summary>
+        public const string ConnectFailed = "XenstoreConnectFailed";
+
+        /// <summary>The embedded server cannot make a socket pair for an in-process connection.</summary>
+        public const string SocketPairFailed = "XenstoreSocketPairFailed";
+
+        /// <summary>The embedded server cannot listen on its socket path.</summary>
+        public const string ListenFailed = "XenstoreListenFailed";
+
+        /// <summary>Another xenstore server answers on the socket path.</summary>
+        public const string SocketInUse = "XenstoreSocketInUse";
+
+        /// <summary>No store is connected in this session (Connect-Xenstore or Start-XenstoreServer first).</summary>
+        public const string NotConnected = "XenstoreNotConnected";
+
+        /// <summary>Remove-XenstoreItem without -Recurse on a node with children.</summary>
+        public const string ItemHasChildren = "XenstoreItemHasChildren";
+
+        /// <summary>No xenstore server of the session has the name given to -Server.</summary>
+        public const string ServerNotFound = "XenstoreServerNotFound";
+    }
+
+    /// <summary>
+    /// The ids of .NET exceptions that reach a command from the framework rather than from the core (the PowerShell
+    /// layer's <c>ErrorRecords</c> gives them).
+    /// </summary>
+    public static class Framework
+    {
+        /// <summary>An <see cref="ArgumentException"/>: a parameter value that can never succeed.</summary>
+        public const string InvalidArgument = "InvalidArgument";
+
+        /// <summary>A <see cref="FormatException"/>: a value that does not parse (a URI, a size).</summary>
+        public const string InvalidFormat = "InvalidFormat";
+
+        /// <summary>A certificate or key that cannot be loaded.</summary>
+        public const string CertificateError = "CertificateError";
+
+        /// <summary>An <see cref="UnauthorizedAccessException"/>.</summary>
+        public const string AccessDenied = "AccessDenied";
+
+        /// <summary>A file or directory that does not exist.</summary>
+        public const string FileNotFound = "FileNotFound";
+
+        /// <summary>Any other <see cref="IOException"/>.</summary>
+        public const string IOError = "IOError";
+
+        /// <summary>A <see cref="TimeoutException"/>.</summary>
+        public const string OperationTimeout = "OperationTimeout";
+
+        /// <summary>A failure the module did not expect (a defect): the command ends.</summary>
+        public const string UnexpectedError = "UnexpectedError";
+    }
+}
