@@ -11,17 +11,6 @@ namespace VirtualDevices.Tests.Errors;
 /// </summary>
 public sealed partial class DeviceErrorIdsTests
 {
-    /// <summary>
-    /// Files the lead is moving in the same change (into the shared I/O layer): their literal ids are catalogue values,
-    /// and they become constants when the files move; a moved file is no longer exempt.
-    /// </summary>
-    private static readonly string[] s_pendingMove =
-    [
-        "src/VirtualDevices.Core/Xen/Xenstore/Client/XenstoreSocketTransport.cs",
-        "src/VirtualDevices.Core/Xen/Xenstore/Client/XenstoreDeviceTransport.cs",
-        "src/VirtualDevices.Core/Xen/Xenstore/Server/UnixSocketPair.cs",
-    ];
-
     public static IReadOnlyDictionary<string, string> Catalogue()
     {
         var ids = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -72,7 +61,7 @@ public sealed partial class DeviceErrorIdsTests
                 continue;
             }
 
-            problems.AddRange(Check(relative, File.ReadAllText(file), ids, s_pendingMove.Contains(relative)));
+            problems.AddRange(Check(relative, File.ReadAllText(file), ids));
         }
 
         Assert.True(problems.Count == 0, string.Join(Environment.NewLine, problems));
@@ -103,17 +92,14 @@ public sealed partial class DeviceErrorIdsTests
         ];
         foreach (string offender in offenders)
         {
-            Assert.NotEmpty(Check("src/X.cs", offender, ids, pendingMove: false));
+            Assert.NotEmpty(Check("src/X.cs", offender, ids));
         }
 
-        // A file pending its move may still spell a catalogue id, never a new one.
-        Assert.Empty(Check("src/X.cs", offenders[1], ids, pendingMove: true));
-        Assert.NotEmpty(Check("src/X.cs", offenders[0], ids, pendingMove: true));
-        Assert.Empty(Check("src/X.cs", """throw new DeviceException(DeviceErrorIds.Device.Locked, DeviceErrorCategory.ResourceBusy, "x");""", ids, pendingMove: false));
+        Assert.Empty(Check("src/X.cs", """throw new DeviceException(DeviceErrorIds.Device.Locked, DeviceErrorCategory.ResourceBusy, "x");""", ids));
     }
 
     /// <summary>The literal ids of one source file that break the rule.</summary>
-    private static IEnumerable<string> Check(string file, string text, IReadOnlyDictionary<string, string> ids, bool pendingMove)
+    private static IEnumerable<string> Check(string file, string text, IReadOnlyDictionary<string, string> ids)
     {
         foreach (Match m in s_literalIdSites.SelectMany(r => r.Matches(text)))
         {
@@ -122,7 +108,7 @@ public sealed partial class DeviceErrorIdsTests
             {
                 yield return $"{file}: '{id}' is not in DeviceErrorIds: {m.Value}";
             }
-            else if (!pendingMove)
+            else
             {
                 yield return $"{file}: '{id}' is spelled as a literal; use DeviceErrorIds.{ids[id]}: {m.Value}";
             }

@@ -25,7 +25,7 @@ internal static class XenstoreConnector
                 throw new DeviceException(known.Id, known.Category, $"Cannot connect to xenstore: {known.Reason}.", XenstoreException.XenstoreDeviceName, e);
             }
 
-            throw new DeviceException("XenstoreConnectFailed", DeviceErrorCategory.ConnectionError,
+            throw new DeviceException(DeviceErrorIds.Xenstore.ConnectFailed, DeviceErrorCategory.ConnectionError,
                 $"Cannot connect to xenstore at '{path}': {e.Message}", XenstoreException.XenstoreDeviceName, e);
         }
     }
@@ -34,6 +34,6 @@ internal static class XenstoreConnector
     /// <exception cref="DeviceException">ConnectionError when the device cannot be opened (not a Xen guest, no permission).</exception>
     internal static DescriptorTransport Open(string path) =>
         DescriptorTransport.TryOpen(path, out int errno)
-        ?? throw new DeviceException("XenstoreConnectFailed", DeviceErrorCategory.ConnectionError,
+        ?? throw new DeviceException(DeviceErrorIds.Xenstore.ConnectFailed, DeviceErrorCategory.ConnectionError,
             $"Cannot open the xenbus device {path}: {Unix.Errno.Describe(errno)}", XenstoreException.XenstoreDeviceName);
 }

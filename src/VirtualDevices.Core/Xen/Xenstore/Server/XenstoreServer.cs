@@ -119,7 +119,7 @@ public sealed class XenstoreServer : IAsyncDisposable, IDisposable
     {
         ArgumentOutOfRangeException.ThrowIfNegative(domainId);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(domainId, 0xFFFF);
-        (Socket client, Socket server) = IO.SocketPair.Create("XenstoreSocketPairFailed", XenstoreException.XenstoreDeviceName);
+        (Socket client, Socket server) = IO.SocketPair.Create(DeviceErrorIds.Xenstore.SocketPairFailed, XenstoreException.XenstoreDeviceName);
         try
         {
             AttachConnection(server, domainId);
