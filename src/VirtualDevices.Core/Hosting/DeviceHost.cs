@@ -93,6 +93,7 @@ public sealed class DeviceHost : IAsyncDisposable
     public void AddDevice(IDevice device)
     {
         ArgumentNullException.ThrowIfNull(device);
+        ArgumentException.ThrowIfNullOrEmpty(device.Name);
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
@@ -117,16 +118,6 @@ public sealed class DeviceHost : IAsyncDisposable
     /// <param name="name">The device's name.</param>
     /// <exception cref="DeviceNotFoundException">The host has no such device.</exception>
     public IDevice GetDevice(string name) => TryGetDevice(name, out IDevice? device) ? device : throw new DeviceNotFoundException(name);
-
-    /// <summary>True when the host has a device of this name (the name is taken).</summary>
-    /// <param name="name">The name.</param>
-    public bool IsDeviceNameTaken(string name)
-    {
-        lock (_gate)
-        {
-            return _deviceNames.IsTaken(name);
-        }
-    }
 
     /// <summary>Removes a device from the host without disconnecting it; its name is free again.</summary>
     /// <param name="device">The device.</param>

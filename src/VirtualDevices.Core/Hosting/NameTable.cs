@@ -16,9 +16,6 @@ internal sealed class NameTable(string errorId, string kind, string verb)
     private readonly Dictionary<string, int> _counters = new(StringComparer.OrdinalIgnoreCase);
     private readonly HashSet<string> _taken = new(StringComparer.OrdinalIgnoreCase);
 
-    /// <summary>True when an object of the table has this name, or it is reserved.</summary>
-    public bool IsTaken(string name) => _taken.Contains(name);
-
     /// <summary>Reserves <paramref name="name"/>, or the next default name of <paramref name="prefix"/> when it is null or empty.</summary>
     /// <exception cref="DeviceException">The name is in use (<c>DeviceNameInUse</c> or <c>ServiceNameInUse</c>, ResourceExists).</exception>
     public string Reserve(string? name, string prefix)
