@@ -308,8 +308,7 @@ public abstract class BlockDevice : IBlockDevice
     private Exception? CheckFua(BlockWriteOptions options) =>
         (options & BlockWriteOptions.ForceUnitAccess) != 0 ? CheckFeature(BlockFeatures.ForceUnitAccess, "force unit access") : null;
 
-    private Exception? CheckLength(long length, string what) =>
-        length % Info.SectorSize == 0 ? null : new BlockMisalignedException(Name, $"{what} {length}", Info.SectorSize);
+    private Exception? CheckLength(long length, string what) => BlockRange.CheckAligned(Name, what, length, Info.SectorSize);
 
     private Exception? CheckRange(long sector, long count) => BlockRange.Check(Name, sector, count, Info.SectorCount);
 

@@ -215,9 +215,9 @@ public static class BlockDeviceExtensions
         if (source.CanSeek)
         {
             remaining = source.Length - source.Position;
-            if (remaining % sectorSize != 0)
+            if (BlockRange.CheckAligned(device.Name, "input length", remaining, sectorSize) is { } misaligned)
             {
-                throw new BlockMisalignedException(device.Name, $"input length {remaining}", sectorSize);
+                throw misaligned;
             }
 
             CheckRange(device, sector, remaining / sectorSize);
@@ -246,12 +246,11 @@ public static class BlockDeviceExtensions
                         throw;
                     }
 
-                    if (filled % sectorSize != 0)
+                    if (BlockRange.CheckAligned(device.Name, "input length", written + window.Bytes + filled, sectorSize) is { } misaligned)
                     {
                         // Bad input, not a failure of the device: the whole sectors before it are written, as they
                         // would have been one at a time; only the partial one is not.
                         window.ReturnBuffer(buffer);
-                        var misaligned = new BlockMisalignedException(device.Name, $"input length {written + window.Bytes + filled}", sectorSize);
                         while (!window.IsEmpty)
                         {
                             (_, byte[] completed, int completedLength) = await window.CompleteOldestAsync().ConfigureAwait(false);

@@ -2,8 +2,8 @@ namespace VirtualDevices.Block;
 
 /// <summary>
 /// The one place the range rules of block devices live: a range of sectors must lie within the device, and a range
-/// given in bytes must fall on sector boundaries. Devices check requests with <see cref="Check"/>; commands that
-/// take a range in either unit resolve it with <see cref="Resolve"/>.
+/// or length given in bytes must fall on sector boundaries. Devices check requests with <see cref="Check"/> and
+/// <see cref="CheckAligned"/>; commands that take a range in either unit resolve it with <see cref="Resolve"/>.
 /// </summary>
 public static class BlockRange
 {
@@ -16,6 +16,14 @@ public static class BlockRange
         sector < 0 || count < 0 || sector > sectorCount || count > sectorCount - sector
             ? new BlockOutOfRangeException(deviceName, sector, count, sectorCount)
             : null;
+
+    /// <summary>The error for a byte count that is not a whole number of sectors, or null when it is.</summary>
+    /// <param name="deviceName">The device, for the error.</param>
+    /// <param name="what">What the count is, for the error (<c>offset</c>, <c>input length</c>, <c>size</c>).</param>
+    /// <param name="bytes">The count.</param>
+    /// <param name="sectorSize">The sector size.</param>
+    public static BlockMisalignedException? CheckAligned(string deviceName, string what, long bytes, int sectorSize) =>
+        bytes % sectorSize == 0 ? null : new BlockMisalignedException(deviceName, $"{what} {bytes}", sectorSize);
 
     /// <summary>
     /// Resolves a range given either in sectors (first sector, count) or in bytes (offset, length) into sectors.
@@ -42,14 +50,14 @@ public static class BlockRange
         if (offset is not null || length is not null)
         {
             long start = offset ?? 0;
-            if (start % sectorSize != 0)
+            if (CheckAligned(device.Name, "offset", start, sectorSize) is { } misalignedOffset)
             {
-                throw new BlockMisalignedException(device.Name, $"offset {start}", sectorSize);
+                throw misalignedOffset;
             }
 
-            if (length is long bytes && bytes % sectorSize != 0)
+            if (length is long bytes && CheckAligned(device.Name, "length", bytes, sectorSize) is { } misalignedLength)
             {
-                throw new BlockMisalignedException(device.Name, $"length {bytes}", sectorSize);
+                throw misalignedLength;
             }
 
             sector = start / sectorSize;

@@ -6,7 +6,7 @@ namespace VirtualDevices.Devices;
 /// </summary>
 public interface IDevice : IAsyncDisposable
 {
-    /// <summary>A short name, unique within a <see cref="DeviceRegistry"/>, such as <c>file0</c> or <c>nbd1</c>.</summary>
+    /// <summary>A short name, unique within its <see cref="Hosting.DeviceHost"/>, such as <c>file0</c> or <c>nbd1</c>.</summary>
     string Name { get; }
 
     /// <summary>The family of the device.</summary>

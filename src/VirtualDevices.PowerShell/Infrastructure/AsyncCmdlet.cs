@@ -31,8 +31,8 @@ public abstract class AsyncCmdlet : PSCmdlet, IDisposable
     /// <summary>The module's state for this session (looked up on the pipeline thread, where the runspace is known).</summary>
     protected ModuleSession Session => _session ??= ModuleSession.Current;
 
-    /// <summary>The devices of this session.</summary>
-    protected Devices.DeviceRegistry Registry => Session.Devices;
+    /// <summary>What this session owns: its devices and servers.</summary>
+    protected Hosting.DeviceHost SessionHost => Session.Host;
 
     /// <inheritdoc/>
     protected override void StopProcessing() => _stopping.Cancel();

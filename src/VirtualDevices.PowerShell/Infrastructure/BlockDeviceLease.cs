@@ -1,5 +1,6 @@
 using VirtualDevices.Block;
 using VirtualDevices.Devices;
+using VirtualDevices.Hosting;
 
 namespace VirtualDevices.PowerShell.Infrastructure;
 
@@ -26,9 +27,9 @@ internal sealed class BlockDeviceLease : IAsyncDisposable
     /// is the name of a block device open in the session, uses that device (so <c>Read-BlockDevice disk0</c> works
     /// as <c>-Device disk0</c> would).
     /// </summary>
-    public static BlockDeviceLease Open(DeviceRegistry registry, string argument, string fullPath, bool readOnly, bool noLock = false)
+    public static BlockDeviceLease Open(DeviceHost host, string argument, string fullPath, bool readOnly, bool noLock = false)
     {
-        if (!File.Exists(fullPath) && !Directory.Exists(fullPath) && registry.TryGet(argument, out IDevice? device) && device is IBlockDevice block)
+        if (!File.Exists(fullPath) && !Directory.Exists(fullPath) && host.TryGetDevice(argument, out IDevice? device) && device is IBlockDevice block)
         {
             return Borrow(block);
         }

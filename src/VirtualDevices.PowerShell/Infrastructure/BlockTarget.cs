@@ -1,6 +1,7 @@
 using System.Management.Automation;
 using VirtualDevices.Block;
 using VirtualDevices.Devices;
+using VirtualDevices.Hosting;
 using VirtualDevices.Nbd.Client;
 
 namespace VirtualDevices.PowerShell.Infrastructure;
@@ -65,7 +66,7 @@ internal sealed class BlockTarget
     }
 
     /// <summary>Opens the target: borrows a session device, opens a file, or connects to an export.</summary>
-    public async ValueTask<BlockDeviceLease> OpenAsync(DeviceRegistry registry, bool readOnly, CancellationToken cancellationToken, bool noLock = false)
+    public async ValueTask<BlockDeviceLease> OpenAsync(DeviceHost host, bool readOnly, CancellationToken cancellationToken, bool noLock = false)
     {
         if (_error is not null)
         {
@@ -79,7 +80,7 @@ internal sealed class BlockTarget
 
         if (_fullPath is not null)
         {
-            return _literal ? BlockDeviceLease.OpenFile(_fullPath, readOnly, noLock) : BlockDeviceLease.Open(registry, _argument!, _fullPath, readOnly, noLock);
+            return _literal ? BlockDeviceLease.OpenFile(_fullPath, readOnly, noLock) : BlockDeviceLease.Open(host, _argument!, _fullPath, readOnly, noLock);
         }
 
         // A name that matched no device: its DeviceNotFound error, as the command reports it.
@@ -90,8 +91,8 @@ internal sealed class BlockTarget
     /// Opens a file target read-write if allowed, else read-only, so that its description says whether it is
     /// writable; borrows a session device.
     /// </summary>
-    /// <param name="registry">The session's devices.</param>
-    public BlockDeviceLease OpenToDescribe(DeviceRegistry registry)
+    /// <param name="host">The session's host.</param>
+    public BlockDeviceLease OpenToDescribe(DeviceHost host)
     {
         if (_fullPath is null)
         {
@@ -100,15 +101,15 @@ internal sealed class BlockTarget
 
         try
         {
-            return Open(registry, readOnly: false);
+            return Open(host, readOnly: false);
         }
         catch (DeviceException e) when (e.Category == DeviceErrorCategory.PermissionDenied || e.ErrorId == DeviceErrorIds.Device.Locked)
         {
             // Not writable by this session now (permissions, or another writer such as qemu-nbd holds the image lock).
-            return Open(registry, readOnly: true);
+            return Open(host, readOnly: true);
         }
     }
 
-    private BlockDeviceLease Open(DeviceRegistry registry, bool readOnly) =>
-        _literal ? BlockDeviceLease.OpenFile(_fullPath!, readOnly) : BlockDeviceLease.Open(registry, _argument!, _fullPath!, readOnly);
+    private BlockDeviceLease Open(DeviceHost host, bool readOnly) =>
+        _literal ? BlockDeviceLease.OpenFile(_fullPath!, readOnly) : BlockDeviceLease.Open(host, _argument!, _fullPath!, readOnly);
 }

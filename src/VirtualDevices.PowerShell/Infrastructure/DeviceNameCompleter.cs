@@ -18,7 +18,7 @@ public sealed class DeviceNameCompleter : IArgumentCompleter
         // Disconnect-NbdDevice takes NBD devices only (it refuses the others), so it offers only those; Start-NbdServer
         // and Connect-NbdDevice serve or name any block device.
         bool nbdOnly = string.Equals(commandName, "Disconnect-NbdDevice", StringComparison.OrdinalIgnoreCase);
-        foreach (IDevice device in ModuleSession.Current.Devices.Devices)
+        foreach (IDevice device in ModuleSession.Current.Host.Devices)
         {
             if (nbdOnly && device is not VirtualDevices.Nbd.Client.NbdBlockDevice)
             {

@@ -25,7 +25,7 @@ public sealed class DeviceTransformationAttribute : ArgumentTransformationAttrib
         object value = inputData is PSObject ps ? ps.BaseObject : inputData;
         return value switch
         {
-            string name => ModuleSession.Current.Devices.TryGet(name, out IDevice? device) ? device : new UnknownDevice(name),
+            string name => ModuleSession.Current.Host.TryGetDevice(name, out IDevice? device) ? device : new UnknownDevice(name),
             // Items of a list are resolved one by one and stay scalars: the list itself already binds to an array
             // parameter (`-Device $a, $b`), and wrapping each device again would make an array of arrays.
             object[] array => ResolveAll(array),
@@ -65,7 +65,7 @@ public sealed class DeviceTransformationAttribute : ArgumentTransformationAttrib
     {
         object? value = item is PSObject ps ? ps.BaseObject : item;
         return value is string name
-            ? ModuleSession.Current.Devices.TryGet(name, out IDevice? device) ? device : new UnknownDevice(name)
+            ? ModuleSession.Current.Host.TryGetDevice(name, out IDevice? device) ? device : new UnknownDevice(name)
             : value;
     }
 }

@@ -1,4 +1,5 @@
 using System.Management.Automation;
+using VirtualDevices.Nbd.Server;
 
 namespace VirtualDevices.PowerShell.Infrastructure;
 
@@ -15,7 +16,7 @@ public sealed class NbdServerTransformationAttribute : ArgumentTransformationAtt
         object value = inputData is PSObject ps ? ps.BaseObject : inputData;
         return value switch
         {
-            string name => ModuleSession.Current.Services.OfType<NbdServerHost>()
+            string name => ModuleSession.Current.Host.GetServices<NbdServerService>()
                 .FirstOrDefault(s => string.Equals(s.Name, name, StringComparison.OrdinalIgnoreCase)).Service?.Server
                 ?? (object)UnknownServers.Nbd(name),
             object[] array => array.Select(item => Transform(engineIntrinsics, item)).ToArray(),

@@ -1,6 +1,7 @@
 using System.Collections;
 using System.Management.Automation;
 using System.Management.Automation.Language;
+using VirtualDevices.Hosting;
 using VirtualDevices.Nbd.Server;
 using VirtualDevices.Xen.Xenstore;
 
@@ -13,10 +14,10 @@ public sealed class ServerNameCompleter : IArgumentCompleter
     public IEnumerable<CompletionResult> CompleteArgument(string commandName, string parameterName, string wordToComplete, CommandAst commandAst, IDictionary fakeBoundParameters)
     {
         string prefix = (wordToComplete ?? string.Empty).Trim('\'', '"');
-        ServiceRegistry services = ModuleSession.Current.Services;
+        DeviceHost host = ModuleSession.Current.Host;
         IEnumerable<(string Name, string Description)> servers = commandName.Contains("Xenstore", StringComparison.OrdinalIgnoreCase)
-            ? services.OfType<XenstoreServer>().Select(s => (s.Name, s.Service.SocketPath ?? "in-process"))
-            : services.OfType<NbdServerHost>().Select(s => (s.Name, s.Service.Server.UnixSocketPath ?? s.Service.Server.TcpEndPoint?.ToString() ?? "nbd"));
+            ? host.GetServices<XenstoreServerService>().Select(s => (s.Name, s.Service.Server.SocketPath ?? "in-process"))
+            : host.GetServices<NbdServerService>().Select(s => (s.Name, s.Service.Server.UnixSocketPath ?? s.Service.Server.TcpEndPoint?.ToString() ?? "nbd"));
         foreach ((string name, string description) in servers)
         {
             if (name.StartsWith(prefix, StringComparison.OrdinalIgnoreCase))

@@ -27,7 +27,7 @@ public sealed class XenstorePathCompleter : IArgumentCompleter
         }
 
         XenstoreClient? store = (fakeBoundParameters?["Store"] is { } bound ? (bound is PSObject ps ? ps.BaseObject : bound) : null) as XenstoreClient
-            ?? ModuleSession.Current.Xenstore;
+            ?? ModuleSession.Current.Xenstore.Current;
         if (store is null)
         {
             return [];

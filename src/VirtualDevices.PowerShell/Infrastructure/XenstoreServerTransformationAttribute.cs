@@ -17,8 +17,8 @@ public sealed class XenstoreServerTransformationAttribute : ArgumentTransformati
         object value = inputData is PSObject ps ? ps.BaseObject : inputData;
         return value switch
         {
-            string name => ModuleSession.Current.Services.OfType<XenstoreServer>()
-                .FirstOrDefault(s => string.Equals(s.Name, name, StringComparison.OrdinalIgnoreCase)).Service
+            string name => ModuleSession.Current.Host.GetServices<XenstoreServerService>()
+                .FirstOrDefault(s => string.Equals(s.Name, name, StringComparison.OrdinalIgnoreCase)).Service?.Server
                 ?? (object)UnknownServers.Xenstore(name),
             object[] array => array.Select(item => Transform(engineIntrinsics, item)).ToArray(),
             _ => value,

@@ -6,47 +6,15 @@ namespace VirtualDevices.PowerShell.Infrastructure;
 
 /// <summary>
 /// Finds the xenstore a command talks to and the node a path names. A plain xenstore path (<c>/local/domain</c>, or
-/// relative to the connection's domain) goes to the store given with -Store, else the session's, else the host's
-/// default (XENSTORED_PATH, the xenstored socket, or /dev/xen/xenbus), which then becomes the session's. A PowerShell
-/// path on a Xenstore drive (<c>Xs:/local</c>, <c>Xt:domain</c>, <c>Xenstore::/local</c>) goes to that drive's store.
+/// relative to the connection's domain) goes to the store given with -Store, else the session's
+/// (<see cref="XenstoreConnections.ResolveAsync"/>). A PowerShell path on a Xenstore drive (<c>Xs:/local</c>,
+/// <c>Xt:domain</c>, <c>Xenstore::/local</c>) goes to that drive's store.
 /// </summary>
 internal static class XenstoreSession
 {
-    /// <summary>
-    /// The options of every client the PowerShell layer opens: replies resume awaiting code on the thread pool, so a
-    /// pipeline that waits synchronously on one request never holds up the reader that completes another.
-    /// </summary>
-    public static XenstoreClientOptions ClientOptions { get; } = new() { RunContinuationsAsynchronously = true };
-
     /// <summary>Resolves the store for plain xenstore paths; call on the pipeline thread.</summary>
-    public static XenstoreClient Resolve(ModuleSession session, XenstoreClient? explicitStore)
-    {
-        if (explicitStore is not null)
-        {
-            return explicitStore;
-        }
-
-        XenstoreClient? current = session.Xenstore;
-        if (current is not null)
-        {
-            return current;
-        }
-
-        XenstoreClient client;
-        try
-        {
-            client = XenstoreClient.ConnectAsync(ClientOptions).AsTask().GetAwaiter().GetResult();
-        }
-        catch (DeviceException e)
-        {
-            throw new DeviceException(DeviceErrorIds.Xenstore.NotConnected, DeviceErrorCategory.ConnectionError,
-                $"No xenstore to talk to ({e.Message}). Use Connect-Xenstore, or Start-XenstoreServer for an embedded one.", XenstoreException.XenstoreDeviceName, e);
-        }
-
-        session.AddXenstore(client);
-        session.SwapXenstore(client);
-        return client;
-    }
+    public static XenstoreClient Resolve(ModuleSession session, XenstoreClient? explicitStore) =>
+        session.Xenstore.ResolveAsync(explicitStore).AsTask().GetAwaiter().GetResult();
 
     /// <summary>
     /// The store and node a command's path names; call on the pipeline thread.

@@ -86,7 +86,7 @@ public sealed class XenstoreProvider : NavigationCmdletProvider, IContentCmdletP
             string fullPath = SessionState.Path.GetUnresolvedProviderPathFromPSPath(socketPath);
             try
             {
-                XenstoreClient client = Call(ct => XenstoreClient.ConnectAsync(XenstoreSession.ClientOptions with { SocketPath = fullPath }, ct));
+                XenstoreClient client = Call(ct => XenstoreClient.ConnectAsync(ModuleSession.XenstoreOptions with { SocketPath = fullPath }, ct));
                 return new XenstoreDriveInfo(rooted, client, ownsStore: true);
             }
             catch (Exception e) when (ErrorRecords.IsReportable(e))

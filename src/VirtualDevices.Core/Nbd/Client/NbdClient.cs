@@ -37,7 +37,6 @@ public static class NbdClient
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
-        string? requestedName = options.DeviceName;
         string name = NbdBlockDevice.ResolveName(options);
         options = options with { DeviceName = name };
         var connections = new List<NbdClientConnection>();
@@ -74,12 +73,6 @@ public static class NbdClient
             foreach (NbdClientConnection connection in connections)
             {
                 await connection.DisposeAsync().ConfigureAwait(false);
-            }
-
-            // A failed connect must not use up a default name (nbd0, nbd1... for connects that never made a device).
-            if (string.IsNullOrEmpty(requestedName))
-            {
-                DeviceNames.Return("nbd", name);
             }
 
             throw;

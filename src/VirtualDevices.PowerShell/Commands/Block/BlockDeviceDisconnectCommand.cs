@@ -1,5 +1,6 @@
 using System.Management.Automation;
 using VirtualDevices.Block;
+using VirtualDevices.Hosting;
 using VirtualDevices.PowerShell.Infrastructure;
 
 namespace VirtualDevices.PowerShell.Commands.Block;
@@ -50,9 +51,7 @@ public abstract class BlockDeviceDisconnectCommand : AsyncCmdlet
                 continue;
             }
 
-            var servers = Session.Services.OfType<NbdServerHost>()
-                .Where(s => s.Service.Server.Exports.Any(e => ReferenceEquals(e.Device, device)))
-                .ToList();
+            IReadOnlyList<HostedName<IHostedService>> servers = SessionHost.ServicesServing(device);
             string serverNames = string.Join(", ", servers.Select(s => s.Name));
             if (servers.Count > 0 && !Force)
             {
@@ -70,21 +69,8 @@ public abstract class BlockDeviceDisconnectCommand : AsyncCmdlet
 
             Run(async cancellationToken =>
             {
-                foreach ((string _, NbdServerHost host) in servers)
-                {
-                    Session.Services.Remove(host);
-                    try
-                    {
-                        await host.Server.StopAsync(cancellationToken).ConfigureAwait(false);
-                    }
-                    finally
-                    {
-                        await host.DisposeAsync().ConfigureAwait(false);
-                    }
-                }
-
-                await device.DisconnectAsync(cancellationToken).ConfigureAwait(false);
-                Registry.Remove(device);
+                // The host stops the servers first (released even when the graceful stop is cut short), then closes the device.
+                await SessionHost.CloseDeviceAsync(device, cancellationToken).ConfigureAwait(false);
             }, device);
         }
     }

@@ -19,7 +19,7 @@ public sealed class GetBlockDeviceAllocationCommand : BlockRangeCommand
         {
             Run(async cancellationToken =>
         {
-                await using BlockDeviceLease lease = await target.OpenAsync(Registry, readOnly: true, cancellationToken).ConfigureAwait(false);
+                await using BlockDeviceLease lease = await target.OpenAsync(SessionHost, readOnly: true, cancellationToken).ConfigureAwait(false);
                 (long first, long n) = BlockRange.Resolve(lease.Device, sector, count, null, null);
                 await foreach (BlockAllocationExtent extent in lease.Device.GetAllocationMapAsync(first, n, cancellationToken).ConfigureAwait(false))
                 {

@@ -21,7 +21,7 @@ public sealed class GetBlockDeviceCommand : PSCmdlet
     /// <inheritdoc/>
     protected override void ProcessRecord()
     {
-        IDevice[] devices = ModuleSession.Current.Devices.Devices.Where(d => d.Kind == DeviceKind.Block).ToArray();
+        IDevice[] devices = ModuleSession.Current.Host.Devices.Where(d => d.Kind == DeviceKind.Block).ToArray();
         foreach (string pattern in Name ?? ["*"])
         {
             var wildcard = new WildcardPattern(pattern, WildcardOptions.IgnoreCase);

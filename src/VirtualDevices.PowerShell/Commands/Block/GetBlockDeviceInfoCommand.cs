@@ -31,7 +31,7 @@ public sealed class GetBlockDeviceInfoCommand : BlockTargetCommand
         {
             Run(async _ =>
             {
-                await using BlockDeviceLease lease = target.OpenToDescribe(Registry);
+                await using BlockDeviceLease lease = target.OpenToDescribe(SessionHost);
                 Emit(new BlockDeviceDetails(lease.Device));
             }, target.ErrorTarget);
         }

@@ -45,31 +45,17 @@ public sealed class NewBlockDeviceCommand : AsyncCmdlet
             return;
         }
 
-        Run(async _ =>
+        Run(_ =>
         {
-            // Check the name before creating anything, so a taken name leaves no image file behind.
-            if (Name is not null && Registry.TryGet(Name, out global::VirtualDevices.Devices.IDevice? _))
-            {
-                throw new DeviceException(DeviceErrorIds.Device.NameInUse, DeviceErrorCategory.ResourceExists, $"A device named '{Name}' is already open in this session.", Name);
-            }
-
+            // The host checks the name before creating anything, so a taken name leaves no image file behind.
             BlockDevice device = path is null
-                ? new MemoryBlockDevice(CheckedSize(), SectorSize, Name)
-                : FileBlockDevice.Create(path, Size, new FileBlockDeviceOptions { Name = Name, SectorSize = SectorSize });
-            try
-            {
-                Registry.Add(device);
-            }
-            catch
-            {
-                await device.DisconnectAsync().ConfigureAwait(false);
-                throw;
-            }
-
+                ? SessionHost.AddDevice("memory", Name, name => new MemoryBlockDevice(CheckedSize(), SectorSize, name))
+                : SessionHost.AddDevice("file", Name, name => FileBlockDevice.Create(path, Size, new FileBlockDeviceOptions { Name = name, SectorSize = SectorSize }));
             Emit(device);
+            return Task.CompletedTask;
         }, target);
     }
 
     private long CheckedSize() =>
-        Size % SectorSize == 0 ? Size : throw new BlockMisalignedException(Name ?? "memory", $"size {Size}", SectorSize);
+        BlockRange.CheckAligned(Name ?? "memory", "size", Size, SectorSize) is { } misaligned ? throw misaligned : Size;
 }

@@ -54,32 +54,18 @@ public sealed class OpenBlockDeviceCommand : AsyncCmdlet
             NoLock = NoLock,
             SectorSize = MyInvocation.BoundParameters.ContainsKey(nameof(SectorSize)) ? SectorSize : null,
         };
-        Run(async _ =>
+        Run(_ =>
         {
-            // Check the name before opening: a taken name is the user's first mistake to hear about, and opening
-            // first could report the image lock of the device that already has the name instead.
-            if (Name is not null && Registry.TryGet(Name, out global::VirtualDevices.Devices.IDevice? _))
-            {
-                throw new DeviceException(DeviceErrorIds.Device.NameInUse, DeviceErrorCategory.ResourceExists, $"A device named '{Name}' is already open in this session.", Name);
-            }
-
-            FileBlockDevice device = FileBlockDevice.Open(path, options);
-            try
-            {
-                Registry.Add(device);
-            }
-            catch
-            {
-                await device.DisconnectAsync().ConfigureAwait(false);
-                throw;
-            }
-
+            // The host checks the name before opening: a taken name is the user's first mistake to hear about, and
+            // opening first could report the image lock of the device that already has the name instead.
+            FileBlockDevice device = SessionHost.AddDevice("file", Name, name => FileBlockDevice.Open(path, options with { Name = name }));
             if (device.Info.TrailingBytes > 0)
             {
                 EmitWarning(BlockDeviceLease.TrailingBytesWarning(device));
             }
 
             Emit(device);
+            return Task.CompletedTask;
         }, path);
     }
 }

@@ -57,7 +57,7 @@ public sealed class ReadBlockDeviceCommand : BlockRangeCommand
         {
             Run(async cancellationToken =>
             {
-                await using BlockDeviceLease lease = await target.OpenAsync(Registry, readOnly: true, cancellationToken).ConfigureAwait(false);
+                await using BlockDeviceLease lease = await target.OpenAsync(SessionHost, readOnly: true, cancellationToken).ConfigureAwait(false);
                 IBlockDevice device = lease.Device;
                 if (!target.IsSessionDevice && device.Info.TrailingBytes > 0)
                 {

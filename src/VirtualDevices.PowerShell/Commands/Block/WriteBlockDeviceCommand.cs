@@ -159,10 +159,10 @@ public sealed class WriteBlockDeviceCommand : AsyncCmdlet
         BlockWriteOptions options = Fua ? BlockWriteOptions.ForceUnitAccess : BlockWriteOptions.None;
         Run(async cancellationToken =>
         {
-            IBlockDevice device = (_image ??= await _target!.OpenAsync(Registry, readOnly: false, cancellationToken, NoLock).ConfigureAwait(false)).Device;
-            if (bytes % device.Info.SectorSize != 0)
+            IBlockDevice device = (_image ??= await _target!.OpenAsync(SessionHost, readOnly: false, cancellationToken, NoLock).ConfigureAwait(false)).Device;
+            if (BlockRange.CheckAligned(device.Name, "input length", bytes, device.Info.SectorSize) is { } misaligned)
             {
-                throw new BlockMisalignedException(device.Name, $"input length {bytes}", device.Info.SectorSize);
+                throw misaligned;
             }
 
             // Both styles go to Resolve, which refuses -Sector with -Offset (one from the command line, the other from a

@@ -45,7 +45,7 @@ public abstract class DeviceSelectionCommand : AsyncCmdlet
             return given.Where(d => !UnknownDevice.Report(this, d) && (kind is null || d.Kind == kind)).Distinct().ToArray();
         }
 
-        IDevice[] devices = Registry.Devices.Where(d => kind is null || d.Kind == kind).ToArray();
+        IDevice[] devices = SessionHost.Devices.Where(d => kind is null || d.Kind == kind).ToArray();
         var selected = new List<IDevice>();
         foreach (string pattern in Name ?? ["*"])
         {

@@ -33,7 +33,7 @@ public sealed class ConnectNbdDeviceCommand : NbdClientCommand
         {
             options = BuildOptions(ExportName) with { Connections = Connections, DeviceName = Name };
         }
-        catch (Exception e) when (Infrastructure.ErrorRecords.IsReportable(e))
+        catch (Exception e) when (e is DeviceException or FormatException or ArgumentException)
         {
             WriteError(Infrastructure.ErrorRecords.FromException(e, TargetName));
             return;
@@ -41,21 +41,8 @@ public sealed class ConnectNbdDeviceCommand : NbdClientCommand
 
         Run(async cancellationToken =>
         {
-            if (Name is not null && Registry.TryGet(Name, out _))
-            {
-                throw new DeviceException(DeviceErrorIds.Device.NameInUse, DeviceErrorCategory.ResourceExists, $"A device named '{Name}' is already open in this session.", Name);
-            }
-
-            NbdBlockDevice device = await NbdClient.ConnectAsync(options, cancellationToken).ConfigureAwait(false);
-            try
-            {
-                Registry.Add(device);
-            }
-            catch
-            {
-                await device.DisconnectAsync(CancellationToken.None).ConfigureAwait(false);
-                throw;
-            }
+            // A failed connect gives its default name back to the host (nbd0, nbd1... name devices that exist).
+            NbdBlockDevice device = await SessionHost.AddDeviceAsync("nbd", Name, (name, ct) => NbdClient.ConnectAsync(options with { DeviceName = name }, ct), cancellationToken).ConfigureAwait(false);
 
             if (device.Info.TrailingBytes > 0)
             {

@@ -1,4 +1,5 @@
 using System.Management.Automation;
+using VirtualDevices.Hosting;
 using VirtualDevices.Nbd.Server;
 using VirtualDevices.PowerShell.Infrastructure;
 
@@ -20,7 +21,7 @@ public sealed class GetNbdServerCommand : PSCmdlet
     /// <inheritdoc/>
     protected override void ProcessRecord()
     {
-        var servers = ModuleSession.Current.Services.OfType<NbdServerHost>();
+        IReadOnlyList<HostedName<NbdServerService>> servers = ModuleSession.Current.Host.GetServices<NbdServerService>();
         foreach (string pattern in Name ?? ["*"])
         {
             var wildcard = new WildcardPattern(pattern, WildcardOptions.IgnoreCase);
@@ -30,9 +31,9 @@ public sealed class GetNbdServerCommand : PSCmdlet
                 WriteError(ErrorRecords.FromException(new DeviceException(DeviceErrorIds.Service.NotFound, DeviceErrorCategory.ObjectNotFound, $"No NBD server named '{pattern}' runs in this session.", pattern), pattern));
             }
 
-            foreach ((string name, NbdServerHost host) in matches)
+            foreach ((string name, NbdServerService service) in matches)
             {
-                WriteObject(ServerObjects.Named(host.Server, name));
+                WriteObject(ServerObjects.Named(service.Server, name));
             }
         }
     }

@@ -97,14 +97,7 @@ public sealed class StartNbdServerCommand : AsyncCmdlet
     {
         bool tcp = MyInvocation.BoundParameters.ContainsKey(nameof(Port)) || SocketPath is null;
         string? socketPath = SocketPath is null ? null : GetUnresolvedProviderPathFromPSPath(SocketPath);
-        string? certificates = TlsCertificates is null ? null : GetUnresolvedProviderPathFromPSPath(TlsCertificates);
         string where = string.Join(" and ", new[] { tcp ? $"{Address}:{Port}" : null, socketPath }.Where(s => s is not null));
-        int count = _devices.Count + _paths.Count;
-        if (ExportName is not null && count > 1)
-        {
-            ThrowTerminatingError(ErrorRecords.FromException(new ArgumentException("-ExportName names the export of a single device; several devices are exported under their own names."), ExportName));
-        }
-
         IPAddress address = Address switch
         {
             "localhost" => IPAddress.Loopback,
@@ -112,100 +105,47 @@ public sealed class StartNbdServerCommand : AsyncCmdlet
             _ when IPAddress.TryParse(Address, out IPAddress? parsed) => parsed,
             _ => null!,
         };
+        var setup = new NbdServerSetup
+        {
+            Devices = _devices,
+            ImagePaths = _paths,
+            ExportName = ExportName,
+            Description = Description,
+            ReadOnly = ReadOnly,
+            TcpEndPoint = tcp && address is not null ? new IPEndPoint(address, Port) : null,
+            UnixSocketPath = socketPath,
+            Tls = MyInvocation.BoundParameters.ContainsKey(nameof(Tls)) ? Tls : null,
+            Certificate = Certificate,
+            CertificateDirectory = TlsCertificates is null ? null : GetUnresolvedProviderPathFromPSPath(TlsCertificates),
+        };
+        try
+        {
+            setup.Validate();
+        }
+        catch (ArgumentException e)
+        {
+            ThrowTerminatingError(ErrorRecords.FromException(e, ExportName));
+        }
+
         if (address is null)
         {
             ThrowTerminatingError(ErrorRecords.FromException(new ArgumentException($"'{Address}' is not an IP address (or localhost, or * for every address)."), Address));
         }
 
-        // Certificates without -Tls mean TLS: serving them in clear would be a surprise, never a wish.
-        NbdTlsMode tls = MyInvocation.BoundParameters.ContainsKey(nameof(Tls)) || (Certificate is null && certificates is null) ? Tls : NbdTlsMode.Require;
-        if (count == 0 || !ShouldProcess(where, $"Serve {count} device(s) over NBD"))
+        if (setup.DeviceCount == 0 || !ShouldProcess(where, $"Serve {setup.DeviceCount} device(s) over NBD"))
         {
             return;
         }
 
         Run(async cancellationToken =>
         {
-            var owned = new List<IBlockDevice>();
-            NbdServer? server = null;
-            try
+            string name = string.Empty;
+            NbdServerService service = await SessionHost.StartServiceAsync("nbd-server", Name, (given, ct) =>
             {
-                foreach (string path in _paths)
-                {
-                    owned.Add(FileBlockDevice.Open(path, new FileBlockDeviceOptions { ReadOnly = ReadOnly, Name = System.IO.Path.GetFileName(path) }));
-                }
-
-                List<IBlockDevice> devices = [.. _devices, .. owned];
-                var exports = new List<NbdExport>();
-                foreach (IBlockDevice device in devices)
-                {
-                    exports.Add(new NbdExport(devices.Count == 1 ? ExportName ?? string.Empty : device.Name, device, DescriptionOf(device), ReadOnly));
-                }
-
-                if (devices.Count == 1 && ExportName is null)
-                {
-                    exports.Add(new NbdExport(devices[0].Name, devices[0], DescriptionOf(devices[0]), ReadOnly));
-                }
-
-                var options = new NbdServerOptions
-                {
-                    TcpEndPoint = tcp ? new IPEndPoint(address!, Port) : null,
-                    UnixSocketPath = socketPath,
-                    Tls = tls,
-                    TlsCertificate = Certificate ?? LoadCertificate(certificates),
-                    TlsClientAuthorities = LoadAuthorities(certificates),
-                };
-                server = new NbdServer(options, [.. exports]);
-                await server.StartAsync(cancellationToken).ConfigureAwait(false);
-                var host = new NbdServerHost(server, owned);
-                string name = Session.Services.Add(host, Name, "nbd-server");
-                Emit(ServerObjects.Named(server, name));
-            }
-            catch
-            {
-                if (server is not null)
-                {
-                    await server.DisposeAsync().ConfigureAwait(false);
-                }
-
-                foreach (IBlockDevice device in owned)
-                {
-                    await device.DisconnectAsync(CancellationToken.None).ConfigureAwait(false);
-                }
-
-                throw;
-            }
+                name = given;
+                return NbdServerService.StartAsync(setup, ct);
+            }, cancellationToken).ConfigureAwait(false);
+            Emit(ServerObjects.Named(service.Server, name));
         }, where);
-    }
-
-    /// <summary>
-    /// What clients are told an export is: the device's name unless -Description says otherwise. Not the device's
-    /// ToString, which names the image's host path: clients have no business knowing the server's file layout.
-    /// </summary>
-    private string DescriptionOf(IBlockDevice device) => Description ?? device.Name;
-
-    private static X509Certificate2? LoadCertificate(string? directory)
-    {
-        if (directory is null)
-        {
-            return null;
-        }
-
-        string certificate = System.IO.Path.Combine(directory, "server-cert.pem");
-        string key = System.IO.Path.Combine(directory, "server-key.pem");
-        return X509Certificate2.CreateFromPemFile(certificate, key);
-    }
-
-    private static X509Certificate2Collection? LoadAuthorities(string? directory)
-    {
-        string? authority = directory is null ? null : System.IO.Path.Combine(directory, "ca-cert.pem");
-        if (authority is null || !File.Exists(authority))
-        {
-            return null;
-        }
-
-        var authorities = new X509Certificate2Collection();
-        authorities.ImportFromPemFile(authority);
-        return authorities;
     }
 }

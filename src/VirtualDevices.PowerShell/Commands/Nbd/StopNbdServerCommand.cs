@@ -1,4 +1,5 @@
 using System.Management.Automation;
+using VirtualDevices.Hosting;
 using VirtualDevices.Nbd.Server;
 using VirtualDevices.PowerShell.Infrastructure;
 
@@ -27,7 +28,7 @@ public sealed class StopNbdServerCommand : AsyncCmdlet
                 continue;
             }
 
-            (string Name, NbdServerHost Service) entry = Session.Services.OfType<NbdServerHost>().FirstOrDefault(s => ReferenceEquals(s.Service.Server, server));
+            HostedName<NbdServerService> entry = SessionHost.GetServices<NbdServerService>().FirstOrDefault(s => ReferenceEquals(s.Service.Server, server));
             string name = entry.Name ?? "nbd-server";
             if (!ShouldProcess(name, "Stop the NBD server"))
             {
@@ -38,20 +39,13 @@ public sealed class StopNbdServerCommand : AsyncCmdlet
             {
                 if (entry.Service is null)
                 {
+                    // A server made outside the session (a core object passed in): stopped, not owned.
                     await server.StopAsync(cancellationToken).ConfigureAwait(false);
                     return;
                 }
 
-                Session.Services.Remove(entry.Service);
-                try
-                {
-                    await server.StopAsync(cancellationToken).ConfigureAwait(false);
-                }
-                finally
-                {
-                    // Even when the graceful stop is cut short (Ctrl+C), the server and the images it opened are released.
-                    await entry.Service.DisposeAsync().ConfigureAwait(false);
-                }
+                // Even when the graceful stop is cut short (Ctrl+C), the server and the images it opened are released.
+                await SessionHost.StopServiceAsync(entry.Service, cancellationToken).ConfigureAwait(false);
             }, name);
         }
     }

@@ -51,15 +51,14 @@ public sealed class ConnectXenstoreCommand : AsyncCmdlet
         {
             XenstoreClient client = ParameterSetName switch
             {
-                SocketSet => await XenstoreClient.ConnectAsync(XenstoreSession.ClientOptions with { SocketPath = socketPath }, cancellationToken).ConfigureAwait(false),
-                DeviceSet => XenstoreClient.OpenDevice(devicePath!, XenstoreSession.ClientOptions),
-                ServerSet => XenstoreClient.ConnectInProcess(Server, DomainId, XenstoreSession.ClientOptions),
-                _ => await XenstoreClient.ConnectAsync(XenstoreSession.ClientOptions, cancellationToken).ConfigureAwait(false),
+                SocketSet => await XenstoreClient.ConnectAsync(ModuleSession.XenstoreOptions with { SocketPath = socketPath }, cancellationToken).ConfigureAwait(false),
+                DeviceSet => XenstoreClient.OpenDevice(devicePath!, ModuleSession.XenstoreOptions),
+                ServerSet => XenstoreClient.ConnectInProcess(Server, DomainId, ModuleSession.XenstoreOptions),
+                _ => await XenstoreClient.ConnectAsync(ModuleSession.XenstoreOptions, cancellationToken).ConfigureAwait(false),
             };
             // The previous connection stays open (a -Store argument may still name it) until Disconnect-Xenstore or
             // the end of the session.
-            Session.AddXenstore(client, ParameterSetName == ServerSet ? Server : null);
-            Session.SwapXenstore(client);
+            Session.Xenstore.Use(client, ParameterSetName == ServerSet ? Server : null);
             Emit(client);
         }, socketPath ?? devicePath ?? (object?)Server);
     }

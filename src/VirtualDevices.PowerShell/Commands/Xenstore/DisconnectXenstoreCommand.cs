@@ -17,13 +17,13 @@ public sealed class DisconnectXenstoreCommand : Infrastructure.AsyncCmdlet
     /// <inheritdoc/>
     protected override void ProcessRecord()
     {
-        XenstoreClient? store = Store ?? Session.Xenstore;
+        XenstoreClient? store = Store ?? Session.Xenstore.Current;
         if (store is null || !ShouldProcess(store.Endpoint, "Disconnect"))
         {
             return;
         }
 
-        Session.RemoveXenstore(store);
+        Session.Xenstore.Remove(store);
         Run(async _ => await store.DisposeAsync().ConfigureAwait(false), store.Endpoint);
     }
 }

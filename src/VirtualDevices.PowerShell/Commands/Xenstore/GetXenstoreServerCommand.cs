@@ -1,4 +1,5 @@
 using System.Management.Automation;
+using VirtualDevices.Hosting;
 using VirtualDevices.PowerShell.Infrastructure;
 using VirtualDevices.Xen.Xenstore;
 
@@ -20,7 +21,7 @@ public sealed class GetXenstoreServerCommand : PSCmdlet
     /// <inheritdoc/>
     protected override void ProcessRecord()
     {
-        var servers = ModuleSession.Current.Services.OfType<XenstoreServer>();
+        IReadOnlyList<HostedName<XenstoreServerService>> servers = ModuleSession.Current.Host.GetServices<XenstoreServerService>();
         foreach (string pattern in Name ?? ["*"])
         {
             var wildcard = new WildcardPattern(pattern, WildcardOptions.IgnoreCase);
@@ -30,9 +31,9 @@ public sealed class GetXenstoreServerCommand : PSCmdlet
                 WriteError(ErrorRecords.FromException(new DeviceException(DeviceErrorIds.Service.NotFound, DeviceErrorCategory.ObjectNotFound, $"No xenstore server named '{pattern}' runs in this session.", pattern), pattern));
             }
 
-            foreach ((string name, XenstoreServer server) in matches)
+            foreach ((string name, XenstoreServerService service) in matches)
             {
-                WriteObject(ServerObjects.Named(server, name));
+                WriteObject(ServerObjects.Named(service.Server, name));
             }
         }
     }

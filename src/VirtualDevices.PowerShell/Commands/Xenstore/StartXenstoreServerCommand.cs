@@ -35,31 +35,21 @@ public sealed class StartXenstoreServerCommand : AsyncCmdlet
             return;
         }
 
-        Run(async _ =>
+        Run(async cancellationToken =>
         {
-            // The name is checked before listening, so a name in use never costs another server its socket.
-            Session.Services.EnsureNameIsFree(Name);
-            XenstoreServer server = XenstoreServer.Listen(socketPath);
-            string name;
-            try
+            // The host checks the name before the server listens, so a name in use never costs another server its socket.
+            string name = string.Empty;
+            XenstoreServerService service = await SessionHost.StartServiceAsync("xenstore", Name, (given, _) =>
             {
-                name = Session.Services.Add(server, Name, "xenstore");
-            }
-            catch
+                name = given;
+                return Task.FromResult(new XenstoreServerService(XenstoreServer.Listen(socketPath), Session.Xenstore));
+            }, cancellationToken).ConfigureAwait(false);
+            if (!NoConnect && Session.Xenstore.UseIfNone(service.Server) is not null)
             {
-                await server.DisposeAsync().ConfigureAwait(false);
-                throw;
-            }
-
-            if (!NoConnect && Session.Xenstore is null)
-            {
-                XenstoreClient client = XenstoreClient.ConnectInProcess(server, 0, XenstoreSession.ClientOptions);
-                Session.AddXenstore(client, server);
-                Session.SwapXenstore(client);
                 EmitVerbose($"The session now talks to xenstore server '{name}'.");
             }
 
-            Emit(ServerObjects.Named(server, name));
+            Emit(ServerObjects.Named(service.Server, name));
         }, socketPath);
     }
 

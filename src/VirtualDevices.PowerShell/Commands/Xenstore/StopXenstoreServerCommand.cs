@@ -1,4 +1,5 @@
 using System.Management.Automation;
+using VirtualDevices.Hosting;
 using VirtualDevices.PowerShell.Infrastructure;
 using VirtualDevices.Xen.Xenstore;
 
@@ -27,26 +28,16 @@ public sealed class StopXenstoreServerCommand : AsyncCmdlet
                 continue;
             }
 
-            string name = Session.Services.NameOf(server) ?? server.SocketPath ?? "xenstore";
+            HostedName<XenstoreServerService> entry = SessionHost.GetServices<XenstoreServerService>().FirstOrDefault(s => ReferenceEquals(s.Service.Server, server));
+            string name = entry.Name ?? server.SocketPath ?? "xenstore";
             if (!ShouldProcess(name, "Stop the xenstore server (its contents are lost)"))
             {
                 continue;
             }
 
-            Run(async cancellationToken =>
-            {
-                Session.Services.Remove(server);
-                // The session's connections to this server end with it, instead of trying to reconnect for ever.
-                foreach (XenstoreClient client in Session.XenstoreClientsOf(server, server.SocketPath))
-                {
-                    Session.RemoveXenstore(client);
-                    await client.DisposeAsync().ConfigureAwait(false);
-                }
-
-                // The server stops at once; what follows waits for its connections' threads (up to 5 s each), a wait
-                // that Ctrl+C ends.
-                await server.DisposeAsync().AsTask().WaitAsync(cancellationToken).ConfigureAwait(false);
-            }, name);
+            // A server made outside the session (a core object passed in) is stopped all the same, with the session's connections to it.
+            XenstoreServerService service = entry.Service ?? new XenstoreServerService(server, Session.Xenstore);
+            Run(async cancellationToken => await SessionHost.StopServiceAsync(service, cancellationToken).ConfigureAwait(false), name);
         }
     }
 }

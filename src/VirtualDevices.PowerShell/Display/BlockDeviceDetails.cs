@@ -1,6 +1,10 @@
 namespace VirtualDevices.Block;
 
 /// <summary>What <c>Get-BlockDeviceInfo</c> shows: a device's identity with its geometry and capabilities, flattened.</summary>
+/// <remarks>
+/// Display only, so it lives in the PowerShell layer; it keeps the namespace it had in the core so that the type name
+/// users see (format views, PSTypeNames, <c>-is</c> tests in scripts) stays <c>VirtualDevices.Block.BlockDeviceDetails</c>.
+/// </remarks>
 public sealed class BlockDeviceDetails
 {
     /// <summary>Describes a device as it is now.</summary>
