@@ -347,4 +347,24 @@ public sealed class NetworkConsumerTests
         tap.Dispose();
         await device.DisposeAsync();
     }
+
+    [Fact]
+    public async Task TheNewCountersTakePartInSinceAndReset()
+    {
+        using var pool = new PageBufferPool(2);
+        await using var device = new TestNetworkDevice(queueLength: 4, pool: pool);
+        using FrameReader tap = device.OpenTap(1);
+        device.Receive(TestNetworkDevice.Frame(60, 1));
+        device.Receive(TestNetworkDevice.Frame(60, 2)); // the tap's one slot is taken
+        NetworkStatistics earlier = Stats(device);
+        device.Receive(TestNetworkDevice.Frame(60, 3)); // both pages are held
+        NetworkStatistics later = Stats(device);
+        Assert.Equal((2, 0, 1), (earlier.RxPackets, earlier.RxNoBuffer, earlier.TapDrops));
+        Assert.Equal((2, 1, 1, 1), (later.RxPackets, later.RxNoBuffer, later.RxDrops, later.TapDrops));
+        var delta = (NetworkStatistics)later.Since(earlier);
+        Assert.Equal((0, 1, 1, 0), (delta.RxPackets, delta.RxNoBuffer, delta.RxDrops, delta.TapDrops));
+        device.ResetStatistics();
+        NetworkStatistics reset = Stats(device);
+        Assert.Equal((0, 0, 0), (reset.RxNoBuffer, reset.TapDrops, reset.RxDrops));
+    }
 }
