@@ -13,6 +13,7 @@ var commands = new Dictionary<string, Func<string[], Task<int>>>(StringComparer.
     ["nbd-write"] = NbdTransferCommand.WriteAsync,
     ["nbd-serve"] = NbdServeCommand.RunAsync,
     ["nbd-copy"] = NbdCopyCommand.RunAsync,
+    ["net-memory"] = NetMemoryCommand.RunAsync,
 };
 
 if (args.Length == 0 || !commands.TryGetValue(args[0], out Func<string[], Task<int>>? command))

@@ -1,14 +1,30 @@
 namespace VirtualDevices.Devices;
 
-/// <summary>The 64-bit counters of a network device (received and transmitted bytes, packets, drops, errors).</summary>
+/// <summary>
+/// The 64-bit counters of a network device (received and transmitted bytes, packets, drops, errors). Every frame lost
+/// is counted somewhere: <see cref="RxDrops"/> for frames the listener did not get (its queue was full, no buffer was
+/// free, or the device was disposed with them unread), <see cref="TapDrops"/> for frames a tap missed, <see cref="TxDrops"/>
+/// for frames that found no room (or no peer) to go to.
+/// </summary>
 public sealed class NetworkStatistics : DeviceStatistics
 {
-    /// <summary>Creates a snapshot.</summary>
+    /// <summary>Creates a snapshot without the pool and tap counters (both zero).</summary>
     public NetworkStatistics(string device, string driver, DateTimeOffset start, DateTimeOffset timestamp,
         long rxBytes, long rxPackets, long rxDrops, long rxErrors,
         long txBytes, long txPackets, long txDrops, long txErrors)
+        : this(device, driver, start, timestamp, rxBytes, rxPackets, rxDrops, rxErrors, txBytes, txPackets, txDrops, txErrors, 0, 0)
+    {
+    }
+
+    /// <summary>Creates a snapshot.</summary>
+    public NetworkStatistics(string device, string driver, DateTimeOffset start, DateTimeOffset timestamp,
+        long rxBytes, long rxPackets, long rxDrops, long rxErrors,
+        long txBytes, long txPackets, long txDrops, long txErrors,
+        long rxNoBuffer, long tapDrops)
         : base(device, driver, start, timestamp)
     {
+        RxNoBuffer = rxNoBuffer;
+        TapDrops = tapDrops;
         RxBytes = rxBytes;
         RxPackets = rxPackets;
         RxDrops = rxDrops;
@@ -22,14 +38,24 @@ public sealed class NetworkStatistics : DeviceStatistics
     /// <inheritdoc/>
     public override DeviceKind Kind => DeviceKind.Network;
 
-    /// <summary>Bytes of frames received.</summary>
+    /// <summary>Bytes of frames received (whether or not a consumer took them).</summary>
     public long RxBytes { get; }
 
-    /// <summary>Frames received.</summary>
+    /// <summary>Frames received into a buffer (whether or not a consumer took them).</summary>
     public long RxPackets { get; }
 
-    /// <summary>Frames received but dropped (no listener, listener too slow).</summary>
+    /// <summary>
+    /// Frames the listener did not get: its queue was full (no listener, or one too slow), no buffer was free
+    /// (<see cref="RxNoBuffer"/>, which are not in <see cref="RxPackets"/>), or they were still queued when the device
+    /// was disposed.
+    /// </summary>
     public long RxDrops { get; }
+
+    /// <summary>Frames dropped on arrival because every buffer of the receive pool was held by consumers (part of <see cref="RxDrops"/>).</summary>
+    public long RxNoBuffer { get; }
+
+    /// <summary>Frames a tap (a consumer beside the listener, such as a capture) missed because its queue was full.</summary>
+    public long TapDrops { get; }
 
     /// <summary>Frames received malformed or failed.</summary>
     public long RxErrors { get; }
@@ -68,6 +94,7 @@ public sealed class NetworkStatistics : DeviceStatistics
 
         return new NetworkStatistics(Device, Driver, e.Timestamp, Timestamp,
             RxBytes - e.RxBytes, RxPackets - e.RxPackets, RxDrops - e.RxDrops, RxErrors - e.RxErrors,
-            TxBytes - e.TxBytes, TxPackets - e.TxPackets, TxDrops - e.TxDrops, TxErrors - e.TxErrors);
+            TxBytes - e.TxBytes, TxPackets - e.TxPackets, TxDrops - e.TxDrops, TxErrors - e.TxErrors,
+            RxNoBuffer - e.RxNoBuffer, TapDrops - e.TapDrops);
     }
 }

@@ -30,6 +30,9 @@ public static class DeviceErrorIds
         /// <summary>A failure the device could not classify.</summary>
         public const string UnknownError = "DeviceUnknownError";
 
+        /// <summary>Every buffer of a bounded page pool is out (frames, ring pages): the caller drops or waits, counted.</summary>
+        public const string BufferPoolExhausted = "BufferPoolExhausted";
+
         /// <summary>A device of that name is already open in the session.</summary>
         public const string NameInUse = "DeviceNameInUse";
 
@@ -76,6 +79,9 @@ public static class DeviceErrorIds
 
         /// <summary>The device has a listener already.</summary>
         public const string ListenerActive = "DeviceListenerActive";
+
+        /// <summary>The device has as many capture taps as it allows.</summary>
+        public const string TapLimit = "NetworkTapLimit";
     }
 
     /// <summary>Sockets, shared by every server's listen and every client's connect (NBD and xenstore alike).</summary>

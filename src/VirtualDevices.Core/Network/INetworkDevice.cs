@@ -4,8 +4,10 @@ namespace VirtualDevices.Network;
 
 /// <summary>
 /// A device of Ethernet frames (after mirage-net): write a frame, or one frame gathered from several buffers; listen
-/// for frames; MAC, MTU and 64-bit statistics; disconnect. Frames include the 14-byte Ethernet header (and a VLAN
-/// tag when present) and exclude the FCS.
+/// for frames; MAC, MTU and 64-bit statistics; disconnect (errors: <see cref="DeviceDisconnectedException"/>,
+/// <see cref="DeviceUnimplementedException"/>, <see cref="DeviceUnknownException"/>). Frames include the 14-byte
+/// Ethernet header (and a VLAN tag when present) and exclude the FCS. Received frames live in pooled page buffers
+/// shared, without copying, by the device's consumers: its listener and any taps, each with a bounded queue.
 /// </summary>
 public interface INetworkDevice : IDevice
 {
@@ -31,10 +33,34 @@ public interface INetworkDevice : IDevice
     ValueTask WriteAsync(IReadOnlyList<ReadOnlyMemory<byte>> fragments, CancellationToken cancellationToken = default);
 
     /// <summary>
-    /// Calls <paramref name="handler"/> for every frame received, one at a time, until the device is disconnected
-    /// (the task then completes normally) or <paramref name="cancellationToken"/> is cancelled. One listener at a time.
+    /// Calls <paramref name="handler"/> for every frame the listener's queue receives, one at a time, until the device
+    /// is disconnected and the frames it received before are handled (the task then completes normally) or
+    /// <paramref name="cancellationToken"/> is cancelled. This is the device's listener (<see cref="OpenListener"/>):
+    /// one at a time. The handler sees the frame in the device's pooled page, not a copy.
     /// </summary>
     /// <param name="handler">Called for each frame; the frame's memory is valid only during the call.</param>
     /// <param name="cancellationToken">Stops listening.</param>
+    /// <exception cref="DeviceDisconnectedException">The device is disconnected.</exception>
+    /// <exception cref="DeviceException"><c>DeviceListenerActive</c>: the device already has a listener.</exception>
     ValueTask ListenAsync(FrameHandler handler, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Opens the device's listener: the consumer whose queue (<see cref="NetworkDevice.ReceiveQueueLength"/> frames)
+    /// exists as long as the device and keeps frames while no one listens, as a NIC's ring does. One at a time; dispose
+    /// it to let another listen. Frames that find its queue full are counted in <c>RxDrops</c>.
+    /// </summary>
+    /// <exception cref="DeviceDisconnectedException">The device is disconnected.</exception>
+    /// <exception cref="DeviceException"><c>DeviceListenerActive</c>: the device already has a listener.</exception>
+    FrameReader OpenListener();
+
+    /// <summary>
+    /// Opens a tap: a consumer beside the listener (a capture, a monitor) that receives every frame arriving from now
+    /// on, sharing the listener's pooled pages, in a queue of its own. Frames that find it full are counted in
+    /// <c>TapDrops</c> and in the tap's <see cref="FrameReader.Dropped"/>; the listener is not slowed. Up to
+    /// <see cref="NetworkDevice.MaxTaps"/> at once.
+    /// </summary>
+    /// <param name="capacity">Frames its queue holds.</param>
+    /// <exception cref="DeviceDisconnectedException">The device is disconnected.</exception>
+    /// <exception cref="DeviceException"><c>NetworkTapLimit</c>: too many taps.</exception>
+    FrameReader OpenTap(int capacity = NetworkDevice.DefaultQueueLength);
 }

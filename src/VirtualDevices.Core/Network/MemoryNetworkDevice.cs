@@ -1,26 +1,20 @@
-using System.Buffers;
-using System.Threading.Channels;
+using VirtualDevices.IO.Buffers;
 
 namespace VirtualDevices.Network;
 
 /// <summary>
 /// One end of an in-memory Ethernet link (like a veth pair): a frame written to one end is received by the other.
-/// Each end queues a bounded number of frames; a frame arriving at a full queue is dropped and counted as a receive
-/// drop of the receiving end, as a NIC drops frames its host does not collect.
+/// Writing copies the frame once, straight into a pooled page of the receiving end, which hands it to its consumers
+/// without further copies. Each end's listener queues a bounded number of frames; a frame arriving at a full queue
+/// is dropped and counted as a receive drop of the receiving end, as a NIC drops frames its host does not collect.
 /// </summary>
 public sealed class MemoryNetworkDevice : NetworkDevice
 {
-    private readonly Channel<(byte[] Buffer, int Length)> _inbox;
     private MemoryNetworkDevice? _peer;
 
     private MemoryNetworkDevice(string? name, MacAddress mac, int mtu, int queueLength)
-        : base(name, "memnet", "memory link", mac, mtu)
+        : base(name, "memnet", "memory link", mac, mtu, queueLength)
     {
-        _inbox = Channel.CreateBounded<(byte[], int)>(new BoundedChannelOptions(queueLength)
-        {
-            SingleReader = true,
-            FullMode = BoundedChannelFullMode.Wait,
-        });
     }
 
     /// <summary>The other end of the link.</summary>
@@ -28,10 +22,10 @@ public sealed class MemoryNetworkDevice : NetworkDevice
 
     /// <summary>Creates a connected pair.</summary>
     /// <param name="mtu">The MTU of both ends (default 1500).</param>
-    /// <param name="queueLength">Frames each end queues before dropping (default 256).</param>
+    /// <param name="queueLength">Frames each end's listener queues before dropping (default 256).</param>
     /// <param name="firstName">The first end's name, or null for <c>memnetN</c>.</param>
     /// <param name="secondName">The second end's name, or null for <c>memnetN</c>.</param>
-    public static (MemoryNetworkDevice First, MemoryNetworkDevice Second) CreatePair(int mtu = 1500, int queueLength = 256, string? firstName = null, string? secondName = null)
+    public static (MemoryNetworkDevice First, MemoryNetworkDevice Second) CreatePair(int mtu = 1500, int queueLength = DefaultQueueLength, string? firstName = null, string? secondName = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(queueLength, 1);
         var first = new MemoryNetworkDevice(firstName, MacAddress.CreateRandom(), mtu, queueLength);
@@ -51,42 +45,45 @@ public sealed class MemoryNetworkDevice : NetworkDevice
             return default;
         }
 
-        byte[] copy = ArrayPool<byte>.Shared.Rent(frame.Length);
-        frame.Span.CopyTo(copy);
-        if (!peer._inbox.Writer.TryWrite((copy, frame.Length)))
+        // Without a free page the peer counts the frame (RxNoBuffer): it left this end, as on a real link.
+        if (peer.TryRentFrameBuffer(out PageLease page))
         {
-            ArrayPool<byte>.Shared.Return(copy);
-            peer.Counters.ReceiveDropped();
+            frame.Span.CopyTo(page.Span);
+            if (!peer.Deliver(page, frame.Length))
+            {
+                Counters.SendDropped(); // unplugged while this frame was on the wire
+            }
         }
 
         return default;
     }
 
     /// <inheritdoc/>
-    protected override async ValueTask<int> ReceiveCoreAsync(Memory<byte> buffer, CancellationToken cancellationToken)
+    protected override ValueTask WriteCoreAsync(IReadOnlyList<ReadOnlyMemory<byte>> fragments, int length, CancellationToken cancellationToken)
     {
-        if (!await _inbox.Reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+        MemoryNetworkDevice peer = _peer!;
+        if (!peer.IsConnected)
         {
-            return 0;
+            Counters.SendDropped();
+            return default;
         }
 
-        if (!_inbox.Reader.TryRead(out (byte[] Buffer, int Length) item))
+        if (peer.TryRentFrameBuffer(out PageLease page))
         {
-            return await ReceiveCoreAsync(buffer, cancellationToken).ConfigureAwait(false);
-        }
+            // Gathered straight into the peer's page: still one copy per frame.
+            Span<byte> destination = page.Span;
+            int offset = 0;
+            for (int i = 0; i < fragments.Count; i++)
+            {
+                ReadOnlySpan<byte> fragment = fragments[i].Span;
+                fragment.CopyTo(destination[offset..]);
+                offset += fragment.Length;
+            }
 
-        item.Buffer.AsSpan(0, item.Length).CopyTo(buffer.Span);
-        ArrayPool<byte>.Shared.Return(item.Buffer);
-        return item.Length;
-    }
-
-    /// <inheritdoc/>
-    protected override ValueTask DisconnectCoreAsync(CancellationToken cancellationToken)
-    {
-        _inbox.Writer.TryComplete();
-        while (_inbox.Reader.TryRead(out (byte[] Buffer, int Length) item))
-        {
-            ArrayPool<byte>.Shared.Return(item.Buffer);
+            if (!peer.Deliver(page, length))
+            {
+                Counters.SendDropped();
+            }
         }
 
         return default;

@@ -1,13 +1,16 @@
 using System.Buffers;
 using VirtualDevices.Devices;
+using VirtualDevices.IO.Buffers;
 
 namespace VirtualDevices.Network;
 
 /// <summary>
-/// The shared half of every network driver: frame-size and state checks, statistics, the listen loop with its
-/// receive buffer, and error normalisation. A driver implements sending one frame and receiving one frame.
+/// The shared half of every network driver: frame-size and state checks, statistics, error normalisation, and the
+/// receive side: pooled page buffers, the listener's queue, taps, and the fan-out between them. A driver implements
+/// sending one frame; it receives by renting a page (<see cref="TryRentFrameBuffer"/>), filling it (a read, a copy,
+/// a grant copy) and handing it over (<see cref="Deliver"/>), from whatever thread it receives on.
 /// </summary>
-public abstract class NetworkDevice : INetworkDevice
+public abstract partial class NetworkDevice : INetworkDevice
 {
     /// <summary>Destination, source and EtherType.</summary>
     public const int EthernetHeaderSize = 14;
@@ -18,7 +21,6 @@ public abstract class NetworkDevice : INetworkDevice
     private readonly NetworkCounters _counters = new();
     private readonly CancellationTokenSource _disconnecting = new();
     private int _disconnected;
-    private int _listening;
 
     /// <summary>Initialises the device.</summary>
     /// <param name="name">The device's name, or null for the next default name of <paramref name="driver"/>.</param>
@@ -26,7 +28,14 @@ public abstract class NetworkDevice : INetworkDevice
     /// <param name="location">What the device is attached to.</param>
     /// <param name="macAddress">The device's address.</param>
     /// <param name="mtu">The largest payload, in bytes.</param>
-    protected NetworkDevice(string? name, string driver, string location, MacAddress macAddress, int mtu)
+    /// <param name="receiveQueueLength">Frames the listener's queue holds (kept while no one listens, as a NIC's ring).</param>
+    /// <param name="receivePool">
+    /// The pool received frames are put in, or null for one of the device's own, of <c>4 × receiveQueueLength</c>
+    /// buffers (4 MiB for the default queue at MTU 1500) of the pages a frame of <see cref="MaxFrameSize"/> needs.
+    /// A pool given here is not disposed with the device.
+    /// </param>
+    protected NetworkDevice(string? name, string driver, string location, MacAddress macAddress, int mtu,
+        int receiveQueueLength = DefaultQueueLength, PageBufferPool? receivePool = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(mtu, 68);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(mtu, 65535);
@@ -35,6 +44,16 @@ public abstract class NetworkDevice : INetworkDevice
         Location = location;
         MacAddress = macAddress;
         Mtu = mtu;
+        ArgumentOutOfRangeException.ThrowIfLessThan(receiveQueueLength, 1);
+        if (receivePool is not null && receivePool.BufferSize < MaxFrameSize)
+        {
+            throw new ArgumentException($"The pool's buffers ({receivePool.BufferSize} bytes) are smaller than the largest frame ({MaxFrameSize}).", nameof(receivePool));
+        }
+
+        _ownsPool = receivePool is null;
+        _pool = receivePool ?? new PageBufferPool(maxBuffers: 4 * receiveQueueLength, PageBufferPool.PagesFor(MaxFrameSize));
+        _receiveQueue = new FrameQueue(receiveQueueLength, ListenerHolder);
+        _consumers = [_receiveQueue];
     }
 
     /// <inheritdoc/>
@@ -139,65 +158,7 @@ public abstract class NetworkDevice : INetworkDevice
         return pending.IsCompletedSuccessfully ? CountSent(pending, length) : AwaitSend(pending, length);
     }
 
-    /// <inheritdoc/>
-    public async ValueTask ListenAsync(FrameHandler handler, CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(handler);
-        if (!IsConnected)
-        {
-            throw new DeviceDisconnectedException(Name);
-        }
-
-        if (Interlocked.Exchange(ref _listening, 1) != 0)
-        {
-            throw new DeviceException(DeviceErrorIds.Network.ListenerActive, DeviceErrorCategory.InvalidOperation,
-                $"Device '{Name}' already has a listener; stop it first.", Name);
-        }
-
-        byte[] buffer = ArrayPool<byte>.Shared.Rent(MaxFrameSize);
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _disconnecting.Token);
-        try
-        {
-            while (true)
-            {
-                int length;
-                try
-                {
-                    length = await ReceiveCoreAsync(buffer.AsMemory(0, MaxFrameSize), linked.Token).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-                {
-                    return; // disconnected while waiting
-                }
-                catch (DeviceDisconnectedException)
-                {
-                    MarkDisconnected();
-                    return;
-                }
-                catch (Exception e) when (e is not OperationCanceledException and not DeviceException)
-                {
-                    _counters.ReceiveFailed();
-                    throw new DeviceUnknownException(Name, e.Message, e);
-                }
-
-                if (length <= 0)
-                {
-                    MarkDisconnected();
-                    return;
-                }
-
-                _counters.Received(length);
-                await handler(buffer.AsMemory(0, length), linked.Token).ConfigureAwait(false);
-            }
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
-            Volatile.Write(ref _listening, 0);
-        }
-    }
-
-    /// <inheritdoc/>
+        /// <inheritdoc/>
     public async ValueTask DisconnectAsync(CancellationToken cancellationToken = default)
     {
         if (Interlocked.Exchange(ref _disconnected, 1) != 0)
@@ -212,6 +173,7 @@ public abstract class NetworkDevice : INetworkDevice
         }
         finally
         {
+            CompleteConsumers(null);
             Disconnected?.Invoke(this, EventArgs.Empty);
         }
     }
@@ -220,6 +182,7 @@ public abstract class NetworkDevice : INetworkDevice
     public async ValueTask DisposeAsync()
     {
         await DisconnectAsync().ConfigureAwait(false);
+        DiscardConsumers();
         _disconnecting.Dispose();
         GC.SuppressFinalize(this);
     }
@@ -248,22 +211,20 @@ public abstract class NetworkDevice : INetworkDevice
         }
     }
 
-    /// <summary>
-    /// Waits for the next frame and copies it into <paramref name="buffer"/> (<see cref="MaxFrameSize"/> bytes);
-    /// returns its length, or 0 when the peer has gone (listening then ends). Oversized or malformed frames are
-    /// the driver's to drop and count.
-    /// </summary>
-    protected abstract ValueTask<int> ReceiveCoreAsync(Memory<byte> buffer, CancellationToken cancellationToken);
-
     /// <summary>Releases the driver's resources; called once, by the first <see cref="DisconnectAsync"/>.</summary>
     protected virtual ValueTask DisconnectCoreAsync(CancellationToken cancellationToken) => default;
 
-    /// <summary>For drivers whose peer went away: later requests fail, and <see cref="Disconnected"/> is raised.</summary>
-    protected void MarkDisconnected()
+    /// <summary>
+    /// For drivers whose peer went away or whose link failed: later requests fail, and <see cref="Disconnected"/> is
+    /// raised. Consumers read the frames already queued, then see the end (or <paramref name="error"/>).
+    /// </summary>
+    /// <param name="error">Why the link failed, or null when the peer simply went away.</param>
+    protected void MarkDisconnected(DeviceException? error = null)
     {
         if (Interlocked.Exchange(ref _disconnected, 1) == 0)
         {
             _disconnecting.Cancel();
+            CompleteConsumers(error);
             Disconnected?.Invoke(this, EventArgs.Empty);
         }
     }

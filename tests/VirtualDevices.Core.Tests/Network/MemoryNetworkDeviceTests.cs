@@ -149,4 +149,66 @@ public sealed class MemoryNetworkDeviceTests
         await a.DisposeAsync();
         await b.DisposeAsync();
     }
+
+    [Fact]
+    public async Task ReceiveFramesAsyncCountsEveryFrameItDoesNotDeliver()
+    {
+        // Was: frames the stream's consumer did not collect were dropped without being counted anywhere.
+        const int Sent = 3000;
+        var (a, b) = MemoryNetworkDevice.CreatePair(queueLength: 4);
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        await using IAsyncEnumerator<EthernetFrame> frames = b.ReceiveFramesAsync(cancellationToken: cts.Token).GetAsyncEnumerator(cts.Token);
+        ValueTask<bool> first = frames.MoveNextAsync();
+        await a.WriteAsync(Frame(b.MacAddress, a.MacAddress, 60, 0));
+        Assert.True(await first);
+        for (int i = 1; i < Sent; i++)
+        {
+            await a.WriteAsync(Frame(b.MacAddress, a.MacAddress, 60, (byte)i)); // nobody collects meanwhile
+            // Paced: each frame is taken off the link (received or dropped) before the next is sent.
+            while (((NetworkStatistics)b.GetStatistics()) is var s && s.RxPackets + s.RxDrops < i + 1)
+            {
+                cts.Token.ThrowIfCancellationRequested();
+                await Task.Yield();
+            }
+        }
+
+        await b.DisconnectAsync();
+        int delivered = 1;
+        while (await frames.MoveNextAsync())
+        {
+            delivered++;
+        }
+
+        var stats = (NetworkStatistics)b.GetStatistics();
+        Assert.Equal(Sent, delivered + stats.RxDrops);
+        Assert.True(stats.RxDrops > 0);
+        await a.DisposeAsync();
+        await b.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task AWrittenFrameLandsOnceInAPageOfThePeerSharedByItsListenerAndTap()
+    {
+        var (a, b) = MemoryNetworkDevice.CreatePair();
+        using FrameReader listener = b.OpenListener();
+        using FrameReader tap = b.OpenTap();
+        byte[] frame = Frame(b.MacAddress, a.MacAddress, 300, 4);
+        await a.WriteAsync(new ReadOnlyMemory<byte>[] { frame.AsMemory(0, 14), frame.AsMemory(14) });
+        Assert.True(listener.TryRead(out FrameLease heard));
+        Assert.True(tap.TryRead(out FrameLease tapped));
+        Assert.Equal(frame, heard.Span.ToArray());
+        Assert.True(heard.Span == tapped.Span); // one copy, shared
+        unsafe
+        {
+            fixed (byte* p = heard.Span)
+            {
+                Assert.Equal(0, (nint)p % 4096);
+            }
+        }
+
+        heard.Dispose();
+        tapped.Dispose();
+        await a.DisposeAsync();
+        await b.DisposeAsync();
+    }
 }
