@@ -106,6 +106,26 @@ internal abstract class PooledRequest<TResult> : RequestSlot, IValueTaskSource<T
         }
     }
 
+    /// <summary>
+    /// Reader: the final reply of a request found by <see cref="RequestTable{TRequest}.Lookup"/> (one message, parsed
+    /// from a span: xenstore's replies, a ring's responses). Stores the result unless the caller has gone, completes
+    /// the caller once the request was also sent, and takes the request out of the table.
+    /// </summary>
+    /// <param name="result">The parsed result (ignored when <paramref name="error"/> is set).</param>
+    /// <param name="error">The error the reply carried, or null.</param>
+    public void Reply(TResult result, Exception? error = null)
+    {
+        if (BeginReceive())
+        {
+            ReplyResult = result;
+            ReplyError = error;
+            EndReceive();
+        }
+
+        OnReplied();
+        LeaveTable();
+    }
+
     /// <summary>Completes the caller at once with an error, whatever else is pending.</summary>
     public void Fail(Exception error) => TryComplete(error);
 
