@@ -1,4 +1,5 @@
 using System.Net.Sockets;
+using System.Runtime.InteropServices;
 
 namespace VirtualDevices.IO;
 
@@ -10,6 +11,7 @@ namespace VirtualDevices.IO;
 internal sealed class SocketTransport : Transport
 {
     private readonly Socket _socket;
+    private readonly List<ArraySegment<byte>> _segments = new(2);
     private int _shutdown;
     private int _disposed;
 
@@ -87,6 +89,65 @@ internal sealed class SocketTransport : Transport
         catch (SocketException e)
         {
             throw new IOException($"send to {Description} failed: {e.Message}", e);
+        }
+    }
+
+    /// <inheritdoc/>
+    public override void SendGathered(ReadOnlyMemory<byte> header, ReadOnlyMemory<byte> payload)
+    {
+        if (!MemoryMarshal.TryGetArray(header, out ArraySegment<byte> first) || !MemoryMarshal.TryGetArray(payload, out ArraySegment<byte> second))
+        {
+            Send(header.Span, payload.Span);
+            return;
+        }
+
+        // Sends on a connection are serialised (its frame writer), so one scratch list serves them all.
+        List<ArraySegment<byte>> scratch = _segments;
+        scratch.Clear();
+        scratch.Add(first);
+        scratch.Add(second);
+        int sent;
+        try
+        {
+            sent = _socket.Send(scratch, SocketFlags.None);
+        }
+        catch (SocketException e)
+        {
+            throw new IOException($"send to {Description} failed: {e.Message}", e);
+        }
+
+        if (sent < first.Count)
+        {
+            Send(first.AsSpan(sent));
+            sent = first.Count;
+        }
+
+        Send(second.AsSpan(sent - first.Count));
+    }
+
+    /// <inheritdoc/>
+    public override void ShutdownReceive()
+    {
+        try
+        {
+            _socket.Shutdown(SocketShutdown.Receive);
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+            // Already reset or closed.
+        }
+    }
+
+    /// <inheritdoc/>
+    public override void ShutdownSend()
+    {
+        try
+        {
+            _socket.Shutdown(SocketShutdown.Send);
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+            // Already reset or closed.
         }
     }
 

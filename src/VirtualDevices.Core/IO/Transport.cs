@@ -37,6 +37,27 @@ internal abstract class Transport : IDisposable
         Send(payload);
     }
 
+    /// <summary>
+    /// As <see cref="Send(ReadOnlySpan{byte}, ReadOnlySpan{byte})"/>, for buffers held in memory: a socket gathers
+    /// array-backed ones into one system call (the frame writer's batch of headers and a large payload).
+    /// </summary>
+    public virtual void SendGathered(ReadOnlyMemory<byte> header, ReadOnlyMemory<byte> payload) => Send(header.Span, payload.Span);
+
+    /// <summary>
+    /// Ends the sending direction (a socket's half close: the peer reads end of stream, replies still arrive);
+    /// nothing where the transport has no such thing. Failures are ignored.
+    /// </summary>
+    public virtual void ShutdownSend()
+    {
+    }
+
+    /// <summary>
+    /// Ends the receiving direction: a blocked receive returns end of stream, while sends still work (a server
+    /// stopping: it stops reading requests and still answers those in progress). A transport that cannot half-close
+    /// shuts down both ways.
+    /// </summary>
+    public virtual void ShutdownReceive() => Shutdown();
+
     /// <summary>Reads exactly <paramref name="buffer"/>'s length; false when the stream ended first (nothing or part read).</summary>
     public bool TryReceiveExactly(Span<byte> buffer)
     {

@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Net.Sockets;
 using System.Security.Cryptography;
 using VirtualDevices.Block;
+using VirtualDevices.IO;
 using VirtualDevices.Nbd.Client;
 using VirtualDevices.Nbd.Protocol;
 using VirtualDevices.Nbd.Server;
@@ -248,8 +249,8 @@ public sealed class NbdBlockingTransportTests
         using (right)
         {
             var failures = new List<Exception>();
-            using var stream = new NbdSocketStream(left);
-            var writer = new NbdFrameWriter(stream, "nbd-write test", e => { lock (failures) { failures.Add(e); } });
+            using var transport = new SocketTransport(left, "test");
+            var writer = new FrameWriter(transport, "nbd-write test", e => { lock (failures) { failures.Add(e); } });
 
             // Every message is a 4-byte sequence header, then its own payload of 0 to 200 KiB of one repeated byte.
             const int Producers = 8;
@@ -303,8 +304,8 @@ public sealed class NbdBlockingTransportTests
         (Socket left, Socket right) = SocketPair();
         right.Dispose();
         int failures = 0;
-        using var stream = new NbdSocketStream(left);
-        var writer = new NbdFrameWriter(stream, "nbd-write dead", _ => Interlocked.Increment(ref failures));
+        using var transport = new SocketTransport(left, "test");
+        var writer = new FrameWriter(transport, "nbd-write dead", _ => Interlocked.Increment(ref failures));
         var messages = Enumerable.Range(0, 50).Select(i => new TestMessage(i, i % 2 == 0 ? 150 * 1024 : 10, 1)).ToArray();
         await Task.Run(() =>
         {
@@ -325,7 +326,7 @@ public sealed class NbdBlockingTransportTests
         writer.Dispose();
     }
 
-    private sealed class TestMessage(int id, int length, byte fill) : INbdOutgoing
+    private sealed class TestMessage(int id, int length, byte fill) : IOutgoingMessage
     {
         private readonly byte[] _payload = Enumerable.Repeat(fill, length).ToArray();
         private int _sentCalls;

@@ -1,4 +1,6 @@
+using System.Net.Security;
 using System.Net.Sockets;
+using VirtualDevices.IO;
 using VirtualDevices.Devices;
 using VirtualDevices.Nbd.Protocol;
 
@@ -95,7 +97,7 @@ public static class NbdClient
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
 
-        // The handshake blocks (see NbdSocketStream): a thread-pool thread does it, not the caller's.
+        // The handshake blocks (see Transport): a thread-pool thread does it, not the caller's.
         return Task.Run(() => ListOnThisThreadAsync(options, cancellationToken), CancellationToken.None);
     }
 
@@ -103,13 +105,14 @@ public static class NbdClient
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(options.ConnectTimeout);
-        NbdSocketStream? stream = null;
+        TransportStream? stream = null;
         NbdOptionChannel? channel = null;
         try
         {
-            stream = new NbdSocketStream(await NbdClientHandshake.ConnectSocketAsync(options, timeout.Token).ConfigureAwait(false));
+            Socket socket = await NbdClientHandshake.ConnectSocketAsync(options, timeout.Token).ConfigureAwait(false);
+            stream = new TransportStream(new SocketTransport(socket, NbdUri.Format(options)));
             using CancellationTokenRegistration abort = stream.AbortOn(timeout.Token);
-            using var input = new NbdInputBuffer(stream, 16 * 1024);
+            using var input = new InputBuffer(stream.Transport, 16 * 1024);
             channel = new NbdOptionChannel(stream, input, options.DeviceName);
             (bool fixedNewstyle, _) = await NbdClientHandshake.GreetAsync(channel, options.DeviceName, timeout.Token).ConfigureAwait(false);
             if (!fixedNewstyle)
@@ -154,24 +157,24 @@ public static class NbdClient
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(timeLeft);
-        NbdSocketStream? stream = null;
-        NbdInputBuffer? input = null;
+        TransportStream? stream = null;
+        InputBuffer? input = null;
         NbdOptionChannel? channel = null;
         try
         {
             Socket socket = await NbdClientHandshake.ConnectSocketAsync(options, timeout.Token).ConfigureAwait(false);
-            stream = new NbdSocketStream(socket);
+            stream = new TransportStream(new SocketTransport(socket, NbdUri.Format(options)));
 
             // Every wait below is a blocking call on the socket: the token ends it by closing the socket.
             using CancellationTokenRegistration abort = stream.AbortOn(timeout.Token);
-            input = new NbdInputBuffer(stream);
+            input = new InputBuffer(stream.Transport);
             channel = new NbdOptionChannel(stream, input, options.DeviceName);
             (bool fixedNewstyle, bool noZeroes) = await NbdClientHandshake.GreetAsync(channel, options.DeviceName, timeout.Token).ConfigureAwait(false);
             bool tls = await NbdClientHandshake.StartTlsAsync(channel, fixedNewstyle, options, timeout.Token).ConfigureAwait(false);
             NbdNegotiation negotiation = await NbdClientHandshake.NegotiateAsync(channel, options, fixedNewstyle, noZeroes, tls, timeout.Token).ConfigureAwait(false);
             abort.Dispose();
             timeout.Token.ThrowIfCancellationRequested();
-            return (new NbdClientConnection(options.DeviceName!, socket, channel.Stream, input, negotiation, options), negotiation);
+            return (new NbdClientConnection(options.DeviceName!, stream.Transport, channel.Stream as SslStream, input, negotiation, options), negotiation);
         }
         catch (Exception e)
         {

@@ -2,21 +2,22 @@ using System.Buffers;
 using System.Buffers.Binary;
 using System.Net.Security;
 using System.Net.Sockets;
+using VirtualDevices.IO;
 using VirtualDevices.Block;
 using VirtualDevices.Nbd.Protocol;
 
 namespace VirtualDevices.Nbd.Client;
 
 /// <summary>
-/// One NBD connection in transmission phase: requests go out through a <see cref="NbdFrameWriter"/> (from the
-/// caller's thread when nothing else is being sent), and a reading thread of the connection's own matches replies to
-/// requests by cookie, so any number of requests can be in flight. Every reply is checked against its request before
+/// One NBD connection in transmission phase: requests (pooled by a <see cref="RequestTable{TRequest}"/>, the cookie
+/// is the table's id) go out through a <see cref="FrameWriter"/> (from the caller's thread when nothing else is being
+/// sent), and a reading thread of the connection's own matches replies to requests by cookie, so any number of requests can be in flight. Every reply is checked against its request before
 /// a byte of it reaches the caller's buffer; anything that does not fit is a protocol error that tears the
 /// connection down.
 /// </summary>
 /// <remarks>
 /// The reading thread blocks in <c>recv</c> and receives read data straight into the caller's buffer (see
-/// <see cref="NbdSocketStream"/> for why a thread rather than asynchronous socket calls). Callers are completed on the
+/// <see cref="Transport"/> for why a thread rather than asynchronous socket calls). Callers are completed on the
 /// thread pool, never on the reading thread, so a caller that blocks cannot stall the connection (unless the caller
 /// asked otherwise with <see cref="NbdClientOptions.UnsafeInlineCompletions"/>).
 /// </remarks>
@@ -29,34 +30,37 @@ internal sealed class NbdClientConnection : IAsyncDisposable
     private const int MaximumErrorPayload = 6 + 4096 + 8;
 
     private readonly string _deviceName;
-    private readonly Socket _socket;
-    private readonly Stream _stream;
-    private readonly NbdInputBuffer _input;
-    private readonly NbdFrameWriter _writer;
+    private readonly Transport _transport;
+    private readonly SslStream? _tls;
+    private readonly InputBuffer _input;
+    private readonly FrameWriter _writer;
+    private readonly RequestTable<NbdClientRequest> _table;
     private readonly NbdNegotiation _negotiation;
     private readonly long _timeoutMilliseconds;
     private readonly Timer? _timer;
-    private readonly object _poolLock = new();
     private readonly TaskCompletionSource _readerDone = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private NbdClientRequest[] _slots = new NbdClientRequest[16];
-    private int _slotCount;
-    private NbdClientRequest? _free;
     private Exception? _dead;
-    private int _inFlight;
     private int _started;
     private Action<Exception>? _onDead;
 
-    public NbdClientConnection(string deviceName, Socket socket, Stream stream, NbdInputBuffer input, NbdNegotiation negotiation, NbdClientOptions options)
+    /// <param name="deviceName">The device's name, for messages.</param>
+    /// <param name="transport">The socket's transport (closing it ends every blocked call).</param>
+    /// <param name="tls">The TLS session over it, if one was started (the input buffer's transport then reads through it).</param>
+    /// <param name="input">The handshake's input buffer, reading through TLS if any; bytes already buffered are replies.</param>
+    /// <param name="negotiation">What the handshake settled.</param>
+    /// <param name="options">The client's options.</param>
+    public NbdClientConnection(string deviceName, Transport transport, SslStream? tls, InputBuffer input, NbdNegotiation negotiation, NbdClientOptions options)
     {
         TimeSpan requestTimeout = options.RequestTimeout;
         InlineCompletions = options.UnsafeInlineCompletions;
         _deviceName = deviceName;
-        _socket = socket;
-        _stream = stream;
+        _transport = transport;
+        _tls = tls;
         _input = input;
+        _table = new RequestTable<NbdClientRequest>(() => new NbdClientRequest(this));
         _negotiation = negotiation;
         ExtendedHeaders = negotiation.ExtendedHeaders;
-        _writer = new NbdFrameWriter(stream, $"nbd-write {deviceName}", Abort);
+        _writer = new FrameWriter(input.Transport, $"nbd-write {deviceName}", Abort);
         _timeoutMilliseconds = requestTimeout == Timeout.InfiniteTimeSpan ? long.MaxValue / 2 : (long)requestTimeout.TotalMilliseconds;
         if (requestTimeout != Timeout.InfiniteTimeSpan)
         {
@@ -75,7 +79,7 @@ internal sealed class NbdClientConnection : IAsyncDisposable
 
     public bool IsAlive => Volatile.Read(ref _dead) is null;
 
-    public int InFlight => Volatile.Read(ref _inFlight);
+    public int InFlight => _table.InFlight;
 
     /// <summary>Starts the writer and reader; <paramref name="onDead"/> is told once when the connection dies.</summary>
     public void Start(Action<Exception> onDead)
@@ -120,67 +124,19 @@ internal sealed class NbdClientConnection : IAsyncDisposable
             return null;
         }
 
-        NbdClientRequest request = Rent();
+        // Never waits: the table is unbounded (the caller bounds what it keeps in flight). A request begun after the
+        // teardown closed the table is failed by the table.
+        NbdClientRequest request = _table.Rent();
         request.Prepare(command, flags, offset, length, readBuffer, payload, extents, sectorSize, Environment.TickCount64 + _timeoutMilliseconds,
             inline || InlineCompletions);
         version = request.Version;
         error = null;
-        Interlocked.Increment(ref _inFlight);
         request.RegisterCancellation(cancellationToken);
-        if (Volatile.Read(ref _dead) is { } late && request.LeaveTable())
-        {
-            // The reader's teardown scanned the table before this request was in it.
-            Interlocked.Decrement(ref _inFlight);
-            request.Fail(late);
-        }
 
         // Requests are sent from the caller's thread when the connection is idle; a large write payload is handed to
         // the writer thread rather than making the caller wait for the server to take it.
         _writer.Enqueue(request, mayBlock: false);
         return request;
-    }
-
-    /// <summary>The request got its final reply, or was dropped before sending.</summary>
-    public void RequestLeft(NbdClientRequest request)
-    {
-        if (request.LeaveTable())
-        {
-            Interlocked.Decrement(ref _inFlight);
-        }
-    }
-
-    public void Return(NbdClientRequest request)
-    {
-        lock (_poolLock)
-        {
-            request.NextFree = _free;
-            _free = request;
-        }
-    }
-
-    private NbdClientRequest Rent()
-    {
-        lock (_poolLock)
-        {
-            if (_free is { } request)
-            {
-                _free = request.NextFree;
-                request.NextFree = null;
-                return request;
-            }
-
-            if (_slotCount == _slots.Length)
-            {
-                var grown = new NbdClientRequest[_slots.Length * 2];
-                _slots.CopyTo(grown, 0);
-                Volatile.Write(ref _slots, grown);
-            }
-
-            request = new NbdClientRequest(this, _slotCount);
-            _slots[_slotCount] = request;
-            _slotCount++;
-            return request;
-        }
     }
 
     /// <summary>Takes the connection for dead: closes the socket, which ends the reader, which fails every request.</summary>
@@ -216,12 +172,12 @@ internal sealed class NbdClientConnection : IAsyncDisposable
                 try
                 {
                     await _writer.DrainAndStopAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
-                    if (_stream is SslStream ssl)
+                    if (_tls is not null)
                     {
-                        await ssl.ShutdownAsync().WaitAsync(TimeSpan.FromSeconds(2), cancellationToken).ConfigureAwait(false);
+                        await _tls.ShutdownAsync().WaitAsync(TimeSpan.FromSeconds(2), cancellationToken).ConfigureAwait(false);
                     }
 
-                    _socket.Shutdown(SocketShutdown.Send);
+                    _transport.ShutdownSend();
                     // The server closes its end after DISC; wait briefly so it sees a clean disconnect.
                     await _readerDone.Task.WaitAsync(TimeSpan.FromSeconds(2), cancellationToken).ConfigureAwait(false);
                 }
@@ -259,26 +215,14 @@ internal sealed class NbdClientConnection : IAsyncDisposable
         _ => new DeviceDisconnectedException(_deviceName, reason.Message, reason),
     };
 
-    private void CloseTransport()
-    {
-        try
-        {
-            _socket.Shutdown(SocketShutdown.Both);
-        }
-        catch (Exception e) when (e is SocketException or ObjectDisposedException)
-        {
-        }
-
-        _socket.Dispose();
-    }
+    private void CloseTransport() => _transport.Dispose();
 
     private void CheckTimeouts()
     {
         long now = Environment.TickCount64;
-        NbdClientRequest[] slots = Volatile.Read(ref _slots);
-        foreach (NbdClientRequest? request in slots)
+        for (int i = 0; i < _table.SlotCount; i++)
         {
-            if (request is not null && request.IsInTable && now > request.Deadline)
+            if (_table.SlotAt(i) is { IsInTable: true } request && now > request.Deadline)
             {
                 Abort(new TimeoutException($"the server did not answer a {request.Command} request within {_timeoutMilliseconds} ms"));
                 return;
@@ -334,15 +278,7 @@ internal sealed class NbdClientConnection : IAsyncDisposable
         // The device is marked disconnected before any caller learns of the failure, so a caller that sees its
         // request fail also sees IsConnected false.
         _onDead?.Invoke(reason);
-        NbdClientRequest[] slots = Volatile.Read(ref _slots);
-        foreach (NbdClientRequest? request in slots)
-        {
-            if (request is not null && request.IsInTable)
-            {
-                request.Fail(reason);
-                RequestLeft(request);
-            }
-        }
+        _table.Close(reason);
 
         _input.Dispose();
         _writer.Dispose();
@@ -351,14 +287,7 @@ internal sealed class NbdClientConnection : IAsyncDisposable
 
     private NbdClientRequest Lookup(ulong cookie)
     {
-        uint index = (uint)cookie;
-        NbdClientRequest[] slots = Volatile.Read(ref _slots);
-        if (index < (uint)slots.Length && slots[index] is { } request && request.Generation == (uint)(cookie >> 32) && request.IsInTable)
-        {
-            return request;
-        }
-
-        throw Violation($"reply for unknown cookie 0x{cookie:x16}");
+        return _table.Lookup(cookie) ?? throw Violation($"reply for unknown cookie 0x{cookie:x16}");
     }
 
     private void ReceiveSimpleReply()
@@ -669,7 +598,7 @@ internal sealed class NbdClientConnection : IAsyncDisposable
     {
         request.ReplyError = error;
         request.OnReplied();
-        RequestLeft(request);
+        request.LeaveTable();
         if (error is DeviceDisconnectedException)
         {
             // NBD_ESHUTDOWN: the server is going away, and the spec asks the client to disconnect.
@@ -683,7 +612,7 @@ internal sealed class NbdClientConnection : IAsyncDisposable
     private NbdProtocolException Violation(string detail) => new(_deviceName, detail);
 
     /// <summary>NBD_CMD_DISC: a request no reply answers.</summary>
-    private sealed class DisconnectMessage(bool extended) : INbdOutgoing
+    private sealed class DisconnectMessage(bool extended) : IOutgoingMessage
     {
         public int HeaderLength => NbdRequestHeader.Length(extended);
 

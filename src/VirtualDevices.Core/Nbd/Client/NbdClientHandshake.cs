@@ -14,7 +14,7 @@ internal static class NbdClientHandshake
 {
     /// <summary>
     /// Opens the TCP or unix socket the options point at, with blocking calls only, so that the socket stays in
-    /// blocking mode for <see cref="NbdSocketStream"/>. <paramref name="cancellationToken"/> closes the socket, which
+    /// blocking mode (see <see cref="IO.Transport"/>). <paramref name="cancellationToken"/> closes the socket, which
     /// ends a blocking connect.
     /// </summary>
     public static async Task<Socket> ConnectSocketAsync(NbdClientOptions options, CancellationToken cancellationToken)
@@ -308,7 +308,7 @@ internal static class NbdClientHandshake
             wait.CancelAfter(TimeSpan.FromSeconds(2));
 
             // The wait is a blocking read: after two seconds the socket is closed under it (the session ends anyway).
-            using CancellationTokenRegistration close = channel.Transport?.AbortOn(wait.Token) ?? default;
+            using CancellationTokenRegistration close = channel.Transport.AbortOn(wait.Token);
             _ = await channel.ReceiveAsync(NbdOption.Abort, wait.Token).ConfigureAwait(false);
         }
         catch (Exception e) when (e is IOException or EndOfStreamException or OperationCanceledException or NbdProtocolException or ObjectDisposedException)

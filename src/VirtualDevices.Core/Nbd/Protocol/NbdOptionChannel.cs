@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Text;
+using VirtualDevices.IO;
 
 namespace VirtualDevices.Nbd.Protocol;
 
@@ -14,10 +15,10 @@ internal sealed class NbdOptionChannel
 
     private readonly string? _deviceName;
 
-    public NbdOptionChannel(Stream stream, NbdInputBuffer input, string? deviceName)
+    public NbdOptionChannel(TransportStream stream, InputBuffer input, string? deviceName)
     {
         Stream = stream;
-        Transport = stream as NbdSocketStream;
+        Transport = stream;
         Input = input;
         _deviceName = deviceName;
     }
@@ -25,13 +26,14 @@ internal sealed class NbdOptionChannel
     public Stream Stream { get; private set; }
 
     /// <summary>The socket underneath (under TLS too): closing it is what ends a blocked wait.</summary>
-    public NbdSocketStream? Transport { get; }
+    public TransportStream Transport { get; }
 
-    public NbdInputBuffer Input { get; }
+    public InputBuffer Input { get; }
 
+    /// <summary>Switches to TLS over the transport: handshake messages go through the stream, replies through the input buffer.</summary>
     public void ReplaceStream(Stream stream)
     {
-        Input.ReplaceStream(stream);
+        Input.ReplaceTransport(new StreamTransport(stream, Transport.Transport));
         Stream = stream;
     }
 

@@ -371,7 +371,7 @@ public sealed class NbdServer : IAsyncDisposable
         Protocol.NbdSocketTuning.Apply(client);
 
         Interlocked.Increment(ref _totalConnections);
-        var connection = new NbdServerConnection(this, client, _options, _stopping.Token);
+        var connection = new NbdServerConnection(this, new IO.SocketTransport(client, "NBD client"), _options, _stopping.Token);
         _connections.TryAdd(connection, 0);
         connection.Start();
     }

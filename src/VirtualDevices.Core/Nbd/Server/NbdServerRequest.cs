@@ -4,6 +4,7 @@ using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Text;
 using VirtualDevices.Block;
+using VirtualDevices.IO;
 using VirtualDevices.Nbd.Protocol;
 
 namespace VirtualDevices.Nbd.Server;
@@ -13,7 +14,7 @@ namespace VirtualDevices.Nbd.Server;
 /// against the device, builds the reply in one buffer (header and data together, so a read costs one send) and
 /// queues it on the connection's writer.
 /// </summary>
-internal sealed class NbdServerRequest : IThreadPoolWorkItem, INbdOutgoing
+internal sealed class NbdServerRequest : IThreadPoolWorkItem, IOutgoingMessage
 {
     private const int SimpleReplyLength = 16;
     private const int StructuredHeaderLength = 20;
@@ -457,17 +458,17 @@ internal sealed class NbdServerRequest : IThreadPoolWorkItem, INbdOutgoing
         }
     }
 
-    int INbdOutgoing.HeaderLength => 0;
+    int IOutgoingMessage.HeaderLength => 0;
 
-    void INbdOutgoing.WriteHeader(Span<byte> destination)
+    void IOutgoingMessage.WriteHeader(Span<byte> destination)
     {
     }
 
-    ReadOnlyMemory<byte> INbdOutgoing.Payload => _reply.AsMemory(0, _replyLength);
+    ReadOnlyMemory<byte> IOutgoingMessage.Payload => _reply.AsMemory(0, _replyLength);
 
-    bool INbdOutgoing.BeginSend() => true;
+    bool IOutgoingMessage.BeginSend() => true;
 
-    void INbdOutgoing.OnSent(Exception? error)
+    void IOutgoingMessage.OnSent(Exception? error)
     {
         long read = _command == NbdCommand.Read && !_failed ? (long)_length : 0;
         long written = _command == NbdCommand.Write && !_failed ? (long)_length : 0;

@@ -1,9 +1,13 @@
-namespace VirtualDevices.Nbd.Protocol;
+namespace VirtualDevices.IO;
 
-/// <summary>One message queued on an <see cref="NbdFrameWriter"/>: a small header and an optional payload.</summary>
-internal interface INbdOutgoing
+/// <summary>
+/// One message queued on a <see cref="FrameWriter"/>: a small header and an optional payload (an NBD request or
+/// reply; a xenstore message). <see cref="PooledRequest{TResult}"/> provides <see cref="BeginSend"/> and
+/// <see cref="OnSent"/> for requests.
+/// </summary>
+internal interface IOutgoingMessage
 {
-    /// <summary>The header's length (at most <see cref="NbdFrameWriter.MaximumHeaderLength"/>); 0 when the payload holds it.</summary>
+    /// <summary>The header's length (at most <see cref="FrameWriter.MaximumHeaderLength"/>); 0 when the payload holds it.</summary>
     int HeaderLength { get; }
 
     /// <summary>Writes the header.</summary>
@@ -19,6 +23,6 @@ internal interface INbdOutgoing
     bool BeginSend();
 
     /// <summary>Called exactly once per queued message: after it was written, dropped, or could not be written.</summary>
-    /// <param name="error">Null when the bytes reached the stream.</param>
+    /// <param name="error">Null when the bytes reached the transport.</param>
     void OnSent(Exception? error);
 }

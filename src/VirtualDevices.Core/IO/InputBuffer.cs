@@ -1,16 +1,16 @@
 using System.Buffers;
 
-namespace VirtualDevices.Nbd.Protocol;
+namespace VirtualDevices.IO;
 
 /// <summary>
-/// A read buffer over a connection's stream: small headers are parsed from the buffer, so many replies arrive in one
+/// A read buffer over a connection's transport: small headers are parsed from the buffer, so many replies arrive in one
 /// receive call, while large payloads bypass it and are received straight into their destination (no second copy).
-/// Only one reader uses it at a time. Its calls block: the stream underneath is an <see cref="NbdSocketStream"/> (or
+/// Only one reader uses it at a time. Its calls block: the transport underneath is a socket (or
 /// TLS over one), read by a connection's own thread or by the thread doing a handshake.
 /// </summary>
-internal sealed class NbdInputBuffer : IDisposable
+internal sealed class InputBuffer : IDisposable
 {
-    private Stream _stream;
+    private Transport _transport;
     private byte[] _buffer;
     private int _start;
     private int _end;
@@ -21,25 +21,30 @@ internal sealed class NbdInputBuffer : IDisposable
     /// </summary>
     public const int DefaultCapacity = 8 * 1024;
 
-    public NbdInputBuffer(Stream stream, int capacity = DefaultCapacity)
+    /// <param name="transport">Where the bytes come from.</param>
+    /// <param name="capacity">The buffer's size, and the largest <see cref="Fill"/>.</param>
+    public InputBuffer(Transport transport, int capacity = DefaultCapacity)
     {
-        _stream = stream;
+        _transport = transport;
         _buffer = ArrayPool<byte>.Shared.Rent(capacity);
     }
 
     /// <summary>Bytes already received and not yet consumed.</summary>
     public int Buffered => _end - _start;
 
-    /// <summary>Switches to another stream (after STARTTLS); nothing may be buffered, or it would bypass TLS.</summary>
-    public void ReplaceStream(Stream stream)
+    /// <summary>Switches to another transport (TLS over the socket, after STARTTLS); nothing may be buffered, or it would bypass TLS.</summary>
+    public void ReplaceTransport(Transport transport)
     {
         if (Buffered != 0)
         {
             throw new InvalidOperationException("Data arrived before the TLS handshake.");
         }
 
-        _stream = stream;
+        _transport = transport;
     }
+
+    /// <summary>The transport the bytes come from (TLS over the socket after STARTTLS).</summary>
+    public Transport Transport => _transport;
 
     /// <summary>Makes at least <paramref name="count"/> bytes available in <see cref="Peek"/>; fails at end of stream.</summary>
     public void Fill(int count)
@@ -63,7 +68,7 @@ internal sealed class NbdInputBuffer : IDisposable
 
         while (_end - _start < count)
         {
-            int n = _stream.Read(_buffer.AsSpan(_end));
+            int n = _transport.Receive(_buffer.AsSpan(_end));
             if (n == 0)
             {
                 throw new EndOfStreamException("The peer closed the connection.");
@@ -95,7 +100,7 @@ internal sealed class NbdInputBuffer : IDisposable
                 continue;
             }
 
-            int read = _stream.Read(destination);
+            int read = _transport.Receive(destination);
             if (read == 0)
             {
                 throw new EndOfStreamException("The peer closed the connection.");

@@ -1,10 +1,9 @@
 using System.Collections.Concurrent;
-using System.Runtime.InteropServices;
 
-namespace VirtualDevices.Nbd.Protocol;
+namespace VirtualDevices.IO;
 
 /// <summary>
-/// Serialises the messages of one connection onto its stream from any number of threads, without a lock per message
+/// Serialises the messages of one connection onto its transport from any number of threads, without a lock per message
 /// and without a thread hop for the common case.
 /// </summary>
 /// <remarks>
@@ -15,13 +14,13 @@ namespace VirtualDevices.Nbd.Protocol;
 /// arrive while someone sends just queue: the sender takes their messages before it lets go.
 /// </para>
 /// <para>
-/// Sends block (see <see cref="NbdSocketStream"/>), and a large payload can block for as long as the peer takes to
+/// Sends block (see <see cref="Transport"/>), and a large payload can block for as long as the peer takes to
 /// read it. A producer that must not block (a caller's thread in the client) therefore hands the queue over to the
 /// connection's writer thread, started on first need, when the next message has a large payload; small messages
 /// only wait for room in the socket buffer, which a peer that reads at all frees promptly.
 /// </para>
 /// </remarks>
-internal sealed class NbdFrameWriter : IDisposable
+internal sealed class FrameWriter : IDisposable
 {
     /// <summary>The largest header a message may have.</summary>
     public const int MaximumHeaderLength = 64;
@@ -31,30 +30,29 @@ internal sealed class NbdFrameWriter : IDisposable
     /// <summary>Payloads up to this size are copied into the batch buffer rather than written on their own.</summary>
     private const int CopyThreshold = 16 * 1024;
 
-    private readonly ConcurrentQueue<INbdOutgoing> _queue = new();
-    private readonly List<INbdOutgoing> _batch = [];
-    private readonly List<ArraySegment<byte>> _segments = new(2);
+    private readonly ConcurrentQueue<IOutgoingMessage> _queue = new();
+    private readonly List<IOutgoingMessage> _batch = [];
     private readonly SemaphoreSlim _wake = new(0);
     private readonly Action<Exception> _onFailure;
-    private readonly Stream _stream;
+    private readonly Transport _transport;
     private readonly string _threadName;
 
     // Not pooled: a sender blocked in a send may still hold it when the connection is torn down.
     private readonly byte[] _buffer = new byte[BufferSize];
     private Exception? _failure;
-    private INbdOutgoing? _carried;
-    private INbdOutgoing? _inHand;
+    private IOutgoingMessage? _carried;
+    private IOutgoingMessage? _inHand;
     private Thread? _thread;
     private int _owner;
     private bool _handedOver;
     private bool _exit;
 
-    /// <param name="stream">The connection's stream (an <see cref="NbdSocketStream"/>, or TLS over one).</param>
+    /// <param name="transport">The connection's transport (a socket, or TLS over one as a <see cref="StreamTransport"/>).</param>
     /// <param name="threadName">The writer thread's name, should one be needed.</param>
     /// <param name="onFailure">Told once when a write fails, so that the connection is torn down.</param>
-    public NbdFrameWriter(Stream stream, string threadName, Action<Exception> onFailure)
+    public FrameWriter(Transport transport, string threadName, Action<Exception> onFailure)
     {
-        _stream = stream;
+        _transport = transport;
         _threadName = threadName;
         _onFailure = onFailure;
     }
@@ -64,7 +62,7 @@ internal sealed class NbdFrameWriter : IDisposable
     /// <param name="mayBlock">
     /// False on a thread that must not wait for the peer: large payloads are then handed to the writer thread.
     /// </param>
-    public void Enqueue(INbdOutgoing message, bool mayBlock)
+    public void Enqueue(IOutgoingMessage message, bool mayBlock)
     {
         _queue.Enqueue(message);
         Pump(mayBlock);
@@ -83,7 +81,7 @@ internal sealed class NbdFrameWriter : IDisposable
             await Task.Delay(1).ConfigureAwait(false);
         }
 
-        Fail(new ObjectDisposedException(nameof(NbdFrameWriter)));
+        Fail(new ObjectDisposedException(nameof(FrameWriter)));
     }
 
     /// <summary>Fails every queued message and every later one (the connection is known dead).</summary>
@@ -97,7 +95,7 @@ internal sealed class NbdFrameWriter : IDisposable
     }
 
     /// <summary>Fails what is queued and ends the writer thread.</summary>
-    public void Dispose() => Fail(new ObjectDisposedException(nameof(NbdFrameWriter)));
+    public void Dispose() => Fail(new ObjectDisposedException(nameof(FrameWriter)));
 
     /// <summary>Becomes the sender if no one is, and sends until the queue is empty (or hands it over).</summary>
     private void Pump(bool mayBlock)
@@ -207,19 +205,14 @@ internal sealed class NbdFrameWriter : IDisposable
                 continue;
             }
 
-            if (used > 0 && _stream is NbdSocketStream socket && MemoryMarshal.TryGetArray(payload, out ArraySegment<byte> array))
+            if (used > 0)
             {
                 // The headers so far and a large payload in one gathered send: one system call, not two.
-                socket.Write(new ArraySegment<byte>(_buffer, 0, used), array, _segments);
+                _transport.SendGathered(_buffer.AsMemory(0, used), payload);
             }
             else
             {
-                if (used > 0)
-                {
-                    _stream.Write(_buffer.AsSpan(0, used));
-                }
-
-                _stream.Write(payload.Span);
+                _transport.Send(payload.Span);
             }
 
             // Written: the producer may reuse the payload now; completing early keeps the pipeline full.
@@ -239,7 +232,7 @@ internal sealed class NbdFrameWriter : IDisposable
     /// The next message: one taken but left for the writer thread first, then the queue's head. (Not TryPeek: a
     /// peeked segment of a ConcurrentQueue is never reused, which would allocate a segment every few messages.)
     /// </summary>
-    private INbdOutgoing? TakeNext()
+    private IOutgoingMessage? TakeNext()
     {
         if (_carried is { } carried)
         {
@@ -247,22 +240,17 @@ internal sealed class NbdFrameWriter : IDisposable
             return carried;
         }
 
-        return _queue.TryDequeue(out INbdOutgoing? message) ? message : null;
+        return _queue.TryDequeue(out IOutgoingMessage? message) ? message : null;
     }
 
     private void Flush(int used)
     {
         if (used > 0)
         {
-            _stream.Write(_buffer.AsSpan(0, used));
+            _transport.Send(_buffer.AsSpan(0, used));
         }
 
-        if (_stream is not NbdSocketStream)
-        {
-            _stream.Flush();
-        }
-
-        foreach (INbdOutgoing message in _batch)
+        foreach (IOutgoingMessage message in _batch)
         {
             message.OnSent(null);
         }
@@ -272,7 +260,7 @@ internal sealed class NbdFrameWriter : IDisposable
 
     private void FailBatchAndQueue(Exception error)
     {
-        foreach (INbdOutgoing message in _batch)
+        foreach (IOutgoingMessage message in _batch)
         {
             message.OnSent(error);
         }
@@ -305,7 +293,7 @@ internal sealed class NbdFrameWriter : IDisposable
 
             if (_thread is null)
             {
-                _thread = new Thread(static state => ((NbdFrameWriter)state!).WriterLoop()) { IsBackground = true, Name = _threadName };
+                _thread = new Thread(static state => ((FrameWriter)state!).WriterLoop()) { IsBackground = true, Name = _threadName };
                 _thread.UnsafeStart(this);
             }
 
