@@ -174,7 +174,8 @@ internal sealed unsafe class PollLoop : IDisposable
 
     /// <summary>
     /// Runs <paramref name="work"/> on the loop's thread, after the descriptors ready now have been handled (in the
-    /// order posted). Wakes the loop when called from another thread. The work must not block nor throw.
+    /// order posted). Wakes the loop when called from another thread. The work must not block nor throw. After
+    /// <see cref="Dispose"/>, posted work never runs (what it would act on has been stopped with the loop).
     /// </summary>
     public void Post(Action work)
     {
@@ -188,8 +189,15 @@ internal sealed unsafe class PollLoop : IDisposable
     private void Wake()
     {
         ulong one = 1;
-        // EAGAIN only when the counter is about to overflow, which means the loop is awake already.
-        _ = Unix.Write(_wake, (byte*)&one, sizeof(ulong));
+        try
+        {
+            // EAGAIN only when the counter is about to overflow, which means the loop is awake already.
+            _ = Unix.Write(_wake, (byte*)&one, sizeof(ulong));
+        }
+        catch (ObjectDisposedException)
+        {
+            // The loop has stopped and closed its eventfd: there is no one left to wake.
+        }
     }
 
     private void Run()
