@@ -126,7 +126,8 @@ public sealed class XenstoreServerConnectionModelTests
     [Fact(Timeout = XenstoreTestTimeouts.Test)]
     public async Task Clients_that_never_read_stay_bounded_while_a_storm_goes_on_and_others_are_served()
     {
-        await using var server = XenstoreTestServer.Start();
+        // The pipeliner below must outlive the storm however slow the machine: no send timeout within the test.
+        await using var server = XenstoreTestServer.Start(new XenstoreServerOptions { SendTimeout = TimeSpan.FromMinutes(5) });
         await using XenstoreClient writer = await server.ConnectAsync();
         await using XenstoreClient bystander = await server.ConnectAsync();
         string longName = new('n', 2000);
@@ -181,6 +182,26 @@ public sealed class XenstoreServerConnectionModelTests
         await send.WaitAsync(TimeSpan.FromSeconds(10));
         await writer.WriteAsync("/after", "ok");
         Assert.Equal("ok", await bystander.ReadStringAsync("/after"));
+    }
+
+    [Fact(Timeout = XenstoreTestTimeouts.Test)]
+    public async Task A_client_whose_output_makes_no_progress_for_the_send_timeout_is_closed()
+    {
+        await using var server = XenstoreTestServer.Start(new XenstoreServerOptions { SendTimeout = TimeSpan.FromSeconds(1) });
+        await using XenstoreClient bystander = await server.ConnectAsync();
+        await bystander.WriteAsync("/big", new string('b', 4000));
+
+        // 500 reads of 4 KB pipelined, never read: the replies fill the socket, the server stops reading this client.
+        using Socket stalled = ConnectUnix(server);
+        stalled.ReceiveBufferSize = 4096;
+        stalled.Send(Enumerable.Range(1, 500).SelectMany(i => Message(Read, (uint)i, "/big\0")).ToArray());
+        await WaitForConnections(server.Server, 2);
+
+        // Closed within the timeout plus the once-a-second check; the bystander is unaffected.
+        var stopwatch = Stopwatch.StartNew();
+        await WaitForConnections(server.Server, 1);
+        Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(5), $"closed after {stopwatch.Elapsed}");
+        Assert.Equal(4000, (await bystander.ReadStringAsync("/big")).Length);
     }
 
     [Fact(Timeout = XenstoreTestTimeouts.Test)]

@@ -116,7 +116,7 @@ public sealed class XenstoreServer : IAsyncDisposable, IDisposable
 
         _listener = listener;
         SocketPath = socketPath;
-        _acceptLoop = IO.AcceptLoop.RunAsync(listener, accepted => Attach(accepted, 0), _stopping.Token);
+        _acceptLoop = IO.AcceptLoop.RunAsync(listener, AttachAccepted, _stopping.Token);
     }
 
     /// <summary>
@@ -149,12 +149,25 @@ public sealed class XenstoreServer : IAsyncDisposable, IDisposable
     /// </summary>
     /// <param name="socket">A connected stream socket.</param>
     /// <param name="domainId">The domain the peer speaks for (0 is privileged).</param>
+    /// <exception cref="DeviceException"><c>XenstoreAttachFailed</c>: the socket cannot be polled (released).</exception>
     public void AttachConnection(Socket socket, int domainId)
     {
         ArgumentNullException.ThrowIfNull(socket);
         ArgumentOutOfRangeException.ThrowIfNegative(domainId);
         ObjectDisposedException.ThrowIf(!IsRunning, this);
         Attach(socket, domainId);
+    }
+
+    private void AttachAccepted(Socket socket)
+    {
+        try
+        {
+            Attach(socket, 0);
+        }
+        catch (Exception e) when (e is DeviceException or ObjectDisposedException)
+        {
+            // That client is dropped (its socket released); the listener goes on, or is stopping anyway.
+        }
     }
 
     private void Attach(Socket socket, int domainId) =>
