@@ -214,6 +214,9 @@ public static class DeviceErrorIds
         /// <summary>The embedded server cannot make a socket pair for an in-process connection.</summary>
         public const string SocketPairFailed = "XenstoreSocketPairFailed";
 
+        /// <summary>The embedded server cannot add a connection to its poll loop (epoll refused the descriptor).</summary>
+        public const string AttachFailed = "XenstoreAttachFailed";
+
         /// <summary>The embedded server cannot listen on its socket path.</summary>
         public const string ListenFailed = "XenstoreListenFailed";
 

@@ -1,9 +1,10 @@
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
+using VirtualDevices.Interop;
 
 namespace VirtualDevices.IO;
 
-/// <summary>A connected stream socket (unix or TCP), used only with blocking calls.</summary>
+/// <summary>A connected stream socket (unix or TCP), used with blocking calls, or per-call non-blocking ones for a poll loop.</summary>
 /// <remarks>
 /// No asynchronous call is ever made on the socket: the first one would switch it to non-blocking mode and register
 /// it with the runtime's epoll thread for good (see <see cref="Transport"/> for why that costs).
@@ -148,6 +149,65 @@ internal sealed class SocketTransport : Transport
         catch (Exception e) when (e is SocketException or ObjectDisposedException)
         {
             // Already reset or closed.
+        }
+    }
+
+    /// <inheritdoc/>
+    public override SafeHandle? PollHandle => _socket.SafeHandle;
+
+    /// <inheritdoc/>
+    /// <remarks><c>recv</c> with <c>MSG_DONTWAIT</c>: the socket itself stays blocking for <see cref="Receive"/>.</remarks>
+    public override unsafe int ReceiveNonBlocking(Span<byte> buffer)
+    {
+        fixed (byte* pointer = buffer)
+        {
+            while (true)
+            {
+                nint read = Unix.Recv(_socket.SafeHandle, pointer, (nuint)buffer.Length, Unix.MSG_DONTWAIT);
+                if (read >= 0)
+                {
+                    return (int)read;
+                }
+
+                int errno = Marshal.GetLastPInvokeError();
+                if (errno == Unix.Errno.EAGAIN)
+                {
+                    return -1;
+                }
+
+                if (errno != Unix.Errno.EINTR)
+                {
+                    throw new IOException($"receive from {Description} failed: {Unix.Errno.Describe(errno)}");
+                }
+            }
+        }
+    }
+
+    /// <inheritdoc/>
+    /// <remarks><c>send</c> with <c>MSG_DONTWAIT</c>: the socket itself stays blocking for <see cref="Send(ReadOnlySpan{byte})"/>.</remarks>
+    public override unsafe int SendNonBlocking(ReadOnlySpan<byte> data)
+    {
+        fixed (byte* pointer = data)
+        {
+            while (true)
+            {
+                nint written = Unix.Send(_socket.SafeHandle, pointer, (nuint)data.Length, Unix.MSG_DONTWAIT | Unix.MSG_NOSIGNAL);
+                if (written >= 0)
+                {
+                    return (int)written;
+                }
+
+                int errno = Marshal.GetLastPInvokeError();
+                if (errno == Unix.Errno.EAGAIN)
+                {
+                    return 0;
+                }
+
+                if (errno != Unix.Errno.EINTR)
+                {
+                    throw new IOException($"send to {Description} failed: {Unix.Errno.Describe(errno)}");
+                }
+            }
         }
     }
 

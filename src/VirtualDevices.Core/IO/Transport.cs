@@ -76,6 +76,29 @@ internal abstract class Transport : IDisposable
     }
 
     /// <summary>
+    /// The descriptor a poll loop (<see cref="Polling.PollLoop"/>) can wait on for this transport, or null when it
+    /// cannot be polled; when set, <see cref="ReceiveNonBlocking"/> and <see cref="SendNonBlocking"/> work.
+    /// </summary>
+    public virtual System.Runtime.InteropServices.SafeHandle? PollHandle => null;
+
+    /// <summary>
+    /// Reads what is available without blocking (for a poll loop, after the descriptor was reported readable); the
+    /// blocking calls above keep blocking.
+    /// </summary>
+    /// <returns>Bytes read; 0 at end of stream; -1 when nothing is available now.</returns>
+    /// <exception cref="IOException">The transport failed.</exception>
+    /// <exception cref="NotSupportedException">The transport cannot be polled (<see cref="PollHandle"/> is null).</exception>
+    public virtual int ReceiveNonBlocking(Span<byte> buffer) =>
+        throw new NotSupportedException($"{Description} cannot be used without blocking.");
+
+    /// <summary>Writes what the transport takes now, without blocking.</summary>
+    /// <returns>Bytes written: 0 when it takes nothing now (wait until it is reported writable).</returns>
+    /// <exception cref="IOException">The transport failed (the peer has gone).</exception>
+    /// <exception cref="NotSupportedException">The transport cannot be polled (<see cref="PollHandle"/> is null).</exception>
+    public virtual int SendNonBlocking(ReadOnlySpan<byte> data) =>
+        throw new NotSupportedException($"{Description} cannot be used without blocking.");
+
+    /// <summary>
     /// Ends every blocked call on the transport from another thread (receives return 0 or throw), without releasing
     /// the descriptor, so that a thread still inside a call never sees its descriptor reused. Idempotent.
     /// </summary>

@@ -1,44 +1,68 @@
 using System.Globalization;
-using System.Net.Sockets;
+using System.Runtime.InteropServices;
 using System.Text;
+using VirtualDevices.IO;
+using VirtualDevices.IO.Polling;
 
 namespace VirtualDevices.Xen.Xenstore;
 
 /// <summary>
-/// One client of the embedded server, bound to a domain id. Its requests are read and answered on a dedicated
-/// thread with blocking socket calls: a request then costs one thread wake-up, as in a bare request/response loop,
-/// where an async receive would add a hop from the socket engine to the thread pool. Replies and watch events are
-/// appended to an output buffer under a lock and sent by whoever flushes: the connection's own thread after each
-/// batch of requests, or its flusher thread when another connection's change fires a watch here. The flusher is a
-/// thread of its own (started with the first such event), because its send blocks while the client does not read:
-/// on the thread pool, one client that never reads would starve the flushes of every other watcher.
+/// One client of the embedded server, bound to a domain id, on any pollable <see cref="Transport"/>. It has no thread:
+/// the server's <see cref="PollLoop"/> calls it when its transport is readable or writable, and it reads, answers
+/// every whole request at once (the tree is under one lock anyway) and sends the replies without blocking, as
+/// xenstored does. Replies and watch events go to a per-connection output queue under a lock (a watch event may be
+/// appended by another thread, for domain introductions); only the loop's thread sends.
 /// </summary>
-internal sealed class ServerConnection
+/// <remarks>
+/// Bounds (what a client that sends garbage, huge lengths or never reads meets):
+/// a length over the 4096-byte payload limit closes the connection (xenstored kills it too);
+/// while any of its output is unsent, none of its requests is read (xenstored's <c>quota-req-outstanding</c> stops
+/// reading a domain's requests the same way), so its own replies stay within one batch of
+/// <see cref="XenstoreServerOptions.MaxOutstandingRequests"/>;
+/// watch events fired by other clients' changes are queued up to <see cref="XenstoreServerOptions.MaxPendingOutputBytes"/>,
+/// past which the connection is closed (xenstored drops such events after 20 s instead; a closed connection is the
+/// explicit failure we chose, as before this loop existed);
+/// output that makes no progress for <see cref="XenstoreServerOptions.SendTimeout"/> closes it too.
+/// </remarks>
+internal sealed class ServerConnection : IPollHandler
 {
-    private const int InputBufferSize = 64 * 1024;
     private const int MaxMessageSize = XenstoreLimits.HeaderSize + XenstoreLimits.PayloadMax;
 
-    private readonly XenstoreStore _store;
-    private readonly Socket _socket;
-    private readonly XenstoreServerOptions _options;
-    private readonly object _outputLock = new();
-    private readonly Thread _thread;
-    private byte[] _pending = new byte[8192];
-    private int _pendingLength;
-    private byte[] _sending = new byte[8192];
-    private bool _flushing;
-    private int _flushQueued;
-    private SemaphoreSlim? _flushSignal;
-    private int _closed;
+    /// <summary>An output queue grown past this is given back once it drains (one storm does not pin it).</summary>
+    private const int RetainedOutputSize = 16 * 1024;
 
-    internal ServerConnection(XenstoreStore store, Socket socket, int domainId, XenstoreServerOptions options, int number)
+    private readonly XenstoreStore _store;
+    private readonly Transport _transport;
+    private readonly ServerConnectionContext _context;
+    private readonly object _outputLock = new();
+    private readonly Action _pumpAction;
+    private readonly Action _teardownAction;
+    private PollRegistration? _registration;
+
+    // Loop thread only: bytes received but not processed (a partial message, or whole ones while reading is paused).
+    private byte[]? _partial;
+    private int _partialLength;
+    private bool _paused;
+
+    // Under _outputLock: the unsent output is _output[_outputStart.._outputEnd].
+    private byte[]? _output;
+    private int _outputStart;
+    private int _outputEnd;
+    private long _stalledSince;
+
+    private int _pumpQueued;
+    private int _closed;
+    private bool _tornDown;
+
+    internal ServerConnection(XenstoreStore store, Transport transport, int domainId, ServerConnectionContext context)
     {
         _store = store;
-        _socket = socket;
-        _options = options;
+        _transport = transport;
+        _context = context;
         DomainId = domainId;
         DomainPrefix = Encoding.ASCII.GetBytes(XenstorePath.DomainPath(domainId) + "/");
-        _thread = new Thread(Run) { IsBackground = true, Name = "xenstored-conn-" + number.ToString(CultureInfo.InvariantCulture) };
+        _pumpAction = Pump;
+        _teardownAction = Teardown;
     }
 
     /// <summary>The domain this connection speaks for; 0 for the unix socket, as with xenstored.</summary>
@@ -50,11 +74,11 @@ internal sealed class ServerConnection
     /// <summary><c>/local/domain/&lt;id&gt;/</c>, prepended to relative paths.</summary>
     internal byte[] DomainPrefix { get; }
 
-    /// <summary>Scratch space for the current request's absolute path (touched only under the store lock).</summary>
-    internal byte[] PathScratch { get; } = new byte[XenstoreLimits.AbsolutePathMax + 64];
+    /// <summary>Scratch space for the current request's absolute path (touched only under the store lock; shared by the server's connections).</summary>
+    internal byte[] PathScratch => _context.PathScratch;
 
-    /// <summary>Scratch space to build a reply payload (touched only under the store lock).</summary>
-    internal byte[] ReplyScratch { get; } = new byte[XenstoreLimits.PayloadMax + 64];
+    /// <summary>Scratch space to build a reply payload (touched only under the store lock; shared by the server's connections).</summary>
+    internal byte[] ReplyScratch => _context.ReplyScratch;
 
     internal Dictionary<uint, ServerTransaction> Transactions { get; } = [];
 
@@ -74,78 +98,266 @@ internal sealed class ServerConnection
 
     internal bool IsClosed => Volatile.Read(ref _closed) != 0;
 
-    internal Thread Thread => _thread;
+    /// <summary>True once the connection has left the loop and the tree, and its transport is released.</summary>
+    internal bool IsTornDown => Volatile.Read(ref _tornDown);
 
-    internal void Start() => _thread.Start();
+    /// <summary>Registers the connection with the loop: from now on it is served.</summary>
+    /// <param name="handle">The transport's <see cref="Transport.PollHandle"/>.</param>
+    /// <exception cref="IOException">epoll refused the descriptor.</exception>
+    /// <exception cref="ObjectDisposedException">The server is stopping.</exception>
+    internal void Start(SafeHandle handle) => _registration = _context.Loop.Register(handle, PollEvents.Readable, this);
 
-    private void Run()
+    /// <inheritdoc/>
+    public void OnPollEvents(PollEvents events)
     {
-        byte[] input = new byte[InputBufferSize];
-        int start = 0;
+        if (IsClosed)
+        {
+            Teardown();
+            return;
+        }
+
+        if (_paused)
+        {
+            if ((events & (PollEvents.HangUp | PollEvents.Error)) != 0)
+            {
+                // Its output can no longer be delivered and its requests are not read: nothing left to do for it.
+                Teardown();
+                return;
+            }
+
+            Pump();
+            return;
+        }
+
+        Receive();
+    }
+
+    private void Receive()
+    {
+        byte[] input = _context.Input;
         int end = 0;
+        if (_partialLength > 0)
+        {
+            _partial.AsSpan(0, _partialLength).CopyTo(input);
+            end = _partialLength;
+            _partialLength = 0;
+        }
+
+        int received;
         try
         {
-            _socket.SendTimeout = (int)_options.SendTimeout.TotalMilliseconds;
-            while (!IsClosed)
-            {
-                if (input.Length - end < MaxMessageSize)
-                {
-                    // Keep room for a whole message: move the partial one to the front.
-                    input.AsSpan(start, end - start).CopyTo(input);
-                    end -= start;
-                    start = 0;
-                }
+            received = _transport.ReceiveNonBlocking(input.AsSpan(end, ServerConnectionContext.ReceiveSize));
+        }
+        catch (IOException)
+        {
+            Teardown();
+            return;
+        }
 
-                int received = _socket.Receive(input.AsSpan(end));
-                if (received <= 0)
+        if (received == 0)
+        {
+            // End of stream: what was complete has been answered; a partial request dies with the connection.
+            Teardown();
+            return;
+        }
+
+        if (received > 0)
+        {
+            end += received;
+        }
+
+        ProcessInput(input, end);
+    }
+
+    /// <summary>Answers the whole requests in <paramref name="input"/>[..<paramref name="end"/>], keeps the rest.</summary>
+    private void ProcessInput(byte[] input, int end)
+    {
+        int start = 0;
+        int answered = 0;
+        while (end - start >= XenstoreLimits.HeaderSize && !IsClosed)
+        {
+            XenstoreMessageHeader header = XenstoreMessageHeader.Read(input.AsSpan(start));
+            if (header.Length > XenstoreLimits.PayloadMax)
+            {
+                // xenstored drops a connection that exceeds the payload limit: its framing can no longer be trusted.
+                Teardown();
+                return;
+            }
+
+            int total = XenstoreLimits.HeaderSize + (int)header.Length;
+            if (end - start < total)
+            {
+                break;
+            }
+
+            _store.Process(this, header, input.AsSpan(start + XenstoreLimits.HeaderSize, (int)header.Length));
+            start += total;
+            if (++answered >= _context.Options.MaxOutstandingRequests && end - start >= XenstoreLimits.HeaderSize)
+            {
+                // A client pipelining many requests gets no more answered before its replies are written.
+                answered = 0;
+                if (!Flush())
                 {
                     break;
                 }
+            }
+        }
 
-                end += received;
-                int answered = 0;
-                while (end - start >= XenstoreLimits.HeaderSize)
+        Keep(input.AsSpan(start, end - start));
+        if (IsClosed)
+        {
+            Teardown();
+            return;
+        }
+
+        if (Flush())
+        {
+            if (_paused)
+            {
+                _paused = false;
+                _registration!.Modify(PollEvents.Readable);
+            }
+        }
+        else
+        {
+            Pause();
+        }
+    }
+
+    private void Keep(ReadOnlySpan<byte> rest)
+    {
+        _partialLength = rest.Length;
+        if (rest.IsEmpty)
+        {
+            return;
+        }
+
+        if (_partial is null || _partial.Length < rest.Length)
+        {
+            _partial = new byte[Math.Max(rest.Length, 256)];
+        }
+
+        rest.CopyTo(_partial);
+    }
+
+    /// <summary>Stops reading requests until the output has been sent.</summary>
+    private void Pause()
+    {
+        if (!_paused)
+        {
+            _paused = true;
+            try
+            {
+                _registration!.Modify(PollEvents.Writable);
+            }
+            catch (IOException)
+            {
+                Teardown();
+            }
+        }
+    }
+
+    /// <summary>Sends what it can (loop thread); once all output is gone, answers the requests kept meanwhile and reads again.</summary>
+    private void Pump()
+    {
+        Volatile.Write(ref _pumpQueued, 0);
+        if (_tornDown)
+        {
+            return;
+        }
+
+        if (IsClosed)
+        {
+            Teardown();
+            return;
+        }
+
+        if (!Flush())
+        {
+            Pause();
+            return;
+        }
+
+        if (_paused)
+        {
+            // Whole requests may be waiting in the kept bytes, with nothing more to come on the transport.
+            byte[] input = _context.Input;
+            int length = _partialLength;
+            _partial.AsSpan(0, length).CopyTo(input);
+            _partialLength = 0;
+            ProcessInput(input, length);
+        }
+    }
+
+    /// <summary>Sends pending output without blocking (loop thread); true when none is left.</summary>
+    private bool Flush()
+    {
+        bool failed = false;
+        lock (_outputLock)
+        {
+            if (_outputStart == _outputEnd)
+            {
+                return true;
+            }
+
+            int before = _outputStart;
+            try
+            {
+                while (_outputStart < _outputEnd)
                 {
-                    XenstoreMessageHeader header = XenstoreMessageHeader.Read(input.AsSpan(start));
-                    if (header.Length > XenstoreLimits.PayloadMax)
-                    {
-                        // xenstored drops a connection that exceeds the payload limit: its framing can no longer be trusted.
-                        return;
-                    }
-
-                    int total = XenstoreLimits.HeaderSize + (int)header.Length;
-                    if (end - start < total)
+                    int sent = _transport.SendNonBlocking(_output.AsSpan(_outputStart, _outputEnd - _outputStart));
+                    if (sent <= 0)
                     {
                         break;
                     }
 
-                    _store.Process(this, header, input.AsSpan(start + XenstoreLimits.HeaderSize, (int)header.Length));
-                    start += total;
-                    if (++answered >= _options.MaxOutstandingRequests)
-                    {
-                        // A client pipelining many requests waits for its replies to be written before more are read.
-                        Flush();
-                        answered = 0;
-                    }
+                    _outputStart += sent;
                 }
+            }
+            catch (IOException)
+            {
+                failed = true;
+            }
 
-                if (start == end)
+            if (!failed)
+            {
+                if (_outputStart == _outputEnd)
                 {
-                    start = end = 0;
+                    _outputStart = _outputEnd = 0;
+                    _stalledSince = 0;
+                    if (_output!.Length > RetainedOutputSize)
+                    {
+                        _output = null;
+                    }
+
+                    return true;
                 }
 
-                Flush();
+                if (_outputStart != before || _stalledSince == 0)
+                {
+                    _stalledSince = Environment.TickCount64;
+                }
+
+                return false;
             }
         }
-        catch (Exception e) when (e is SocketException or ObjectDisposedException or IOException)
+
+        Close();
+        return false;
+    }
+
+    /// <summary>Closes the connection if its output has made no progress for the send timeout (any thread).</summary>
+    internal void CloseIfStalled(long now)
+    {
+        long since;
+        lock (_outputLock)
         {
-            // The peer went away or the connection was closed: clean up below.
+            since = _stalledSince;
         }
-        finally
+
+        if (since != 0 && now - since > (long)_context.Options.SendTimeout.TotalMilliseconds)
         {
             Close();
-            _store.Unregister(this);
-            _socket.Dispose();
         }
     }
 
@@ -164,24 +376,41 @@ internal sealed class ServerConnection
         bool overflow = false;
         lock (_outputLock)
         {
-            if (_pendingLength + size > _options.MaxPendingOutputBytes)
+            int pending = _outputEnd - _outputStart;
+            if (pending + size > _context.Options.MaxPendingOutputBytes)
             {
                 overflow = true;
             }
             else
             {
-                if (_pending.Length - _pendingLength < size)
+                if (_output is null)
                 {
-                    Array.Resize(ref _pending, Math.Max(_pending.Length * 2, _pendingLength + size));
+                    _output = new byte[Math.Max(4096, size)];
+                }
+                else if (_output.Length - _outputEnd < size)
+                {
+                    if (_output.Length - pending < size)
+                    {
+                        byte[] grown = new byte[Math.Max(_output.Length * 2, pending + size)];
+                        _output.AsSpan(_outputStart, pending).CopyTo(grown);
+                        _output = grown;
+                    }
+                    else
+                    {
+                        _output.AsSpan(_outputStart, pending).CopyTo(_output);
+                    }
+
+                    _outputStart = 0;
+                    _outputEnd = pending;
                 }
 
-                Span<byte> destination = _pending.AsSpan(_pendingLength, size);
+                Span<byte> destination = _output.AsSpan(_outputEnd, size);
                 new XenstoreMessageHeader(type, requestId, transactionId, (uint)payload).Write(destination);
                 first.CopyTo(destination[XenstoreLimits.HeaderSize..]);
                 second.CopyTo(destination[(XenstoreLimits.HeaderSize + first.Length)..]);
                 third.CopyTo(destination[(XenstoreLimits.HeaderSize + first.Length + second.Length)..]);
                 fourth.CopyTo(destination[(XenstoreLimits.HeaderSize + first.Length + second.Length + third.Length)..]);
-                _pendingLength += size;
+                _outputEnd += size;
             }
         }
 
@@ -199,97 +428,17 @@ internal sealed class ServerConnection
     internal void AppendReply(in XenstoreMessageHeader request, ReadOnlySpan<byte> payload) =>
         Append(request.Type, request.RequestId, request.TransactionId, payload);
 
-    /// <summary>Sends what is pending, unless another thread is already doing so (it will send ours too).</summary>
-    internal void Flush()
-    {
-        while (true)
-        {
-            byte[] buffer;
-            int length;
-            lock (_outputLock)
-            {
-                if (_flushing || _pendingLength == 0)
-                {
-                    return;
-                }
-
-                _flushing = true;
-                buffer = _pending;
-                length = _pendingLength;
-                _pending = _sending;
-                _pendingLength = 0;
-                _sending = buffer;
-            }
-
-            try
-            {
-                int sent = 0;
-                while (sent < length)
-                {
-                    sent += _socket.Send(buffer.AsSpan(sent, length - sent));
-                }
-            }
-            catch (Exception e) when (e is SocketException or ObjectDisposedException)
-            {
-                Close();
-                lock (_outputLock)
-                {
-                    _pendingLength = 0;
-                    _flushing = false;
-                }
-
-                return;
-            }
-
-            lock (_outputLock)
-            {
-                _flushing = false;
-                if (_pendingLength == 0)
-                {
-                    return;
-                }
-            }
-        }
-    }
-
-    /// <summary>Has the flusher thread send what is pending: for watch events raised by another connection's request
-    /// (called under the store lock, so the flusher is created once).</summary>
+    /// <summary>Has the loop send what is pending: for watch events raised by another connection's request or by
+    /// another thread (called under the store lock). Coalesced: one pump queued at a time, no allocation.</summary>
     internal void ScheduleFlush()
     {
-        if (IsClosed)
+        if (!IsClosed && Interlocked.Exchange(ref _pumpQueued, 1) == 0)
         {
-            return;
-        }
-
-        if (_flushSignal is null)
-        {
-            _flushSignal = new SemaphoreSlim(0);
-            new Thread(FlushLoop) { IsBackground = true, Name = _thread.Name + "-flush" }.Start();
-        }
-
-        if (Interlocked.Exchange(ref _flushQueued, 1) == 0)
-        {
-            _flushSignal.Release();
+            _context.Loop.Post(_pumpAction);
         }
     }
 
-    private void FlushLoop()
-    {
-        while (true)
-        {
-            // The timeout only bounds how long a flusher outlives a connection closed in a race with its creation.
-            _flushSignal!.Wait(TimeSpan.FromSeconds(1));
-            if (IsClosed)
-            {
-                return;
-            }
-
-            Volatile.Write(ref _flushQueued, 0);
-            Flush();
-        }
-    }
-
-    /// <summary>Stops the connection: its thread sees end of stream and cleans up (watches, transactions).</summary>
+    /// <summary>Stops the connection (any thread): the loop then releases it (watches, transactions, transport).</summary>
     internal void Close()
     {
         if (Interlocked.Exchange(ref _closed, 1) != 0)
@@ -297,16 +446,32 @@ internal sealed class ServerConnection
             return;
         }
 
-        try
+        // Tells the peer at once, even before the loop gets to the teardown.
+        _transport.Shutdown();
+        _context.Loop.Post(_teardownAction);
+    }
+
+    /// <summary>Leaves the loop and the tree and releases the transport (loop thread, or after the loop stopped). Idempotent.</summary>
+    internal void Teardown()
+    {
+        if (_tornDown)
         {
-            // shutdown wakes the connection's thread from a blocking receive and the flusher from a blocking send.
-            _socket.Shutdown(SocketShutdown.Both);
-        }
-        catch (Exception e) when (e is SocketException or ObjectDisposedException)
-        {
+            return;
         }
 
-        _flushSignal?.Release();
+        Volatile.Write(ref _tornDown, true);
+        Volatile.Write(ref _closed, 1);
+        _registration?.Remove();
+        _store.Unregister(this);
+        _transport.Dispose();
+        lock (_outputLock)
+        {
+            _output = null;
+            _outputStart = _outputEnd = 0;
+        }
+
+        _partial = null;
+        _partialLength = 0;
     }
 
     /// <summary>Writes a decimal number followed by a nul; returns the bytes written.</summary>

@@ -20,10 +20,13 @@ public sealed class XenstoreServer : IAsyncDisposable, IDisposable
     private readonly XenstoreStore _store;
     private readonly XenstoreServerOptions _options;
     private readonly CancellationTokenSource _stopping = new();
+    private readonly IO.Polling.PollLoop _loop;
+    private readonly ServerConnectionContext _context;
+    private readonly Timer _stallCheck;
+    private readonly Action _closeStalled;
     private Socket? _listener;
     private Devices.UnixSocketFile? _socketFile;
     private Task? _acceptLoop;
-    private int _connectionNumber;
     private int _disposed;
 
     /// <summary>Creates a server with an empty tree (just the root, owned by dom0) and no listener yet.</summary>
@@ -32,6 +35,12 @@ public sealed class XenstoreServer : IAsyncDisposable, IDisposable
     {
         _options = options ?? new XenstoreServerOptions();
         _store = new XenstoreStore(_options);
+        // One thread serves every connection (xenstored's model); 1,000 idle clients cost no thread each.
+        _loop = new IO.Polling.PollLoop("xenstored-poll");
+        _context = new ServerConnectionContext(_loop, _options);
+        _closeStalled = CloseStalledConnections;
+        // Once a second is enough to honour a send timeout counted in seconds; the check itself runs on the loop.
+        _stallCheck = new Timer(static state => ((XenstoreServer)state!).PostStallCheck(), this, 1000, 1000);
     }
 
     /// <summary>Creates a server listening on the unix socket <paramref name="socketPath"/>.</summary>
@@ -107,7 +116,7 @@ public sealed class XenstoreServer : IAsyncDisposable, IDisposable
 
         _listener = listener;
         SocketPath = socketPath;
-        _acceptLoop = IO.AcceptLoop.RunAsync(listener, accepted => Attach(accepted, 0), _stopping.Token);
+        _acceptLoop = IO.AcceptLoop.RunAsync(listener, AttachAccepted, _stopping.Token);
     }
 
     /// <summary>
@@ -140,6 +149,7 @@ public sealed class XenstoreServer : IAsyncDisposable, IDisposable
     /// </summary>
     /// <param name="socket">A connected stream socket.</param>
     /// <param name="domainId">The domain the peer speaks for (0 is privileged).</param>
+    /// <exception cref="DeviceException"><c>XenstoreAttachFailed</c>: the socket cannot be polled (released).</exception>
     public void AttachConnection(Socket socket, int domainId)
     {
         ArgumentNullException.ThrowIfNull(socket);
@@ -148,11 +158,70 @@ public sealed class XenstoreServer : IAsyncDisposable, IDisposable
         Attach(socket, domainId);
     }
 
-    private void Attach(Socket socket, int domainId)
+    private void AttachAccepted(Socket socket)
     {
-        var connection = new ServerConnection(_store, socket, domainId, _options, Interlocked.Increment(ref _connectionNumber));
+        try
+        {
+            Attach(socket, 0);
+        }
+        catch (Exception e) when (e is DeviceException or ObjectDisposedException)
+        {
+            // That client is dropped (its socket released); the listener goes on, or is stopping anyway.
+        }
+    }
+
+    private void Attach(Socket socket, int domainId) =>
+        AttachTransport(new IO.SocketTransport(socket, domainId == 0 ? "a xenstore client" : $"a xenstore client of domain {domainId}"), domainId);
+
+    /// <summary>
+    /// Serves a connected transport as a connection of <paramref name="domainId"/>: any transport a poll loop can wait
+    /// on (a socket today; a shared ring with its event channel later). The server owns the transport from now on.
+    /// </summary>
+    /// <exception cref="ArgumentException">The transport cannot be polled.</exception>
+    /// <exception cref="ObjectDisposedException">The server was stopped (the transport is released).</exception>
+    internal void AttachTransport(IO.Transport transport, int domainId)
+    {
+        System.Runtime.InteropServices.SafeHandle? handle = transport.PollHandle;
+        if (handle is null)
+        {
+            transport.Dispose();
+            throw new ArgumentException($"The transport {transport.Description} cannot be polled.", nameof(transport));
+        }
+
+        var connection = new ServerConnection(_store, transport, domainId, _context);
         _store.Register(connection);
-        connection.Start();
+        try
+        {
+            connection.Start(handle);
+        }
+        catch (Exception e) when (e is IOException or ObjectDisposedException)
+        {
+            connection.Teardown();
+            if (e is ObjectDisposedException)
+            {
+                throw new ObjectDisposedException(nameof(XenstoreServer), e);
+            }
+
+            throw new DeviceException(DeviceErrorIds.Xenstore.AttachFailed, DeviceErrorCategory.ConnectionError,
+                $"Cannot serve {transport.Description}: {e.Message}", XenstoreException.XenstoreDeviceName, e);
+        }
+    }
+
+    private void PostStallCheck()
+    {
+        if (IsRunning)
+        {
+            _loop.Post(_closeStalled);
+        }
+    }
+
+    private void CloseStalledConnections()
+    {
+        long now = Environment.TickCount64;
+        foreach (ServerConnection connection in _store.SnapshotConnections())
+        {
+            connection.CloseIfStalled(now);
+        }
     }
 
     /// <summary>Marks a domain introduced (as INTRODUCE does) and fires <c>@introduceDomain</c>.</summary>
@@ -173,52 +242,61 @@ public sealed class XenstoreServer : IAsyncDisposable, IDisposable
     /// <summary>Stops listening, closes every connection and removes the socket file.</summary>
     public async ValueTask DisposeAsync()
     {
-        List<ServerConnection> connections = StopCore();
-        if (connections.Count == 0 && _acceptLoop is null)
+        if (!StopCore())
         {
             return;
         }
 
+        // Joining the loop's thread blocks (briefly): not on the caller's thread.
+        await Task.Run(StopLoop).ConfigureAwait(false);
         if (_acceptLoop is not null)
         {
             await _acceptLoop.ConfigureAwait(false);
-        }
-
-        foreach (ServerConnection connection in connections)
-        {
-            await Task.Run(() => connection.Thread.Join(TimeSpan.FromSeconds(5))).ConfigureAwait(false);
         }
     }
 
     /// <summary>Stops listening, closes every connection and removes the socket file.</summary>
     public void Dispose()
     {
-        foreach (ServerConnection connection in StopCore())
+        if (!StopCore())
         {
-            connection.Thread.Join(TimeSpan.FromSeconds(5));
+            return;
         }
 
+        StopLoop();
         _acceptLoop?.Wait(TimeSpan.FromSeconds(5));
     }
 
-    private List<ServerConnection> StopCore()
+    private bool StopCore()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
         {
-            return [];
+            return false;
         }
 
         _stopping.Cancel();
+        _stallCheck.Dispose();
         _listener?.Dispose();
         // Only the socket this server created, and only while it is still there: never a file that replaced it.
         _socketFile?.Remove();
 
-        List<ServerConnection> connections = _store.SnapshotConnections();
-        foreach (ServerConnection connection in connections)
+        // Each close shuts its transport down at once (the peer sees the end now) and queues its teardown on the loop.
+        foreach (ServerConnection connection in _store.SnapshotConnections())
         {
             connection.Close();
         }
 
-        return connections.Where(c => c.Thread.IsAlive).ToList();
+        return true;
+    }
+
+    /// <summary>Runs the queued teardowns, stops the loop, and releases whatever a wedged loop left behind.</summary>
+    private void StopLoop()
+    {
+        _loop.Dispose();
+        foreach (ServerConnection connection in _store.SnapshotConnections())
+        {
+            // Only when the loop did not get to them (it ended first): the loop's thread no longer runs.
+            connection.Teardown();
+        }
     }
 }

@@ -42,6 +42,9 @@ public sealed class XenstoreServerOptions
     /// </summary>
     public int MaxPendingOutputBytes { get; init; } = 1 << 20;
 
-    /// <summary>How long a write to a connection may block before the connection is considered dead and closed.</summary>
+    /// <summary>
+    /// How long output to a connection may make no progress (the client reads none of it) before the connection is
+    /// considered dead and closed. Checked once a second.
+    /// </summary>
     public TimeSpan SendTimeout { get; init; } = TimeSpan.FromSeconds(10);
 }
