@@ -1,8 +1,9 @@
 using System.Collections;
-using System.Management.Automation;
 using System.Management.Automation.Language;
+using System.Management.Automation;
 using VirtualDevices.Nbd.Server;
 using VirtualDevices.Xen.Xenstore;
+using VirtualDevices.Xen.Xenstore.Server;
 
 namespace VirtualDevices.PowerShell.Infrastructure;
 

@@ -1,7 +1,8 @@
 using System.Text;
 using System.Threading.Tasks.Sources;
+using VirtualDevices.Xen.Xenstore.Protocol;
 
-namespace VirtualDevices.Xen.Xenstore;
+namespace VirtualDevices.Xen.Xenstore.Client;
 
 /// <summary>
 /// A request in flight: the outgoing message (built in place, so sending copies nothing) and the state that decides

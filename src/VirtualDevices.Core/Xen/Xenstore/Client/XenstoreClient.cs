@@ -3,10 +3,12 @@ using System.Globalization;
 using System.Net.Sockets;
 using System.Runtime.CompilerServices;
 using System.Text;
-using VirtualDevices.Interop;
 using VirtualDevices.IO;
+using VirtualDevices.Interop;
+using VirtualDevices.Xen.Xenstore.Protocol;
+using VirtualDevices.Xen.Xenstore.Server;
 
-namespace VirtualDevices.Xen.Xenstore;
+namespace VirtualDevices.Xen.Xenstore.Client;
 
 /// <summary>
 /// A xenstore client over xenstored's unix socket, a Xen guest's xenbus device or an in-process link to

@@ -1,8 +1,9 @@
 using System.Globalization;
 using System.Net.Sockets;
 using System.Text;
+using VirtualDevices.Xen.Xenstore.Protocol;
 
-namespace VirtualDevices.Xen.Xenstore;
+namespace VirtualDevices.Xen.Xenstore.Server;
 
 /// <summary>
 /// One client of the embedded server, bound to a domain id. Its requests are read and answered on a dedicated
@@ -18,7 +19,7 @@ internal sealed class ServerConnection
     private const int InputBufferSize = 64 * 1024;
     private const int MaxMessageSize = XenstoreLimits.HeaderSize + XenstoreLimits.PayloadMax;
 
-    private readonly XenstoreStore _store;
+    private readonly XenstoreDatabase _store;
     private readonly Socket _socket;
     private readonly XenstoreServerOptions _options;
     private readonly object _outputLock = new();
@@ -31,7 +32,7 @@ internal sealed class ServerConnection
     private SemaphoreSlim? _flushSignal;
     private int _closed;
 
-    internal ServerConnection(XenstoreStore store, Socket socket, int domainId, XenstoreServerOptions options, int number)
+    internal ServerConnection(XenstoreDatabase store, Socket socket, int domainId, XenstoreServerOptions options, int number)
     {
         _store = store;
         _socket = socket;

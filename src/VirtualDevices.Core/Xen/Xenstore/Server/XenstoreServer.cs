@@ -1,6 +1,7 @@
 using System.Net.Sockets;
+using VirtualDevices.Xen.Xenstore.Client;
 
-namespace VirtualDevices.Xen.Xenstore;
+namespace VirtualDevices.Xen.Xenstore.Server;
 
 /// <summary>
 /// An embedded, in-memory xenstore: the node tree, permissions, transactions, watches, quotas and domains of
@@ -17,7 +18,7 @@ namespace VirtualDevices.Xen.Xenstore;
 /// </example>
 public sealed class XenstoreServer : IAsyncDisposable, IDisposable
 {
-    private readonly XenstoreStore _store;
+    private readonly XenstoreDatabase _store;
     private readonly XenstoreServerOptions _options;
     private readonly CancellationTokenSource _stopping = new();
     private Socket? _listener;
@@ -31,7 +32,7 @@ public sealed class XenstoreServer : IAsyncDisposable, IDisposable
     public XenstoreServer(XenstoreServerOptions? options = null)
     {
         _options = options ?? new XenstoreServerOptions();
-        _store = new XenstoreStore(_options);
+        _store = new XenstoreDatabase(_options);
     }
 
     /// <summary>Creates a server listening on the unix socket <paramref name="socketPath"/>.</summary>

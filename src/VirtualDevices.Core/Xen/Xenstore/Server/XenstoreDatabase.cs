@@ -1,13 +1,14 @@
 using System.Text;
+using VirtualDevices.Xen.Xenstore.Protocol;
 
-namespace VirtualDevices.Xen.Xenstore;
+namespace VirtualDevices.Xen.Xenstore.Server;
 
 /// <summary>
 /// The embedded server's database and request handling: the node tree, permissions, quotas, transactions, watches
 /// and domains. Every request runs under one lock (<see cref="Sync"/>): a request takes microseconds, xenstore
 /// traffic is small, and one lock makes every request atomic, as xenstored's single thread does.
 /// </summary>
-internal sealed class XenstoreStore
+internal sealed class XenstoreDatabase
 {
     private static readonly byte[] Ok = "OK\0"u8.ToArray();
     private static readonly byte[] True = "T\0"u8.ToArray();
@@ -27,7 +28,7 @@ internal sealed class XenstoreStore
     private long _generation;
     private ServerConnection? _current;
 
-    internal XenstoreStore(XenstoreServerOptions options)
+    internal XenstoreDatabase(XenstoreServerOptions options)
     {
         _options = options;
         _root = new XenstoreNode([], [], XenstorePermissions.Default, XenstoreNode.NoChildren, 0);
