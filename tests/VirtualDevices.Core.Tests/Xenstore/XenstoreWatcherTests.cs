@@ -1,5 +1,6 @@
 using VirtualDevices.Xen.Xenstore;
 using VirtualDevices.Xen.Xenstore.Client;
+using VirtualDevices.Xen.Xenstore.Server;
 
 namespace VirtualDevices.Tests.Xenstore;
 
@@ -72,11 +73,13 @@ public sealed class XenstoreWatcherTests
         }
 
         await writes;
-        Assert.Equal(["/m/a", "/m/b", "/m/b/c", "/m/a"], seen.Select(c => c.NodePath));
+        // One path's changes keep their order; the paths' streams interleave as their events arrive.
+        Assert.Equal(["/m/a", "/m/a", "/m/b", "/m/b/c"], seen.Select(c => c.NodePath).Order(StringComparer.Ordinal));
+        Assert.Equal(["/m/b", "/m/b/c"], seen.Select(c => c.NodePath).Where(p => p.StartsWith("/m/b", StringComparison.Ordinal)));
         XenstoreChange written = seen.Single(c => c.NodePath == "/m/b/c");
         Assert.True(written.Exists);
         Assert.Equal("2", written.Value);
-        XenstoreChange removed = seen.Last();
+        XenstoreChange removed = seen.Last(c => c.NodePath == "/m/a");
         Assert.False(removed.Exists);
         Assert.Null(removed.Value);
         Assert.All(seen, c => Assert.Equal(0, c.DroppedBefore));
@@ -134,5 +137,50 @@ public sealed class XenstoreWatcherTests
         await xs.DisposeAsync();
 
         await Assert.ThrowsAsync<DeviceDisconnectedException>(async () => await changes.MoveNextAsync());
+    }
+}
+
+/// <summary>The server's watch table: keyed registration and removal, counted per domain.</summary>
+public sealed class XenstoreServerWatchTableTests
+{
+    [Fact(Timeout = XenstoreTestTimeouts.Test)]
+    public async Task Watches_removed_out_of_order_free_their_quota_and_the_others_keep_firing()
+    {
+        // The table finds a watch to remove by its (path, token) key and unlinks it from the firing list in O(1)
+        // (a scan per removal was quadratic: see the xenstore-watches benchmark); this checks that what it removes
+        // is exactly that watch: the quota counts it free again and every other watch still fires.
+        const int quota = 400;
+        await using var server = XenstoreTestServer.Start(new XenstoreServerOptions { MaxWatchesPerDomain = quota });
+        server.Server.IntroduceDomain(1);
+        await using XenstoreClient dom0 = await server.ConnectAsync();
+        await dom0.WriteAsync("/local/domain/1", "");
+        await dom0.SetPermissionsAsync("/local/domain/1", XenstorePermissions.Parse("n1"));
+        using XenstoreClient dom1 = server.ConnectAsDomain(1);
+        var watches = new List<XenstoreWatch>();
+        for (int i = 0; i < quota; i++)
+        {
+            watches.Add(await dom1.WatchAsync("w" + i));
+        }
+
+        Assert.Equal("E2BIG", (await Assert.ThrowsAsync<XenstoreException>(() => dom1.WatchAsync("one-too-many").AsTask())).ErrorName);
+        for (int i = 0; i < quota; i += 2)
+        {
+            await watches[i].DisposeAsync();
+        }
+
+        for (int i = 0; i < quota / 2; i++)
+        {
+            watches[2 * i] = await dom1.WatchAsync("again" + i);
+        }
+
+        Assert.Equal("E2BIG", (await Assert.ThrowsAsync<XenstoreException>(() => dom1.WatchAsync("still-too-many").AsTask())).ErrorName);
+        await dom1.WriteAsync("w399", "fires");
+        CancellationToken ct = XenstoreTestTimeouts.Wait();
+        Assert.Equal("w399", (await watches[399].ReadAsync(ct)).Path);
+        Assert.Equal("w399", (await watches[399].ReadAsync(ct)).Path);
+        foreach (XenstoreWatch watch in watches)
+        {
+            await watch.DisposeAsync();
+        }
     }
 }

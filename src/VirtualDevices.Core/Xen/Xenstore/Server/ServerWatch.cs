@@ -21,6 +21,9 @@ internal sealed class ServerWatch
 
     internal byte[] Token { get; }
 
+    /// <summary>Its place in the list of every watch, so that removing it costs O(1).</summary>
+    internal LinkedListNode<ServerWatch>? Node { get; set; }
+
     internal bool IsRelative => RequestedPath.Length > 0 && RequestedPath[0] != (byte)'/' && RequestedPath[0] != (byte)'@';
 
     internal bool IsSpecial => AbsolutePath.Length > 0 && AbsolutePath[0] == (byte)'@';

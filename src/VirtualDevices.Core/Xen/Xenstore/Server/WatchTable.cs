@@ -8,22 +8,22 @@ namespace VirtualDevices.Xen.Xenstore.Server;
 /// (<c>@introduceDomain</c>, <c>@releaseDomain</c>) their own. Used under the database's lock.
 /// </summary>
 /// <remarks>
-/// Registration is keyed (each connection's <see cref="ServerConnection.WatchKeys"/> set answers "already
-/// registered?" and the quota is a per-connection count), so registering n watches on one connection costs O(n), not
-/// the O(n²) of a scan per registration.
+/// Registration and removal are keyed: each connection's watches are a dictionary by (path, token), which answers
+/// "already registered?" and finds the watch to remove, and the list firing walks (in registration order, as
+/// xenstored fires) is linked, so a watch leaves it in O(1). Registering and then removing n watches on one
+/// connection costs O(n); a scan per registration made 100,000 take 38 s, and a scan per removal was as quadratic.
 /// </remarks>
 internal sealed class WatchTable
 {
     private readonly XenstoreServerOptions _options;
     private readonly DomainRights _rights;
-    private readonly List<ServerConnection> _connections;
-    private readonly List<ServerWatch> _all = [];
+    private readonly LinkedList<ServerWatch> _all = new();
+    private readonly Dictionary<ServerConnection, Dictionary<string, ServerWatch>> _byConnection = new(ReferenceEqualityComparer.Instance);
 
-    internal WatchTable(XenstoreServerOptions options, DomainRights rights, List<ServerConnection> connections)
+    internal WatchTable(XenstoreServerOptions options, DomainRights rights)
     {
         _options = options;
         _rights = rights;
-        _connections = connections;
     }
 
     /// <summary>The connection whose request is running: events for it go out with its reply, others are flushed.</summary>
@@ -55,7 +55,13 @@ internal sealed class WatchTable
         }
 
         string key = ServerConnection.WatchKey(path, token);
-        if (connection.WatchKeys.Contains(key))
+        if (!_byConnection.TryGetValue(connection, out Dictionary<string, ServerWatch>? mine))
+        {
+            mine = new Dictionary<string, ServerWatch>(StringComparer.Ordinal);
+            _byConnection.Add(connection, mine);
+        }
+
+        if (mine.ContainsKey(key))
         {
             return ServerError.EEXIST;
         }
@@ -66,9 +72,8 @@ internal sealed class WatchTable
         }
 
         var watch = new ServerWatch(connection, absolute.ToArray(), path.ToArray(), token.ToArray());
-        connection.WatchKeys.Add(key);
-        connection.Watches.Add(watch);
-        _all.Add(watch);
+        mine.Add(key, watch);
+        watch.Node = _all.AddLast(watch);
         connection.AppendReply(header, ServerReplies.Ok);
 
         // A new watch fires once straight away, with the path as registered.
@@ -76,26 +81,29 @@ internal sealed class WatchTable
         return ServerError.None;
     }
 
-    /// <summary>Removes all of a connection's watches in one pass over the store's list (one Remove each was O(n²)).</summary>
+    /// <summary>Removes all of a connection's watches (it closed, or reset its watches).</summary>
     internal void Forget(ServerConnection connection)
     {
-        if (connection.Watches.Count > 0)
+        if (_byConnection.Remove(connection, out Dictionary<string, ServerWatch>? mine))
         {
-            _all.RemoveAll(watch => ReferenceEquals(watch.Connection, connection));
+            foreach (ServerWatch watch in mine.Values)
+            {
+                _all.Remove(watch.Node!);
+            }
         }
-
-        connection.Watches.Clear();
-        connection.WatchKeys.Clear();
     }
+
+    /// <summary>How many watches <paramref name="connection"/> has.</summary>
+    internal int CountOf(ServerConnection connection) => _byConnection.TryGetValue(connection, out Dictionary<string, ServerWatch>? mine) ? mine.Count : 0;
 
     private int CountWatches(int domainId)
     {
         int count = 0;
-        foreach (ServerConnection connection in _connections)
+        foreach ((ServerConnection connection, Dictionary<string, ServerWatch> mine) in _byConnection)
         {
             if (connection.DomainId == domainId)
             {
-                count += connection.Watches.Count;
+                count += mine.Count;
             }
         }
 
@@ -109,24 +117,15 @@ internal sealed class WatchTable
             return ServerError.EINVAL;
         }
 
-        if (!connection.WatchKeys.Remove(ServerConnection.WatchKey(path, token)))
+        if (!_byConnection.TryGetValue(connection, out Dictionary<string, ServerWatch>? mine)
+            || !mine.Remove(ServerConnection.WatchKey(path, token), out ServerWatch? watch))
         {
             return ServerError.ENOENT;
         }
 
-        for (int i = 0; i < connection.Watches.Count; i++)
-        {
-            ServerWatch watch = connection.Watches[i];
-            if (watch.RequestedPath.AsSpan().SequenceEqual(path) && watch.Token.AsSpan().SequenceEqual(token))
-            {
-                connection.Watches.RemoveAt(i);
-                _all.Remove(watch);
-                connection.AppendReply(header, ServerReplies.Ok);
-                return ServerError.None;
-            }
-        }
-
-        return ServerError.ENOENT;
+        _all.Remove(watch.Node!);
+        connection.AppendReply(header, ServerReplies.Ok);
+        return ServerError.None;
     }
 
     /// <summary>True if <paramref name="child"/> is <paramref name="parent"/> or below it.</summary>

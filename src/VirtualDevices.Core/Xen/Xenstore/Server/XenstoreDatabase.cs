@@ -28,7 +28,7 @@ internal sealed partial class XenstoreDatabase
         _root = new XenstoreNode([], [], XenstorePermissions.Default, XenstoreNode.NoChildren, 0);
         _quotas = new NodeQuotas(options);
         _editor = new TreeEditor(options, _rights, _quotas);
-        _watches = new WatchTable(options, _rights, _connections);
+        _watches = new WatchTable(options, _rights);
     }
 
     /// <summary>The lock every request and every domain change holds.</summary>
