@@ -412,7 +412,7 @@ Describe 'Xenstore views at <Width> columns' -ForEach $widthCases {
         Assert-ColumnHolds $text 'Name' $xsServer.Name
         Assert-FitsWidth (Get-Rendered $xsServer $Width -List) $Width
 
-        $client = [VirtualDevices.Xen.Xenstore.XenstoreClient]::ConnectAsync($xsSocket, [Threading.CancellationToken]::None).AsTask().GetAwaiter().GetResult()
+        $client = [VirtualDevices.Xen.Xenstore.Client.XenstoreClient]::ConnectAsync($xsSocket, [Threading.CancellationToken]::None).AsTask().GetAwaiter().GetResult()
         try {
             $clientText = Get-Rendered $client $Width
             Assert-FitsWidth $clientText $Width

@@ -45,7 +45,7 @@ Describe 'Start-XenstoreServer' {
         $socket = New-SocketPath 'start1'
         $server = Start-XenstoreServer -SocketPath $socket -Name start1
 
-        $server.GetType().FullName | Should -Be 'VirtualDevices.Xen.Xenstore.XenstoreServer'
+        $server.GetType().FullName | Should -Be 'VirtualDevices.Xen.Xenstore.Server.XenstoreServer'
         $server.Name | Should -Be 'start1'
         $server.SocketPath | Should -Be $socket
         $server.IsRunning | Should -BeTrue
@@ -292,7 +292,7 @@ Describe 'Connect-Xenstore and Disconnect-Xenstore' {
 
     It 'connects in-process to a server given by object, as dom0' {
         $client = Connect-Xenstore -Server $server
-        $client.GetType().FullName | Should -Be 'VirtualDevices.Xen.Xenstore.XenstoreClient'
+        $client.GetType().FullName | Should -Be 'VirtualDevices.Xen.Xenstore.Client.XenstoreClient'
         $client.Endpoint | Should -Be 'in-process:dom0'
         $client.IsConnected | Should -BeTrue
         Set-XenstoreItem -Path /connected -Value dom0

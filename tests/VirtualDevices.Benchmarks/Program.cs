@@ -9,6 +9,7 @@ var commands = new Dictionary<string, Func<string[], Task<int>>>(StringComparer.
     ["xenstore-ops"] = XenstoreOpsCommand.RunAsync,
     ["xenstore-rtt"] = XenstoreRoundTripCommand.RunAsync,
     ["xenstore-rtt-serve"] = XenstoreRoundTripServeCommand.RunAsync,
+    ["xenstore-watches"] = XenstoreWatchesCommand.RunAsync,
     ["nbd-read"] = NbdTransferCommand.ReadAsync,
     ["nbd-write"] = NbdTransferCommand.WriteAsync,
     ["nbd-serve"] = NbdServeCommand.RunAsync,

@@ -112,7 +112,7 @@ public sealed class ErrorRecordSweepTests
                     case "VirtualDevices.Nbd.Server.NbdServer":
                         failures.Add(new(command.Name, $"unknown server name to -{parameter.Name}", "", $"{command.Name} -{parameter.Name} nosuch{rest}", "NbdServerNotFound", ErrorCategory.ObjectNotFound, true));
                         continue;
-                    case "VirtualDevices.Xen.Xenstore.XenstoreServer":
+                    case "VirtualDevices.Xen.Xenstore.Server.XenstoreServer":
                         failures.Add(new(command.Name, $"unknown server name to -{parameter.Name}", "", $"{command.Name} -{parameter.Name} nosuch{rest}", "XenstoreServerNotFound", ErrorCategory.ObjectNotFound, true));
                         continue;
                 }

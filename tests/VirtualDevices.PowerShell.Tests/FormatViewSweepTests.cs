@@ -45,8 +45,8 @@ public sealed class FormatViewSweepTests : IClassFixture<FormatViewSweepTests.Re
         ["VirtualDevices.Xen.Xenstore.XenstoreItem"] = "Get-XenstoreItem /local/domain/1 -Recurse",
         ["VirtualDevices.Xen.Xenstore.XenstoreChange"] = "Watch-XenstorePath /local/domain/1/name -IncludeValue -Count 1 -Timeout 5",
         ["VirtualDevices.Xen.Xenstore.XenstoreItemPermissions"] = "Get-XenstorePermission /local/domain/1/name",
-        ["VirtualDevices.Xen.Xenstore.XenstoreServer"] = "Get-XenstoreServer",
-        ["VirtualDevices.Xen.Xenstore.XenstoreClient"] = "Connect-Xenstore -Server (Get-XenstoreServer -Name xs)",
+        ["VirtualDevices.Xen.Xenstore.Server.XenstoreServer"] = "Get-XenstoreServer",
+        ["VirtualDevices.Xen.Xenstore.Client.XenstoreClient"] = "Connect-Xenstore -Server (Get-XenstoreServer -Name xs)",
         ["VirtualDevices.Nbd.Client.NbdExportInfo"] = "Get-NbdExport -Uri \"nbd+unix:///?socket=$PWD/nbd.sock\"",
         ["VirtualDevices.Nbd.Server.NbdServer"] = "Get-NbdServer",
     };

@@ -4,6 +4,7 @@ using System.Management.Automation.Language;
 using VirtualDevices.Hosting;
 using VirtualDevices.Nbd.Server;
 using VirtualDevices.Xen.Xenstore;
+using VirtualDevices.Xen.Xenstore.Server;
 
 namespace VirtualDevices.PowerShell.Infrastructure;
 

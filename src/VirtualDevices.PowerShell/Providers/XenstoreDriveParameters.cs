@@ -1,5 +1,6 @@
 using System.Management.Automation;
 using VirtualDevices.Xen.Xenstore;
+using VirtualDevices.Xen.Xenstore.Client;
 
 namespace VirtualDevices.PowerShell.Providers;
 

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Net.Sockets;
 using VirtualDevices.Xen.Xenstore;
+using VirtualDevices.Xen.Xenstore.Protocol;
 
 namespace VirtualDevices.Benchmarks.Commands;
 

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Net.Sockets;
 using VirtualDevices.Xen.Xenstore;
+using VirtualDevices.Xen.Xenstore.Protocol;
 
 namespace VirtualDevices.Benchmarks.Commands;
 

@@ -1,10 +1,12 @@
-using System.Net;
 using System.Net.Sockets;
+using System.Net;
 using VirtualDevices.Block;
 using VirtualDevices.Nbd.Client;
 using VirtualDevices.Nbd.Server;
 using VirtualDevices.Tests.Infrastructure;
 using VirtualDevices.Xen.Xenstore;
+using VirtualDevices.Xen.Xenstore.Client;
+using VirtualDevices.Xen.Xenstore.Server;
 
 namespace VirtualDevices.Tests.Devices;
 

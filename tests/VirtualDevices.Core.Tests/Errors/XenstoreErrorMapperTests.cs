@@ -1,4 +1,7 @@
 using VirtualDevices.Xen.Xenstore;
+using VirtualDevices.Xen.Xenstore.Client;
+using VirtualDevices.Xen.Xenstore.Protocol;
+using VirtualDevices.Xen.Xenstore.Server;
 
 namespace VirtualDevices.Tests.Errors;
 

@@ -1,5 +1,8 @@
 using VirtualDevices.Hosting;
 using VirtualDevices.Xen.Xenstore;
+using VirtualDevices.Xen.Xenstore.Client;
+using VirtualDevices.Xen.Xenstore.Protocol;
+using VirtualDevices.Xen.Xenstore.Server;
 
 namespace VirtualDevices.Tests.Hosting;
 

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using VirtualDevices.Xen.Xenstore;
+using VirtualDevices.Xen.Xenstore.Client;
 
 namespace VirtualDevices.Tests.Xenstore;
 

@@ -1,5 +1,7 @@
 using System.Text;
 using VirtualDevices.Xen.Xenstore;
+using VirtualDevices.Xen.Xenstore.Client;
+using VirtualDevices.Xen.Xenstore.Protocol;
 
 namespace VirtualDevices.Tests.Xenstore;
 

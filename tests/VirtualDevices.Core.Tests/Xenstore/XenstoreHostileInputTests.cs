@@ -2,6 +2,9 @@ using System.Buffers.Binary;
 using System.Net.Sockets;
 using System.Text;
 using VirtualDevices.Xen.Xenstore;
+using VirtualDevices.Xen.Xenstore.Client;
+using VirtualDevices.Xen.Xenstore.Protocol;
+using VirtualDevices.Xen.Xenstore.Server;
 
 namespace VirtualDevices.Tests.Xenstore;
 

@@ -1,5 +1,6 @@
 using VirtualDevices.Tests.Infrastructure;
 using VirtualDevices.Xen.Xenstore;
+using VirtualDevices.Xen.Xenstore.Client;
 
 namespace VirtualDevices.Tests.Xenstore;
 

@@ -3,6 +3,9 @@ using System.Diagnostics;
 using System.Net.Sockets;
 using System.Text;
 using VirtualDevices.Xen.Xenstore;
+using VirtualDevices.Xen.Xenstore.Client;
+using VirtualDevices.Xen.Xenstore.Protocol;
+using VirtualDevices.Xen.Xenstore.Server;
 
 namespace VirtualDevices.Tests.Xenstore;
 

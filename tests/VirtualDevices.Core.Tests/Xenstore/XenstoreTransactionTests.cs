@@ -1,5 +1,6 @@
 using System.Globalization;
 using VirtualDevices.Xen.Xenstore;
+using VirtualDevices.Xen.Xenstore.Client;
 
 namespace VirtualDevices.Tests.Xenstore;
 

@@ -1,3 +1,5 @@
+using VirtualDevices.Xen.Xenstore.Protocol;
+
 namespace VirtualDevices.Xen.Xenstore;
 
 /// <summary>

@@ -1,4 +1,5 @@
 using System.Text;
+using VirtualDevices.Xen.Xenstore.Client;
 
 namespace VirtualDevices.Xen.Xenstore;
 

@@ -1,4 +1,5 @@
 using System.Globalization;
+using VirtualDevices.Xen.Xenstore.Protocol;
 
 namespace VirtualDevices.Xen.Xenstore;
 

@@ -2,6 +2,7 @@ using System.Management.Automation;
 using VirtualDevices.Hosting;
 using VirtualDevices.PowerShell.Infrastructure;
 using VirtualDevices.Xen.Xenstore;
+using VirtualDevices.Xen.Xenstore.Server;
 
 namespace VirtualDevices.PowerShell.Commands.Xenstore;
 

@@ -1,7 +1,7 @@
 using System.Management.Automation;
-using System.Threading.Channels;
 using VirtualDevices.PowerShell.Infrastructure;
 using VirtualDevices.Xen.Xenstore;
+using VirtualDevices.Xen.Xenstore.Client;
 
 namespace VirtualDevices.PowerShell.Commands.Xenstore;
 
@@ -81,125 +81,56 @@ public sealed class WatchXenstorePathCommand : XenstoreCommand
         TimeSpan? timeout = MyInvocation.BoundParameters.ContainsKey(nameof(Timeout)) ? TimeSpan.FromSeconds(Timeout) : null;
         Run(async cancellationToken =>
         {
-            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            if (timeout is TimeSpan t)
+            // The core does the watching, the merging with bounded back-pressure and the time limit; the command
+            // writes what comes and says when changes were dropped.
+            XenstoreWatcher watcher = await XenstoreWatcher.StartAsync(store, paths,
+                new XenstoreWatcherOptions { IncludeValue = includeValue, Timeout = timeout }, cancellationToken).ConfigureAwait(false);
+            await using (watcher.ConfigureAwait(false))
             {
-                deadline.CancelAfter(t);
-            }
-
-            // Back-pressure end to end: the merge holds one event, so a slow consumer stops the pumps, and each watch's
-            // own bounded buffer (WatchEventCapacity, 4096 by default) then drops its oldest events and counts them.
-            // (An unbounded merge here grew without limit under a write storm while no drop was ever counted.)
-            var events = Channel.CreateBounded<XenstoreWatchEvent>(new BoundedChannelOptions(1) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
-            var watches = new List<XenstoreWatch>();
-            var pumps = new List<Task>();
-            try
-            {
-                foreach (string path in paths)
+                bool warned = false;
+                void NoteDrops(XenstoreChange change)
                 {
-                    XenstoreWatch watch = await store.WatchAsync(path, deadline.Token).ConfigureAwait(false);
-                    watches.Add(watch);
-                    pumps.Add(PumpAsync(watch, events.Writer, deadline.Token));
-                }
-
-                int written = 0;
-                long droppedSeen = 0;
-                await foreach (XenstoreWatchEvent e in events.Reader.ReadAllAsync(deadline.Token).ConfigureAwait(false))
-                {
-                    long dropped = Dropped(watches);
-                    if (dropped > 0 && droppedSeen == 0)
+                    if (change.DroppedBefore > 0 && !warned)
                     {
                         // Said at once, as a stream stopped with Ctrl+C never reaches its end.
-                        EmitWarning($"Changes arrive faster than they are consumed: the oldest are being dropped ({dropped} so far; up to {watches[0].Capacity} are kept a path).");
+                        warned = true;
+                        EmitWarning($"Changes arrive faster than they are consumed: the oldest are being dropped ({watcher.DroppedChanges} so far; up to {watcher.Capacity} are kept a path).");
+                    }
+                }
+
+                try
+                {
+                    if (waiting)
+                    {
+                        XenstoreChange satisfied = await watcher.WaitUntilAsync(async (change, _) =>
+                        {
+                            NoteDrops(change);
+                            return await ConditionHoldsAsync(change, paths[0]).ConfigureAwait(false);
+                        }, cancellationToken).ConfigureAwait(false);
+                        Emit(satisfied);
+                        return;
                     }
 
-                    XenstoreChange change = await DescribeAsync(store, e, includeValue, dropped - droppedSeen, deadline.Token).ConfigureAwait(false);
-                    droppedSeen = dropped;
-                    if (!waiting)
+                    int written = 0;
+                    await foreach (XenstoreChange change in watcher.ReadAllAsync(cancellationToken).ConfigureAwait(false))
                     {
+                        NoteDrops(change);
                         await EmitAsync(change).ConfigureAwait(false);
                         if (++written >= limit)
                         {
                             return;
                         }
-
-                        continue;
                     }
-
-                    if (await ConditionHoldsAsync(change, paths[0]).ConfigureAwait(false))
+                }
+                finally
+                {
+                    if (watcher.DroppedChanges is > 0 and long total && !cancellationToken.IsCancellationRequested)
                     {
-                        Emit(change);
-                        return;
+                        EmitWarning($"{total} change(s) were dropped because they arrived faster than they were consumed.");
                     }
-                }
-            }
-            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-            {
-                // The -Timeout ran out: a stream simply ends; a wait has failed.
-                if (waiting)
-                {
-                    throw new DeviceException(DeviceErrorIds.Xenstore.WaitTimeout, DeviceErrorCategory.OperationTimeout,
-                        $"The condition on {string.Join(", ", paths)} did not hold within {timeout!.Value.TotalSeconds} s.", XenstoreException.XenstoreDeviceName);
-                }
-            }
-            finally
-            {
-                await deadline.CancelAsync().ConfigureAwait(false);
-                foreach (XenstoreWatch watch in watches)
-                {
-                    await watch.DisposeAsync().ConfigureAwait(false);
-                }
-
-                await Task.WhenAll(pumps).ConfigureAwait(false);
-                if (Dropped(watches) is > 0 and long total && !cancellationToken.IsCancellationRequested)
-                {
-                    EmitWarning($"{total} change(s) were dropped because they arrived faster than they were consumed.");
                 }
             }
         }, string.Join(", ", paths));
-    }
-
-    private static long Dropped(List<XenstoreWatch> watches)
-    {
-        long dropped = 0;
-        foreach (XenstoreWatch watch in watches)
-        {
-            dropped += watch.DroppedEvents;
-        }
-
-        return dropped;
-    }
-
-    private static async Task PumpAsync(XenstoreWatch watch, ChannelWriter<XenstoreWatchEvent> events, CancellationToken cancellationToken)
-    {
-        try
-        {
-            await foreach (XenstoreWatchEvent e in watch.ReadAllAsync(cancellationToken).ConfigureAwait(false))
-            {
-                await events.WriteAsync(e, cancellationToken).ConfigureAwait(false);
-            }
-
-            // The watch ended without being stopped: its connection is gone, and so is the command's purpose.
-            events.TryComplete(new DeviceDisconnectedException(XenstoreException.XenstoreDeviceName, $"the watch on {watch.Path} ended: the connection closed"));
-        }
-        catch (OperationCanceledException)
-        {
-        }
-        catch (Exception e)
-        {
-            events.TryComplete(e);
-        }
-    }
-
-    private static async Task<XenstoreChange> DescribeAsync(XenstoreClient store, XenstoreWatchEvent e, bool includeValue, long droppedBefore, CancellationToken cancellationToken)
-    {
-        if (!includeValue || e.Path.StartsWith('@'))
-        {
-            return new XenstoreChange(DateTimeOffset.Now, e.Path, e.Token, null, null) { DroppedBefore = droppedBefore };
-        }
-
-        string? value = await store.TryReadStringAsync(e.Path, cancellationToken).ConfigureAwait(false);
-        return new XenstoreChange(DateTimeOffset.Now, e.Path, e.Token, value is not null, value) { DroppedBefore = droppedBefore };
     }
 
     private async Task<bool> ConditionHoldsAsync(XenstoreChange change, string firstPath)

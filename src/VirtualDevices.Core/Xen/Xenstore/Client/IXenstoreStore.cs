@@ -1,4 +1,4 @@
-namespace VirtualDevices.Xen.Xenstore;
+namespace VirtualDevices.Xen.Xenstore.Client;
 
 /// <summary>
 /// The node operations, outside a transaction (<see cref="XenstoreClient"/>) or inside one

@@ -1,7 +1,8 @@
 using System.Text;
 using System.Threading.Tasks.Sources;
+using VirtualDevices.Xen.Xenstore.Protocol;
 
-namespace VirtualDevices.Xen.Xenstore;
+namespace VirtualDevices.Xen.Xenstore.Client;
 
 /// <summary>
 /// A request in flight: the outgoing message (built in place, so sending copies nothing) and the state that decides
@@ -112,9 +113,9 @@ internal sealed class PendingRequest<T> : PendingRequest, IValueTaskSource<T>, I
     private ManualResetValueTaskSourceCore<T> _core;
     private ReplyParser<T>? _parser;
     private string? _defaultOnError;
-    private XenstoreClient? _client;
+    private ClientRequestTable? _table;
 
-    internal static PendingRequest<T> Rent(XenstoreClient client, bool runContinuationsAsynchronously, XenstoreMessageType type,
+    internal static PendingRequest<T> Rent(ClientRequestTable table, bool runContinuationsAsynchronously, XenstoreMessageType type,
         string? path, ReplyParser<T> parser, string? defaultOnError)
     {
         PendingRequest<T>? request = t_cached;
@@ -130,7 +131,7 @@ internal sealed class PendingRequest<T> : PendingRequest, IValueTaskSource<T>, I
         }
 
         request._core.RunContinuationsAsynchronously = runContinuationsAsynchronously;
-        request._client = client;
+        request._table = table;
         request._parser = parser;
         request._defaultOnError = defaultOnError;
         request.Type = type;
@@ -142,7 +143,7 @@ internal sealed class PendingRequest<T> : PendingRequest, IValueTaskSource<T>, I
     internal void Recycle()
     {
         _core.Reset();
-        _client = null;
+        _table = null;
         _parser = null;
         _defaultOnError = null;
         Path = null;
@@ -228,7 +229,7 @@ internal sealed class PendingRequest<T> : PendingRequest, IValueTaskSource<T>, I
             if (Status == Cancelled)
             {
                 // Reuse the request only if its late reply can no longer reach it.
-                recycle = _client!.TryRetire(this);
+                recycle = _table!.TryRetire(this);
             }
 
             if (recycle)

@@ -1,4 +1,4 @@
-namespace VirtualDevices.Xen.Xenstore;
+namespace VirtualDevices.Xen.Xenstore.Client;
 
 /// <summary>How <see cref="XenstoreClient"/> connects and behaves.</summary>
 public sealed record XenstoreClientOptions

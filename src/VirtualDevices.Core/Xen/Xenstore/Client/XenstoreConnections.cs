@@ -1,4 +1,7 @@
-namespace VirtualDevices.Xen.Xenstore;
+using VirtualDevices.Xen.Xenstore.Protocol;
+using VirtualDevices.Xen.Xenstore.Server;
+
+namespace VirtualDevices.Xen.Xenstore.Client;
 
 /// <summary>
 /// The xenstore connections of a session (a part of its <see cref="Hosting.DeviceHost"/>): every connection it

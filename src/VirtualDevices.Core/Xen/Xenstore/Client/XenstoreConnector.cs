@@ -2,7 +2,7 @@ using System.Net.Sockets;
 using VirtualDevices.Interop;
 using VirtualDevices.IO;
 
-namespace VirtualDevices.Xen.Xenstore;
+namespace VirtualDevices.Xen.Xenstore.Client;
 
 /// <summary>Opens the transports a xenstore client speaks over, with xenstore's errors.</summary>
 internal static class XenstoreConnector

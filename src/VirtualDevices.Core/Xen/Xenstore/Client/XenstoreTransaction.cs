@@ -1,4 +1,6 @@
-namespace VirtualDevices.Xen.Xenstore;
+using VirtualDevices.Xen.Xenstore.Protocol;
+
+namespace VirtualDevices.Xen.Xenstore.Client;
 
 /// <summary>
 /// An open transaction: the node operations see a private snapshot and their changes become visible together on

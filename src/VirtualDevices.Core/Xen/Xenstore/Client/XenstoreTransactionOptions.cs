@@ -1,4 +1,4 @@
-namespace VirtualDevices.Xen.Xenstore;
+namespace VirtualDevices.Xen.Xenstore.Client;
 
 /// <summary>How <see cref="XenstoreClient.RunInTransactionAsync{T}"/> retries a transaction that conflicts (EAGAIN).</summary>
 public sealed class XenstoreTransactionOptions

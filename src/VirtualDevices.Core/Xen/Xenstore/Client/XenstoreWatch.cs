@@ -1,7 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 
-namespace VirtualDevices.Xen.Xenstore;
+namespace VirtualDevices.Xen.Xenstore.Client;
 
 /// <summary>
 /// A registered watch: its events as an async stream (the first fires straight after registration, as xenstored

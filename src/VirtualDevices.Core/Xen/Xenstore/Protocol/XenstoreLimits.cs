@@ -1,4 +1,4 @@
-namespace VirtualDevices.Xen.Xenstore;
+namespace VirtualDevices.Xen.Xenstore.Protocol;
 
 /// <summary>The size limits of the xenstore protocol (<c>xs_wire.h</c>).</summary>
 public static class XenstoreLimits

@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 
-namespace VirtualDevices.Xen.Xenstore;
+namespace VirtualDevices.Xen.Xenstore.Protocol;
 
 /// <summary>
 /// <c>struct xsd_sockmsg</c>: four 32-bit fields in the host's byte order (xenstore peers always share a machine, so

@@ -1,4 +1,4 @@
-namespace VirtualDevices.Xen.Xenstore;
+namespace VirtualDevices.Xen.Xenstore.Protocol;
 
 /// <summary>The message types of the xenstore wire protocol (<c>enum xsd_sockmsg_type</c> in <c>xs_wire.h</c>).</summary>
 public enum XenstoreMessageType : uint

@@ -1,6 +1,9 @@
 using VirtualDevices.IO.Polling;
 
-namespace VirtualDevices.Xen.Xenstore;
+using VirtualDevices.Xen.Xenstore.Client;
+using VirtualDevices.Xen.Xenstore.Protocol;
+
+namespace VirtualDevices.Xen.Xenstore.Server;
 
 /// <summary>
 /// What every connection of one server shares: the poll loop serving them, the options, and buffers that are only

@@ -1,4 +1,6 @@
-namespace VirtualDevices.Xen.Xenstore;
+using VirtualDevices.Xen.Xenstore.Protocol;
+
+namespace VirtualDevices.Xen.Xenstore.Server;
 
 /// <summary>
 /// An open transaction: a private root (copy-on-write from the live root at start), the paths it read or changed

@@ -1,4 +1,6 @@
-namespace VirtualDevices.Xen.Xenstore;
+using VirtualDevices.Xen.Xenstore.Protocol;
+
+namespace VirtualDevices.Xen.Xenstore.Server;
 
 /// <summary>A change made inside a transaction, replayed on the live tree when the commit needs a merge.</summary>
 /// <param name="Type">WRITE, MKDIR, RM or SET_PERMS.</param>

@@ -1,4 +1,4 @@
-namespace VirtualDevices.Xen.Xenstore;
+namespace VirtualDevices.Xen.Xenstore.Server;
 
 /// <summary>A watch registered by one connection.</summary>
 internal sealed class ServerWatch
@@ -20,6 +20,9 @@ internal sealed class ServerWatch
     internal byte[] RequestedPath { get; }
 
     internal byte[] Token { get; }
+
+    /// <summary>Its place in the list of every watch, so that removing it costs O(1).</summary>
+    internal LinkedListNode<ServerWatch>? Node { get; set; }
 
     internal bool IsRelative => RequestedPath.Length > 0 && RequestedPath[0] != (byte)'/' && RequestedPath[0] != (byte)'@';
 

@@ -1,4 +1,4 @@
-namespace VirtualDevices.Xen.Xenstore;
+namespace VirtualDevices.Xen.Xenstore.Server;
 
 /// <summary>
 /// One node of the embedded server's tree. Nodes are immutable: a change copies the node and its ancestors, so a

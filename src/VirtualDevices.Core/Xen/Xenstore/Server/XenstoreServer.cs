@@ -1,6 +1,9 @@
 using System.Net.Sockets;
 
-namespace VirtualDevices.Xen.Xenstore;
+using VirtualDevices.Xen.Xenstore.Client;
+using VirtualDevices.Xen.Xenstore.Protocol;
+
+namespace VirtualDevices.Xen.Xenstore.Server;
 
 /// <summary>
 /// An embedded, in-memory xenstore: the node tree, permissions, transactions, watches, quotas and domains of
@@ -17,7 +20,7 @@ namespace VirtualDevices.Xen.Xenstore;
 /// </example>
 public sealed class XenstoreServer : IAsyncDisposable, IDisposable
 {
-    private readonly XenstoreStore _store;
+    private readonly XenstoreDatabase _store;
     private readonly XenstoreServerOptions _options;
     private readonly CancellationTokenSource _stopping = new();
     private readonly IO.Polling.PollLoop _loop;
@@ -34,7 +37,7 @@ public sealed class XenstoreServer : IAsyncDisposable, IDisposable
     public XenstoreServer(XenstoreServerOptions? options = null)
     {
         _options = options ?? new XenstoreServerOptions();
-        _store = new XenstoreStore(_options);
+        _store = new XenstoreDatabase(_options);
         // One thread serves every connection (xenstored's model); 1,000 idle clients cost no thread each.
         _loop = new IO.Polling.PollLoop("xenstored-poll");
         _context = new ServerConnectionContext(_loop, _options);

@@ -1,4 +1,4 @@
-namespace VirtualDevices.Xen.Xenstore;
+namespace VirtualDevices.Xen.Xenstore.Server;
 
 /// <summary>
 /// Quotas and limits of the embedded xenstore server. The defaults are xenstored's. Quotas apply to unprivileged

@@ -1,7 +1,10 @@
 using VirtualDevices.Devices;
 using VirtualDevices.Hosting;
 
-namespace VirtualDevices.Xen.Xenstore;
+using VirtualDevices.Xen.Xenstore.Client;
+using VirtualDevices.Xen.Xenstore.Protocol;
+
+namespace VirtualDevices.Xen.Xenstore.Server;
 
 /// <summary>
 /// An embedded xenstore server run by a <see cref="DeviceHost"/>. Stopping it closes the session's connections to

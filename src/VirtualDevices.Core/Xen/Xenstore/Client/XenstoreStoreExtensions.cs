@@ -1,6 +1,6 @@
 using System.Runtime.CompilerServices;
 
-namespace VirtualDevices.Xen.Xenstore;
+namespace VirtualDevices.Xen.Xenstore.Client;
 
 /// <summary>Node-level helpers over <see cref="IXenstoreStore"/> for callers that think in items (cmdlets, the Xs: drive).</summary>
 public static class XenstoreStoreExtensions
