@@ -66,9 +66,3 @@ internal sealed class Checks
 
     private static string Clean(string text) => text.Replace('\t', ' ').Replace('\r', ' ').Replace('\n', ' ');
 }
-
-/// <summary>A check that cannot run here (a check it depends on failed): reported as skipped.</summary>
-internal sealed class SkipCheckException(string message) : Exception(message);
-
-/// <summary>A check's expectation that did not hold.</summary>
-internal sealed class CheckFailedException(string message) : Exception(message);
