@@ -48,7 +48,12 @@ internal sealed class EventChannelChecks(Checks checks) : IDisposable
 
             _portB = b.BindInterdomain(Dom0, _portA);
             Expect.True(_portB != _portA, $"the interdomain port {_portB} differs from the unbound one {_portA}");
-            return $"port {_portB} bound to domain 0's port {_portA}";
+
+            // Xen marks a newly bound interdomain port pending (events sent to the unbound port before the bind would
+            // otherwise be lost): exactly one event arrives on it, and nothing on the other end.
+            ExpectEvent(b, _portB);
+            ExpectQuiet(_a!, b);
+            return $"port {_portB} bound to domain 0's port {_portA}, with the one event Xen sets at bind";
         });
 
         checks.Run("devices.evtchn.notify-receive", () =>
@@ -58,6 +63,7 @@ internal sealed class EventChannelChecks(Checks checks) : IDisposable
             ExpectEvent(a, portA);
             a.Notify(portA);
             ExpectEvent(b, portB);
+            ExpectQuiet(a, b);
             return $"B's notify on {portB} arrived on A's {portA}, and A's on {portA} on B's {portB}";
         });
 
@@ -68,6 +74,7 @@ internal sealed class EventChannelChecks(Checks checks) : IDisposable
             b.Notify(portB);
             Expect.True(Poll(a, EventWaitMilliseconds), "A's descriptor became readable after B's notify");
             ExpectEvent(a, portA);
+            ExpectQuiet(a, b);
             return "POLLIN exactly while a port is pending";
         });
 
@@ -87,14 +94,16 @@ internal sealed class EventChannelChecks(Checks checks) : IDisposable
             // ...until the port is unmasked, when it arrives once.
             a.Unmask(portA);
             ExpectEvent(a, portA);
+            ExpectQuiet(a, b);
             return "a fired port stays masked until written back, and the event sent meanwhile arrives at unmask";
         });
 
         checks.Run("devices.evtchn.not-bound-here", () =>
         {
-            var (a, _, _, portB) = Pair ?? throw new SkipCheckException("no bound pair");
+            var (a, _, b, portB) = Pair ?? throw new SkipCheckException("no bound pair");
             var error = Expect.Throws<XenDeviceException>(() => a.Notify(portB));
             Expect.True(error.ErrorId == XenDeviceErrorIds.EventChannelNotBound, $"id {error.ErrorId} is {XenDeviceErrorIds.EventChannelNotBound}");
+            ExpectQuiet(a, b);
             return $"{error.ErrorId}: {error.Message}";
         });
 
@@ -102,10 +111,11 @@ internal sealed class EventChannelChecks(Checks checks) : IDisposable
         {
             var (a, portA, b, portB) = Pair ?? throw new SkipCheckException("no bound pair");
             const int rounds = 500;
+            int echoed = 0;
             var echo = Task.Factory.StartNew(() =>
             {
                 uint[] ports = new uint[4];
-                for (int i = 0; i < rounds; i++)
+                for (int i = 0; i < rounds; i++, echoed++)
                 {
                     int read = b.WaitPending(ports, EventWaitMilliseconds);
                     Expect.True(read == 1 && ports[0] == portB, $"round {i}: B got its port (read {read})");
@@ -120,13 +130,14 @@ internal sealed class EventChannelChecks(Checks checks) : IDisposable
             {
                 a.Notify(portA);
                 int read = a.WaitPending(mine, EventWaitMilliseconds);
-                Expect.True(read == 1 && mine[0] == portA, $"round {i}: A got the echo (read {read})");
+                Expect.True(read == 1 && mine[0] == portA, $"round {i}: A got the echo (read {read}; B echoed {Volatile.Read(ref echoed)} times, its thread {echo.Status})");
                 a.Unmask(portA);
             }
 
             watch.Stop();
             Expect.True(echo.Wait(EventWaitMilliseconds), "the echo thread finished");
             echo.GetAwaiter().GetResult();
+            ExpectQuiet(a, b);
             return $"{rounds} round trips, {watch.Elapsed.TotalMicroseconds / rounds:F0} us each (under QEMU's emulation)";
         }, TimeSpan.FromSeconds(120));
 
@@ -139,8 +150,10 @@ internal sealed class EventChannelChecks(Checks checks) : IDisposable
 
             // A's port is back to unbound: a new interdomain bind to it works, and events flow again.
             _portB = b.BindInterdomain(Dom0, portA);
+            ExpectEvent(b, _portB);
             b.Notify(_portB);
             ExpectEvent(a, portA);
+            ExpectQuiet(a, b);
             return $"port {portB} unbound; A's port {portA} bound again as {_portB}";
         });
     }
@@ -159,6 +172,22 @@ internal sealed class EventChannelChecks(Checks checks) : IDisposable
         Expect.True(read > 0, $"an event on port {port} within {EventWaitMilliseconds} ms");
         Expect.True(ports.Take(read).All(p => p == port), $"only port {port} fired (got {string.Join(',', ports.Take(read))})");
         device.Unmask(port);
+    }
+
+    /// <summary>
+    /// Fails when either device has an event pending within 200 ms: every check leaves both quiet. Stray ports are
+    /// unmasked again, so that one check's failure does not leave a port dead for the next.
+    /// </summary>
+    public static void ExpectQuiet(EventChannelDevice a, EventChannelDevice b)
+    {
+        uint[] ports = new uint[8];
+        int onA = a.WaitPending(ports, 200);
+        string seenA = string.Join(',', ports.Take(onA));
+        a.Unmask(ports.AsSpan(0, onA));
+        int onB = b.WaitPending(ports, 200);
+        string seenB = string.Join(',', ports.Take(onB));
+        b.Unmask(ports.AsSpan(0, onB));
+        Expect.True(onA == 0 && onB == 0, $"no stray event afterwards (A had [{seenA}], B had [{seenB}])");
     }
 
     private static unsafe bool Poll(EventChannelDevice device, int timeoutMilliseconds)

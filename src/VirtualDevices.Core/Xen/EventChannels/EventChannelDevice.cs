@@ -73,6 +73,11 @@ internal sealed class EventChannelDevice : IDisposable
 
     /// <summary>Binds a port here to the port <paramref name="remotePort"/> that <paramref name="remoteDomain"/> allocated for us.</summary>
     /// <returns>The local port: a notify on it fires the remote port, and the remote's notify fires it.</returns>
+    /// <remarks>
+    /// The new port starts with one event pending: Xen sets it at bind because the remote end may have notified the
+    /// port while it was unbound (xen/common/event_channel.c, seen in the real-Xen lab). A driver takes it as a
+    /// prompt to look at its shared ring, which is what every event means anyway.
+    /// </remarks>
     public uint BindInterdomain(ushort remoteDomain, uint remotePort)
     {
         var bind = new Unix.EvtchnBindInterdomain { RemoteDomain = remoteDomain, RemotePort = remotePort };
