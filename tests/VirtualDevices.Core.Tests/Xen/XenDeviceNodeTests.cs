@@ -45,6 +45,29 @@ public sealed class XenDeviceNodeTests : IDisposable
         Assert.IsAssignableFrom<DeviceException>(error);
     }
 
+    [Theory]
+    [InlineData(2, DeviceErrorCategory.ObjectNotFound)]      // ENOENT
+    [InlineData(19, DeviceErrorCategory.ObjectNotFound)]     // ENODEV: a node with no driver
+    [InlineData(13, DeviceErrorCategory.PermissionDenied)]   // EACCES
+    [InlineData(1, DeviceErrorCategory.PermissionDenied)]    // EPERM
+    [InlineData(22, DeviceErrorCategory.InvalidArgument)]    // EINVAL: a bad grant reference, a read-only grant mapped writable
+    [InlineData(3, DeviceErrorCategory.InvalidArgument)]     // ESRCH: no such domain
+    [InlineData(28, DeviceErrorCategory.LimitsExceeded)]     // ENOSPC: gntalloc's page limit
+    [InlineData(12, DeviceErrorCategory.LimitsExceeded)]     // ENOMEM
+    [InlineData(27, DeviceErrorCategory.LimitsExceeded)]     // EFBIG: the pending ring overflowed
+    [InlineData(16, DeviceErrorCategory.ResourceBusy)]       // EBUSY
+    [InlineData(107, DeviceErrorCategory.InvalidOperation)]  // ENOTCONN: a port not bound through this device
+    [InlineData(5, DeviceErrorCategory.NotSpecified)]        // EIO
+    public void AnErrnoGivesTheErrorItsCategoryAndItsText(int errno, DeviceErrorCategory category)
+    {
+        var error = new XenDeviceException(XenDeviceErrorIds.GrantMapFailed, "/dev/xen/gntdev", errno, "Mapping failed");
+        Assert.Equal(category, error.Category);
+        Assert.Equal(errno, error.Errno);
+        Assert.Equal(XenDeviceErrorIds.GrantMapFailed, error.ErrorId);
+        Assert.StartsWith("Mapping failed: ", error.Message, StringComparison.Ordinal);
+        Assert.EndsWith($"(errno {errno})", error.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void TheDefaultPathsAreTheLinuxNodes()
     {
