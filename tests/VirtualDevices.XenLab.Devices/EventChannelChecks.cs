@@ -98,6 +98,23 @@ internal sealed class EventChannelChecks(Checks checks) : IDisposable
             return "a fired port stays masked until written back, and the event sent meanwhile arrives at unmask";
         });
 
+        checks.Run("devices.evtchn.reset", () =>
+        {
+            var (a, portA, b, portB) = Pair ?? throw new SkipCheckException("no bound pair");
+            b.Notify(portB);
+            Expect.True(Poll(a, EventWaitMilliseconds), "A's descriptor became readable after B's notify");
+
+            // RESET empties the ring: the port that fired is gone, and stays masked until written back.
+            a.Reset();
+            Expect.True(!Poll(a, 0), "A's descriptor is not readable after the reset");
+            a.Unmask(portA);
+            ExpectQuiet(a, b);
+            b.Notify(portB);
+            ExpectEvent(a, portA);
+            ExpectQuiet(a, b);
+            return "a queued port dropped by RESET; events flow again once it is unmasked";
+        });
+
         checks.Run("devices.evtchn.not-bound-here", () =>
         {
             var (a, _, b, portB) = Pair ?? throw new SkipCheckException("no bound pair");
