@@ -19,6 +19,9 @@ internal static partial class Unix
         internal static readonly int O_EXCL = OperatingSystem.IsMacOS() ? 0x800 : 0x80;
         internal static readonly int O_CLOEXEC = OperatingSystem.IsMacOS() ? 0x1000000 : 0x80000;
 
+        /// <summary>Reads that would block fail with EAGAIN instead (the Xen event channel device is read so).</summary>
+        internal static readonly int O_NONBLOCK = OperatingSystem.IsMacOS() ? 0x4 : 0x800;
+
         /// <summary>0 where the OS has no O_DIRECT (macOS uses <c>F_NOCACHE</c> instead).</summary>
         internal static readonly int O_DIRECT = OperatingSystem.IsMacOS()
             ? 0

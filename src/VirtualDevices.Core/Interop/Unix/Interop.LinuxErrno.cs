@@ -1,0 +1,19 @@
+namespace VirtualDevices.Interop;
+
+internal static partial class Unix
+{
+    /// <summary>
+    /// Linux errno values met only on Linux-only devices (the Xen device nodes, eventfd), so they need no macOS
+    /// variant; checked against <c>errno.h</c> by the Xen header test. The portable ones are in <see cref="Errno"/>.
+    /// </summary>
+    internal static class LinuxErrno
+    {
+        internal const int ESRCH = 3;
+        internal const int ENOMEM = 12;
+        internal const int EBUSY = 16;
+        internal const int ENODEV = 19;
+        internal const int EMFILE = 24;
+        internal const int EFBIG = 27;
+        internal const int ENOTCONN = 107;
+    }
+}

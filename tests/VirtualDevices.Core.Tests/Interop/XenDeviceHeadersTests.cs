@@ -1,0 +1,195 @@
+using System.Globalization;
+using System.Runtime.InteropServices;
+using VirtualDevices.Interop;
+using VirtualDevices.Tests.Infrastructure;
+
+namespace VirtualDevices.Tests.Interop;
+
+/// <summary>
+/// Every ioctl number, struct layout and constant the Xen device bindings (<c>/dev/xen/evtchn</c>, <c>gntalloc</c>,
+/// <c>gntdev</c>, and the mmap, poll and eventfd they stand on) use, checked against linux-libc-dev's headers by
+/// compiling and running a C program that prints the real values.
+/// </summary>
+public sealed class XenDeviceHeadersTests : IDisposable
+{
+    private readonly TempDirectory _temp = new();
+
+    public void Dispose() => _temp.Dispose();
+
+    [Fact]
+    public async Task XenDeviceIoctlsAndStructsMatchTheLinuxHeaders()
+    {
+        Assert.True(OperatingSystem.IsLinux(), "the header check runs on Linux");
+        Assert.True(File.Exists("/usr/include/xen/gntdev.h"), "linux-libc-dev's xen/gntdev.h is needed for this check");
+
+        // xen/gntdev.h and xen/evtchn.h use Xen's grant_ref_t and domid_t without defining them (a user-space caller
+        // brings Xen's public headers); their definitions in xen/grant_table.h and xen/xen.h are uint32_t and uint16_t.
+        const string source = """
+            #define _GNU_SOURCE
+            #include <errno.h>
+            #include <fcntl.h>
+            #include <poll.h>
+            #include <stddef.h>
+            #include <stdint.h>
+            #include <stdio.h>
+            #include <sys/eventfd.h>
+            #include <sys/ioctl.h>
+            #include <sys/mman.h>
+            typedef uint32_t grant_ref_t;
+            typedef uint16_t domid_t;
+            #include <xen/evtchn.h>
+            #include <xen/gntalloc.h>
+            #include <xen/gntdev.h>
+            #define P(name) printf(#name "=%lld\n", (long long)(name))
+            #define S(type) P(sizeof(struct type))
+            #define O(type, field) P(offsetof(struct type, field))
+            int main(void) {
+                P(IOCTL_EVTCHN_BIND_INTERDOMAIN); P(IOCTL_EVTCHN_BIND_UNBOUND_PORT); P(IOCTL_EVTCHN_UNBIND);
+                P(IOCTL_EVTCHN_NOTIFY); P(IOCTL_EVTCHN_RESET);
+                S(ioctl_evtchn_bind_interdomain); O(ioctl_evtchn_bind_interdomain, remote_domain); O(ioctl_evtchn_bind_interdomain, remote_port);
+                S(ioctl_evtchn_bind_unbound_port); O(ioctl_evtchn_bind_unbound_port, remote_domain);
+                S(ioctl_evtchn_unbind); O(ioctl_evtchn_unbind, port);
+                S(ioctl_evtchn_notify); O(ioctl_evtchn_notify, port);
+
+                P(IOCTL_GNTALLOC_ALLOC_GREF); P(IOCTL_GNTALLOC_DEALLOC_GREF); P(IOCTL_GNTALLOC_SET_UNMAP_NOTIFY);
+                P(GNTALLOC_FLAG_WRITABLE);
+                S(ioctl_gntalloc_alloc_gref); O(ioctl_gntalloc_alloc_gref, domid); O(ioctl_gntalloc_alloc_gref, flags);
+                O(ioctl_gntalloc_alloc_gref, count); O(ioctl_gntalloc_alloc_gref, index); O(ioctl_gntalloc_alloc_gref, gref_ids);
+                P(sizeof(((struct ioctl_gntalloc_alloc_gref *)0)->gref_ids[0]));
+                S(ioctl_gntalloc_dealloc_gref); O(ioctl_gntalloc_dealloc_gref, index); O(ioctl_gntalloc_dealloc_gref, count);
+                S(ioctl_gntalloc_unmap_notify); O(ioctl_gntalloc_unmap_notify, index); O(ioctl_gntalloc_unmap_notify, action);
+                O(ioctl_gntalloc_unmap_notify, event_channel_port);
+
+                P(IOCTL_GNTDEV_MAP_GRANT_REF); P(IOCTL_GNTDEV_UNMAP_GRANT_REF); P(IOCTL_GNTDEV_SET_UNMAP_NOTIFY);
+                S(ioctl_gntdev_grant_ref); O(ioctl_gntdev_grant_ref, domid); O(ioctl_gntdev_grant_ref, ref);
+                S(ioctl_gntdev_map_grant_ref); O(ioctl_gntdev_map_grant_ref, count); O(ioctl_gntdev_map_grant_ref, pad);
+                O(ioctl_gntdev_map_grant_ref, index); O(ioctl_gntdev_map_grant_ref, refs);
+                S(ioctl_gntdev_unmap_grant_ref); O(ioctl_gntdev_unmap_grant_ref, index); O(ioctl_gntdev_unmap_grant_ref, count);
+                O(ioctl_gntdev_unmap_grant_ref, pad);
+                S(ioctl_gntdev_unmap_notify); O(ioctl_gntdev_unmap_notify, index); O(ioctl_gntdev_unmap_notify, action);
+                O(ioctl_gntdev_unmap_notify, event_channel_port);
+                P(UNMAP_NOTIFY_CLEAR_BYTE); P(UNMAP_NOTIFY_SEND_EVENT);
+
+                P(PROT_READ); P(PROT_WRITE); P(MAP_SHARED); P((intptr_t)MAP_FAILED);
+                P(POLLIN); P(POLLERR); P(POLLHUP); P(POLLNVAL);
+                S(pollfd); O(pollfd, fd); O(pollfd, events); O(pollfd, revents);
+                P(EFD_CLOEXEC); P(EFD_NONBLOCK); P(O_NONBLOCK);
+                P(ESRCH); P(ENOMEM); P(EBUSY); P(ENODEV); P(EMFILE); P(EFBIG); P(ENOTCONN);
+                return 0;
+            }
+            """;
+        string program = await CCompiler.CompileAsync(_temp.Path, "xendevices", source);
+        ProcessResult result = (await ExternalProcess.RunAsync(program, [])).EnsureSuccess("xendevices");
+        Dictionary<string, long> c = result.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .Select(line => line.Split('='))
+            .ToDictionary(parts => parts[0], parts => long.Parse(parts[1], CultureInfo.InvariantCulture));
+        var mismatches = new List<string>();
+        int checkedCount = 0;
+
+        void Check(string name, long binding)
+        {
+            checkedCount++;
+            if (!c.TryGetValue(name, out long header))
+            {
+                mismatches.Add($"{name}: not printed by the C program");
+            }
+            else if (header != binding)
+            {
+                mismatches.Add($"{name}: the header says {header}, the binding uses {binding}");
+            }
+        }
+
+        void Size<T>(string cStruct)
+            where T : struct => Check($"sizeof(struct {cStruct})", Marshal.SizeOf<T>());
+
+        void Offset<T>(string cStruct, string cField, string field)
+            where T : struct => Check($"offsetof(struct {cStruct}, {cField})", Marshal.OffsetOf<T>(field).ToInt64());
+
+        // Event channels.
+        Check("IOCTL_EVTCHN_BIND_INTERDOMAIN", (long)Unix.EvtchnIoctl.IOCTL_EVTCHN_BIND_INTERDOMAIN);
+        Check("IOCTL_EVTCHN_BIND_UNBOUND_PORT", (long)Unix.EvtchnIoctl.IOCTL_EVTCHN_BIND_UNBOUND_PORT);
+        Check("IOCTL_EVTCHN_UNBIND", (long)Unix.EvtchnIoctl.IOCTL_EVTCHN_UNBIND);
+        Check("IOCTL_EVTCHN_NOTIFY", (long)Unix.EvtchnIoctl.IOCTL_EVTCHN_NOTIFY);
+        Check("IOCTL_EVTCHN_RESET", (long)Unix.EvtchnIoctl.IOCTL_EVTCHN_RESET);
+        Size<Unix.EvtchnBindInterdomain>("ioctl_evtchn_bind_interdomain");
+        Offset<Unix.EvtchnBindInterdomain>("ioctl_evtchn_bind_interdomain", "remote_domain", nameof(Unix.EvtchnBindInterdomain.RemoteDomain));
+        Offset<Unix.EvtchnBindInterdomain>("ioctl_evtchn_bind_interdomain", "remote_port", nameof(Unix.EvtchnBindInterdomain.RemotePort));
+        Size<Unix.EvtchnBindUnboundPort>("ioctl_evtchn_bind_unbound_port");
+        Offset<Unix.EvtchnBindUnboundPort>("ioctl_evtchn_bind_unbound_port", "remote_domain", nameof(Unix.EvtchnBindUnboundPort.RemoteDomain));
+        Size<Unix.EvtchnPort>("ioctl_evtchn_unbind");
+        Offset<Unix.EvtchnPort>("ioctl_evtchn_unbind", "port", nameof(Unix.EvtchnPort.Port));
+        Size<Unix.EvtchnPort>("ioctl_evtchn_notify");
+        Offset<Unix.EvtchnPort>("ioctl_evtchn_notify", "port", nameof(Unix.EvtchnPort.Port));
+
+        // Grant allocation.
+        Check("IOCTL_GNTALLOC_ALLOC_GREF", (long)Unix.GntallocIoctl.IOCTL_GNTALLOC_ALLOC_GREF);
+        Check("IOCTL_GNTALLOC_DEALLOC_GREF", (long)Unix.GntallocIoctl.IOCTL_GNTALLOC_DEALLOC_GREF);
+        Check("IOCTL_GNTALLOC_SET_UNMAP_NOTIFY", (long)Unix.GntallocIoctl.IOCTL_GNTALLOC_SET_UNMAP_NOTIFY);
+        Check("GNTALLOC_FLAG_WRITABLE", Unix.GntallocIoctl.GNTALLOC_FLAG_WRITABLE);
+        Size<Unix.GntallocAllocGref>("ioctl_gntalloc_alloc_gref");
+        Offset<Unix.GntallocAllocGref>("ioctl_gntalloc_alloc_gref", "domid", nameof(Unix.GntallocAllocGref.Domid));
+        Offset<Unix.GntallocAllocGref>("ioctl_gntalloc_alloc_gref", "flags", nameof(Unix.GntallocAllocGref.Flags));
+        Offset<Unix.GntallocAllocGref>("ioctl_gntalloc_alloc_gref", "count", nameof(Unix.GntallocAllocGref.Count));
+        Offset<Unix.GntallocAllocGref>("ioctl_gntalloc_alloc_gref", "index", nameof(Unix.GntallocAllocGref.Index));
+        Offset<Unix.GntallocAllocGref>("ioctl_gntalloc_alloc_gref", "gref_ids", nameof(Unix.GntallocAllocGref.FirstGrefId));
+        Check("sizeof(((struct ioctl_gntalloc_alloc_gref *)0)->gref_ids[0])", sizeof(uint));
+        Size<Unix.GntallocDeallocGref>("ioctl_gntalloc_dealloc_gref");
+        Offset<Unix.GntallocDeallocGref>("ioctl_gntalloc_dealloc_gref", "index", nameof(Unix.GntallocDeallocGref.Index));
+        Offset<Unix.GntallocDeallocGref>("ioctl_gntalloc_dealloc_gref", "count", nameof(Unix.GntallocDeallocGref.Count));
+        foreach (string notify in new[] { "ioctl_gntalloc_unmap_notify", "ioctl_gntdev_unmap_notify" })
+        {
+            Size<Unix.GrantUnmapNotify>(notify);
+            Offset<Unix.GrantUnmapNotify>(notify, "index", nameof(Unix.GrantUnmapNotify.Index));
+            Offset<Unix.GrantUnmapNotify>(notify, "action", nameof(Unix.GrantUnmapNotify.Action));
+            Offset<Unix.GrantUnmapNotify>(notify, "event_channel_port", nameof(Unix.GrantUnmapNotify.EventChannelPort));
+        }
+
+        // Grant mapping.
+        Check("IOCTL_GNTDEV_MAP_GRANT_REF", (long)Unix.GntdevIoctl.IOCTL_GNTDEV_MAP_GRANT_REF);
+        Check("IOCTL_GNTDEV_UNMAP_GRANT_REF", (long)Unix.GntdevIoctl.IOCTL_GNTDEV_UNMAP_GRANT_REF);
+        Check("IOCTL_GNTDEV_SET_UNMAP_NOTIFY", (long)Unix.GntdevIoctl.IOCTL_GNTDEV_SET_UNMAP_NOTIFY);
+        Size<Unix.GntdevGrantRef>("ioctl_gntdev_grant_ref");
+        Offset<Unix.GntdevGrantRef>("ioctl_gntdev_grant_ref", "domid", nameof(Unix.GntdevGrantRef.Domid));
+        Offset<Unix.GntdevGrantRef>("ioctl_gntdev_grant_ref", "ref", nameof(Unix.GntdevGrantRef.Ref));
+        Size<Unix.GntdevMapGrantRef>("ioctl_gntdev_map_grant_ref");
+        Offset<Unix.GntdevMapGrantRef>("ioctl_gntdev_map_grant_ref", "count", nameof(Unix.GntdevMapGrantRef.Count));
+        Offset<Unix.GntdevMapGrantRef>("ioctl_gntdev_map_grant_ref", "pad", nameof(Unix.GntdevMapGrantRef.Pad));
+        Offset<Unix.GntdevMapGrantRef>("ioctl_gntdev_map_grant_ref", "index", nameof(Unix.GntdevMapGrantRef.Index));
+        Offset<Unix.GntdevMapGrantRef>("ioctl_gntdev_map_grant_ref", "refs", nameof(Unix.GntdevMapGrantRef.FirstRef));
+        Size<Unix.GntdevUnmapGrantRef>("ioctl_gntdev_unmap_grant_ref");
+        Offset<Unix.GntdevUnmapGrantRef>("ioctl_gntdev_unmap_grant_ref", "index", nameof(Unix.GntdevUnmapGrantRef.Index));
+        Offset<Unix.GntdevUnmapGrantRef>("ioctl_gntdev_unmap_grant_ref", "count", nameof(Unix.GntdevUnmapGrantRef.Count));
+        Offset<Unix.GntdevUnmapGrantRef>("ioctl_gntdev_unmap_grant_ref", "pad", nameof(Unix.GntdevUnmapGrantRef.Pad));
+        Check("UNMAP_NOTIFY_CLEAR_BYTE", Unix.UnmapNotify.UNMAP_NOTIFY_CLEAR_BYTE);
+        Check("UNMAP_NOTIFY_SEND_EVENT", Unix.UnmapNotify.UNMAP_NOTIFY_SEND_EVENT);
+
+        // What the devices are driven with: mmap, poll, eventfd, and the errnos they answer.
+        Check("PROT_READ", Unix.PROT_READ);
+        Check("PROT_WRITE", Unix.PROT_WRITE);
+        Check("MAP_SHARED", Unix.MAP_SHARED);
+        Check("(intptr_t)MAP_FAILED", Unix.MAP_FAILED.ToInt64());
+        Check("POLLIN", Unix.POLLIN);
+        Check("POLLERR", Unix.POLLERR);
+        Check("POLLHUP", Unix.POLLHUP);
+        Check("POLLNVAL", Unix.POLLNVAL);
+        Size<Unix.PollFd>("pollfd");
+        Offset<Unix.PollFd>("pollfd", "fd", nameof(Unix.PollFd.Fd));
+        Offset<Unix.PollFd>("pollfd", "events", nameof(Unix.PollFd.Events));
+        Offset<Unix.PollFd>("pollfd", "revents", nameof(Unix.PollFd.ReturnedEvents));
+        Check("EFD_CLOEXEC", Unix.EFD_CLOEXEC);
+        Check("EFD_NONBLOCK", Unix.EFD_NONBLOCK);
+        Check("O_NONBLOCK", Unix.OpenFlags.O_NONBLOCK);
+        Check("ESRCH", Unix.LinuxErrno.ESRCH);
+        Check("ENOMEM", Unix.LinuxErrno.ENOMEM);
+        Check("EBUSY", Unix.LinuxErrno.EBUSY);
+        Check("ENODEV", Unix.LinuxErrno.ENODEV);
+        Check("EMFILE", Unix.LinuxErrno.EMFILE);
+        Check("EFBIG", Unix.LinuxErrno.EFBIG);
+        Check("ENOTCONN", Unix.LinuxErrno.ENOTCONN);
+
+        Assert.True(mismatches.Count == 0, string.Join(Environment.NewLine, mismatches));
+
+        // Every value the C program printed was compared: a value added to one side only does not pass unnoticed.
+        Assert.Equal(c.Count, checkedCount);
+    }
+}
