@@ -38,9 +38,11 @@
 # OTHER OPTIONS
 #   --timeout S (QEMU's overall limit, default 900), --build-only (build or check the cached image, boot nothing),
 #   --verbose (the serial console on stderr as it comes), --no-pwsh, --no-module.
-#   Cache: ${VIRTUALDEVICES_LAB_CACHE:-~/.cache/virtualdevices/xen-lab}/<key>, the key made of the kernel and Xen
-#   package versions and a hash of the recipe (this script's build part and tests/Lab/image). Temporary files go
-#   under ${TMPDIR:-/tmp} and are removed on exit; QEMU is always killed.
+#   Cache: ${VIRTUALDEVICES_LAB_CACHE:-~/.cache/virtualdevices/xen-lab}: base_<versions>_<hash> (the packages and
+#   dom0's debootstrapped root, keyed on the kernel and Xen package versions and the package list) and
+#   image_<hash>_<hash> (Xen, kernel, initramfs, dom0.img; also keyed on the recipe: build_image and
+#   tests/Lab/image), so changing the initramfs does not debootstrap again. Older entries are removed. Temporary files
+#   go under ${TMPDIR:-/tmp} and are removed on exit; QEMU is always killed.
 #
 # Needs root (debootstrap), qemu-system-x86, debootstrap, busybox-static, cpio, kmod, e2fsprogs, tar; network access
 # to the Debian mirror on a cold cache only. Facts and pitfalls behind each choice: see comments below.
@@ -112,19 +114,19 @@ dom0_modules="xenfs xen-evtchn xen-gntdev xen-gntalloc xen-privcmd xen-blkback x
 guest_modules="xen-blkfront xen-netfront ext4"
 dom0_packages="xen-utils-4.17,xenstore-utils,iproute2,bridge-utils,kmod,busybox,procps,e2fsprogs,libicu72"
 
-build_image() {
-  local out=$1 b=$1.build
-  rm -rf "$b"; mkdir -p "$b/debs"
-  log "building the lab image: kernel $kernel_pkg $kernel_version, Xen $xen_version -> $out"
-  (cd "$b/debs" && apt-get download -q "$kernel_pkg=$kernel_version" "xen-hypervisor-4.17-amd64=$xen_version" 2>&1 | grep -v '^W: Download is performed unsandboxed' >&2)
-  dpkg -x "$b"/debs/linux-image-*.deb "$b/kernel"
-  dpkg -x "$b"/debs/xen-hypervisor-*.deb "$b/xen"
-  # Debian's xen.gz is a 32-bit multiboot ELF once gunzipped, which QEMU's -kernel loads directly.
-  gzip -dc "$b/xen/boot/xen-4.17-amd64.gz" > "$b/xen.elf"
-  cp "$b/kernel/boot/vmlinuz-$kver" "$b/vmlinuz"
-  depmod -b "$b/kernel" "$kver"
-  depends() { for m in "$@"; do modprobe -d "$b/kernel" -S "$kver" --show-depends "$m"; done | awk '$1 == "insmod" && !seen[$2]++ {print $2}'; }
+# Removes a build folder, first unmounting anything a killed debootstrap left mounted inside it.
+remove_tree() {
+  local m
+  for m in $(findmnt -rn -o TARGET | grep -F "$1/" | sort -r); do umount -l "$m" 2>/dev/null || true; done
+  rm -rf "$1"
+}
 
+# Stage 1, the base (slow: the network and debootstrap): the packages and dom0's root folder.
+build_base() {
+  local out=$1 b=$1.build
+  remove_tree "$b"; mkdir -p "$b/debs"
+  log "building the lab's base: kernel $kernel_pkg $kernel_version, Xen $xen_version, debootstrap $suite -> $out"
+  (cd "$b/debs" && apt-get download -q "$kernel_pkg=$kernel_version" "xen-hypervisor-4.17-amd64=$xen_version" 2>&1 | grep -v '^W: Download is performed unsandboxed' >&2)
   # dom0's root: debootstrap minbase, then the security updates so that xen-utils matches the hypervisor.
   local root=$b/root
   debootstrap --variant=minbase --include="$dom0_packages" "$suite" "$root" "$mirror" > "$b/debootstrap.log" 2>&1 \
@@ -138,10 +140,28 @@ build_image() {
   local utils; utils=$(chroot "$root" dpkg-query -W -f='${Version}' xen-utils-4.17)
   [ "$utils" = "$xen_version" ] || { log "dom0 has xen-utils $utils, the hypervisor is $xen_version"; return 1; }
   chroot "$root" apt-get clean; rm -f "$root/usr/sbin/policy-rc.d"; rm -rf "$root"/var/lib/apt/lists/*
+  rm -f "$b/debootstrap.log" "$b/upgrade.log"
+  mv "$b" "$out"
+}
+
+# Stage 2, the image (quick): Xen, the kernel, the modules, the initramfs of dom0 and of the guest, dom0's image.
+build_image() {
+  local base=$1 out=$2 b=$2.build
+  remove_tree "$b"; mkdir -p "$b"
+  log "building the lab image -> $out"
+  dpkg -x "$base"/debs/linux-image-*.deb "$b/kernel"
+  dpkg -x "$base"/debs/xen-hypervisor-*.deb "$b/xen"
+  # Debian's xen.gz is a 32-bit multiboot ELF once gunzipped, which QEMU's -kernel loads directly.
+  gzip -dc "$b/xen/boot/xen-4.17-amd64.gz" > "$b/xen.elf"
+  cp "$b/kernel/boot/vmlinuz-$kver" "$b/vmlinuz"
+  depmod -b "$b/kernel" "$kver"
+  depends() { for m in "$@"; do modprobe -d "$b/kernel" -S "$kver" --show-depends "$m"; done | awk '$1 == "insmod" && !seen[$2]++ {print $2}'; }
+
+  local root=$b/root m
+  cp -a "$base/root" "$root"
   echo dom0 > "$root/etc/hostname"
   : > "$root/etc/fstab"
   install -m 755 "$here/image/lab-init" "$root/sbin/lab-init"
-  local m
   for m in $(depends $dom0_modules $guest_modules); do
     mkdir -p "$root/$(dirname "${m#"$b/kernel"}")"; cp "$m" "$root/${m#"$b/kernel"}"
   done
@@ -151,7 +171,8 @@ build_image() {
   # The initramfs of dom0 and of the guest: busybox-static, the modules in load order, the same init.
   make_initramfs() { # role modules... -> stdout
     local role=$1 d; shift; d=$(mktemp -d "$b/initramfs.XXXX")
-    mkdir -p "$d/bin" "$d/modules"; cp /bin/busybox "$d/bin/busybox"; install -m 755 "$here/image/init" "$d/init"
+    mkdir -p "$d/bin" "$d/modules" "$d/dev"; cp /bin/busybox "$d/bin/busybox"; install -m 755 "$here/image/init" "$d/init"
+    mknod "$d/dev/console" c 5 1   # the kernel opens it for init's stdio before anything is mounted
     echo "$role" > "$d/role"
     for m in $(depends "$@"); do cp "$m" "$d/modules/"; basename "$m"; done > "$d/modules.list"
     (cd "$d" && find . | cpio -o -H newc --quiet | gzip -9)
@@ -164,24 +185,28 @@ build_image() {
   # The image from the folder, without loop mounts; room left for logs and what tests write.
   local size; size=$(( $(du -sm "$root" | cut -f1) + 512 ))
   mke2fs -q -t ext4 -L dom0 -d "$root" "$b/dom0.img" "${size}M"
-  printf 'kernel %s %s\nxen %s\nxen-utils %s\nbuilt %s\n' "$kernel_pkg" "$kernel_version" "$xen_version" "$utils" "$(date -u +%FT%TZ)" > "$b/versions.txt"
+  printf 'kernel %s %s\nxen %s\nbuilt %s\n' "$kernel_pkg" "$kernel_version" "$xen_version" "$(date -u +%FT%TZ)" > "$b/versions.txt"
   mkdir -p "$out"
   mv "$b/xen.elf" "$b/vmlinuz" "$b/initrd.gz" "$b/dom0.img" "$b/versions.txt" "$out/"
-  rm -rf "$b"
+  remove_tree "$b"
 }
 
-recipe_hash=$( { declare -f build_image; echo "$initramfs_modules|$dom0_modules|$guest_modules|$dom0_packages|$suite"; cat "$here"/image/*; } | sha256sum | cut -c1-12)
-key="${kver}_${kernel_version}_xen-${xen_version}_${recipe_hash}"
-image=$cache_root/$key
+base_hash=$( { declare -f build_base; echo "$dom0_packages|$suite"; } | sha256sum | cut -c1-10)
+image_hash=$( { declare -f build_image; echo "$initramfs_modules|$dom0_modules|$guest_modules"; cat "$here"/image/*; } | sha256sum | cut -c1-10)
+base_key="base_${kver}_${kernel_version}_xen-${xen_version}_${base_hash}"
+base=$cache_root/$base_key
+image=$cache_root/image_${base_hash}_${image_hash}
 mkdir -p "$cache_root"
 exec 9> "$cache_root/.lock"
 flock 9   # one build at a time; a second run waits and then finds the image built
+for old in "$cache_root"/*; do   # a cache holds the current base and image only (about 1.5 GiB)
+  [ "$old" = "$base" ] || [ "$old" = "$image" ] || remove_tree "$old"
+done
 if [ ! -f "$image/dom0.img" ]; then
   tb=$(date +%s)
-  # Old keys are of no further use: a cache holds one image (about 1 GiB).
-  for old in "$cache_root"/*/; do rm -rf "$old"; done
-  build_image "$image" || { rm -rf "$image" "$image.build"; log "image build failed"; exit 2; }
-  log "image built in $(( $(date +%s) - tb )) s ($(du -sh "$image" | cut -f1))"
+  if [ ! -d "$base/root" ]; then build_base "$base" || { remove_tree "$base.build"; log "building the base failed"; exit 2; }; fi
+  build_image "$base" "$image" || { remove_tree "$image.build"; rm -rf "$image"; log "building the image failed"; exit 2; }
+  log "built in $(( $(date +%s) - tb )) s; cache $(du -sh "$cache_root" | cut -f1)"
 else
   log "cached image $image"
 fi

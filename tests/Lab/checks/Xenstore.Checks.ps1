@@ -28,6 +28,22 @@ function Invoke-Check([string] $Name, [scriptblock] $Body) {
     }
 }
 
+# A writer outside pwsh (sh running the xenstore-* tools of libxenstore), started without waiting for it.
+function Start-Shell([string] $Command) {
+    $info = [Diagnostics.ProcessStartInfo]::new('sh')
+    $info.ArgumentList.Add('-c')
+    $info.ArgumentList.Add($Command)
+    $info.UseShellExecute = $false
+    [Diagnostics.Process]::Start($info)
+}
+
+function Wait-Shell([Diagnostics.Process[]] $Process) {
+    foreach ($p in $Process) {
+        if (-not $p.WaitForExit(30000)) { $p.Kill(); throw "sh did not finish in 30 s" }
+        if ($p.ExitCode -ne 0) { throw "sh exited $($p.ExitCode)" }
+    }
+}
+
 function Assert-Equal($Expected, $Actual, [string] $What) {
     if ($Expected -cne $Actual) { throw "${What}: expected '$Expected', got '$Actual'" }
 }
@@ -88,7 +104,7 @@ foreach ($transport in $transports.Keys) {
         Set-XenstoreItem -Path "$root/counter" -Value 0
         $jobs = 1..2 | ForEach-Object {
             # A writer outside pwsh that keeps changing the counter's neighbourhood, to provoke conflicts.
-            Start-Process -FilePath sh -ArgumentList '-c', "for i in 1 2 3 4 5; do xenstore-write $root/noise `$i; done" -PassThru
+            Start-Shell "for i in 1 2 3 4 5; do xenstore-write $root/noise `$i; done"
         }
         $results = 1..20 | ForEach-Object {
             Invoke-XenstoreTransaction {
@@ -97,7 +113,7 @@ foreach ($transport in $transports.Keys) {
                 $next
             }
         }
-        $jobs | Wait-Process -Timeout 30
+        Wait-Shell $jobs
         Assert-Equal '20' (Get-XenstoreItem -Path "$root/counter").Value 'counter'
         Assert-Equal (1..20 -join ',') ($results -join ',') 'each run''s output written once'
         'twenty increments committed, output written once per commit'
@@ -105,18 +121,18 @@ foreach ($transport in $transports.Keys) {
 
     Invoke-Check "$p.watch-until-value" {
         Set-XenstoreItem -Path "$root/state" -Value 1
-        $writer = Start-Process -FilePath sh -ArgumentList '-c', "sleep 1; xenstore-write $root/state 3; xenstore-write $root/state 4" -PassThru
-        $event = Watch-XenstorePath -Path "$root/state" -UntilValue 4 -Timeout 60
-        $writer | Wait-Process -Timeout 30
+        $writer = Start-Shell "sleep 1; xenstore-write $root/state 3; xenstore-write $root/state 4"
+        $event = Watch-XenstorePath -Path "$root/state" -UntilValue 4 -Timeout 30
+        Wait-Shell $writer
         Assert-Equal "$root/state" $event.NodePath 'NodePath'
         Assert-Equal '4' $event.Value 'Value'
         "state reached 4 (written by xenstore-write), event at $($event.Timestamp.ToString('HH:mm:ss.fff'))"
     }
 
     Invoke-Check "$p.watch-count" {
-        $writer = Start-Process -FilePath sh -ArgumentList '-c', "sleep 1; xenstore-write $root/events/x 1; xenstore-rm $root/events/x" -PassThru
-        $events = @(Watch-XenstorePath -Path "$root/events" -IncludeValue -Count 3 -Timeout 60)
-        $writer | Wait-Process -Timeout 30
+        $writer = Start-Shell "sleep 1; xenstore-write $root/events/x 1; xenstore-rm $root/events/x"
+        $events = @(Watch-XenstorePath -Path "$root/events" -IncludeValue -Count 3 -Timeout 30)
+        Wait-Shell $writer
         Assert-Equal 3 $events.Count 'events'
         Assert-Equal "$root/events" $events[0].NodePath 'registration event'
         Assert-Equal "$root/events/x|True|1" "$($events[1].NodePath)|$($events[1].Exists)|$($events[1].Value)" 'write event'

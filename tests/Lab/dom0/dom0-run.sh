@@ -33,7 +33,7 @@ esac
 {
   echo "XENSTORED=$daemon"
   # Guest consoles are logged to /var/log/xen/console/guest-NAME.log (what lab-guest.sh prints comes back).
-  echo "XENCONSOLED_TRACE=guest"
+  echo "XENCONSOLED_ARGS=--log=guest"
 } > /etc/default/xen
 for m in xenfs xen-evtchn xen-gntdev xen-gntalloc xen-privcmd bridge loop; do modprobe $m; done
 if [ "$LAB_BACKENDS" = kernel ]; then modprobe xen-blkback; modprobe xen-netback; fi
