@@ -12,6 +12,9 @@
 # ADDING A CHECK PROGRAM: build it below (next to the xenstore checks), then add its files to `adds` (copied into
 # dom0 at /lab/NAME) and its command line to `runs` (run from /lab; print check lines, exit 0). A program that needs a
 # guest or the kernel's backends gets a boot of its own: call xen-lab.sh with --guest/--backends (see its header).
+# The whole script is one block, which bash reads completely before running it: editing this file while a lab
+# runs cannot change what that run does.
+{
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
@@ -63,3 +66,5 @@ for daemon in $daemons; do
 done
 echo "run-checks: $(wc -l < "$results") check lines in $results after $(( $(date +%s) - start )) s" >&2
 exit "$status"
+exit
+}

@@ -46,6 +46,9 @@
 #
 # Needs root (debootstrap), qemu-system-x86, debootstrap, busybox-static, cpio, kmod, e2fsprogs, tar; network access
 # to the Debian mirror on a cold cache only. Facts and pitfalls behind each choice: see comments below.
+# The whole script is one block, which bash reads completely before running it: editing this file while a lab
+# runs cannot change what that run does.
+{
 set -euo pipefail
 shopt -s nullglob
 
@@ -75,7 +78,7 @@ while [ $# -gt 0 ]; do
     --verbose) verbose=1; shift ;;
     --no-pwsh) with_pwsh=0; shift ;;
     --no-module) with_module=0; shift ;;
-    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,/^# The whole script is one block/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "xen-lab: unknown option $1 (--help lists them)" >&2; exit 2 ;;
   esac
 done
@@ -184,7 +187,7 @@ build_image() {
 
   # The image from the folder, without loop mounts; room left for logs and what tests write.
   local size; size=$(( $(du -sm "$root" | cut -f1) + 512 ))
-  mke2fs -q -t ext4 -L dom0 -d "$root" "$b/dom0.img" "${size}M"
+  mke2fs -q -t ext4 -L dom0 -d "$root" "$b/dom0.img" "${size}M" > /dev/null
   printf 'kernel %s %s\nxen %s\nbuilt %s\n' "$kernel_pkg" "$kernel_version" "$xen_version" "$(date -u +%FT%TZ)" > "$b/versions.txt"
   mkdir -p "$out"
   mv "$b/xen.elf" "$b/vmlinuz" "$b/initrd.gz" "$b/dom0.img" "$b/versions.txt" "$out/"
@@ -197,20 +200,25 @@ base_key="base_${kver}_${kernel_version}_xen-${xen_version}_${base_hash}"
 base=$cache_root/$base_key
 image=$cache_root/image_${base_hash}_${image_hash}
 mkdir -p "$cache_root"
+# Runs hold the cache's lock shared for their whole life; building (and removing older entries) takes it exclusive,
+# so nothing is removed under a running lab and two runs never build at once.
 exec 9> "$cache_root/.lock"
-flock 9   # one build at a time; a second run waits and then finds the image built
-for old in "$cache_root"/*; do   # a cache holds the current base and image only (about 1.5 GiB)
-  [ "$old" = "$base" ] || [ "$old" = "$image" ] || remove_tree "$old"
-done
+flock -s 9
 if [ ! -f "$image/dom0.img" ]; then
-  tb=$(date +%s)
-  if [ ! -d "$base/root" ]; then build_base "$base" || { remove_tree "$base.build"; log "building the base failed"; exit 2; }; fi
-  build_image "$base" "$image" || { remove_tree "$image.build"; rm -rf "$image"; log "building the image failed"; exit 2; }
-  log "built in $(( $(date +%s) - tb )) s; cache $(du -sh "$cache_root" | cut -f1)"
+  flock -x 9
+  if [ ! -f "$image/dom0.img" ]; then
+    for old in "$cache_root"/*; do   # a cache holds the current base and image only (about 1.5 GiB)
+      [ "$old" = "$base" ] || [ "$old" = "$image" ] || remove_tree "$old"
+    done
+    tb=$(date +%s)
+    if [ ! -d "$base/root" ]; then build_base "$base" || { remove_tree "$base.build"; log "building the base failed"; exit 2; }; fi
+    build_image "$base" "$image" || { remove_tree "$image.build"; rm -rf "$image"; log "building the image failed"; exit 2; }
+    log "built in $(( $(date +%s) - tb )) s; cache $(du -sh "$cache_root" | cut -f1)"
+  fi
+  flock -s 9
 else
   log "cached image $image"
 fi
-flock -u 9
 [ "$build_only" = 1 ] && exit 0
 
 # --- The payload disk (/lab in dom0, rebuilt every run) ---------------------------------------------------------
@@ -250,14 +258,14 @@ if [ "$guest" != none ]; then
       else
         mkdir -p "$work/guest-disk"
         [ -n "$guest_script" ] && install -m 755 "$guest_script" "$work/guest-disk/lab-guest.sh"
-        mke2fs -q -t ext4 -d "$work/guest-disk" "$p/guest-disk.img" 64M
+        mke2fs -q -t ext4 -d "$work/guest-disk" "$p/guest-disk.img" 64M > /dev/null
       fi ;;
   esac
 fi
 printf 'LAB_XENSTORED=%s\nLAB_GUEST=%s\nLAB_BACKENDS=%s\nLAB_RESULTS_DIR=/results\nexport LAB_XENSTORED LAB_GUEST LAB_BACKENDS LAB_RESULTS_DIR\n' \
   "$xenstored" "$guest" "$backends" > "$p/lab.conf"
 payload_mb=$(( $(du -sm "$p" | cut -f1) * 5 / 4 + 256 ))
-mke2fs -q -t ext4 -L lab -d "$p" "$work/payload.img" "${payload_mb}M"
+mke2fs -q -t ext4 -L lab -d "$p" "$work/payload.img" "${payload_mb}M" > /dev/null
 rm -rf "$p"
 truncate -s 256M "$work/results.img"
 
@@ -310,3 +318,5 @@ awk -F'\t' '{ n[$2]++ } $2 == "fail" { print "xen-lab: FAIL " $1 ": " $3 > "/dev
   END { printf "xen-lab: %d passed, %d failed, %d skipped\n", n["pass"], n["fail"], n["skip"] > "/dev/stderr" }' "$results"
 log "done in $(( $(date +%s) - t0 )) s; results in $results$([ -n "$logs" ] && echo ", logs in $logs")"
 exit "$status"
+exit
+}
