@@ -4,7 +4,7 @@
 # each boot, and writes all their check lines, each name prefixed by its daemon ("oxenstored/xenstore.socket.watch"),
 # to one results file that the xunit suite turns into test results (tests/VirtualDevices.Core.Tests/XenLab).
 #
-#   tests/Lab/run-checks.sh [--results FILE] [--logs DIR] [--daemons 'c oxenstored'] [--verbose]
+#   tests/Lab/run-checks.sh [--results FILE] [--logs DIR] [--daemons 'c oxenstored'] [--serial] [--verbose]
 #
 # Default results: out/xen-lab/results.txt; logs (console, each command's output, dmesg...) in out/xen-lab/logs/<daemon>.
 # Exit status: 0 when every check passed or skipped, 1 otherwise.
@@ -19,13 +19,14 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 cd "$repo"
-results=out/xen-lab/results.txt logs=out/xen-lab/logs daemons="c oxenstored" extra=()
+results=out/xen-lab/results.txt logs=out/xen-lab/logs daemons="c oxenstored" extra=() serial=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --results) results=$2; shift 2 ;;
     --logs) logs=$2; shift 2 ;;
     --daemons) daemons=$2; shift 2 ;;
     --verbose) extra+=(--verbose); shift ;;
+    --serial) serial=1; shift ;;
     *) echo "run-checks: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -52,17 +53,24 @@ args=()
 for a in "${adds[@]}"; do args+=(--add "$a"); done
 for r in "${runs[@]}"; do args+=(--run "$r"); done
 
-status=0
+# The image first (cached; built once, under the cache's exclusive lock), then the boots.
+"$here/xen-lab.sh" --build-only || fail_all "the lab image could not be built (tests/Lab/xen-lab.sh --build-only)"
+# The boots run side by side: each QEMU is mostly one busy emulated CPU, and the two together take about the time of
+# the slower one instead of the sum (--serial runs them one after the other).
+status=0 pids=() outs=() names=()
 for daemon in $daemons; do
   name=$([ "$daemon" = c ] && echo cxenstored || echo "$daemon")
   one=$(mktemp)
-  set +e
-  "$here/xen-lab.sh" --xenstored "$daemon" "${args[@]}" --results "$one" --logs "$logs/$name" "${extra[@]}"
-  rc=$?
-  set -e
-  [ "$rc" -ne 0 ] && status=1
-  sed "s|^|$name/|" "$one" >> "$results"
-  rm -f "$one"
+  "$here/xen-lab.sh" --xenstored "$daemon" "${args[@]}" --results "$one" --logs "$logs/$name" "${extra[@]}" 2>&1 | sed -u "s|^xen-lab:|xen-lab[$name]:|" >&2 &
+  pids+=($!) outs+=("$one") names+=("$name")
+  if [ "$serial" = 1 ]; then wait "$!" || true; fi
+done
+for i in "${!pids[@]}"; do
+  wait "${pids[$i]}" || true
+  grep -q "$(printf '\tfail\t')" "${outs[$i]}" 2>/dev/null && status=1
+  [ -s "${outs[$i]}" ] || { printf 'lab.results\tfail\tno result file came back\n' > "${outs[$i]}"; status=1; }
+  sed "s|^|${names[$i]}/|" "${outs[$i]}" >> "$results"
+  rm -f "${outs[$i]}"
 done
 echo "run-checks: $(wc -l < "$results") check lines in $results after $(( $(date +%s) - start )) s" >&2
 exit "$status"

@@ -65,7 +65,7 @@ internal sealed class CheckRunner
         // The first frames of our own code say where; the whole trace goes to stderr (the command's log).
         Console.Error.WriteLine(e);
         string? frame = e.StackTrace?.Split('\n').FirstOrDefault(l => l.Contains("VirtualDevices", StringComparison.Ordinal))?.Trim();
-        return frame is null ? text : $"{text} at {frame}";
+        return frame is null ? text : $"{text} {frame}";
     }
 
     private static string Clean(string text) => text.Replace('\t', ' ').Replace('\r', ' ').Replace('\n', ' ');

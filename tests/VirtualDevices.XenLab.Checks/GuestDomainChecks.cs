@@ -28,7 +28,7 @@ internal sealed class GuestDomainChecks(CheckRunner runner, Func<XenstoreClient>
             type = "pv"
             kernel = "/opt/lab/guest/vmlinuz"
             ramdisk = "/opt/lab/guest/initrd.gz"
-            memory = 64
+            memory = 128
             vcpus = 1
             """);
         await using XenstoreClient xs = connect();

@@ -12,88 +12,108 @@ internal sealed class XenstoreChecks(CheckRunner runner, string transport, Func<
 {
     private static readonly TimeSpan EventWait = TimeSpan.FromSeconds(20);
     private readonly string _root = "/vdlab/" + transport;
+    private XenstoreClient? _client;
+
+    /// <summary>The connection the checks share. A check that loses it fails; the next one gets a new connection
+    /// (and says so), so one failure does not take every later check with it.</summary>
+    private XenstoreClient Xs => _client!;
 
     public async Task RunAsync()
     {
-        XenstoreClient? xs = null;
         await Check("connect", async ct =>
         {
-            xs = connect();
-            Expect.True(xs.IsConnected, "connected");
-            string name = await xs.ReadStringAsync("/local/domain/0/name", ct);
+            _client = connect();
+            Expect.True(Xs.IsConnected, "connected");
+            string name = await Xs.ReadStringAsync("/local/domain/0/name", ct);
             Expect.Equal("Domain-0", name, "/local/domain/0/name");
-            if (await xs.ExistsAsync(_root, ct))
+            if (await Xs.ExistsAsync(_root, ct))
             {
-                await xs.RemoveAsync(_root, ct);
+                await Xs.RemoveAsync(_root, ct);
             }
 
-            await xs.MakeDirectoryAsync(_root, ct);
-            return $"{xs.Endpoint}, dom0 is {name}";
+            await Xs.MakeDirectoryAsync(_root, ct);
+            return $"{Xs.Endpoint}, dom0 is {name}";
         });
-        if (xs is null)
+        if (_client is null)
         {
             return;
         }
 
-        await using XenstoreClient client = xs;
-        await RunOperationsAsync(client);
-        await RunTransactionsAsync(client);
-        await RunWatchesAsync(client);
-        await RunDomainsAsync(client);
+        try
+        {
+            await RunOperationsAsync();
+            await RunTransactionsAsync();
+            await RunWatchesAsync();
+            await RunDomainsAsync();
+        }
+        finally
+        {
+            await _client.DisposeAsync();
+        }
     }
 
-    private Task Check(string name, Func<CancellationToken, Task<string>> body, TimeSpan? limit = null) =>
-        runner.RunAsync($"xenstore.{transport}.{name}", body, limit);
+    private async Task Check(string name, Func<CancellationToken, Task<string>> body, TimeSpan? limit = null)
+    {
+        string? renewed = null;
+        if (_client is { IsConnected: false })
+        {
+            await _client.DisposeAsync();
+            _client = connect();
+            renewed = "new connection (the previous check lost it); ";
+        }
+
+        await runner.RunAsync($"xenstore.{transport}.{name}", async ct => renewed + await body(ct), limit);
+    }
 
     private string P(string relative) => _root + "/" + relative;
 
-    private async Task RunOperationsAsync(XenstoreClient xs)
+    private async Task RunOperationsAsync()
     {
         await Check("write-read", async ct =>
         {
-            await xs.WriteAsync(P("text"), "hello xen", ct);
-            Expect.Equal("hello xen", await xs.ReadStringAsync(P("text"), ct), "read back");
+            await Xs.WriteAsync(P("text"), "hello xen", ct);
+            Expect.Equal("hello xen", await Xs.ReadStringAsync(P("text"), ct), "read back");
             byte[] binary = [0, 1, 2, 0xff, 0xfe, (byte)'x', 0, 0x80];
-            await xs.WriteAsync(P("binary"), binary, ct);
-            Expect.SequenceEqual(binary, await xs.ReadAsync(P("binary"), ct), "binary value (with nuls)");
-            await xs.WriteAsync(P("empty"), "", ct);
-            Expect.Equal(0, (await xs.ReadAsync(P("empty"), ct)).Length, "empty value length");
+            await Xs.WriteAsync(P("binary"), binary, ct);
+            Expect.SequenceEqual(binary, await Xs.ReadAsync(P("binary"), ct), "binary value (with nuls)");
+            await Xs.WriteAsync(P("empty"), "", ct);
+            Expect.Equal(0, (await Xs.ReadAsync(P("empty"), ct)).Length, "empty value length");
             return "text, binary with nuls and empty values round-trip";
         });
 
         await Check("interop-libxenstore", async ct =>
         {
-            await xs.WriteAsync(P("ours"), "written by VirtualDevices", ct);
+            await Xs.WriteAsync(P("ours"), "written by VirtualDevices", ct);
             string theirs = (await ExternalTool.RunAsync("xenstore-read", ct, P("ours"))).TrimEnd('\n');
             Expect.Equal("written by VirtualDevices", theirs, "xenstore-read of our write");
             await ExternalTool.RunAsync("xenstore-write", ct, P("theirs"), "written by xenstore-write");
-            Expect.Equal("written by xenstore-write", await xs.ReadStringAsync(P("theirs"), ct), "our read of xenstore-write's");
+            Expect.Equal("written by xenstore-write", await Xs.ReadStringAsync(P("theirs"), ct), "our read of xenstore-write's");
             string listing = await ExternalTool.RunAsync("xenstore-list", ct, _root);
-            IEnumerable<string> ours = (await xs.ListAsync(_root, ct)).Order(StringComparer.Ordinal);
+            IEnumerable<string> ours = (await Xs.ListAsync(_root, ct)).Order(StringComparer.Ordinal);
             Expect.SequenceEqual(listing.Split('\n', StringSplitOptions.RemoveEmptyEntries).Order(StringComparer.Ordinal), ours, "xenstore-list vs ListAsync");
             return "xenstore-read/-write/-list (libxenstore) agree with our client";
         });
 
         await Check("missing-node", async ct =>
         {
-            XenstoreException e = await Expect.ThrowsAsync<XenstoreException>(async () => await xs.ReadAsync(P("nothing/here"), ct), "ReadAsync of a missing node");
+            XenstoreException e = await Expect.ThrowsAsync<XenstoreException>(async () => await Xs.ReadAsync(P("nothing/here"), ct), "ReadAsync of a missing node");
             Expect.Equal("ENOENT", e.ErrorName, "error name");
-            Expect.Equal(null, await xs.TryReadStringAsync(P("nothing"), ct), "TryReadStringAsync");
-            Expect.Equal(false, await xs.ExistsAsync(P("nothing"), ct), "ExistsAsync");
-            Expect.Equal(true, await xs.ExistsAsync(P("text"), ct), "ExistsAsync of an existing node");
+            Expect.Equal(null, await Xs.TryReadStringAsync(P("nothing"), ct), "TryReadStringAsync");
+            Expect.Equal(false, await Xs.ExistsAsync(P("nothing"), ct), "ExistsAsync");
+            Expect.Equal(true, await Xs.ExistsAsync(P("text"), ct), "ExistsAsync of an existing node");
             return $"ENOENT as {e.GetType().Name} ({e.ErrorId}); TryRead null; Exists false/true";
         });
 
         await Check("mkdir-list-remove", async ct =>
         {
-            await xs.MakeDirectoryAsync(P("dir/a/deep"), ct);
-            await xs.WriteAsync(P("dir/b"), "2", ct);
-            await xs.WriteAsync(P("dir/c"), "3", ct);
-            Expect.SequenceEqual(["a", "b", "c"], (await xs.ListAsync(P("dir"), ct)).Order(StringComparer.Ordinal), "children");
-            Expect.Equal("", await xs.ReadStringAsync(P("dir/a"), ct), "value of a made directory");
-            await xs.RemoveAsync(P("dir"), ct);
-            Expect.Equal(false, await xs.ExistsAsync(P("dir/a/deep"), ct), "a grandchild after removing the tree");
-            await xs.RemoveAsync(P("dir"), ct); // removing what is gone, its parent there: no error (both daemons)
+            await Xs.MakeDirectoryAsync(P("dir/a/deep"), ct);
+            await Xs.WriteAsync(P("dir/b"), "2", ct);
+            await Xs.WriteAsync(P("dir/c"), "3", ct);
+            Expect.SequenceEqual(["a", "b", "c"], (await Xs.ListAsync(P("dir"), ct)).Order(StringComparer.Ordinal), "children");
+            Expect.Equal("", await Xs.ReadStringAsync(P("dir/a"), ct), "value of a made directory");
+            await Xs.RemoveAsync(P("dir"), ct);
+            Expect.Equal(false, await Xs.ExistsAsync(P("dir/a/deep"), ct), "a grandchild after removing the tree");
+            await Xs.RemoveAsync(P("dir"), ct); // removing what is gone, its parent there: no error (both daemons)
             return "mkdir -p, list, recursive remove, remove of a missing node";
         });
 
@@ -101,16 +121,25 @@ internal sealed class XenstoreChecks(CheckRunner runner, string transport, Func<
         {
             // 200 names of 40 characters: about 8 KB of names, two replies' worth (one reply holds 4096 bytes).
             string[] names = [.. Enumerable.Range(0, 200).Select(i => $"child-{i:D4}-" + new string('x', 29))];
-            await xs.RunInTransactionAsync(async (tx, token) =>
+            await Xs.RunInTransactionAsync(async (tx, token) =>
             {
                 foreach (string name in names)
                 {
                     await tx.WriteAsync(P("big/" + name), "v", token);
                 }
             }, cancellationToken: ct);
-            IReadOnlyList<string> listed = await xs.ListAsync(P("big"), ct);
-            Expect.SequenceEqual(names, listed.Order(StringComparer.Ordinal), "the 200 children");
-            return $"{listed.Count} children, {names.Sum(n => n.Length + 1)} bytes of names";
+            try
+            {
+                IReadOnlyList<string> listed = await Xs.ListAsync(P("big"), ct);
+                Expect.SequenceEqual(names, listed.Order(StringComparer.Ordinal), "the 200 children");
+                return $"{listed.Count} children, {names.Sum(n => n.Length + 1)} bytes of names";
+            }
+            finally
+            {
+                // Gone before the next checks, which list their parent with libxenstore's tools too.
+                await using XenstoreClient cleaner = connect();
+                await cleaner.RemoveAsync(P("big"), CancellationToken.None);
+            }
         });
 
         await Check("value-limits", async ct =>
@@ -119,23 +148,23 @@ internal sealed class XenstoreChecks(CheckRunner runner, string transport, Func<
             string path = P("full");
             byte[] value = new byte[4096 - Encoding.UTF8.GetByteCount(path) - 1];
             Random.Shared.NextBytes(value);
-            await xs.WriteAsync(path, value, ct);
-            Expect.SequenceEqual(value, await xs.ReadAsync(path, ct), "a value filling the payload");
-            XenstoreException e = await Expect.ThrowsAsync<XenstoreException>(async () => await xs.WriteAsync(path, new byte[value.Length + 1], ct), "one byte more");
-            Expect.Equal("hello xen", await xs.ReadStringAsync(P("text"), ct), "the connection after the refused write");
+            await Xs.WriteAsync(path, value, ct);
+            Expect.SequenceEqual(value, await Xs.ReadAsync(path, ct), "a value filling the payload");
+            XenstoreException e = await Expect.ThrowsAsync<XenstoreException>(async () => await Xs.WriteAsync(path, new byte[value.Length + 1], ct), "one byte more");
+            Expect.Equal("hello xen", await Xs.ReadStringAsync(P("text"), ct), "the connection after the refused write");
             return $"{value.Length} bytes round-trip; one more refused before sending ({e.ErrorName}); connection intact";
         });
 
         await Check("permissions", async ct =>
         {
-            await xs.WriteAsync(P("perm"), "p", ct);
-            XenstorePermissions initial = await xs.GetPermissionsAsync(P("perm"), ct);
+            await Xs.WriteAsync(P("pd/perm"), "p", ct);
+            XenstorePermissions initial = await Xs.GetPermissionsAsync(P("pd/perm"), ct);
             Expect.Equal(0, initial.Owner, "owner of a node dom0 made");
             var wanted = new XenstorePermissions(0, XenstoreAccess.Read);
-            await xs.SetPermissionsAsync(P("perm"), wanted, ct);
-            XenstorePermissions back = await xs.GetPermissionsAsync(P("perm"), ct);
+            await Xs.SetPermissionsAsync(P("pd/perm"), wanted, ct);
+            XenstorePermissions back = await Xs.GetPermissionsAsync(P("pd/perm"), ct);
             Expect.Equal(wanted.ToString(), back.ToString(), "permissions read back");
-            string ls = await ExternalTool.RunAsync("xenstore-ls", ct, "-p", _root);
+            string ls = await ExternalTool.RunAsync("xenstore-ls", ct, "-p", P("pd"));
             string line = ls.Split('\n').FirstOrDefault(l => l.TrimStart().StartsWith("perm ", StringComparison.Ordinal)) ?? "";
             Expect.True(line.Contains("(r0)", StringComparison.Ordinal), $"xenstore-ls -p shows r0 for the node: '{line.Trim()}'");
             return $"{initial} -> {back}; xenstore-ls -p: {line.Trim()}";
@@ -144,14 +173,14 @@ internal sealed class XenstoreChecks(CheckRunner runner, string transport, Func<
         await Check("many-in-flight", async ct =>
         {
             // 500 reads issued at once on one connection: replies are matched to requests by id.
-            await xs.RunInTransactionAsync(async (tx, token) =>
+            await Xs.RunInTransactionAsync(async (tx, token) =>
             {
                 for (int i = 0; i < 50; i++)
                 {
                     await tx.WriteAsync(P($"flight/{i}"), i.ToString(System.Globalization.CultureInfo.InvariantCulture), token);
                 }
             }, cancellationToken: ct);
-            Task<string>[] reads = [.. Enumerable.Range(0, 500).Select(i => xs.ReadStringAsync(P($"flight/{i % 50}"), ct).AsTask())];
+            Task<string>[] reads = [.. Enumerable.Range(0, 500).Select(i => Xs.ReadStringAsync(P($"flight/{i % 50}"), ct).AsTask())];
             string[] values = await Task.WhenAll(reads);
             for (int i = 0; i < values.Length; i++)
             {
@@ -162,53 +191,53 @@ internal sealed class XenstoreChecks(CheckRunner runner, string transport, Func<
         });
     }
 
-    private async Task RunTransactionsAsync(XenstoreClient xs)
+    private async Task RunTransactionsAsync()
     {
         await Check("transaction-commit", async ct =>
         {
-            await using XenstoreTransaction tx = await xs.BeginTransactionAsync(ct);
+            await using XenstoreTransaction tx = await Xs.BeginTransactionAsync(ct);
             await tx.WriteAsync(P("tx/a"), "1", ct);
             await tx.WriteAsync(P("tx/b"), "2", ct);
             Expect.Equal("1", await tx.ReadStringAsync(P("tx/a"), ct), "read inside the transaction");
-            Expect.Equal(false, await xs.ExistsAsync(P("tx/a"), ct), "visible outside before commit");
+            Expect.Equal(false, await Xs.ExistsAsync(P("tx/a"), ct), "visible outside before commit");
             await tx.CommitAsync(ct);
-            Expect.Equal("2", await xs.ReadStringAsync(P("tx/b"), ct), "after commit");
+            Expect.Equal("2", await Xs.ReadStringAsync(P("tx/b"), ct), "after commit");
             return $"transaction {tx.Id}: isolated until commit, then visible";
         });
 
         await Check("transaction-abort", async ct =>
         {
-            await using XenstoreTransaction tx = await xs.BeginTransactionAsync(ct);
+            await using XenstoreTransaction tx = await Xs.BeginTransactionAsync(ct);
             await tx.WriteAsync(P("tx/aborted"), "x", ct);
             await tx.AbortAsync(ct);
-            Expect.Equal(false, await xs.ExistsAsync(P("tx/aborted"), ct), "exists after abort");
+            Expect.Equal(false, await Xs.ExistsAsync(P("tx/aborted"), ct), "exists after abort");
             return "aborted write discarded";
         });
 
         await Check("transaction-conflict", async ct =>
         {
-            await xs.WriteAsync(P("tx/x"), "0", ct);
-            await using XenstoreTransaction tx = await xs.BeginTransactionAsync(ct);
+            await Xs.WriteAsync(P("tx/x"), "0", ct);
+            await using XenstoreTransaction tx = await Xs.BeginTransactionAsync(ct);
             string seen = await tx.ReadStringAsync(P("tx/x"), ct);
-            await xs.WriteAsync(P("tx/x"), "outside", ct);
+            await Xs.WriteAsync(P("tx/x"), "outside", ct);
             await tx.WriteAsync(P("tx/x"), seen + "+1", ct);
             XenstoreException e = await Expect.ThrowsAsync<XenstoreException>(async () => await tx.CommitAsync(ct), "commit after a conflicting write");
             Expect.True(e.IsTransactionConflict, $"conflict reported as EAGAIN, got {e.ErrorName}");
-            Expect.Equal("outside", await xs.ReadStringAsync(P("tx/x"), ct), "value after the failed commit");
+            Expect.Equal("outside", await Xs.ReadStringAsync(P("tx/x"), ct), "value after the failed commit");
             return $"commit refused with {e.ErrorName} ({e.ErrorId}); the outside write stands";
         });
 
         await Check("transaction-retry", async ct =>
         {
-            await xs.WriteAsync(P("tx/counter"), "10", ct);
+            await Xs.WriteAsync(P("tx/counter"), "10", ct);
             int attempts = 0;
-            int result = await xs.RunInTransactionAsync(async (tx, token) =>
+            int result = await Xs.RunInTransactionAsync(async (tx, token) =>
             {
                 attempts++;
                 int value = int.Parse(await tx.ReadStringAsync(P("tx/counter"), token), System.Globalization.CultureInfo.InvariantCulture);
                 if (attempts == 1)
                 {
-                    await xs.WriteAsync(P("tx/counter"), "20", token); // a conflicting writer, once
+                    await Xs.WriteAsync(P("tx/counter"), "20", token); // a conflicting writer, once
                 }
 
                 await tx.WriteAsync(P("tx/counter"), (value + 1).ToString(System.Globalization.CultureInfo.InvariantCulture), token);
@@ -216,20 +245,20 @@ internal sealed class XenstoreChecks(CheckRunner runner, string transport, Func<
             }, cancellationToken: ct);
             Expect.Equal(2, attempts, "attempts");
             Expect.Equal(21, result, "result of the committed attempt");
-            Expect.Equal("21", await xs.ReadStringAsync(P("tx/counter"), ct), "stored");
+            Expect.Equal("21", await Xs.ReadStringAsync(P("tx/counter"), ct), "stored");
             return "first attempt conflicted, the retry committed 21";
         });
 
         await Check("transaction-contention", async ct =>
         {
             // Two connections, four tasks each, 10 increments per task, all on one counter.
-            await xs.WriteAsync(P("tx/shared"), "0", ct);
+            await Xs.WriteAsync(P("tx/shared"), "0", ct);
             await using XenstoreClient other = connect();
             var options = new XenstoreTransactionOptions { MaxAttempts = 1000 };
             int tries = 0;
             Task[] workers = [.. Enumerable.Range(0, 8).Select(w => Task.Run(async () =>
             {
-                XenstoreClient c = w % 2 == 0 ? xs : other;
+                XenstoreClient c = w % 2 == 0 ? Xs : other;
                 for (int i = 0; i < 10; i++)
                 {
                     await c.RunInTransactionAsync(async (tx, token) =>
@@ -241,37 +270,37 @@ internal sealed class XenstoreChecks(CheckRunner runner, string transport, Func<
                 }
             }, ct))];
             await Task.WhenAll(workers);
-            Expect.Equal("80", await xs.ReadStringAsync(P("tx/shared"), ct), "counter after 80 increments");
+            Expect.Equal("80", await Xs.ReadStringAsync(P("tx/shared"), ct), "counter after 80 increments");
             return $"80 increments, none lost, {tries} attempts ({tries - 80} conflicts retried)";
         }, TimeSpan.FromSeconds(120));
     }
 
-    private async Task RunWatchesAsync(XenstoreClient xs)
+    private async Task RunWatchesAsync()
     {
         await Check("watch", async ct =>
         {
-            await xs.WriteAsync(P("w/state"), "1", ct);
-            await using XenstoreWatch watch = await xs.WatchAsync(P("w"), ct);
+            await Xs.WriteAsync(P("w/state"), "1", ct);
+            await using XenstoreWatch watch = await Xs.WatchAsync(P("w"), ct);
             XenstoreWatchEvent first = await Next(watch, ct);
             Expect.Equal(P("w"), first.Path, "the registration event");
-            await xs.WriteAsync(P("w/state"), "2", ct);
+            await Xs.WriteAsync(P("w/state"), "2", ct);
             Expect.Equal(P("w/state"), (await Next(watch, ct)).Path, "event of a write below");
             await ExternalTool.RunAsync("xenstore-write", ct, P("w/other"), "x");
             Expect.Equal(P("w/other"), (await Next(watch, ct)).Path, "event of xenstore-write's write");
-            await xs.RemoveAsync(P("w/state"), ct);
+            await Xs.RemoveAsync(P("w/state"), ct);
             Expect.Equal(P("w/state"), (await Next(watch, ct)).Path, "event of a remove");
-            await xs.SetPermissionsAsync(P("w/other"), new XenstorePermissions(0, XenstoreAccess.Read), ct);
+            await Xs.SetPermissionsAsync(P("w/other"), new XenstorePermissions(0, XenstoreAccess.Read), ct);
             Expect.Equal(P("w/other"), (await Next(watch, ct)).Path, "event of a permission change");
             return $"token {watch.Token}: registration, write, foreign write, remove and set-perms events";
         });
 
         await Check("watch-overlapping", async ct =>
         {
-            await using XenstoreWatch outer = await xs.WatchAsync(P("o"), ct);
-            await using XenstoreWatch inner = await xs.WatchAsync(P("o/in"), ct);
+            await using XenstoreWatch outer = await Xs.WatchAsync(P("o"), ct);
+            await using XenstoreWatch inner = await Xs.WatchAsync(P("o/in"), ct);
             await Next(outer, ct);
             await Next(inner, ct);
-            await xs.WriteAsync(P("o/in/leaf"), "1", ct);
+            await Xs.WriteAsync(P("o/in/leaf"), "1", ct);
             Expect.Equal(P("o/in/leaf"), (await Next(outer, ct)).Path, "outer watch");
             Expect.Equal(P("o/in/leaf"), (await Next(inner, ct)).Path, "inner watch");
             Expect.True(outer.Token != inner.Token, "distinct tokens");
@@ -280,12 +309,12 @@ internal sealed class XenstoreChecks(CheckRunner runner, string transport, Func<
 
         await Check("unwatch", async ct =>
         {
-            XenstoreWatch watch = await xs.WatchAsync(P("u"), ct);
+            XenstoreWatch watch = await Xs.WatchAsync(P("u"), ct);
             await Next(watch, ct);
             await watch.DisposeAsync();
-            await using XenstoreWatch probe = await xs.WatchAsync(P("u"), ct);
+            await using XenstoreWatch probe = await Xs.WatchAsync(P("u"), ct);
             await Next(probe, ct);
-            await xs.WriteAsync(P("u/x"), "1", ct);
+            await Xs.WriteAsync(P("u/x"), "1", ct);
             await Next(probe, ct); // the write has been seen by the daemon's watch machinery
             Expect.True(!watch.Events.TryRead(out XenstoreWatchEvent late), $"no event after unwatch, got {late.Path}");
             return "disposed watch gets nothing, a live one on the same path does";
@@ -298,10 +327,10 @@ internal sealed class XenstoreChecks(CheckRunner runner, string transport, Func<
                 await Task.Delay(300, ct);
                 await ExternalTool.RunAsync("xenstore-write", ct, P("wait/state"), "4");
             }, ct);
-            byte[]? value = await xs.WaitForAsync(P("wait/state"), v => v is not null && Encoding.ASCII.GetString(v) == "4", TimeSpan.FromSeconds(20), ct);
+            byte[]? value = await Xs.WaitForAsync(P("wait/state"), v => v is not null && Encoding.ASCII.GetString(v) == "4", TimeSpan.FromSeconds(20), ct);
             await writer;
             XenstoreException e = await Expect.ThrowsAsync<XenstoreException>(async () =>
-                await xs.WaitForAsync(P("wait/never"), v => v is not null, TimeSpan.FromMilliseconds(300), ct), "a wait that times out");
+                await Xs.WaitForAsync(P("wait/never"), v => v is not null, TimeSpan.FromMilliseconds(300), ct), "a wait that times out");
             Expect.Equal("ETIMEDOUT", e.ErrorName, "timeout error");
             return $"value {Encoding.ASCII.GetString(value!)} seen; a wait that never holds times out ({e.ErrorId})";
         });
@@ -312,7 +341,7 @@ internal sealed class XenstoreChecks(CheckRunner runner, string transport, Func<
             XenstoreWatch watch = await own.WatchAsync(P("r"), ct);
             await Next(watch, ct);
             await own.ResetWatchesAsync(ct);
-            await xs.WriteAsync(P("r/after"), "1", ct);
+            await Xs.WriteAsync(P("r/after"), "1", ct);
             // The daemon dropped the watch: the local stream ends without further events.
             bool more = await watch.Events.WaitToReadAsync(ct);
             Expect.True(!more, "the watch stream ended");
@@ -321,17 +350,17 @@ internal sealed class XenstoreChecks(CheckRunner runner, string transport, Func<
         });
     }
 
-    private async Task RunDomainsAsync(XenstoreClient xs)
+    private async Task RunDomainsAsync()
     {
         await Check("domain-queries", async ct =>
         {
-            Expect.Equal("/local/domain/0", await xs.GetDomainPathAsync(0, ct), "GET_DOMAIN_PATH 0");
-            Expect.Equal("/local/domain/12345", await xs.GetDomainPathAsync(12345, ct), "GET_DOMAIN_PATH of any id");
-            Expect.Equal(true, await xs.IsDomainIntroducedAsync(0, ct), "IS_DOMAIN_INTRODUCED 0");
+            Expect.Equal("/local/domain/0", await Xs.GetDomainPathAsync(0, ct), "GET_DOMAIN_PATH 0");
+            Expect.Equal("/local/domain/12345", await Xs.GetDomainPathAsync(12345, ct), "GET_DOMAIN_PATH of any id");
+            Expect.Equal(true, await Xs.IsDomainIntroducedAsync(0, ct), "IS_DOMAIN_INTRODUCED 0");
             bool unknown;
             try
             {
-                unknown = await xs.IsDomainIntroducedAsync(12345, ct);
+                unknown = await Xs.IsDomainIntroducedAsync(12345, ct);
             }
             catch (XenstoreException e)
             {
@@ -347,7 +376,7 @@ internal sealed class XenstoreChecks(CheckRunner runner, string transport, Func<
         {
             try
             {
-                string answer = await xs.ControlAsync("help");
+                string answer = await Xs.ControlAsync("help");
                 Expect.True(answer.Length > 0, "help text");
                 return $"CONTROL help: {answer.Split('\n').Length} lines";
             }
