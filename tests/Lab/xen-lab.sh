@@ -234,7 +234,7 @@ if [ "$with_pwsh" = 1 ]; then
   tools=$HOME/.dotnet/tools
   [ -x "$tools/pwsh" ] || { log "pwsh is not installed as a global tool in $tools (.ci/run installs it)"; exit 2; }
   cp "$tools/pwsh" "$p/tools/"
-  (cd "$tools" && tar -cf - --exclude='*.nupkg' --exclude='runtimes/win*' --exclude='runtimes/osx*' .store/powershell) | tar -xf - -C "$p/tools"
+  (cd "$tools" && tar -cf - --exclude='*.nupkg' --exclude='*/any/win' --exclude='runtimes/win*' --exclude='runtimes/osx*' .store/powershell) | tar -xf - -C "$p/tools"
 fi
 if [ "$with_module" = 1 ]; then
   [ -f "$repo/out/VirtualDevices/VirtualDevices.psd1" ] || { log "no module at out/VirtualDevices (dotnet build src/VirtualDevices.PowerShell -c Release)"; exit 2; }

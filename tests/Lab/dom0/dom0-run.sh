@@ -35,6 +35,7 @@ esac
   # Guest consoles are logged to /var/log/xen/console/guest-NAME.log (what lab-guest.sh prints comes back).
   echo "XENCONSOLED_ARGS=--log=guest"
 } > /etc/default/xen
+mkdir -p /var/log/xen/console
 for m in xenfs xen-evtchn xen-gntdev xen-gntalloc xen-privcmd bridge loop; do modprobe $m; done
 if [ "$LAB_BACKENDS" = kernel ]; then modprobe xen-blkback; modprobe xen-netback; fi
 if /etc/init.d/xen start > $R/xen-start.log 2>&1 && xenstore-read /local/domain/0/name > /dev/null 2>&1; then
