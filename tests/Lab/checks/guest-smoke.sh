@@ -10,7 +10,7 @@ state() { xenstore-read "/local/domain/0/backend/$1/$LAB_GUEST_DOMID/$2/state" 2
 vif=$(state vif 0); vbd=$(state vbd 51712)
 [ "$vif" = 4 ] && check guest.vif-connected pass "vif backend state 4" || check guest.vif-connected fail "vif backend state '$vif'"
 [ "$vbd" = 4 ] && check guest.vbd-connected pass "vbd backend state 4" || check guest.vbd-connected fail "vbd backend state '$vbd'"
-if ping -c 3 -W 5 10.0.0.2 > /tmp/ping.log 2>&1; then
+if busybox ping -c 3 -W 5 10.0.0.2 > /tmp/ping.log 2>&1; then
   check guest.ping pass "$(tail -1 /tmp/ping.log)"
 else
   check guest.ping fail "$(tail -2 /tmp/ping.log | tr '\n' ' ')"
