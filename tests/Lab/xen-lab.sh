@@ -1,0 +1,322 @@
+#!/usr/bin/env bash
+# xen-lab.sh: a real Xen 4.17 with a Debian 12 dom0, under QEMU's software emulation, built from Debian packages
+# only (nothing is installed on the host but the tools in .ci/apt-packages), for tests that need real xenstored, real
+# /dev/xen/* and real Linux Xen drivers.
+#
+# RUN A TEST PROGRAM INSIDE DOM0
+#   tests/Lab/xen-lab.sh --add ./bin/MyChecks=checks --run 'dotnet checks/MyChecks.dll' --results ./results.txt
+#
+#   --add SRC[=NAME]   copies SRC (a file or a folder) into dom0 at /lab/NAME (NAME defaults to SRC's basename).
+#   --run 'COMMAND'    a shell command run in dom0 from /lab, as root; repeatable, run in order, each with a time
+#                      limit (--run-timeout, default 600 s). dotnet (/lab/dotnet, the host's runtime) and pwsh
+#                      (/lab/tools/pwsh, the pinned global tool) are on PATH; the module is /lab/module/VirtualDevices.
+#   Check lines: a command prints one line per check on stdout, "name<TAB>pass|fail|skip<TAB>message"; anything else
+#   on stdout/stderr goes to its log only. Each command also gets a check of its own, lab.command.NN (exit status
+#   0, within its time limit), and the harness adds lab.xen-start (and lab.guest-create with a guest).
+#   Results: --results FILE gets every check line (default ./xen-lab-results.txt); --logs DIR keeps the serial
+#   console, each command's stdout/stderr, dmesg, xl dmesg, the xenstored and guest console logs.
+#   Exit status: 0 when every check passed or skipped, 1 when one failed, 2 on a harness error (no results: the
+#   results file then holds a "lab.results fail" line saying why).
+#
+# ENVIRONMENT OF A COMMAND IN DOM0
+#   LAB_XENSTORED (c | oxenstored, as asked), LAB_XENSTORED_DAEMON (the daemon that runs), LAB_GUEST (none | vif |
+#   disk | vif,disk), LAB_BACKENDS (kernel | none), LAB_GUEST_CONFIG (xl config of the guest, when there is one),
+#   LAB_GUEST_DOMID (its domain id, when the harness created it: with --backends kernel), LAB_RESULTS_DIR.
+#   /opt/lab/guest/{vmlinuz,initrd.gz}: the PV guest's kernel and busybox ramdisk (for an `xl create` of your own).
+#
+# MODES
+#   --xenstored c|oxenstored   the xenstore daemon (XENSTORED in /etc/default/xen); default oxenstored (Debian's).
+#   --guest none|vif|disk|vif,disk   a PV guest (Debian kernel, busybox ramdisk, 192 MiB) with a vif on bridge
+#                      xenbr0 (guest 10.0.0.2, dom0 10.0.0.1) and/or a disk (xvda, /lab/guest-disk.img in dom0).
+#   --guest-disk IMG   the guest's disk image (default: a 64 MiB ext4); --guest-script FILE runs in the guest
+#                      (put on the guest disk as lab-guest.sh); its output is in the guest's console log.
+#   --backends kernel|none     kernel: xen-blkback and xen-netback are loaded and the harness creates the guest
+#                      before the commands run (so frontends meet the kernel's backends); none (default): they stay
+#                      unloaded and the command creates the guest itself (`xl create "$LAB_GUEST_CONFIG"`, in the
+#                      background) while it serves the backend nodes from userspace.
+#
+# OTHER OPTIONS
+#   --timeout S (QEMU's overall limit, default 900), --build-only (build or check the cached image, boot nothing),
+#   --verbose (the serial console on stderr as it comes), --no-pwsh, --no-module.
+#   Cache: ${VIRTUALDEVICES_LAB_CACHE:-~/.cache/virtualdevices/xen-lab}: base_<versions>_<hash> (the packages and
+#   dom0's debootstrapped root, keyed on the kernel and Xen package versions and the package list) and
+#   image_<hash>_<hash> (Xen, kernel, initramfs, dom0.img; also keyed on the recipe: build_image and
+#   tests/Lab/image), so changing the initramfs does not debootstrap again. Older entries are removed. Temporary files
+#   go under ${TMPDIR:-/tmp} and are removed on exit; QEMU is always killed.
+#
+# Needs root (debootstrap), qemu-system-x86, debootstrap, busybox-static, cpio, kmod, e2fsprogs, tar; network access
+# to the Debian mirror on a cold cache only. Facts and pitfalls behind each choice: see comments below.
+# The whole script is one block, which bash reads completely before running it: editing this file while a lab
+# runs cannot change what that run does.
+{
+set -euo pipefail
+shopt -s nullglob
+
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+cache_root=${VIRTUALDEVICES_LAB_CACHE:-$HOME/.cache/virtualdevices/xen-lab}
+mirror=${VIRTUALDEVICES_LAB_MIRROR:-http://deb.debian.org/debian}
+security_mirror=${VIRTUALDEVICES_LAB_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
+suite=bookworm
+
+adds=() runs=() xenstored=oxenstored guest=none guest_disk= guest_script= backends=none
+results=./xen-lab-results.txt logs= overall=900 run_timeout=600 build_only=0 verbose=0 with_pwsh=1 with_module=1
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --add) adds+=("$2"); shift 2 ;;
+    --run) runs+=("$2"); shift 2 ;;
+    --run-timeout) run_timeout=$2; shift 2 ;;
+    --xenstored) xenstored=$2; shift 2 ;;
+    --guest) guest=$2; shift 2 ;;
+    --guest-disk) guest_disk=$2; shift 2 ;;
+    --guest-script) guest_script=$2; shift 2 ;;
+    --backends) backends=$2; shift 2 ;;
+    --results) results=$2; shift 2 ;;
+    --logs) logs=$2; shift 2 ;;
+    --timeout) overall=$2; shift 2 ;;
+    --build-only) build_only=1; shift ;;
+    --verbose) verbose=1; shift ;;
+    --no-pwsh) with_pwsh=0; shift ;;
+    --no-module) with_module=0; shift ;;
+    -h|--help) sed -n '2,/^# The whole script is one block/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    *) echo "xen-lab: unknown option $1 (--help lists them)" >&2; exit 2 ;;
+  esac
+done
+case "$xenstored" in c|oxenstored) ;; *) echo "xen-lab: --xenstored is c or oxenstored" >&2; exit 2 ;; esac
+case "$backends" in kernel|none) ;; *) echo "xen-lab: --backends is kernel or none" >&2; exit 2 ;; esac
+case "$guest" in none|vif|disk|vif,disk|disk,vif) ;; *) echo "xen-lab: --guest is none, vif, disk or vif,disk" >&2; exit 2 ;; esac
+[ "$(id -u)" = 0 ] || { echo "xen-lab: needs root (debootstrap, chroot)" >&2; exit 2; }
+for tool in qemu-system-x86_64 debootstrap cpio depmod modprobe mke2fs tar apt-get dpkg; do
+  command -v "$tool" > /dev/null || { echo "xen-lab: $tool is missing (see .ci/apt-packages)" >&2; exit 2; }
+done
+[ -x /bin/busybox ] && /bin/busybox --list | grep -qx switch_root || { echo "xen-lab: busybox-static is missing" >&2; exit 2; }
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/xen-lab.XXXXXX")
+qemu_pid=
+cleanup() {
+  if [ -n "$qemu_pid" ] && kill -0 "$qemu_pid" 2>/dev/null; then kill -9 "$qemu_pid" 2>/dev/null || true; fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+log() { echo "xen-lab: $*" >&2; }
+t0=$(date +%s)
+
+# --- The cached image -------------------------------------------------------------------------------------------
+# Versions come from apt (the kernel moves with Debian's point releases: never hard-coded).
+kernel_pkg=$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-[0-9]/{print $2; exit}')
+kver=${kernel_pkg#linux-image-}
+kernel_version=$(apt-cache show --no-all-versions "$kernel_pkg" | awk '/^Version:/{print $2; exit}')
+xen_version=$(apt-cache show --no-all-versions xen-hypervisor-4.17-amd64 | awk '/^Version:/{print $2; exit}')
+[ -n "$kver" ] && [ -n "$kernel_version" ] && [ -n "$xen_version" ] || { log "apt knows no linux-image-amd64 / xen-hypervisor-4.17-amd64 (apt-get update?)"; exit 2; }
+
+# Modules: dom0's initramfs needs the virtio disk and ext4; dom0 the Xen devices, backends, bridge and loop; the
+# guest's ramdisk the Xen frontends. Dependencies are resolved with modprobe --show-depends on the unpacked kernel.
+initramfs_modules="virtio_pci virtio_blk ext4"
+dom0_modules="xenfs xen-evtchn xen-gntdev xen-gntalloc xen-privcmd xen-blkback xen-netback bridge loop tun veth"
+guest_modules="xen-blkfront xen-netfront ext4"
+dom0_packages="xen-utils-4.17,xenstore-utils,iproute2,bridge-utils,kmod,busybox,procps,e2fsprogs,libicu72"
+
+# Removes a build folder, first unmounting anything a killed debootstrap left mounted inside it.
+remove_tree() {
+  local m
+  for m in $(findmnt -rn -o TARGET | grep -F "$1/" | sort -r); do umount -l "$m" 2>/dev/null || true; done
+  rm -rf "$1"
+}
+
+# Stage 1, the base (slow: the network and debootstrap): the packages and dom0's root folder.
+build_base() {
+  local out=$1 b=$1.build
+  remove_tree "$b"; mkdir -p "$b/debs"
+  log "building the lab's base: kernel $kernel_pkg $kernel_version, Xen $xen_version, debootstrap $suite -> $out"
+  (cd "$b/debs" && apt-get download -q "$kernel_pkg=$kernel_version" "xen-hypervisor-4.17-amd64=$xen_version" 2>&1 | grep -v '^W: Download is performed unsandboxed' >&2)
+  # dom0's root: debootstrap minbase, then the security updates so that xen-utils matches the hypervisor.
+  local root=$b/root
+  debootstrap --variant=minbase --include="$dom0_packages" "$suite" "$root" "$mirror" > "$b/debootstrap.log" 2>&1 \
+    || { tail -20 "$b/debootstrap.log" >&2; return 1; }
+  printf 'deb %s %s main\ndeb %s %s-updates main\ndeb %s %s-security main\n' "$mirror" "$suite" "$mirror" "$suite" \
+    "$security_mirror" "$suite" > "$root/etc/apt/sources.list"
+  cp /etc/resolv.conf "$root/etc/resolv.conf"
+  printf '#!/bin/sh\nexit 101\n' > "$root/usr/sbin/policy-rc.d"; chmod +x "$root/usr/sbin/policy-rc.d"
+  chroot "$root" sh -c 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get -y -qq upgrade' > "$b/upgrade.log" 2>&1 \
+    || { tail -20 "$b/upgrade.log" >&2; return 1; }
+  local utils; utils=$(chroot "$root" dpkg-query -W -f='${Version}' xen-utils-4.17)
+  [ "$utils" = "$xen_version" ] || { log "dom0 has xen-utils $utils, the hypervisor is $xen_version"; return 1; }
+  chroot "$root" apt-get clean; rm -f "$root/usr/sbin/policy-rc.d"; rm -rf "$root"/var/lib/apt/lists/*
+  rm -f "$b/debootstrap.log" "$b/upgrade.log"
+  mv "$b" "$out"
+}
+
+# Stage 2, the image (quick): Xen, the kernel, the modules, the initramfs of dom0 and of the guest, dom0's image.
+build_image() {
+  local base=$1 out=$2 b=$2.build
+  remove_tree "$b"; mkdir -p "$b"
+  log "building the lab image -> $out"
+  dpkg -x "$base"/debs/linux-image-*.deb "$b/kernel"
+  dpkg -x "$base"/debs/xen-hypervisor-*.deb "$b/xen"
+  # Debian's xen.gz is a 32-bit multiboot ELF once gunzipped, which QEMU's -kernel loads directly.
+  gzip -dc "$b/xen/boot/xen-4.17-amd64.gz" > "$b/xen.elf"
+  cp "$b/kernel/boot/vmlinuz-$kver" "$b/vmlinuz"
+  depmod -b "$b/kernel" "$kver"
+  depends() { for m in "$@"; do modprobe -d "$b/kernel" -S "$kver" --show-depends "$m"; done | awk '$1 == "insmod" && !seen[$2]++ {print $2}'; }
+
+  local root=$b/root m
+  cp -a "$base/root" "$root"
+  echo dom0 > "$root/etc/hostname"
+  : > "$root/etc/fstab"
+  install -m 755 "$here/image/lab-init" "$root/sbin/lab-init"
+  for m in $(depends $dom0_modules $guest_modules); do
+    mkdir -p "$root/$(dirname "${m#"$b/kernel"}")"; cp "$m" "$root/${m#"$b/kernel"}"
+  done
+  cp "$b/kernel/lib/modules/$kver"/modules.{order,builtin,builtin.modinfo} "$root/lib/modules/$kver/"
+  depmod -b "$root" "$kver"
+
+  # The initramfs of dom0 and of the guest: busybox-static, the modules in load order, the same init.
+  make_initramfs() { # role modules... -> stdout
+    local role=$1 d; shift; d=$(mktemp -d "$b/initramfs.XXXX")
+    mkdir -p "$d/bin" "$d/modules" "$d/dev"; cp /bin/busybox "$d/bin/busybox"; install -m 755 "$here/image/init" "$d/init"
+    mknod "$d/dev/console" c 5 1   # the kernel opens it for init's stdio before anything is mounted
+    echo "$role" > "$d/role"
+    for m in $(depends "$@"); do cp "$m" "$d/modules/"; basename "$m"; done > "$d/modules.list"
+    (cd "$d" && find . | cpio -o -H newc --quiet | gzip -9)
+  }
+  make_initramfs dom0 $initramfs_modules > "$b/initrd.gz"
+  mkdir -p "$root/opt/lab/guest"
+  cp "$b/vmlinuz" "$root/opt/lab/guest/vmlinuz"
+  make_initramfs guest $guest_modules > "$root/opt/lab/guest/initrd.gz"
+
+  # The image from the folder, without loop mounts; room left for logs and what tests write.
+  local size; size=$(( $(du -sm "$root" | cut -f1) + 512 ))
+  mke2fs -q -t ext4 -L dom0 -d "$root" "$b/dom0.img" "${size}M" > /dev/null
+  printf 'kernel %s %s\nxen %s\nbuilt %s\n' "$kernel_pkg" "$kernel_version" "$xen_version" "$(date -u +%FT%TZ)" > "$b/versions.txt"
+  mkdir -p "$out"
+  mv "$b/xen.elf" "$b/vmlinuz" "$b/initrd.gz" "$b/dom0.img" "$b/versions.txt" "$out/"
+  remove_tree "$b"
+}
+
+base_hash=$( { declare -f build_base; echo "$dom0_packages|$suite"; } | sha256sum | cut -c1-10)
+image_hash=$( { declare -f build_image; echo "$initramfs_modules|$dom0_modules|$guest_modules"; cat "$here"/image/*; } | sha256sum | cut -c1-10)
+base_key="base_${kver}_${kernel_version}_xen-${xen_version}_${base_hash}"
+base=$cache_root/$base_key
+image=$cache_root/image_${base_hash}_${image_hash}
+mkdir -p "$cache_root"
+# Runs hold the cache's lock shared for their whole life; building (and removing older entries) takes it exclusive,
+# so nothing is removed under a running lab and two runs never build at once.
+exec 9> "$cache_root/.lock"
+flock -s 9
+if [ ! -f "$image/dom0.img" ]; then
+  flock -x 9
+  if [ ! -f "$image/dom0.img" ]; then
+    for old in "$cache_root"/*; do   # a cache holds the current base and image only (about 1.5 GiB)
+      [ "$old" = "$base" ] || [ "$old" = "$image" ] || remove_tree "$old"
+    done
+    tb=$(date +%s)
+    if [ ! -d "$base/root" ]; then build_base "$base" || { remove_tree "$base.build"; log "building the base failed"; exit 2; }; fi
+    build_image "$base" "$image" || { remove_tree "$image.build"; rm -rf "$image"; log "building the image failed"; exit 2; }
+    log "built in $(( $(date +%s) - tb )) s; cache $(du -sh "$cache_root" | cut -f1)"
+  fi
+  flock -s 9
+else
+  log "cached image $image"
+fi
+[ "$build_only" = 1 ] && exit 0
+
+# --- The payload disk (/lab in dom0, rebuilt every run) ---------------------------------------------------------
+p=$work/payload
+mkdir -p "$p/harness" "$p/commands" "$p/dotnet/shared" "$p/tools"
+install -m 755 "$here/dom0/dom0-run.sh" "$p/harness/"
+# The .NET runtime, copied from this machine's SDK (no download): the host executable and Microsoft.NETCore.App only.
+dotnet_root=$(dirname "$(readlink -f "$(command -v dotnet)")")
+cp "$dotnet_root/dotnet" "$p/dotnet/"; cp -r "$dotnet_root/host" "$p/dotnet/"
+cp -r "$dotnet_root/shared/Microsoft.NETCore.App" "$p/dotnet/shared/"
+if [ "$with_pwsh" = 1 ]; then
+  # pwsh: the pinned .NET global tool (its apphost finds the tool in .store next to it), without the packages.
+  tools=$HOME/.dotnet/tools
+  [ -x "$tools/pwsh" ] || { log "pwsh is not installed as a global tool in $tools (.ci/run installs it)"; exit 2; }
+  cp "$tools/pwsh" "$p/tools/"
+  (cd "$tools" && tar -cf - --exclude='*.nupkg' --exclude='*/any/win' --exclude='runtimes/win*' --exclude='runtimes/osx*' .store/powershell) | tar -xf - -C "$p/tools"
+fi
+if [ "$with_module" = 1 ]; then
+  [ -f "$repo/out/VirtualDevices/VirtualDevices.psd1" ] || { log "no module at out/VirtualDevices (dotnet build src/VirtualDevices.PowerShell -c Release)"; exit 2; }
+  mkdir -p "$p/module"; cp -r "$repo/out/VirtualDevices" "$p/module/"
+fi
+for a in "${adds[@]}"; do
+  src=${a%%=*}; name=$(basename "$src"); [ "$a" != "$src" ] && name=${a#*=}
+  [ -e "$src" ] || { log "--add $src: no such file"; exit 2; }
+  mkdir -p "$(dirname "$p/$name")"; cp -r "$src" "$p/$name"
+done
+i=0
+for r in "${runs[@]}"; do
+  i=$((i + 1)); n=$(printf '%02d' "$i")
+  printf '#!/bin/sh\n%s\n' "$r" > "$p/commands/$n.sh"
+  echo "$run_timeout" > "$p/commands/$n.timeout"
+done
+if [ "$guest" != none ]; then
+  case "$guest" in
+    *disk*)
+      if [ -n "$guest_disk" ]; then cp --sparse=always "$guest_disk" "$p/guest-disk.img"
+      else
+        mkdir -p "$work/guest-disk"
+        [ -n "$guest_script" ] && install -m 755 "$guest_script" "$work/guest-disk/lab-guest.sh"
+        mke2fs -q -t ext4 -d "$work/guest-disk" "$p/guest-disk.img" 64M > /dev/null
+      fi ;;
+  esac
+fi
+printf 'LAB_XENSTORED=%s\nLAB_GUEST=%s\nLAB_BACKENDS=%s\nLAB_RESULTS_DIR=/results\nexport LAB_XENSTORED LAB_GUEST LAB_BACKENDS LAB_RESULTS_DIR\n' \
+  "$xenstored" "$guest" "$backends" > "$p/lab.conf"
+payload_mb=$(( $(du -sm "$p" | cut -f1) * 5 / 4 + 256 ))
+mke2fs -q -t ext4 -L lab -d "$p" "$work/payload.img" "${payload_mb}M" > /dev/null
+rm -rf "$p"
+truncate -s 256M "$work/results.img"
+
+# --- Boot -------------------------------------------------------------------------------------------------------
+# Facts (../shared/xen-lab.md): /dev/kvm here cannot run a stock kernel, so TCG; -cpu max offers SVM (HVM/HAP for
+# Xen) but needs smap=0 (else dom0 dies in create_bounce_frame) and -rdtscp (else PVH/HVM guests loop in SVM
+# instruction-length emulation). dom0's disk is used with snapshot=on: the cached image is never written.
+console=$work/console.log
+log "booting Xen + dom0 (xenstored=$xenstored guest=$guest backends=$backends, ${#runs[@]} command(s), limit ${overall} s)"
+tq=$(date +%s)
+qemu-system-x86_64 -accel tcg -cpu max,-rdtscp -m 2048 -smp 2 \
+  -kernel "$image/xen.elf" \
+  -append 'console=com1 com1=115200,8n1 dom0_mem=1024M,max:1024M loglvl=all guest_loglvl=all smap=0' \
+  -initrd "$image/vmlinuz console=hvc0 quiet,$image/initrd.gz" \
+  -drive "file=$image/dom0.img,if=virtio,format=raw,snapshot=on" \
+  -drive "file=$work/payload.img,if=virtio,format=raw" \
+  -drive "file=$work/results.img,if=virtio,format=raw" \
+  -nic none -display none -monitor none -no-reboot -serial "file:$console" < /dev/null > "$work/qemu.log" 2>&1 &
+qemu_pid=$!
+tail_pid=
+if [ "$verbose" = 1 ]; then tail -n +1 -F "$console" >&2 2>/dev/null & tail_pid=$!; fi
+deadline=$(( $(date +%s) + overall ))
+while kill -0 "$qemu_pid" 2>/dev/null && [ "$(date +%s)" -lt "$deadline" ]; do sleep 1; done
+timed_out=0
+if kill -0 "$qemu_pid" 2>/dev/null; then timed_out=1; kill -9 "$qemu_pid" 2>/dev/null || true; fi
+wait "$qemu_pid" 2>/dev/null || true
+qemu_pid=
+[ -n "$tail_pid" ] && kill "$tail_pid" 2>/dev/null || true
+log "QEMU ran $(( $(date +%s) - tq )) s$([ "$timed_out" = 1 ] && echo " and was killed at the overall limit")"
+
+# --- Results ----------------------------------------------------------------------------------------------------
+out=$work/out
+mkdir -p "$out"
+tar -xf "$work/results.img" -C "$out" 2>/dev/null || true
+cp "$console" "$out/console.log"; cp "$work/qemu.log" "$out/qemu.log"
+mkdir -p "$(dirname "$results")"
+status=0
+if [ -s "$out/results.txt" ]; then
+  cp "$out/results.txt" "$results"
+  grep -q "$(printf '\tfail\t')" "$results" && status=1
+else
+  why="no results came back"
+  [ "$timed_out" = 1 ] && why="$why (QEMU killed after ${overall} s)"
+  why="$why; console tail: $(tail -c 400 "$console" | tr -d '\r' | tr '\n\t' '  ')"
+  printf 'lab.results\tfail\t%s\n' "$why" > "$results"
+  status=2
+fi
+if [ -n "$logs" ]; then rm -rf "$logs"; mkdir -p "$logs"; cp -r "$out"/. "$logs/"; fi
+awk -F'\t' '{ n[$2]++ } $2 == "fail" { print "xen-lab: FAIL " $1 ": " $3 > "/dev/stderr" }
+  END { printf "xen-lab: %d passed, %d failed, %d skipped\n", n["pass"], n["fail"], n["skip"] > "/dev/stderr" }' "$results"
+log "done in $(( $(date +%s) - t0 )) s; results in $results$([ -n "$logs" ] && echo ", logs in $logs")"
+exit "$status"
+exit
+}

@@ -1,0 +1,70 @@
+namespace VirtualDevices.Tests.XenLab;
+
+/// <summary>
+/// The result file of the Xen lab (tests/Lab/run-checks.sh, run by .ci/run before this suite): one line per check,
+/// "name&lt;TAB&gt;pass|fail|skip&lt;TAB&gt;message". VIRTUALDEVICES_XEN_LAB_RESULTS names the file when the lab was
+/// supposed to run; VIRTUALDEVICES_XEN_LAB=0 says it was opted out. Without either the lab did not run here (a
+/// developer's dotnet test): its checks show as one skipped test.
+/// </summary>
+internal static class XenLabResults
+{
+    public const string ResultsVariable = "VIRTUALDEVICES_XEN_LAB_RESULTS";
+    public const string OptOutVariable = "VIRTUALDEVICES_XEN_LAB";
+
+    /// <summary>Why the lab's checks are skipped as a whole, or null when its results must be read.</summary>
+    public static string? SkipReason
+    {
+        get
+        {
+            if (Environment.GetEnvironmentVariable(OptOutVariable) == "0")
+            {
+                return $"the Xen lab was opted out ({OptOutVariable}=0)";
+            }
+
+            return string.IsNullOrEmpty(Environment.GetEnvironmentVariable(ResultsVariable))
+                ? $"the Xen lab did not run here ({ResultsVariable} is not set; tests/Lab/run-checks.sh or .ci/run runs it)"
+                : null;
+        }
+    }
+
+    /// <summary>The check lines; a missing, empty or malformed file becomes one failing line saying so.</summary>
+    public static IReadOnlyList<XenLabCheck> Read()
+    {
+        string path = Environment.GetEnvironmentVariable(ResultsVariable)!;
+        if (!File.Exists(path))
+        {
+            return [new XenLabCheck("lab.results", "fail", $"the lab was supposed to run but {path} does not exist")];
+        }
+
+        var checks = new List<XenLabCheck>();
+        var seen = new Dictionary<string, int>(StringComparer.Ordinal);
+        int number = 0;
+        foreach (string line in File.ReadLines(path))
+        {
+            number++;
+            if (line.Length == 0)
+            {
+                continue;
+            }
+
+            string[] fields = line.Split('\t', 3);
+            if (fields.Length < 2 || fields[1] is not ("pass" or "fail" or "skip"))
+            {
+                checks.Add(new XenLabCheck($"lab.results.line{number}", "fail", $"malformed result line: {line}"));
+                continue;
+            }
+
+            // A name seen twice (a check run in two places) stays two results: number the repeats.
+            string name = fields[0];
+            seen[name] = seen.GetValueOrDefault(name) + 1;
+            if (seen[name] > 1)
+            {
+                name += $"#{seen[name]}";
+            }
+
+            checks.Add(new XenLabCheck(name, fields[1], fields.Length > 2 ? fields[2] : ""));
+        }
+
+        return checks.Count > 0 ? checks : [new XenLabCheck("lab.results", "fail", $"{path} holds no check lines")];
+    }
+}
