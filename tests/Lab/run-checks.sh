@@ -38,16 +38,20 @@ start=$(date +%s)
 echo "run-checks: building the module and the check programs" >&2
 dotnet build src/VirtualDevices.PowerShell -c Release -nologo -v q > "$(dirname "$results")/build.log" 2>&1 \
   || fail_all "dotnet build src/VirtualDevices.PowerShell failed: $(tail -5 "$(dirname "$results")/build.log" | tr '\n\t' '  ')"
-dotnet build tests/VirtualDevices.XenLab.Checks -c Release -nologo -v q >> "$(dirname "$results")/build.log" 2>&1 \
-  || fail_all "dotnet build tests/VirtualDevices.XenLab.Checks failed: $(tail -5 "$(dirname "$results")/build.log" | tr '\n\t' '  ')"
+for program in VirtualDevices.XenLab.Checks VirtualDevices.XenLab.Devices; do
+  dotnet build "tests/$program" -c Release -nologo -v q >> "$(dirname "$results")/build.log" 2>&1 \
+    || fail_all "dotnet build tests/$program failed: $(tail -5 "$(dirname "$results")/build.log" | tr '\n\t' '  ')"
+done
 
 adds=(
   "tests/VirtualDevices.XenLab.Checks/bin/Release/net10.0=checks"
   "tests/Lab/checks/Xenstore.Checks.ps1=checks-ps/Xenstore.Checks.ps1"
+  "tests/VirtualDevices.XenLab.Devices/bin/Release/net10.0=devices"
 )
 runs=(
   "dotnet checks/VirtualDevices.XenLab.Checks.dll"
   "pwsh -NoProfile -NonInteractive -File checks-ps/Xenstore.Checks.ps1"
+  "dotnet devices/VirtualDevices.XenLab.Devices.dll"
 )
 args=()
 for a in "${adds[@]}"; do args+=(--add "$a"); done

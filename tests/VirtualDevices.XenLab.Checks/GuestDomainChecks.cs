@@ -1,4 +1,5 @@
 using VirtualDevices.Xen.Xenstore;
+using VirtualDevices.Xen.Xenstore.Client;
 
 namespace VirtualDevices.XenLab.Checks;
 

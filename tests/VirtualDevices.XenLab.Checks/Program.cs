@@ -4,7 +4,8 @@
 // ("name<TAB>pass|fail|skip<TAB>message"); the exit status is 1 when a check failed.
 //
 // Arguments: none for everything, or the groups to run: socket, xenbus, guest.
-using VirtualDevices.Xen.Xenstore; // the client's namespace (becomes VirtualDevices.Xen.Xenstore.Client)
+using VirtualDevices.Xen.Xenstore;
+using VirtualDevices.Xen.Xenstore.Client;
 using VirtualDevices.XenLab.Checks;
 
 // LAB_XENSTORE_SOCKET points elsewhere for a dry run outside the lab (against Start-XenstoreServer).
