@@ -141,6 +141,8 @@ internal sealed unsafe partial class PollLoop : IDisposable
             _slots[slot] = registration;
         }
 
+        handler.OnRegistered(registration);
+
         if (_pollSet is not null)
         {
             PollSetChanged();
