@@ -18,21 +18,14 @@ public sealed partial class XenstoreClient
         byte[] buffer = new byte[64 * 1024];
         while (true)
         {
-            Transport? transport;
-            RequestTable<XsRequest> table;
-            lock (_sendLock)
-            {
-                transport = _transport;
-                table = _table;
-            }
-
-            Exception? failure = transport is null ? null : ReadUntilFailure(transport, table, buffer);
+            Transport? transport = Volatile.Read(ref _transport);
+            Exception? failure = transport is null ? null : ReadUntilFailure(transport, buffer);
             if (IsDisposed)
             {
                 break;
             }
 
-            OnDisconnected(transport, table, failure);
+            OnDisconnected(transport, failure);
             if (_reconnect is null)
             {
                 break;
@@ -48,7 +41,6 @@ public sealed partial class XenstoreClient
             lock (_sendLock)
             {
                 _transport = next;
-                _table = NewRequestTable();
                 // The watches go out first: requests waiting for the connection are sent after them, so a change
                 // made once such a request completed cannot slip past a watch that is not registered yet.
                 watchesRegistered = RegisterWatchesAgain();
@@ -59,12 +51,12 @@ public sealed partial class XenstoreClient
             _ = watchesRegistered;
         }
 
-        Volatile.Read(ref _table).Close(new DeviceDisconnectedException(XenstoreException.XenstoreDeviceName, $"the connection to {_endpoint} is closed"));
+        _requests.FailAll(new DeviceDisconnectedException(XenstoreException.XenstoreDeviceName, $"the connection to {_endpoint} is closed"));
         CompleteWatches();
     }
 
     /// <summary>Reads and dispatches messages until the connection fails; returns why.</summary>
-    private Exception ReadUntilFailure(Transport transport, RequestTable<XsRequest> table, byte[] buffer)
+    private Exception ReadUntilFailure(Transport transport, byte[] buffer)
     {
         int start = 0;
         int end = 0;
@@ -79,7 +71,7 @@ public sealed partial class XenstoreClient
                     start = 0;
                 }
 
-                SpinForReply(transport, table);
+                SpinForReply(transport);
                 int received = transport.Receive(buffer.AsSpan(end));
                 if (received <= 0)
                 {
@@ -101,7 +93,7 @@ public sealed partial class XenstoreClient
                         break;
                     }
 
-                    Dispatch(table, header, buffer.AsSpan(start + XenstoreLimits.HeaderSize, (int)header.Length));
+                    Dispatch(header, buffer.AsSpan(start + XenstoreLimits.HeaderSize, (int)header.Length));
                     start += total;
                 }
 
@@ -121,21 +113,21 @@ public sealed partial class XenstoreClient
     /// While a request waits, polls for its reply up to <see cref="XenstoreClientOptions.SpinDuration"/> before the
     /// blocking receive: a local daemon answers in microseconds, and a reply found by polling costs no wake-up.
     /// </summary>
-    private void SpinForReply(Transport transport, RequestTable<XsRequest> table)
+    private void SpinForReply(Transport transport)
     {
-        if (_spinTicks == 0 || table.InFlight == 0)
+        if (_spinTicks == 0 || _requests.InFlight == 0)
         {
             return;
         }
 
         long deadline = System.Diagnostics.Stopwatch.GetTimestamp() + _spinTicks;
-        while (transport.Available == 0 && System.Diagnostics.Stopwatch.GetTimestamp() < deadline && table.InFlight > 0)
+        while (transport.Available == 0 && System.Diagnostics.Stopwatch.GetTimestamp() < deadline && _requests.InFlight > 0)
         {
             Thread.SpinWait(20);
         }
     }
 
-    private void Dispatch(RequestTable<XsRequest> table, in XenstoreMessageHeader header, ReadOnlySpan<byte> payload)
+    private void Dispatch(in XenstoreMessageHeader header, ReadOnlySpan<byte> payload)
     {
         if (header.Type == XenstoreMessageType.WatchEvent)
         {
@@ -143,10 +135,9 @@ public sealed partial class XenstoreClient
             return;
         }
 
-        // A watch event (handled above) also carries request id 0; any other message with id 0 answers slot 0's first use.
-        if (table.Lookup(header.RequestId) is { } request)
+        if (_requests.Take(header.RequestId) is { } pending)
         {
-            request.Complete(header.Type, payload);
+            pending.Complete(header.Type, payload);
         }
     }
 
@@ -170,7 +161,7 @@ public sealed partial class XenstoreClient
         watch?.Post(new XenstoreWatchEvent(Encoding.UTF8.GetString(payload[..nul]), token));
     }
 
-    private void OnDisconnected(Transport? transport, RequestTable<XsRequest> table, Exception? failure)
+    private void OnDisconnected(Transport? transport, Exception? failure)
     {
         lock (_sendLock)
         {
@@ -186,7 +177,7 @@ public sealed partial class XenstoreClient
         }
 
         transport?.Dispose();
-        table.Close(new DeviceDisconnectedException(XenstoreException.XenstoreDeviceName, $"the connection to {_endpoint} was lost", failure));
+        _requests.FailAll(new DeviceDisconnectedException(XenstoreException.XenstoreDeviceName, $"the connection to {_endpoint} was lost", failure));
     }
 
     /// <summary>Tries to connect again, backing off from 20 ms to 1 s, until it works or the client is disposed.</summary>

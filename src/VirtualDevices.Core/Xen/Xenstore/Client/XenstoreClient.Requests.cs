@@ -13,23 +13,25 @@ namespace VirtualDevices.Xen.Xenstore.Client;
 /// <content>The send side of the request engine: a request is built into its pooled buffer, registered in the request table and sent under the send lock; while disconnected it waits for the reconnection.</content>
 public sealed partial class XenstoreClient
 {
-    private RequestTable<XsRequest> NewRequestTable() => new(static () => new XsRequest(), idBits: 32);
+    private static readonly ReplyParser<bool> Acknowledged = static _ => true;
 
     private ValueTask CommandAsync(scoped OutgoingMessage message, string? path, CancellationToken cancellationToken)
     {
+        PendingRequest<bool> pending = Prepare(message, path, Acknowledged, null);
         try
         {
-            if (TrySend<bool>(message, null, 0, path, null, null, null, cancellationToken, out RequestTable<XsRequest>? _) is { } request)
+            if (TrySend(pending, cancellationToken))
             {
-                return request.AsResultlessValueTask();
+                return pending.AsVoidValueTask();
             }
         }
         catch (Exception e)
         {
+            pending.Recycle();
             return ValueTask.FromException(e);
         }
 
-        return new ValueTask(SendLaterAsync<bool>(Serialize(message), path, null, null, cancellationToken).AsTask());
+        return new ValueTask(SendAfterReconnectAsync(pending, cancellationToken).AsTask());
     }
 
     /// <summary>
@@ -43,40 +45,36 @@ public sealed partial class XenstoreClient
     /// <summary>As above; an error reply named <paramref name="defaultOnError"/> yields the default value instead of an exception.</summary>
     private ValueTask<T> RequestAsync<T>(scoped OutgoingMessage message, string? path, ReplyParser<T> parser, string? defaultOnError, CancellationToken cancellationToken)
     {
+        PendingRequest<T> pending = Prepare(message, path, parser, defaultOnError);
         try
         {
-            if (TrySend(message, null, 0, path, parser, defaultOnError, null, cancellationToken, out RequestTable<XsRequest>? _) is { } request)
+            if (TrySend(pending, cancellationToken))
             {
-                return new ValueTask<T>(request.ViewFor<T>(), request.Version);
+                return pending.AsValueTask();
             }
         }
         catch (Exception e)
         {
+            pending.Recycle();
             return ValueTask.FromException<T>(e);
         }
 
-        return SendLaterAsync(Serialize(message), path, parser, defaultOnError, cancellationToken);
+        return SendAfterReconnectAsync(pending, cancellationToken);
     }
 
-    /// <summary>The message's bytes, for a request that must wait (for the connection, or for a free request id).</summary>
-    private static (byte[] Bytes, XenstoreMessageType Type) Serialize(scoped OutgoingMessage message)
+    private PendingRequest<T> Prepare<T>(scoped OutgoingMessage message, string? path, ReplyParser<T> parser, string? defaultOnError)
     {
-        byte[] bytes = new byte[MaxMessageSize];
-        int length = message.WriteTo(bytes);
-        return (bytes[..length], message.Type);
+        PendingRequest<T> pending = PendingRequest<T>.Rent(_requests, _options.RunContinuationsAsynchronously, message.Type, path, parser, defaultOnError);
+        pending.MessageLength = message.WriteTo(pending.Message);
+        return pending;
     }
 
     /// <summary>
-    /// Rents a request from the current connection's table, builds the message into it (from <paramref name="message"/>,
-    /// or from <paramref name="serialized"/> when not null), puts it in the table and sends it, all under the send lock;
-    /// null while disconnected, or when every request id is in use (then <paramref name="full"/> is the table to wait
-    /// on), or when the send failed and the client reconnects (nothing is left registered). A typed request's reply is
-    /// parsed by <paramref name="parser"/>; a command (null parser) only succeeds or fails.
+    /// Registers and sends the request on the current connection; false while disconnected (nothing registered).
+    /// When it throws, the request is neither registered nor completed, so the caller may recycle it.
     /// </summary>
-    private XsRequest? TrySend<T>(scoped OutgoingMessage message, byte[]? serialized, XenstoreMessageType serializedType, string? path,
-        ReplyParser<T>? parser, string? defaultOnError, XsRequest? rented, CancellationToken cancellationToken, out RequestTable<XsRequest>? full)
+    private bool TrySend(PendingRequest pending, CancellationToken cancellationToken)
     {
-        full = null;
         ObjectDisposedException.ThrowIf(IsDisposed, this);
         cancellationToken.ThrowIfCancellationRequested();
         lock (_sendLock)
@@ -89,52 +87,23 @@ public sealed partial class XenstoreClient
                     throw new DeviceDisconnectedException(XenstoreException.XenstoreDeviceName, $"the connection to {_endpoint} is closed");
                 }
 
-                return null;
+                return false;
             }
 
-            RequestTable<XsRequest> table = _table;
-            XsRequest request;
-            if (rented is not null && rented.Id == table.IdOf(rented) && table.SlotAt(rented.Index) == rented)
-            {
-                request = rented;
-            }
-            else if (!table.TryRent(out request))
-            {
-                full = table;
-                return null;
-            }
-
-            XenstoreMessageType type;
-            if (serialized is null)
-            {
-                request.MessageLength = message.WriteTo(request.Message);
-                type = message.Type;
-            }
-            else
-            {
-                serialized.CopyTo(request.Message, 0);
-                request.MessageLength = serialized.Length;
-                type = serializedType;
-            }
-
-            request.Prepare(type, path, parser is null ? null : request.ViewFor<T>(), parser, defaultOnError);
-            BinaryPrimitives.WriteUInt32LittleEndian(request.Message.AsSpan(4), (uint)request.Id);
-            request.Start(_options.RunContinuationsAsynchronously);
-            request.RegisterCancellation(cancellationToken);
-            if (!request.BeginSend())
-            {
-                // Cancelled as it was about to go: never sent, it left the table and its caller gets the cancellation.
-                request.OnSent(null);
-                return request;
-            }
-
+            uint id = _requests.Register(pending);
+            BinaryPrimitives.WriteUInt32LittleEndian(pending.Message.AsSpan(4), id);
             try
             {
-                transport.Send(request.Message.AsSpan(0, request.MessageLength));
+                transport.Send(pending.Message.AsSpan(0, pending.MessageLength));
             }
             catch (Exception e) when (e is SocketException or IOException or ObjectDisposedException)
             {
-                request.Abandon(e);
+                if (!_requests.Unregister(pending, id))
+                {
+                    // A disconnect already failed it: its caller gets that failure.
+                    return true;
+                }
+
                 if (_reconnect is not null && !IsDisposed)
                 {
                     // The peer went away before the reader noticed: drop the connection now (waking the reader, which
@@ -146,29 +115,27 @@ public sealed partial class XenstoreClient
                     }
 
                     transport.Dispose();
-                    return null;
+                    return false;
                 }
 
                 throw new DeviceDisconnectedException(XenstoreException.XenstoreDeviceName, $"sending to {_endpoint} failed", e);
             }
-
-            request.OnSent(null);
-            return request;
         }
+
+        if (cancellationToken.CanBeCanceled)
+        {
+            pending.Registration = cancellationToken.UnsafeRegister(static (state, token) => ((PendingRequest)state!).Cancel(token), pending);
+        }
+
+        return true;
     }
 
-    /// <summary>
-    /// The slow path: waits for the connection (at most <see cref="XenstoreClientOptions.ReconnectTimeout"/>) or for a
-    /// free request id (when 65,536 are in flight), then sends.
-    /// </summary>
-    private async ValueTask<T> SendLaterAsync<T>((byte[] Bytes, XenstoreMessageType Type) message, string? path, ReplyParser<T>? parser,
-        string? defaultOnError, CancellationToken cancellationToken)
+    private async ValueTask<T> SendAfterReconnectAsync<T>(PendingRequest<T> pending, CancellationToken cancellationToken)
     {
-        XsRequest? request;
-        using (var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
+        try
         {
+            using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             limit.CancelAfter(_options.ReconnectTimeout);
-            XsRequest? rented = null;
             while (true)
             {
                 Task connected;
@@ -187,23 +154,19 @@ public sealed partial class XenstoreClient
                         $"no connection to {_endpoint} within {_options.ReconnectTimeout}");
                 }
 
-                request = TrySend(default, message.Bytes, message.Type, path, parser, defaultOnError, rented, cancellationToken, out RequestTable<XsRequest>? full);
-                if (request is not null)
+                if (TrySend(pending, cancellationToken))
                 {
                     break;
                 }
-
-                // A request rented from a table that has since closed is simply dropped with it.
-                rented = full is null ? null : await full.RentAsync(cancellationToken).ConfigureAwait(false);
             }
         }
-
-        if (parser is null)
+        catch
         {
-            await request.AsResultlessValueTask().ConfigureAwait(false);
-            return default!;
+            // Never registered: nobody else holds it.
+            pending.Recycle();
+            throw;
         }
 
-        return await new ValueTask<T>(request.ViewFor<T>(), request.Version).ConfigureAwait(false);
+        return await pending.AsValueTask().ConfigureAwait(false);
     }
 }

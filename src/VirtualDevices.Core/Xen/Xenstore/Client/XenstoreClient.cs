@@ -35,8 +35,7 @@ public sealed partial class XenstoreClient : IXenstoreStore, IAsyncDisposable, I
 
     private readonly object _sendLock = new();
 
-    /// <summary>The requests in flight on the current connection (a new table per connection: closing one fails its requests).</summary>
-    private RequestTable<XsRequest> _table;
+    private readonly ClientRequestTable _requests = new();
     private readonly Dictionary<string, XenstoreWatch> _watches = new(StringComparer.Ordinal);
     private readonly ManualResetEventSlim _disposedEvent = new(false);
     private readonly Thread _reader;
@@ -51,7 +50,6 @@ public sealed partial class XenstoreClient : IXenstoreStore, IAsyncDisposable, I
     private XenstoreClient(Transport transport, XenstoreClientOptions options, Func<Transport>? reconnect)
     {
         _transport = transport;
-        _table = NewRequestTable();
         _options = options;
         _reconnect = reconnect;
         _endpoint = transport.Description;
@@ -164,7 +162,7 @@ public sealed partial class XenstoreClient : IXenstoreStore, IAsyncDisposable, I
         }
 
         transport?.Dispose();
-        Volatile.Read(ref _table).Close(new DeviceDisconnectedException(XenstoreException.XenstoreDeviceName, $"the connection to {_endpoint} is closed"));
+        _requests.FailAll(new DeviceDisconnectedException(XenstoreException.XenstoreDeviceName, $"the connection to {_endpoint} is closed"));
         CompleteWatches();
         if (Thread.CurrentThread != _reader)
         {
