@@ -77,7 +77,9 @@ public static class CmdletMetadataReader
             var aliases = attributes.Where(a => a.AttributeType.FullName == Sma + "AliasAttribute")
                 .SelectMany(a => ((IEnumerable<CustomAttributeTypedArgument>)a.ConstructorArguments[0].Value!).Select(v => (string)v.Value!)).ToList();
             bool wildcards = attributes.Any(a => a.AttributeType.FullName == Sma + "SupportsWildcardsAttribute");
-            string key = $"P:{property.DeclaringType!.FullName}.{property.Name}";
+            // A parameter declared by a generic base (GetServerCommand<TService>) is documented under the open type.
+            Type declaring = property.DeclaringType!;
+            string key = $"P:{(declaring.IsGenericType ? declaring.GetGenericTypeDefinition() : declaring).FullName}.{property.Name}";
             docs.TryGetValue(key, out string? description);
             parameters.Add(new ParameterMetadata(property.Name, property.PropertyType.FullName!, ShortName(property.PropertyType), aliases, wildcards, sets, description));
         }

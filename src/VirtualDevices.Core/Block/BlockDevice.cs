@@ -261,6 +261,41 @@ public abstract class BlockDevice : IBlockDevice
         return new ValueTask<int>(1);
     }
 
+    /// <summary>
+    /// Fills <paramref name="output"/> with the extents of sectors <paramref name="sector"/> to
+    /// <paramref name="sector"/> + <paramref name="count"/>, run by run, for drivers that learn allocation a run at a
+    /// time: <paramref name="nextRun"/> gives the end (past the sector, at most the range's end) and the flags of the run
+    /// that starts at a sector; adjacent runs with the same flags make one extent. Stops when the output is full.
+    /// </summary>
+    /// <returns>The number of extents written.</returns>
+    private protected static int FillExtents<TState>(TState state, long sector, long count, Span<BlockExtent> output, Func<TState, long, long, (long End, BlockExtentFlags Flags)> nextRun)
+    {
+        long end = sector + count;
+        long current = sector;
+        int filled = 0;
+        while (current < end)
+        {
+            (long runEnd, BlockExtentFlags flags) = nextRun(state, current, end);
+            if (filled > 0 && output[filled - 1].Flags == flags)
+            {
+                BlockExtent previous = output[filled - 1];
+                output[filled - 1] = previous with { Count = runEnd - previous.Sector };
+            }
+            else if (filled == output.Length)
+            {
+                break;
+            }
+            else
+            {
+                output[filled++] = new BlockExtent(current, runEnd - current, flags);
+            }
+
+            current = runEnd;
+        }
+
+        return filled;
+    }
+
     /// <summary>Releases the driver's resources; called once, by the first <see cref="DisconnectAsync"/>.</summary>
     protected virtual ValueTask DisconnectCoreAsync(CancellationToken cancellationToken) => default;
 
@@ -315,7 +350,7 @@ public abstract class BlockDevice : IBlockDevice
     private Exception Normalize(Exception e)
     {
         Count(e);
-        return e is DeviceException or OperationCanceledException ? e : new DeviceUnknownException(Name, e.Message, e);
+        return DriverFailure.Normalize(Name, e);
     }
 
     private ValueTask Track<TArg>(Operation operation, long bytes, Func<BlockDevice, long, TArg, CancellationToken, ValueTask> core, long offset, TArg argument, CancellationToken cancellationToken)
@@ -350,13 +385,7 @@ public abstract class BlockDevice : IBlockDevice
         }
         catch (Exception e)
         {
-            Exception normalized = Normalize(e);
-            if (ReferenceEquals(normalized, e))
-            {
-                throw;
-            }
-
-            throw normalized;
+            DriverFailure.Throw(e, Normalize(e));
         }
 
         Count(operation, bytes);

@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Runtime.InteropServices;
 using VirtualDevices.Interop;
 
 namespace VirtualDevices.Block;
@@ -374,51 +373,24 @@ public sealed class FileBlockDevice : BlockDevice
     }
 
     /// <inheritdoc/>
-    protected override ValueTask<int> GetAllocationCoreAsync(long sector, long count, Memory<BlockExtent> extents, CancellationToken cancellationToken)
+    protected override ValueTask<int> GetAllocationCoreAsync(long sector, long count, Memory<BlockExtent> extents, CancellationToken cancellationToken) =>
+        new(FillExtents(this, sector, count, extents.Span, static (device, current, end) => device.NextRun(current, end)));
+
+    /// <summary>The run of sectors from <paramref name="current"/> (before <paramref name="end"/>) that is all hole, or data, by SEEK_DATA and SEEK_HOLE.</summary>
+    private (long End, BlockExtentFlags Flags) NextRun(long current, long end)
     {
         int sectorSize = Info.SectorSize;
-        long end = sector + count;
-        long current = sector;
-        int filled = 0;
-        Span<BlockExtent> output = extents.Span;
-        while (current < end)
+        long offset = current * sectorSize;
+        long dataAt = Seek(offset, Unix.SEEK_DATA);
+        long holeEnd = Math.Min(end, dataAt / sectorSize);
+        if (dataAt > offset && holeEnd > current)
         {
-            long offset = current * sectorSize;
-            long dataAt = Seek(offset, Unix.SEEK_DATA);
-            long runEnd;
-            BlockExtentFlags flags;
-            long holeEnd = Math.Min(end, dataAt / sectorSize);
-            if (dataAt > offset && holeEnd > current)
-            {
-                runEnd = holeEnd;
-                flags = BlockExtentFlags.Hole | BlockExtentFlags.Zero;
-            }
-            else
-            {
-                // A hole smaller than a sector counts as data: a sector is reported as a hole only if all of it is.
-                long holeAt = Seek(Math.Max(offset, Math.Min(dataAt, offset + sectorSize)), Unix.SEEK_HOLE);
-                runEnd = Math.Min(end, Math.Max(current + 1, (holeAt + sectorSize - 1) / sectorSize));
-                flags = BlockExtentFlags.Data;
-            }
-
-            if (filled > 0 && output[filled - 1].Flags == flags)
-            {
-                BlockExtent previous = output[filled - 1];
-                output[filled - 1] = previous with { Count = runEnd - previous.Sector };
-            }
-            else if (filled == output.Length)
-            {
-                break;
-            }
-            else
-            {
-                output[filled++] = new BlockExtent(current, runEnd - current, flags);
-            }
-
-            current = runEnd;
+            return (holeEnd, BlockExtentFlags.Hole | BlockExtentFlags.Zero);
         }
 
-        return new ValueTask<int>(filled);
+        // A hole smaller than a sector counts as data: a sector is reported as a hole only if all of it is.
+        long holeAt = Seek(Math.Max(offset, Math.Min(dataAt, offset + sectorSize)), Unix.SEEK_HOLE);
+        return (Math.Min(end, Math.Max(current + 1, (holeAt + sectorSize - 1) / sectorSize)), BlockExtentFlags.Data);
     }
 
     /// <inheritdoc/>

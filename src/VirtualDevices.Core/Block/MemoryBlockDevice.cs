@@ -115,34 +115,27 @@ public sealed class MemoryBlockDevice : BlockDevice
     }
 
     /// <inheritdoc/>
-    protected override ValueTask<int> GetAllocationCoreAsync(long sector, long count, Memory<BlockExtent> extents, CancellationToken cancellationToken)
+    protected override ValueTask<int> GetAllocationCoreAsync(long sector, long count, Memory<BlockExtent> extents, CancellationToken cancellationToken) =>
+        new(FillExtents(this, sector, count, extents.Span, static (device, current, end) => device.NextRun(current, end)));
+
+    /// <summary>The run of sectors from <paramref name="current"/> (before <paramref name="end"/>) whose pages are all allocated, or all not.</summary>
+    private (long End, BlockExtentFlags Flags) NextRun(long current, long end)
     {
         int sectorSize = Info.SectorSize;
-        long end = sector + count;
-        long current = sector;
-        int filled = 0;
-        Span<BlockExtent> output = extents.Span;
-        while (current < end && filled < output.Length)
+        bool allocated = _pages[current * sectorSize >> PageShift] is not null;
+        long runEnd = current;
+        while (runEnd < end)
         {
-            long pageIndex = current * sectorSize >> PageShift;
-            bool allocated = _pages[pageIndex] is not null;
-            long runEnd = current;
-            while (runEnd < end)
+            long index = runEnd * sectorSize >> PageShift;
+            if ((_pages[index] is not null) != allocated)
             {
-                long index = runEnd * sectorSize >> PageShift;
-                if ((_pages[index] is not null) != allocated)
-                {
-                    break;
-                }
-
-                runEnd = Math.Min(end, ((index + 1) << PageShift) / sectorSize);
+                break;
             }
 
-            output[filled++] = new BlockExtent(current, runEnd - current, allocated ? BlockExtentFlags.Data : BlockExtentFlags.Hole | BlockExtentFlags.Zero);
-            current = runEnd;
+            runEnd = Math.Min(end, ((index + 1) << PageShift) / sectorSize);
         }
 
-        return new ValueTask<int>(filled);
+        return (runEnd, allocated ? BlockExtentFlags.Data : BlockExtentFlags.Hole | BlockExtentFlags.Zero);
     }
 
     private byte[] GetOrAllocatePage(long index)

@@ -1,54 +1,45 @@
 namespace VirtualDevices.Devices;
 
 /// <summary>The live, thread-safe counters behind <see cref="BlockStatistics"/>; drivers add to them.</summary>
-public sealed class BlockCounters
+public sealed class BlockCounters : DeviceCounters
 {
-    private long _readBytes, _readOps, _writeBytes, _writeOps, _flushOps, _trimOps, _zeroOps, _errors;
-    private DateTimeOffset _start = DateTimeOffset.UtcNow;
+    private const int ReadBytes = 0, ReadOps = 1, WriteBytes = 2, WriteOps = 3, FlushOps = 4, TrimOps = 5, ZeroOps = 6, Errors = 7;
+
+    /// <summary>Counters at zero, counting from now.</summary>
+    public BlockCounters()
+        : base(8)
+    {
+    }
 
     /// <summary>Counts one completed read.</summary>
     public void Read(long bytes)
     {
-        Interlocked.Add(ref _readBytes, bytes);
-        Interlocked.Increment(ref _readOps);
+        Add(ReadBytes, bytes);
+        Increment(ReadOps);
     }
 
     /// <summary>Counts one completed write.</summary>
     public void Written(long bytes)
     {
-        Interlocked.Add(ref _writeBytes, bytes);
-        Interlocked.Increment(ref _writeOps);
+        Add(WriteBytes, bytes);
+        Increment(WriteOps);
     }
 
     /// <summary>Counts one completed flush.</summary>
-    public void Flushed() => Interlocked.Increment(ref _flushOps);
+    public void Flushed() => Increment(FlushOps);
 
     /// <summary>Counts one completed trim.</summary>
-    public void Trimmed() => Interlocked.Increment(ref _trimOps);
+    public void Trimmed() => Increment(TrimOps);
 
     /// <summary>Counts one completed write-zeroes.</summary>
-    public void Zeroed() => Interlocked.Increment(ref _zeroOps);
+    public void Zeroed() => Increment(ZeroOps);
 
     /// <summary>Counts one failed request.</summary>
-    public void Failed() => Interlocked.Increment(ref _errors);
+    public void Failed() => Increment(Errors);
 
     /// <summary>Reads every counter.</summary>
     public BlockStatistics Snapshot(string device, string driver) => new(
-        device, driver, _start, DateTimeOffset.UtcNow,
-        Interlocked.Read(ref _readBytes), Interlocked.Read(ref _readOps), Interlocked.Read(ref _writeBytes), Interlocked.Read(ref _writeOps),
-        Interlocked.Read(ref _flushOps), Interlocked.Read(ref _trimOps), Interlocked.Read(ref _zeroOps), Interlocked.Read(ref _errors));
-
-    /// <summary>Zeroes every counter and restarts the period.</summary>
-    public void Reset()
-    {
-        _start = DateTimeOffset.UtcNow;
-        Interlocked.Exchange(ref _readBytes, 0);
-        Interlocked.Exchange(ref _readOps, 0);
-        Interlocked.Exchange(ref _writeBytes, 0);
-        Interlocked.Exchange(ref _writeOps, 0);
-        Interlocked.Exchange(ref _flushOps, 0);
-        Interlocked.Exchange(ref _trimOps, 0);
-        Interlocked.Exchange(ref _zeroOps, 0);
-        Interlocked.Exchange(ref _errors, 0);
-    }
+        device, driver, Start, DateTimeOffset.UtcNow,
+        Current(ReadBytes), Current(ReadOps), Current(WriteBytes), Current(WriteOps),
+        Current(FlushOps), Current(TrimOps), Current(ZeroOps), Current(Errors));
 }

@@ -64,18 +64,7 @@ public sealed class DeviceHost : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(prefix);
         ArgumentNullException.ThrowIfNull(create);
-        string reserved = Reserve(_deviceNames, name, prefix);
-        T device;
-        try
-        {
-            device = await create(reserved, cancellationToken).ConfigureAwait(false);
-        }
-        catch
-        {
-            Unreserve(_deviceNames, reserved, prefix);
-            throw;
-        }
-
+        (string reserved, T device) = await MakeUnderReservedNameAsync(_deviceNames, prefix, name, create, cancellationToken).ConfigureAwait(false);
         if (!string.Equals(device.Name, reserved, StringComparison.OrdinalIgnoreCase))
         {
             Unreserve(_deviceNames, reserved, prefix);
@@ -135,18 +124,7 @@ public sealed class DeviceHost : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(prefix);
         ArgumentNullException.ThrowIfNull(start);
-        string reserved = Reserve(_serviceNames, name, prefix);
-        T service;
-        try
-        {
-            service = await start(reserved, cancellationToken).ConfigureAwait(false);
-        }
-        catch
-        {
-            Unreserve(_serviceNames, reserved, prefix);
-            throw;
-        }
-
+        (string reserved, T service) = await MakeUnderReservedNameAsync(_serviceNames, prefix, name, start, cancellationToken).ConfigureAwait(false);
         await CommitAsync(new Member(MemberKind.Service, service, reserved)).ConfigureAwait(false);
         return service;
     }
@@ -303,6 +281,24 @@ public sealed class DeviceHost : IAsyncDisposable
         {
             // Gone either way: the host is closing, and one failure must not keep the rest open.
             failures.Add(e);
+        }
+    }
+
+    /// <summary>
+    /// Reserves <paramref name="name"/> (or the next default name of <paramref name="prefix"/>) in
+    /// <paramref name="table"/> and makes the member under it; when <paramref name="make"/> throws, the name is free again.
+    /// </summary>
+    private async Task<(string Reserved, T Member)> MakeUnderReservedNameAsync<T>(NameTable table, string prefix, string? name, Func<string, CancellationToken, Task<T>> make, CancellationToken cancellationToken)
+    {
+        string reserved = Reserve(table, name, prefix);
+        try
+        {
+            return (reserved, await make(reserved, cancellationToken).ConfigureAwait(false));
+        }
+        catch
+        {
+            Unreserve(table, reserved, prefix);
+            throw;
         }
     }
 

@@ -259,13 +259,7 @@ public abstract partial class NetworkDevice : INetworkDevice
         }
         catch (Exception e)
         {
-            Exception normalized = Normalize(e);
-            if (ReferenceEquals(normalized, e))
-            {
-                throw;
-            }
-
-            throw normalized;
+            DriverFailure.Throw(e, Normalize(e));
         }
 
         _counters.Sent(length);
@@ -274,6 +268,6 @@ public abstract partial class NetworkDevice : INetworkDevice
     private Exception Normalize(Exception e)
     {
         _counters.SendFailed();
-        return e is DeviceException or OperationCanceledException ? e : new DeviceUnknownException(Name, e.Message, e);
+        return DriverFailure.Normalize(Name, e);
     }
 }

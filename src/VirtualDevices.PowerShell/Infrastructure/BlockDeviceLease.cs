@@ -1,7 +1,3 @@
-using VirtualDevices.Block;
-using VirtualDevices.Devices;
-using VirtualDevices.Hosting;
-
 namespace VirtualDevices.PowerShell.Infrastructure;
 
 /// <summary>

@@ -1,9 +1,3 @@
-using System.Management.Automation;
-using VirtualDevices.Block;
-using VirtualDevices.Devices;
-using VirtualDevices.Hosting;
-using VirtualDevices.Nbd.Client;
-
 namespace VirtualDevices.PowerShell.Infrastructure;
 
 /// <summary>

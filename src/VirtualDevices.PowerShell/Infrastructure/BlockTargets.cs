@@ -1,6 +1,3 @@
-using System.Management.Automation;
-using VirtualDevices.Block;
-
 namespace VirtualDevices.PowerShell.Infrastructure;
 
 /// <summary>

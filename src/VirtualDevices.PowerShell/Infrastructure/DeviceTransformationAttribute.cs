@@ -1,7 +1,3 @@
-using System.Management.Automation;
-using VirtualDevices.Block;
-using VirtualDevices.Devices;
-
 namespace VirtualDevices.PowerShell.Infrastructure;
 
 /// <summary>

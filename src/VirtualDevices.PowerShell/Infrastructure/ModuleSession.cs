@@ -1,8 +1,5 @@
 using System.Management.Automation.Runspaces;
 using System.Runtime.CompilerServices;
-using VirtualDevices.Hosting;
-using VirtualDevices.Xen.Xenstore;
-using VirtualDevices.Xen.Xenstore.Client;
 
 namespace VirtualDevices.PowerShell.Infrastructure;
 

@@ -1,6 +1,3 @@
-using System.Management.Automation;
-using VirtualDevices.Nbd.Server;
-
 namespace VirtualDevices.PowerShell.Infrastructure;
 
 /// <summary>
@@ -8,19 +5,8 @@ namespace VirtualDevices.PowerShell.Infrastructure;
 /// placeholder that the command reports as a non-terminating NbdServerNotFound error (<see cref="UnknownServers"/>).
 /// </summary>
 [AttributeUsage(AttributeTargets.Property | AttributeTargets.Field)]
-public sealed class NbdServerTransformationAttribute : ArgumentTransformationAttribute
+public sealed class NbdServerTransformationAttribute : ServerTransformationAttribute
 {
     /// <inheritdoc/>
-    public override object Transform(EngineIntrinsics engineIntrinsics, object inputData)
-    {
-        object value = inputData is PSObject ps ? ps.BaseObject : inputData;
-        return value switch
-        {
-            string name => ModuleSession.Current.Host.GetServices<NbdServerService>()
-                .FirstOrDefault(s => string.Equals(s.Name, name, StringComparison.OrdinalIgnoreCase)).Service?.Server
-                ?? (object)UnknownServers.Nbd(name),
-            object[] array => array.Select(item => Transform(engineIntrinsics, item)).ToArray(),
-            _ => value,
-        };
-    }
+    protected override object FromName(string name) => FindService<NbdServerService>(name)?.Server ?? (object)UnknownServers.Nbd(name);
 }

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Management.Automation;
 using VirtualDevices.PowerShell.Display;
 
 namespace VirtualDevices.PowerShell.Infrastructure;

@@ -1,10 +1,5 @@
 using System.Collections;
-using System.Management.Automation;
 using System.Management.Automation.Language;
-using VirtualDevices.Hosting;
-using VirtualDevices.Nbd.Server;
-using VirtualDevices.Xen.Xenstore;
-using VirtualDevices.Xen.Xenstore.Server;
 
 namespace VirtualDevices.PowerShell.Infrastructure;
 

@@ -1,5 +1,3 @@
-using System.Management.Automation;
-
 namespace VirtualDevices.PowerShell.Infrastructure;
 
 /// <summary>Server objects as the cmdlets write them: the core object, with the name the session knows it by.</summary>

@@ -1,8 +1,4 @@
-using System.Management.Automation;
 using System.Runtime.CompilerServices;
-using VirtualDevices.Nbd.Server;
-using VirtualDevices.Xen.Xenstore;
-using VirtualDevices.Xen.Xenstore.Server;
 
 namespace VirtualDevices.PowerShell.Infrastructure;
 

@@ -1,8 +1,5 @@
 using System.Collections;
 using System.Management.Automation.Language;
-using System.Management.Automation;
-using VirtualDevices.Xen.Xenstore;
-using VirtualDevices.Xen.Xenstore.Client;
 
 namespace VirtualDevices.PowerShell.Infrastructure;
 

@@ -1,7 +1,3 @@
-using System.Management.Automation;
-using VirtualDevices.Xen.Xenstore;
-using VirtualDevices.Xen.Xenstore.Server;
-
 namespace VirtualDevices.PowerShell.Infrastructure;
 
 /// <summary>
@@ -10,19 +6,8 @@ namespace VirtualDevices.PowerShell.Infrastructure;
 /// (<see cref="UnknownServers"/>).
 /// </summary>
 [AttributeUsage(AttributeTargets.Property | AttributeTargets.Field)]
-public sealed class XenstoreServerTransformationAttribute : ArgumentTransformationAttribute
+public sealed class XenstoreServerTransformationAttribute : ServerTransformationAttribute
 {
     /// <inheritdoc/>
-    public override object Transform(EngineIntrinsics engineIntrinsics, object inputData)
-    {
-        object value = inputData is PSObject ps ? ps.BaseObject : inputData;
-        return value switch
-        {
-            string name => ModuleSession.Current.Host.GetServices<XenstoreServerService>()
-                .FirstOrDefault(s => string.Equals(s.Name, name, StringComparison.OrdinalIgnoreCase)).Service?.Server
-                ?? (object)UnknownServers.Xenstore(name),
-            object[] array => array.Select(item => Transform(engineIntrinsics, item)).ToArray(),
-            _ => value,
-        };
-    }
+    protected override object FromName(string name) => FindService<XenstoreServerService>(name)?.Server ?? (object)UnknownServers.Xenstore(name);
 }

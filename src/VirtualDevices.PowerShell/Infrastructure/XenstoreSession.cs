@@ -1,8 +1,4 @@
-using System.Management.Automation;
 using VirtualDevices.PowerShell.Providers;
-using VirtualDevices.Xen.Xenstore;
-using VirtualDevices.Xen.Xenstore.Client;
-using VirtualDevices.Xen.Xenstore.Server;
 
 namespace VirtualDevices.PowerShell.Infrastructure;
 

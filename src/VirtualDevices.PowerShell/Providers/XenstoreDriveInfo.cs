@@ -1,7 +1,3 @@
-using System.Management.Automation;
-using VirtualDevices.Xen.Xenstore;
-using VirtualDevices.Xen.Xenstore.Client;
-
 namespace VirtualDevices.PowerShell.Providers;
 
 /// <summary>A drive of the Xenstore provider: the session's store (Xs:), or a store of its own.</summary>

@@ -1,7 +1,3 @@
-using System.Management.Automation;
-using VirtualDevices.Xen.Xenstore;
-using VirtualDevices.Xen.Xenstore.Client;
-
 namespace VirtualDevices.PowerShell.Providers;
 
 /// <summary>The dynamic parameters New-PSDrive takes for a Xenstore drive.</summary>

@@ -1,10 +1,6 @@
 using System.Collections.ObjectModel;
 using System.Management.Automation.Provider;
-using System.Management.Automation;
 using System.Text;
-using VirtualDevices.PowerShell.Infrastructure;
-using VirtualDevices.Xen.Xenstore;
-using VirtualDevices.Xen.Xenstore.Client;
 
 namespace VirtualDevices.PowerShell.Providers;
 

@@ -1,5 +1,3 @@
-using System.Runtime.InteropServices;
-
 namespace VirtualDevices.Interop;
 
 internal static partial class Unix

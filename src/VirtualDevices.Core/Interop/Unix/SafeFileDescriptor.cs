@@ -1,5 +1,3 @@
-using System.Runtime.InteropServices;
-
 namespace VirtualDevices.Interop;
 
 /// <summary>An owned Unix file descriptor, closed exactly once, kept alive while a syscall uses it.</summary>

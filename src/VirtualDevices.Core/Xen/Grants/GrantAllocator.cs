@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using VirtualDevices.Interop;
 
 namespace VirtualDevices.Xen.Grants;
@@ -14,21 +13,15 @@ namespace VirtualDevices.Xen.Grants;
 /// it, so a page is never reused while the other domain can still reach it. The driver caps the pages granted by all
 /// users together (its <c>limit</c> parameter, 1024 by default); beyond it an allocation fails with ENOSPC.
 /// </remarks>
-internal sealed class GrantAllocator : IDisposable
+internal sealed class GrantAllocator : GrantDevice
 {
     /// <summary>The node on a Xen domain with the xen-gntalloc module loaded.</summary>
     public const string DefaultPath = "/dev/xen/gntalloc";
 
-    private readonly SafeFileDescriptor _fd;
-
     private GrantAllocator(SafeFileDescriptor fd, string path)
+        : base(fd, path)
     {
-        _fd = fd;
-        Path = path;
     }
-
-    /// <summary>The device node.</summary>
-    public string Path { get; }
 
     /// <summary>Opens the device.</summary>
     /// <exception cref="XenDeviceException">The device is missing (<see cref="DeviceErrorIds.Xen.NotFound"/>), may not
@@ -58,7 +51,7 @@ internal sealed class GrantAllocator : IDisposable
             request->Domid = domainId;
             request->Flags = writable ? Unix.GntallocIoctl.GNTALLOC_FLAG_WRITABLE : (ushort)0;
             request->Count = (uint)pageCount;
-            if (Unix.Ioctl(_fd, Unix.GntallocIoctl.IOCTL_GNTALLOC_ALLOC_GREF, request) < 0)
+            if (Unix.Ioctl(Descriptor, Unix.GntallocIoctl.IOCTL_GNTALLOC_ALLOC_GREF, request) < 0)
             {
                 throw new XenDeviceException(DeviceErrorIds.Xen.GrantShareFailed, Path, Marshal.GetLastPInvokeError(),
                     $"Granting {pageCount} page(s) to domain {domainId} failed");
@@ -68,46 +61,27 @@ internal sealed class GrantAllocator : IDisposable
             new ReadOnlySpan<uint>(&request->FirstGrefId, pageCount).CopyTo(references);
         }
 
-        MappedPages? pages = MappedPages.TryMap(_fd, index, pageCount * pageSize, writable: true, out int errno);
+        MappedPages? pages = MappedPages.TryMap(Descriptor, index, pageCount * pageSize, writable: true, out int errno);
         if (pages is null)
         {
-            Deallocate(index, pageCount);
+            Forget(index, pageCount);
             throw new XenDeviceException(DeviceErrorIds.Xen.GrantShareFailed, Path, errno, $"Mapping the {pageCount} page(s) granted to domain {domainId} failed");
         }
 
         return new GrantShare(this, domainId, writable, references, index, pages);
     }
 
-    /// <summary>Closes the device once every share made through it has been disposed (each holds it open).</summary>
-    public void Dispose() => _fd.Dispose();
-
     /// <summary>Gives up the device's part in pages from <paramref name="index"/>; each is freed once unmapped everywhere.</summary>
-    internal unsafe void Deallocate(ulong index, int pageCount)
+    internal override unsafe void Forget(ulong index, int pageCount)
     {
         var request = new Unix.GntallocDeallocGref { Index = index, Count = (uint)pageCount };
 
         // It fails only for an index this device did not return, which a share never passes; the pages are released
         // when the descriptor closes in any case.
-        _ = Unix.Ioctl(_fd, Unix.GntallocIoctl.IOCTL_GNTALLOC_DEALLOC_GREF, &request);
+        _ = Unix.Ioctl(Descriptor, Unix.GntallocIoctl.IOCTL_GNTALLOC_DEALLOC_GREF, &request);
     }
 
     /// <summary>Sets what happens when the last local use of the page holding <paramref name="index"/> ends.</summary>
-    internal unsafe void SetUnmapNotify(ulong index, uint action, uint port)
-    {
-        var request = new Unix.GrantUnmapNotify { Index = index, Action = action, EventChannelPort = port };
-        if (Unix.Ioctl(_fd, Unix.GntallocIoctl.IOCTL_GNTALLOC_SET_UNMAP_NOTIFY, &request) < 0)
-        {
-            throw new XenDeviceException(DeviceErrorIds.Xen.GrantUnmapNotifyFailed, Path, Marshal.GetLastPInvokeError(), "Setting the unmap notification of a granted page failed");
-        }
-    }
-
-    /// <summary>Keeps the descriptor open for a share (released by <see cref="Release"/>).</summary>
-    internal void AddReference()
-    {
-        bool added = false;
-        _fd.DangerousAddRef(ref added);
-    }
-
-    /// <summary>Ends a share's hold on the descriptor.</summary>
-    internal void Release() => _fd.DangerousRelease();
+    internal override void SetUnmapNotify(ulong index, uint action, uint port) =>
+        SetUnmapNotify(Unix.GntallocIoctl.IOCTL_GNTALLOC_SET_UNMAP_NOTIFY, index, action, port, "Setting the unmap notification of a granted page failed");
 }

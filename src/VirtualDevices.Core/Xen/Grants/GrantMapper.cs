@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using VirtualDevices.Interop;
 
 namespace VirtualDevices.Xen.Grants;
@@ -14,21 +13,15 @@ namespace VirtualDevices.Xen.Grants;
 /// domain such as a classic dom0), the mmap. UNMAP_GRANT_REF forgets the offset; the grants are unmapped once the
 /// mmap is gone too. The mmap must happen in the process that opened the device.
 /// </remarks>
-internal sealed class GrantMapper : IDisposable
+internal sealed class GrantMapper : GrantDevice
 {
     /// <summary>The node on a Xen domain with the xen-gntdev module loaded.</summary>
     public const string DefaultPath = "/dev/xen/gntdev";
 
-    private readonly SafeFileDescriptor _fd;
-
     private GrantMapper(SafeFileDescriptor fd, string path)
+        : base(fd, path)
     {
-        _fd = fd;
-        Path = path;
     }
-
-    /// <summary>The device node.</summary>
-    public string Path { get; }
 
     /// <summary>Opens the device.</summary>
     /// <exception cref="XenDeviceException">The device is missing (<see cref="DeviceErrorIds.Xen.NotFound"/>), may not
@@ -63,7 +56,7 @@ internal sealed class GrantMapper : IDisposable
                 refs[i] = new Unix.GntdevGrantRef { Domid = domainId, Ref = references[i] };
             }
 
-            if (Unix.Ioctl(_fd, Unix.GntdevIoctl.IOCTL_GNTDEV_MAP_GRANT_REF, request) < 0)
+            if (Unix.Ioctl(Descriptor, Unix.GntdevIoctl.IOCTL_GNTDEV_MAP_GRANT_REF, request) < 0)
             {
                 throw new XenDeviceException(DeviceErrorIds.Xen.GrantMapFailed, Path, Marshal.GetLastPInvokeError(),
                     $"Mapping {pageCount} grant(s) of domain {domainId} failed");
@@ -72,10 +65,10 @@ internal sealed class GrantMapper : IDisposable
             index = request->Index;
         }
 
-        MappedPages? pages = MappedPages.TryMap(_fd, index, pageCount * pageSize, writable, out int errno);
+        MappedPages? pages = MappedPages.TryMap(Descriptor, index, pageCount * pageSize, writable, out int errno);
         if (pages is null)
         {
-            Unmap(index, pageCount);
+            Forget(index, pageCount);
             throw new XenDeviceException(DeviceErrorIds.Xen.GrantMapFailed, Path, errno,
                 $"Mapping {pageCount} grant(s) of domain {domainId} (first reference {references[0]}) failed");
         }
@@ -83,36 +76,17 @@ internal sealed class GrantMapper : IDisposable
         return new GrantMapping(this, domainId, writable, references.ToArray(), index, pages);
     }
 
-    /// <summary>Closes the device once every mapping made through it has been disposed (each holds it open).</summary>
-    public void Dispose() => _fd.Dispose();
-
     /// <summary>Forgets the grants recorded at <paramref name="index"/>; they are unmapped once their mmap is gone.</summary>
-    internal unsafe void Unmap(ulong index, int pageCount)
+    internal override unsafe void Forget(ulong index, int pageCount)
     {
         var request = new Unix.GntdevUnmapGrantRef { Index = index, Count = (uint)pageCount };
 
         // It fails only for an index this device did not return, which a mapping never passes; closing the
         // descriptor forgets every recorded grant in any case.
-        _ = Unix.Ioctl(_fd, Unix.GntdevIoctl.IOCTL_GNTDEV_UNMAP_GRANT_REF, &request);
+        _ = Unix.Ioctl(Descriptor, Unix.GntdevIoctl.IOCTL_GNTDEV_UNMAP_GRANT_REF, &request);
     }
 
     /// <summary>Sets what happens when the mapping holding <paramref name="index"/> goes.</summary>
-    internal unsafe void SetUnmapNotify(ulong index, uint action, uint port)
-    {
-        var request = new Unix.GrantUnmapNotify { Index = index, Action = action, EventChannelPort = port };
-        if (Unix.Ioctl(_fd, Unix.GntdevIoctl.IOCTL_GNTDEV_SET_UNMAP_NOTIFY, &request) < 0)
-        {
-            throw new XenDeviceException(DeviceErrorIds.Xen.GrantUnmapNotifyFailed, Path, Marshal.GetLastPInvokeError(), "Setting the unmap notification of a mapped grant failed");
-        }
-    }
-
-    /// <summary>Keeps the descriptor open for a mapping (released by <see cref="Release"/>).</summary>
-    internal void AddReference()
-    {
-        bool added = false;
-        _fd.DangerousAddRef(ref added);
-    }
-
-    /// <summary>Ends a mapping's hold on the descriptor.</summary>
-    internal void Release() => _fd.DangerousRelease();
+    internal override void SetUnmapNotify(ulong index, uint action, uint port) =>
+        SetUnmapNotify(Unix.GntdevIoctl.IOCTL_GNTDEV_SET_UNMAP_NOTIFY, index, action, port, "Setting the unmap notification of a mapped grant failed");
 }

@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Runtime.InteropServices;
 using VirtualDevices.Interop;
 
 namespace VirtualDevices.Xen.Grants;

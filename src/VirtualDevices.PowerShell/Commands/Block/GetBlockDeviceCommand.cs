@@ -1,8 +1,3 @@
-using System.Management.Automation;
-using VirtualDevices.Block;
-using VirtualDevices.Devices;
-using VirtualDevices.PowerShell.Infrastructure;
-
 namespace VirtualDevices.PowerShell.Commands.Block;
 
 /// <summary>

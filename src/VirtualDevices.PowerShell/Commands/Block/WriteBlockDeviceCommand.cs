@@ -1,7 +1,4 @@
 using System.Diagnostics;
-using System.Management.Automation;
-using VirtualDevices.Block;
-using VirtualDevices.PowerShell.Infrastructure;
 
 namespace VirtualDevices.PowerShell.Commands.Block;
 

@@ -1,7 +1,3 @@
-using System.Management.Automation;
-using VirtualDevices.Devices;
-using VirtualDevices.PowerShell.Infrastructure;
-
 namespace VirtualDevices.PowerShell.Commands.Devices;
 
 /// <summary>

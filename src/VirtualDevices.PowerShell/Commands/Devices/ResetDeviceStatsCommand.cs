@@ -1,6 +1,3 @@
-using System.Management.Automation;
-using VirtualDevices.Devices;
-
 namespace VirtualDevices.PowerShell.Commands.Devices;
 
 /// <summary>

@@ -1,6 +1,3 @@
-using System.Management.Automation;
-using VirtualDevices.Block;
-using VirtualDevices.Nbd.Client;
 using VirtualDevices.PowerShell.Commands.Block;
 
 namespace VirtualDevices.PowerShell.Commands.Nbd;

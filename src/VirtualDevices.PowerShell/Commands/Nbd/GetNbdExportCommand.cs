@@ -1,6 +1,3 @@
-using System.Management.Automation;
-using VirtualDevices.Nbd.Client;
-
 namespace VirtualDevices.PowerShell.Commands.Nbd;
 
 /// <summary>

@@ -1,7 +1,4 @@
-using System.Management.Automation;
 using VirtualDevices.Nbd;
-using VirtualDevices.Nbd.Client;
-using VirtualDevices.PowerShell.Infrastructure;
 
 namespace VirtualDevices.PowerShell.Commands.Nbd;
 

@@ -1,10 +1,6 @@
-using System.Management.Automation;
 using System.Net;
 using System.Security.Cryptography.X509Certificates;
-using VirtualDevices.Block;
 using VirtualDevices.Nbd;
-using VirtualDevices.Nbd.Server;
-using VirtualDevices.PowerShell.Infrastructure;
 
 namespace VirtualDevices.PowerShell.Commands.Nbd;
 

@@ -1,8 +1,3 @@
-using System.Management.Automation;
-using VirtualDevices.Hosting;
-using VirtualDevices.Nbd.Server;
-using VirtualDevices.PowerShell.Infrastructure;
-
 namespace VirtualDevices.PowerShell.Commands.Nbd;
 
 /// <summary>
@@ -10,7 +5,7 @@ namespace VirtualDevices.PowerShell.Commands.Nbd;
 /// </summary>
 [Cmdlet(VerbsLifecycle.Stop, "NbdServer", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium, HelpUri = "https://github.com/VirtualDevices/VirtualDevices/blob/main/docs/VirtualDevices/Stop-NbdServer.md")]
 [OutputType(typeof(void))]
-public sealed class StopNbdServerCommand : AsyncCmdlet
+public sealed class StopNbdServerCommand : StopServerCommand<NbdServer, NbdServerService>
 {
     /// <summary>The servers to stop, as objects or names.</summary>
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true)]
@@ -19,34 +14,28 @@ public sealed class StopNbdServerCommand : AsyncCmdlet
     public NbdServer[] Server { get; set; } = null!;
 
     /// <inheritdoc/>
-    protected override void ProcessRecord()
+    protected override IEnumerable<NbdServer> Servers => Server;
+
+    /// <inheritdoc/>
+    protected override string Action => "Stop the NBD server";
+
+    /// <inheritdoc/>
+    protected override NbdServer ServerOf(NbdServerService service) => service.Server;
+
+    /// <inheritdoc/>
+    protected override string NameOutsideSession(NbdServer server) => "nbd-server";
+
+    /// <inheritdoc/>
+    protected override Func<CancellationToken, Task> Stop(NbdServer server, NbdServerService? service) => async cancellationToken =>
     {
-        foreach (NbdServer server in Server)
+        if (service is null)
         {
-            if (UnknownServers.Report(this, server))
-            {
-                continue;
-            }
-
-            HostedName<NbdServerService> entry = SessionHost.GetServices<NbdServerService>().FirstOrDefault(s => ReferenceEquals(s.Service.Server, server));
-            string name = entry.Name ?? "nbd-server";
-            if (!ShouldProcess(name, "Stop the NBD server"))
-            {
-                continue;
-            }
-
-            Run(async cancellationToken =>
-            {
-                if (entry.Service is null)
-                {
-                    // A server made outside the session (a core object passed in): stopped, not owned.
-                    await server.StopAsync(cancellationToken).ConfigureAwait(false);
-                    return;
-                }
-
-                // Even when the graceful stop is cut short (Ctrl+C), the server and the images it opened are released.
-                await SessionHost.StopServiceAsync(entry.Service, cancellationToken).ConfigureAwait(false);
-            }, name);
+            // A server made outside the session (a core object passed in): stopped, not owned.
+            await server.StopAsync(cancellationToken).ConfigureAwait(false);
+            return;
         }
-    }
+
+        // Even when the graceful stop is cut short (Ctrl+C), the server and the images it opened are released.
+        await SessionHost.StopServiceAsync(service, cancellationToken).ConfigureAwait(false);
+    };
 }

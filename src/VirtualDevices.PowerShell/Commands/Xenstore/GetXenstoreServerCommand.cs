@@ -1,9 +1,3 @@
-using System.Management.Automation;
-using VirtualDevices.Hosting;
-using VirtualDevices.PowerShell.Infrastructure;
-using VirtualDevices.Xen.Xenstore;
-using VirtualDevices.Xen.Xenstore.Server;
-
 namespace VirtualDevices.PowerShell.Commands.Xenstore;
 
 /// <summary>
@@ -11,31 +5,11 @@ namespace VirtualDevices.PowerShell.Commands.Xenstore;
 /// </summary>
 [Cmdlet(VerbsCommon.Get, "XenstoreServer", HelpUri = "https://github.com/VirtualDevices/VirtualDevices/blob/main/docs/VirtualDevices/Get-XenstoreServer.md")]
 [OutputType(typeof(XenstoreServer))]
-public sealed class GetXenstoreServerCommand : PSCmdlet
+public sealed class GetXenstoreServerCommand : GetServerCommand<XenstoreServerService>
 {
-    /// <summary>Names of servers; wildcards are allowed (default: all).</summary>
-    [Parameter(Position = 0)]
-    [SupportsWildcards]
-    [ArgumentCompleter(typeof(ServerNameCompleter))]
-    public string[]? Name { get; set; }
+    /// <inheritdoc/>
+    protected override string ServerKind => "xenstore server";
 
     /// <inheritdoc/>
-    protected override void ProcessRecord()
-    {
-        IReadOnlyList<HostedName<XenstoreServerService>> servers = ModuleSession.Current.Host.GetServices<XenstoreServerService>();
-        foreach (string pattern in Name ?? ["*"])
-        {
-            var wildcard = new WildcardPattern(pattern, WildcardOptions.IgnoreCase);
-            var matches = servers.Where(s => wildcard.IsMatch(s.Name)).ToList();
-            if (matches.Count == 0 && !WildcardPattern.ContainsWildcardCharacters(pattern))
-            {
-                WriteError(ErrorRecords.FromException(new DeviceException(DeviceErrorIds.Service.NotFound, DeviceErrorCategory.ObjectNotFound, $"No xenstore server named '{pattern}' runs in this session.", pattern), pattern));
-            }
-
-            foreach ((string name, XenstoreServerService service) in matches)
-            {
-                WriteObject(ServerObjects.Named(service.Server, name));
-            }
-        }
-    }
+    protected override object ServerOf(XenstoreServerService service) => service.Server;
 }

@@ -1,8 +1,3 @@
-using System.Management.Automation;
-using VirtualDevices.PowerShell.Infrastructure;
-using VirtualDevices.Xen.Xenstore;
-using VirtualDevices.Xen.Xenstore.Client;
-
 namespace VirtualDevices.PowerShell.Commands.Xenstore;
 
 /// <summary>
@@ -10,26 +5,8 @@ namespace VirtualDevices.PowerShell.Commands.Xenstore;
 /// </summary>
 [Cmdlet(VerbsCommon.Remove, "XenstoreItem", DefaultParameterSetName = PathSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium, HelpUri = "https://github.com/VirtualDevices/VirtualDevices/blob/main/docs/VirtualDevices/Remove-XenstoreItem.md")]
 [OutputType(typeof(void))]
-public sealed class RemoveXenstoreItemCommand : XenstoreCommand
+public sealed class RemoveXenstoreItemCommand : XenstorePathCommand
 {
-    private const string PathSet = "Path";
-    private const string LiteralPathSet = "LiteralPath";
-
-    /// <summary>The nodes to remove; wildcards match existing nodes.</summary>
-    [Parameter(Mandatory = true, Position = 0, ParameterSetName = PathSet, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
-    [ValidateNotNullOrEmpty]
-    [Alias("NodePath")]
-    [SupportsWildcards]
-    [ArgumentCompleter(typeof(XenstorePathCompleter))]
-    public string[] Path { get; set; } = null!;
-
-    /// <summary>The nodes to remove, as written (no wildcards). Piped items bind their NodePath to -Path: node names never contain wildcard characters.</summary>
-    [Parameter(Mandatory = true, ParameterSetName = LiteralPathSet, ValueFromPipelineByPropertyName = true)]
-    [ValidateNotNullOrEmpty]
-    [Alias("LP")]
-    [ArgumentCompleter(typeof(XenstorePathCompleter))]
-    public string[] LiteralPath { get; set; } = null!;
-
     /// <summary>Remove nodes that have children, with all their descendants.</summary>
     [Parameter]
     public SwitchParameter Recurse { get; set; }
@@ -37,36 +14,27 @@ public sealed class RemoveXenstoreItemCommand : XenstoreCommand
     /// <inheritdoc/>
     protected override void ProcessRecord()
     {
-        bool literal = ParameterSetName == LiteralPathSet;
-        foreach (string item in literal ? LiteralPath : Path)
+        ForEachNode((store, path) =>
         {
-            if (!TryResolve(item, literal, out XenstoreClient store, out IReadOnlyList<string> nodes))
+            if (!ShouldProcess(path, Recurse ? "Remove node and its subtree" : "Remove node"))
             {
-                continue;
+                return;
             }
 
-            foreach (string path in nodes)
+            Run(async cancellationToken =>
             {
-                if (!ShouldProcess(path, Recurse ? "Remove node and its subtree" : "Remove node"))
+                await store.RunInTransactionAsync(async (tx, ct) =>
                 {
-                    continue;
-                }
-
-                Run(async cancellationToken =>
-                {
-                    await store.RunInTransactionAsync(async (tx, ct) =>
+                    IReadOnlyList<string> children = await tx.ListAsync(path, ct).ConfigureAwait(false);
+                    if (children.Count > 0 && !Recurse)
                     {
-                        IReadOnlyList<string> children = await tx.ListAsync(path, ct).ConfigureAwait(false);
-                        if (children.Count > 0 && !Recurse)
-                        {
-                            throw new DeviceException(DeviceErrorIds.Xenstore.ItemHasChildren, DeviceErrorCategory.InvalidOperation,
-                                $"xenstore node '{path}' has {children.Count} children; use -Recurse to remove them too.", XenstoreException.XenstoreDeviceName);
-                        }
+                        throw new DeviceException(DeviceErrorIds.Xenstore.ItemHasChildren, DeviceErrorCategory.InvalidOperation,
+                            $"xenstore node '{path}' has {children.Count} children; use -Recurse to remove them too.", XenstoreException.XenstoreDeviceName);
+                    }
 
-                        await tx.RemoveAsync(path, ct).ConfigureAwait(false);
-                    }, cancellationToken: cancellationToken).ConfigureAwait(false);
-                }, path);
-            }
-        }
+                    await tx.RemoveAsync(path, ct).ConfigureAwait(false);
+                }, cancellationToken: cancellationToken).ConfigureAwait(false);
+            }, path);
+        });
     }
 }

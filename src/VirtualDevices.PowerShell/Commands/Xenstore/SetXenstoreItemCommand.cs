@@ -1,8 +1,4 @@
-using System.Management.Automation;
 using System.Text;
-using VirtualDevices.PowerShell.Infrastructure;
-using VirtualDevices.Xen.Xenstore;
-using VirtualDevices.Xen.Xenstore.Client;
 
 namespace VirtualDevices.PowerShell.Commands.Xenstore;
 

@@ -1,10 +1,3 @@
-using System.Management.Automation;
-using VirtualDevices.Hosting;
-using VirtualDevices.PowerShell.Infrastructure;
-using VirtualDevices.Xen.Xenstore;
-using VirtualDevices.Xen.Xenstore.Client;
-using VirtualDevices.Xen.Xenstore.Server;
-
 namespace VirtualDevices.PowerShell.Commands.Xenstore;
 
 /// <summary>
@@ -12,7 +5,7 @@ namespace VirtualDevices.PowerShell.Commands.Xenstore;
 /// </summary>
 [Cmdlet(VerbsLifecycle.Stop, "XenstoreServer", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium, HelpUri = "https://github.com/VirtualDevices/VirtualDevices/blob/main/docs/VirtualDevices/Stop-XenstoreServer.md")]
 [OutputType(typeof(void))]
-public sealed class StopXenstoreServerCommand : AsyncCmdlet
+public sealed class StopXenstoreServerCommand : StopServerCommand<XenstoreServer, XenstoreServerService>
 {
     /// <summary>The servers to stop, as objects or names.</summary>
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true)]
@@ -21,25 +14,22 @@ public sealed class StopXenstoreServerCommand : AsyncCmdlet
     public XenstoreServer[] Server { get; set; } = null!;
 
     /// <inheritdoc/>
-    protected override void ProcessRecord()
+    protected override IEnumerable<XenstoreServer> Servers => Server;
+
+    /// <inheritdoc/>
+    protected override string Action => "Stop the xenstore server (its contents are lost)";
+
+    /// <inheritdoc/>
+    protected override XenstoreServer ServerOf(XenstoreServerService service) => service.Server;
+
+    /// <inheritdoc/>
+    protected override string NameOutsideSession(XenstoreServer server) => server.SocketPath ?? "xenstore";
+
+    /// <inheritdoc/>
+    protected override Func<CancellationToken, Task> Stop(XenstoreServer server, XenstoreServerService? service)
     {
-        foreach (XenstoreServer server in Server)
-        {
-            if (UnknownServers.Report(this, server))
-            {
-                continue;
-            }
-
-            HostedName<XenstoreServerService> entry = SessionHost.GetServices<XenstoreServerService>().FirstOrDefault(s => ReferenceEquals(s.Service.Server, server));
-            string name = entry.Name ?? server.SocketPath ?? "xenstore";
-            if (!ShouldProcess(name, "Stop the xenstore server (its contents are lost)"))
-            {
-                continue;
-            }
-
-            // A server made outside the session (a core object passed in) is stopped all the same, with the session's connections to it.
-            XenstoreServerService service = entry.Service ?? new XenstoreServerService(server, Session.Xenstore);
-            Run(async cancellationToken => await SessionHost.StopServiceAsync(service, cancellationToken).ConfigureAwait(false), name);
-        }
+        // A server made outside the session (a core object passed in) is stopped all the same, with the session's connections to it.
+        XenstoreServerService stopped = service ?? new XenstoreServerService(server, Session.Xenstore);
+        return cancellationToken => SessionHost.StopServiceAsync(stopped, cancellationToken);
     }
 }

@@ -1,8 +1,3 @@
-using System.Management.Automation;
-using VirtualDevices.PowerShell.Infrastructure;
-using VirtualDevices.Xen.Xenstore;
-using VirtualDevices.Xen.Xenstore.Client;
-
 namespace VirtualDevices.PowerShell.Commands.Xenstore;
 
 /// <summary>

@@ -1,6 +1,4 @@
 using System.Text;
-using VirtualDevices.Xen.Xenstore;
-using VirtualDevices.Xen.Xenstore.Client;
 
 namespace VirtualDevices.PowerShell.Commands.Xenstore;
 

@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Runtime.InteropServices;
 using System.Text;
 using VirtualDevices.IO;
 using VirtualDevices.IO.Polling;
