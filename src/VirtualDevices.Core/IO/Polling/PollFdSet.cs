@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using VirtualDevices.Interop;
 
 namespace VirtualDevices.IO.Polling;

@@ -1,5 +1,4 @@
 using System.Net.Sockets;
-using System.Runtime.InteropServices;
 using VirtualDevices.Interop;
 
 namespace VirtualDevices.IO.Polling;

@@ -1,7 +1,6 @@
 using System.Net.Security;
 using System.Net.Sockets;
 using VirtualDevices.IO;
-using VirtualDevices.Devices;
 using VirtualDevices.Nbd.Protocol;
 
 namespace VirtualDevices.Nbd.Client;

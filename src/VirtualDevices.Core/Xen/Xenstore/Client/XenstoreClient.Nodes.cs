@@ -1,12 +1,8 @@
-using System.Buffers.Binary;
 using System.Globalization;
-using System.Net.Sockets;
 using System.Runtime.CompilerServices;
 using System.Text;
-using VirtualDevices.IO;
 using VirtualDevices.Interop;
 using VirtualDevices.Xen.Xenstore.Protocol;
-using VirtualDevices.Xen.Xenstore.Server;
 
 namespace VirtualDevices.Xen.Xenstore.Client;
 

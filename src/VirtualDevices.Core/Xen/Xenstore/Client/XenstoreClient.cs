@@ -1,7 +1,5 @@
-using System.Buffers.Binary;
 using System.Globalization;
 using System.Net.Sockets;
-using System.Runtime.CompilerServices;
 using System.Text;
 using VirtualDevices.IO;
 using VirtualDevices.Interop;

@@ -1,4 +1,3 @@
-using VirtualDevices.Xen.Xenstore.Protocol;
 using VirtualDevices.Xen.Xenstore.Server;
 
 namespace VirtualDevices.Xen.Xenstore.Client;

@@ -3,7 +3,6 @@ using System.Text;
 using VirtualDevices.IO;
 using VirtualDevices.IO.Polling;
 
-using VirtualDevices.Xen.Xenstore.Client;
 using VirtualDevices.Xen.Xenstore.Protocol;
 
 namespace VirtualDevices.Xen.Xenstore.Server;

@@ -1,6 +1,5 @@
 using VirtualDevices.IO.Polling;
 
-using VirtualDevices.Xen.Xenstore.Client;
 using VirtualDevices.Xen.Xenstore.Protocol;
 
 namespace VirtualDevices.Xen.Xenstore.Server;

@@ -1,5 +1,4 @@
 using System.Text;
-using VirtualDevices.Xen.Xenstore.Protocol;
 
 namespace VirtualDevices.Xen.Xenstore.Server;
 

@@ -1,4 +1,3 @@
-using System.Text;
 using VirtualDevices.Xen.Xenstore.Protocol;
 
 namespace VirtualDevices.Xen.Xenstore.Server;

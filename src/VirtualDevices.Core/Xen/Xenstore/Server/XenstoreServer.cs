@@ -1,7 +1,6 @@
 using System.Net.Sockets;
 
 using VirtualDevices.Xen.Xenstore.Client;
-using VirtualDevices.Xen.Xenstore.Protocol;
 
 namespace VirtualDevices.Xen.Xenstore.Server;
 

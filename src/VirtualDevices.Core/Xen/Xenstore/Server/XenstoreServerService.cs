@@ -2,7 +2,6 @@ using VirtualDevices.Devices;
 using VirtualDevices.Hosting;
 
 using VirtualDevices.Xen.Xenstore.Client;
-using VirtualDevices.Xen.Xenstore.Protocol;
 
 namespace VirtualDevices.Xen.Xenstore.Server;
 
