@@ -18,41 +18,6 @@ public sealed class XenstoreHostileInputTests
         return socket;
     }
 
-    private static byte[] Message(uint type, uint requestId, uint transactionId, byte[] payload, uint? claimedLength = null)
-    {
-        byte[] message = new byte[16 + payload.Length];
-        BinaryPrimitives.WriteUInt32LittleEndian(message, type);
-        BinaryPrimitives.WriteUInt32LittleEndian(message.AsSpan(4), requestId);
-        BinaryPrimitives.WriteUInt32LittleEndian(message.AsSpan(8), transactionId);
-        BinaryPrimitives.WriteUInt32LittleEndian(message.AsSpan(12), claimedLength ?? (uint)payload.Length);
-        payload.CopyTo(message, 16);
-        return message;
-    }
-
-    private static (uint Type, uint RequestId, string Payload) ReadReply(Socket socket)
-    {
-        byte[] header = new byte[16];
-        ReceiveExactly(socket, header);
-        byte[] payload = new byte[BinaryPrimitives.ReadUInt32LittleEndian(header.AsSpan(12))];
-        ReceiveExactly(socket, payload);
-        return (BinaryPrimitives.ReadUInt32LittleEndian(header), BinaryPrimitives.ReadUInt32LittleEndian(header.AsSpan(4)), Encoding.ASCII.GetString(payload));
-    }
-
-    private static void ReceiveExactly(Socket socket, byte[] buffer)
-    {
-        int read = 0;
-        while (read < buffer.Length)
-        {
-            int n = socket.Receive(buffer.AsSpan(read));
-            if (n == 0)
-            {
-                throw new EndOfStreamException();
-            }
-
-            read += n;
-        }
-    }
-
     private static bool IsClosedByPeer(Socket socket)
     {
         try
@@ -74,32 +39,32 @@ public sealed class XenstoreHostileInputTests
 
         (byte[] Message, string Expected)[] cases =
         [
-            (Message(999, 1, 0, "x\0"u8.ToArray()), "EINVAL\0"),                                         // unknown type
-            (Message((uint)XenstoreMessageType.WatchEvent, 2, 0, "/a\0t\0"u8.ToArray()), "EINVAL\0"),     // reply type as request
-            (Message((uint)XenstoreMessageType.Read, 3, 0, "/no//good\0"u8.ToArray()), "EINVAL\0"),        // invalid path
-            (Message((uint)XenstoreMessageType.Read, 4, 0, "/no nul"u8.ToArray()), "EINVAL\0"),            // missing terminator
-            (Message((uint)XenstoreMessageType.Read, 5, 0, "/bad\xff\0"u8.ToArray()), "EINVAL\0"),         // non-ASCII
-            (Message((uint)XenstoreMessageType.Read, 6, 0, []), "EINVAL\0"),                               // empty payload
-            (Message((uint)XenstoreMessageType.Read, 7, 77, "/\0"u8.ToArray()), "ENOENT\0"),               // unknown transaction
-            (Message((uint)XenstoreMessageType.TransactionEnd, 8, 0, "T\0"u8.ToArray()), "EINVAL\0"),      // end without transaction
-            (Message((uint)XenstoreMessageType.SetPermissions, 9, 0, "/\0q9\0"u8.ToArray()), "EINVAL\0"),  // bad permission
-            (Message((uint)XenstoreMessageType.DirectoryPart, 10, 0, "/\0abc\0"u8.ToArray()), "EINVAL\0"), // bad offset
-            (Message((uint)XenstoreMessageType.GetDomainPath, 11, 0, "99999999\0"u8.ToArray()), "EINVAL\0"),
-            (Message((uint)XenstoreMessageType.Watch, 12, 0, "/only-path\0"u8.ToArray()), "EINVAL\0"),     // missing token
+            (XenstoreTestWire.Message(999, 1, 0, "x\0"u8.ToArray()), "EINVAL\0"),                                         // unknown type
+            (XenstoreTestWire.Message((uint)XenstoreMessageType.WatchEvent, 2, 0, "/a\0t\0"u8.ToArray()), "EINVAL\0"),     // reply type as request
+            (XenstoreTestWire.Message((uint)XenstoreMessageType.Read, 3, 0, "/no//good\0"u8.ToArray()), "EINVAL\0"),        // invalid path
+            (XenstoreTestWire.Message((uint)XenstoreMessageType.Read, 4, 0, "/no nul"u8.ToArray()), "EINVAL\0"),            // missing terminator
+            (XenstoreTestWire.Message((uint)XenstoreMessageType.Read, 5, 0, "/bad\xff\0"u8.ToArray()), "EINVAL\0"),         // non-ASCII
+            (XenstoreTestWire.Message((uint)XenstoreMessageType.Read, 6, 0, []), "EINVAL\0"),                               // empty payload
+            (XenstoreTestWire.Message((uint)XenstoreMessageType.Read, 7, 77, "/\0"u8.ToArray()), "ENOENT\0"),               // unknown transaction
+            (XenstoreTestWire.Message((uint)XenstoreMessageType.TransactionEnd, 8, 0, "T\0"u8.ToArray()), "EINVAL\0"),      // end without transaction
+            (XenstoreTestWire.Message((uint)XenstoreMessageType.SetPermissions, 9, 0, "/\0q9\0"u8.ToArray()), "EINVAL\0"),  // bad permission
+            (XenstoreTestWire.Message((uint)XenstoreMessageType.DirectoryPart, 10, 0, "/\0abc\0"u8.ToArray()), "EINVAL\0"), // bad offset
+            (XenstoreTestWire.Message((uint)XenstoreMessageType.GetDomainPath, 11, 0, "99999999\0"u8.ToArray()), "EINVAL\0"),
+            (XenstoreTestWire.Message((uint)XenstoreMessageType.Watch, 12, 0, "/only-path\0"u8.ToArray()), "EINVAL\0"),     // missing token
         ];
 
         foreach ((byte[] message, string expected) in cases)
         {
             raw.Send(message);
-            (uint type, uint requestId, string payload) = ReadReply(raw);
+            (uint type, uint requestId, string payload) = XenstoreTestWire.ReadReply(raw);
             Assert.Equal(Error, type);
             Assert.Equal(BinaryPrimitives.ReadUInt32LittleEndian(message.AsSpan(4)), requestId);
             Assert.Equal(expected, payload);
         }
 
         // Still a working connection.
-        raw.Send(Message((uint)XenstoreMessageType.Write, 20, 0, "/ok\0fine"u8.ToArray()));
-        Assert.Equal(((uint)XenstoreMessageType.Write, 20u, "OK\0"), ReadReply(raw));
+        raw.Send(XenstoreTestWire.Message((uint)XenstoreMessageType.Write, 20, 0, "/ok\0fine"u8.ToArray()));
+        Assert.Equal(((uint)XenstoreMessageType.Write, 20u, "OK\0"), XenstoreTestWire.ReadReply(raw));
     }
 
     [Fact(Timeout = XenstoreTestTimeouts.Test)]
@@ -110,11 +75,11 @@ public sealed class XenstoreHostileInputTests
         await bystander.WriteAsync("/alive", "yes");
 
         using Socket raw = Connect(server);
-        raw.Send(Message((uint)XenstoreMessageType.Read, 1, 0, [], claimedLength: 0x7fffffff));
+        raw.Send(XenstoreTestWire.Message((uint)XenstoreMessageType.Read, 1, 0, [], claimedLength: 0x7fffffff));
         Assert.True(IsClosedByPeer(raw));
 
         using Socket raw2 = Connect(server);
-        raw2.Send(Message((uint)XenstoreMessageType.Write, 1, 0, new byte[XenstoreLimits.PayloadMax + 1]));
+        raw2.Send(XenstoreTestWire.Message((uint)XenstoreMessageType.Write, 1, 0, new byte[XenstoreLimits.PayloadMax + 1]));
         Assert.True(IsClosedByPeer(raw2));
 
         Assert.Equal("yes", await bystander.ReadStringAsync("/alive"));
@@ -144,7 +109,7 @@ public sealed class XenstoreHostileInputTests
 
         using (Socket raw = Connect(server))
         {
-            raw.Send(Message((uint)XenstoreMessageType.Write, 1, 0, "/x\0"u8.ToArray(), claimedLength: 100));
+            raw.Send(XenstoreTestWire.Message((uint)XenstoreMessageType.Write, 1, 0, "/x\0"u8.ToArray(), claimedLength: 100));
         }
 
         await bystander.WriteAsync("/still", "here");
@@ -173,7 +138,7 @@ public sealed class XenstoreHostileInputTests
             var messages = new List<byte>();
             for (int i = first; i < first + batch; i++)
             {
-                messages.AddRange(Message((uint)XenstoreMessageType.Watch, ++id, 0, Encoding.ASCII.GetBytes($"/w\0t{i}\0")));
+                messages.AddRange(XenstoreTestWire.Message((uint)XenstoreMessageType.Watch, ++id, 0, Encoding.ASCII.GetBytes($"/w\0t{i}\0")));
             }
 
             dom0.Send(messages.ToArray());
@@ -181,7 +146,7 @@ public sealed class XenstoreHostileInputTests
             for (int i = 0; i < 2 * batch; i++)
             {
                 // Each registration is answered OK and fires once at once, in either order.
-                (uint type, _, string payload) = ReadReply(dom0);
+                (uint type, _, string payload) = XenstoreTestWire.ReadReply(dom0);
                 if (type == (uint)XenstoreMessageType.Watch)
                 {
                     Assert.Equal("OK\0", payload);
@@ -196,17 +161,17 @@ public sealed class XenstoreHostileInputTests
             Assert.Equal(batch, replies);
         }
 
-        dom0.Send(Message((uint)XenstoreMessageType.Watch, ++id, 0, "/w\0t5\0"u8.ToArray()));
-        Assert.Equal(((uint)XenstoreMessageType.Error, id, "EEXIST\0"), ReadReply(dom0));
-        dom0.Send(Message((uint)XenstoreMessageType.Watch, ++id, 0, "/w\0t5x\0"u8.ToArray()));
-        Assert.Equal(((uint)XenstoreMessageType.Watch, id, "OK\0"), ReadReply(dom0));
-        Assert.Equal((uint)XenstoreMessageType.WatchEvent, ReadReply(dom0).Type);
-        dom0.Send(Message((uint)XenstoreMessageType.Unwatch, ++id, 0, "/w\0t10000\0"u8.ToArray()));
-        Assert.Equal(((uint)XenstoreMessageType.Unwatch, id, "OK\0"), ReadReply(dom0));
-        dom0.Send(Message((uint)XenstoreMessageType.Unwatch, ++id, 0, "/w\0t10000\0"u8.ToArray()));
-        Assert.Equal(((uint)XenstoreMessageType.Error, id, "ENOENT\0"), ReadReply(dom0));
-        dom0.Send(Message((uint)XenstoreMessageType.Watch, ++id, 0, "/w\0t10000\0"u8.ToArray()));
-        Assert.Equal(((uint)XenstoreMessageType.Watch, id, "OK\0"), ReadReply(dom0));
+        dom0.Send(XenstoreTestWire.Message((uint)XenstoreMessageType.Watch, ++id, 0, "/w\0t5\0"u8.ToArray()));
+        Assert.Equal(((uint)XenstoreMessageType.Error, id, "EEXIST\0"), XenstoreTestWire.ReadReply(dom0));
+        dom0.Send(XenstoreTestWire.Message((uint)XenstoreMessageType.Watch, ++id, 0, "/w\0t5x\0"u8.ToArray()));
+        Assert.Equal(((uint)XenstoreMessageType.Watch, id, "OK\0"), XenstoreTestWire.ReadReply(dom0));
+        Assert.Equal((uint)XenstoreMessageType.WatchEvent, XenstoreTestWire.ReadReply(dom0).Type);
+        dom0.Send(XenstoreTestWire.Message((uint)XenstoreMessageType.Unwatch, ++id, 0, "/w\0t10000\0"u8.ToArray()));
+        Assert.Equal(((uint)XenstoreMessageType.Unwatch, id, "OK\0"), XenstoreTestWire.ReadReply(dom0));
+        dom0.Send(XenstoreTestWire.Message((uint)XenstoreMessageType.Unwatch, ++id, 0, "/w\0t10000\0"u8.ToArray()));
+        Assert.Equal(((uint)XenstoreMessageType.Error, id, "ENOENT\0"), XenstoreTestWire.ReadReply(dom0));
+        dom0.Send(XenstoreTestWire.Message((uint)XenstoreMessageType.Watch, ++id, 0, "/w\0t10000\0"u8.ToArray()));
+        Assert.Equal(((uint)XenstoreMessageType.Watch, id, "OK\0"), XenstoreTestWire.ReadReply(dom0));
     }
 
     [Fact(Timeout = XenstoreTestTimeouts.Test)]
@@ -219,8 +184,8 @@ public sealed class XenstoreHostileInputTests
 
         using Socket lazy = Connect(server);
         lazy.ReceiveBufferSize = 4096;
-        lazy.Send(Message((uint)XenstoreMessageType.Watch, 1, 0, "/flood\0lazy\0"u8.ToArray()));
-        Assert.Equal(((uint)XenstoreMessageType.Watch, 1u, "OK\0"), ReadReply(lazy));
+        lazy.Send(XenstoreTestWire.Message((uint)XenstoreMessageType.Watch, 1, 0, "/flood\0lazy\0"u8.ToArray()));
+        Assert.Equal(((uint)XenstoreMessageType.Watch, 1u, "OK\0"), XenstoreTestWire.ReadReply(lazy));
         Assert.Equal(3, server.Server.ConnectionCount);
 
         // Each event carries a ~2 KiB path: past what the kernel buffers plus the 256 KiB pending-output limit, the

@@ -33,37 +33,7 @@ public class XenstoreServerConnectionModelTests
 
     private static byte[] Message(uint type, uint requestId, string payload)
     {
-        byte[] body = Encoding.ASCII.GetBytes(payload);
-        byte[] message = new byte[16 + body.Length];
-        BinaryPrimitives.WriteUInt32LittleEndian(message, type);
-        BinaryPrimitives.WriteUInt32LittleEndian(message.AsSpan(4), requestId);
-        BinaryPrimitives.WriteUInt32LittleEndian(message.AsSpan(12), (uint)body.Length);
-        body.CopyTo(message, 16);
-        return message;
-    }
-
-    private static (uint Type, uint RequestId, string Payload) ReadReply(Socket socket)
-    {
-        byte[] header = new byte[16];
-        ReceiveExactly(socket, header);
-        byte[] payload = new byte[BinaryPrimitives.ReadUInt32LittleEndian(header.AsSpan(12))];
-        ReceiveExactly(socket, payload);
-        return (BinaryPrimitives.ReadUInt32LittleEndian(header), BinaryPrimitives.ReadUInt32LittleEndian(header.AsSpan(4)), Encoding.ASCII.GetString(payload));
-    }
-
-    private static void ReceiveExactly(Socket socket, byte[] buffer)
-    {
-        int read = 0;
-        while (read < buffer.Length)
-        {
-            int n = socket.Receive(buffer.AsSpan(read));
-            if (n == 0)
-            {
-                throw new EndOfStreamException();
-            }
-
-            read += n;
-        }
+        return XenstoreTestWire.Message(type, requestId, 0, Encoding.ASCII.GetBytes(payload));
     }
 
     private static Socket ConnectUnix(XenstoreTestServer server)
@@ -99,7 +69,7 @@ public class XenstoreServerConnectionModelTests
             using (Socket warm = ConnectUnix(server))
             {
                 warm.Send(Message(Write, 1, "/warm\0x"));
-                Assert.Equal((Write, 1u, "OK\0"), ReadReply(warm));
+                Assert.Equal((Write, 1u, "OK\0"), XenstoreTestWire.ReadReply(warm));
             }
 
             await WaitForConnections(server.Server, 0);
@@ -120,7 +90,7 @@ public class XenstoreServerConnectionModelTests
 
             for (int i = 0; i < sockets.Count; i++)
             {
-                Assert.Equal((Read, (uint)i + 1, "x"), ReadReply(sockets[i]));
+                Assert.Equal((Read, (uint)i + 1, "x"), XenstoreTestWire.ReadReply(sockets[i]));
             }
 
             int after = ThreadCount();
@@ -189,7 +159,7 @@ public class XenstoreServerConnectionModelTests
         // Once the pipeliner reads, every reply arrives, in order, and its remaining requests are answered.
         for (int i = 1; i <= pipelined; i++)
         {
-            (uint type, uint id, string payload) = ReadReply(pipeliner);
+            (uint type, uint id, string payload) = XenstoreTestWire.ReadReply(pipeliner);
             Assert.Equal((Read, (uint)i, 4000), (type, id, payload.Length));
         }
 
