@@ -14,19 +14,8 @@ namespace VirtualDevices.Tests.Xenstore;
 /// never read, and a prompt stop. In the memory collection: thread counts and the heap are measured, alone.
 /// </summary>
 [Collection(XenstoreMemoryCollection.Name)]
-public class XenstoreServerConnectionModelTests
+public sealed class XenstoreServerConnectionModelTests
 {
-    /// <summary>The poll loop backend the server uses; null: the platform's (epoll here).</summary>
-    private protected virtual VirtualDevices.IO.Polling.PollBackend? Backend => null;
-
-    private XenstoreTestServer StartServer(XenstoreServerOptions? options = null)
-    {
-        using (VirtualDevices.IO.Polling.PollBackendOverride.Force(Backend))
-        {
-            return XenstoreTestServer.Start(options);
-        }
-    }
-
     private const uint Read = (uint)XenstoreMessageType.Read;
     private const uint Write = (uint)XenstoreMessageType.Write;
     private const uint Watch = (uint)XenstoreMessageType.Watch;
@@ -62,7 +51,7 @@ public class XenstoreServerConnectionModelTests
     public async Task A_thousand_open_connections_cost_a_small_constant_number_of_threads()
     {
         // Was a thread per connection (and a flusher thread per watcher): 1,000 connections, about 1,000 threads.
-        await using var server = StartServer();
+        await using var server = XenstoreTestServer.Start();
         var sockets = new List<Socket>();
         try
         {
@@ -111,7 +100,7 @@ public class XenstoreServerConnectionModelTests
     public async Task Clients_that_never_read_stay_bounded_while_a_storm_goes_on_and_others_are_served()
     {
         // The pipeliner below must outlive the storm however slow the machine: no send timeout within the test.
-        await using var server = StartServer(new XenstoreServerOptions { SendTimeout = TimeSpan.FromMinutes(5) });
+        await using var server = XenstoreTestServer.Start(new XenstoreServerOptions { SendTimeout = TimeSpan.FromMinutes(5) });
         await using XenstoreClient writer = await server.ConnectAsync();
         await using XenstoreClient bystander = await server.ConnectAsync();
         string longName = new('n', 2000);
@@ -171,7 +160,7 @@ public class XenstoreServerConnectionModelTests
     [Fact(Timeout = XenstoreTestTimeouts.Test)]
     public async Task A_client_whose_output_makes_no_progress_for_the_send_timeout_is_closed()
     {
-        await using var server = StartServer(new XenstoreServerOptions { SendTimeout = TimeSpan.FromSeconds(1) });
+        await using var server = XenstoreTestServer.Start(new XenstoreServerOptions { SendTimeout = TimeSpan.FromSeconds(1) });
         await using XenstoreClient bystander = await server.ConnectAsync();
         await bystander.WriteAsync("/big", new string('b', 4000));
 
@@ -191,7 +180,7 @@ public class XenstoreServerConnectionModelTests
     [Fact(Timeout = XenstoreTestTimeouts.Test)]
     public async Task Stop_with_many_connections_some_stalled_completes_promptly_and_every_peer_sees_the_end()
     {
-        var server = StartServer();
+        var server = XenstoreTestServer.Start();
         var sockets = new List<Socket>();
         try
         {
@@ -254,11 +243,4 @@ public class XenstoreServerConnectionModelTests
             await server.DisposeAsync();
         }
     }
-}
-
-/// <summary>The connection model again, with the server's loop on poll(2) (macOS's backend), forced here on Linux.</summary>
-[Collection(XenstoreMemoryCollection.Name)]
-public sealed class XenstoreServerConnectionModelPollBackendTests : XenstoreServerConnectionModelTests
-{
-    private protected override VirtualDevices.IO.Polling.PollBackend? Backend => VirtualDevices.IO.Polling.PollBackend.Poll;
 }

@@ -1,11 +1,11 @@
 using System.Collections.Concurrent;
-using System.Net.Sockets;
+using System.Runtime.InteropServices;
 using VirtualDevices.Interop;
 
 namespace VirtualDevices.IO.Polling;
 
 /// <summary>
-/// One thread waiting in <c>epoll_wait</c> (or <c>poll(2)</c>, see <see cref="PollBackend"/>) on many descriptors and calling each one's <see cref="IPollHandler"/> when
+/// One thread waiting in <c>epoll_wait</c> on many descriptors and calling each one's <see cref="IPollHandler"/> when
 /// it is ready: xenstored's model. Connections then cost no thread each (1,000 idle connections: still one thread),
 /// and a ready descriptor costs one wake-up of this thread, as a thread blocked in its own receive would.
 /// Work from other threads (a close, a flush of output queued by another thread) is handed over with
@@ -13,10 +13,9 @@ namespace VirtualDevices.IO.Polling;
 /// </summary>
 /// <remarks>
 /// Level-triggered: a handler that leaves data unread is called again, so it may read a bounded amount per call. Any
-/// pollable descriptor can be registered (sockets today, Xen's <c>/dev/xen/evtchn</c> later). epoll on Linux; the
-/// portable poll backend elsewhere (macOS), and on Linux when a test forces it (<see cref="PollBackendOverride"/>).
+/// pollable descriptor can be registered (sockets today, Xen's <c>/dev/xen/evtchn</c> later). Linux only (epoll).
 /// </remarks>
-internal sealed unsafe partial class PollLoop : IDisposable
+internal sealed unsafe class PollLoop : IDisposable
 {
     /// <summary>Ready descriptors taken per <c>epoll_wait</c>.</summary>
     private const int MaxEvents = 64;
@@ -24,11 +23,8 @@ internal sealed unsafe partial class PollLoop : IDisposable
     /// <summary>The key of the wake-up eventfd; registrations' keys have a generation of at least 1 in their high half.</summary>
     private const ulong WakeKey = 0;
 
-    private readonly SafeFileDescriptor? _epoll;
-    private readonly SafeFileDescriptor? _wake;
-    private readonly PollFdSet? _pollSet;
-    private readonly Socket? _wakeReader;
-    private readonly Socket? _wakeWriter;
+    private readonly SafeFileDescriptor _epoll;
+    private readonly SafeFileDescriptor _wake;
     private readonly Thread _thread;
     private readonly ConcurrentQueue<Action> _posted = new();
     private readonly object _slotsLock = new();
@@ -40,26 +36,14 @@ internal sealed unsafe partial class PollLoop : IDisposable
     private volatile bool _stopping;
     private int _disposed;
 
-    /// <summary>Creates the epoll instance (or the poll set and its wake-up pair) and starts the loop's thread.</summary>
+    /// <summary>Creates the epoll instance and starts the loop's thread.</summary>
     /// <param name="name">The thread's name.</param>
-    /// <param name="backend">How to wait; by default <see cref="PollBackendOverride.Default"/> (epoll on Linux, poll elsewhere).</param>
-    /// <exception cref="IOException">The epoll instance or the wake-up descriptors could not be created (the descriptor limit).</exception>
-    /// <exception cref="PlatformNotSupportedException">epoll was asked for on an OS other than Linux.</exception>
-    public PollLoop(string name, PollBackend? backend = null)
+    /// <exception cref="DeviceException">epoll or eventfd could not be created (the descriptor limit; not Linux).</exception>
+    public PollLoop(string name)
     {
-        Backend = backend ?? PollBackendOverride.Default;
-        if (Backend == PollBackend.Poll)
-        {
-            (_wakeReader, _wakeWriter) = CreateWakePair();
-            _pollSet = new PollFdSet();
-            _thread = new Thread(RunPoll) { IsBackground = true, Name = name };
-            _thread.Start();
-            return;
-        }
-
         if (!OperatingSystem.IsLinux())
         {
-            throw new PlatformNotSupportedException("epoll only exists on Linux; use the poll backend.");
+            throw new PlatformNotSupportedException("The poll loop uses epoll, which only Linux has.");
         }
 
         _epoll = Unix.EpollCreate(Unix.EPOLL_CLOEXEC);
@@ -83,9 +67,6 @@ internal sealed unsafe partial class PollLoop : IDisposable
         _thread = new Thread(Run) { IsBackground = true, Name = name };
         _thread.Start();
     }
-
-    /// <summary>How this loop waits.</summary>
-    public PollBackend Backend { get; }
 
     /// <summary>True on the loop's own thread (where handlers and posted work run).</summary>
     public bool IsLoopThread => Environment.CurrentManagedThreadId == _thread.ManagedThreadId;
@@ -140,14 +121,6 @@ internal sealed unsafe partial class PollLoop : IDisposable
             _slots[slot] = registration;
         }
 
-        handler.OnRegistered(registration);
-
-        if (_pollSet is not null)
-        {
-            PollSetChanged();
-            return registration;
-        }
-
         try
         {
             Control(Unix.EPOLL_CTL_ADD, descriptor, (uint)interest, registration.Key);
@@ -161,30 +134,12 @@ internal sealed unsafe partial class PollLoop : IDisposable
         return registration;
     }
 
-    /// <summary>Called by <see cref="PollRegistration.Modify"/> before it records the new interest.</summary>
-    internal void Modify(PollRegistration registration, PollEvents interest)
-    {
-        if (_pollSet is not null)
-        {
-            // The registration's new Interest is already recorded (PollRegistration.Modify); the loop thread reads it
-            // when it rebuilds the array, on its next turn (it is this thread, or it is woken).
-            PollSetChanged();
-            return;
-        }
-
+    internal void Modify(PollRegistration registration, PollEvents interest) =>
         Control(Unix.EPOLL_CTL_MOD, registration.Descriptor, (uint)interest, registration.Key);
-    }
 
     internal void Remove(PollRegistration registration)
     {
-        if (_pollSet is not null)
-        {
-            Release(registration);
-            PollSetChanged();
-            return;
-        }
-
-        if (!registration.Descriptor.IsClosed && !_epoll!.IsClosed)
+        if (!registration.Descriptor.IsClosed && !_epoll.IsClosed)
         {
             // Fails only if the descriptor is no longer registered; the slot is freed either way.
             _ = Unix.EpollCtl(_epoll, Unix.EPOLL_CTL_DEL, registration.Descriptor, null);
@@ -210,7 +165,7 @@ internal sealed unsafe partial class PollLoop : IDisposable
     {
         byte* entry = stackalloc byte[16];
         Unix.EpollEvent.Write(entry, events, key);
-        if (Unix.EpollCtl(_epoll!, op, descriptor, entry) != 0)
+        if (Unix.EpollCtl(_epoll, op, descriptor, entry) != 0)
         {
             int errno = Marshal.GetLastPInvokeError();
             throw new IOException($"epoll_ctl failed: {Unix.Errno.Describe(errno)}");
@@ -233,17 +188,11 @@ internal sealed unsafe partial class PollLoop : IDisposable
 
     private void Wake()
     {
-        if (_wakeWriter is not null)
-        {
-            WakePoll();
-            return;
-        }
-
         ulong one = 1;
         try
         {
             // EAGAIN only when the counter is about to overflow, which means the loop is awake already.
-            _ = Unix.Write(_wake!, (byte*)&one, sizeof(ulong));
+            _ = Unix.Write(_wake, (byte*)&one, sizeof(ulong));
         }
         catch (ObjectDisposedException)
         {
@@ -258,7 +207,7 @@ internal sealed unsafe partial class PollLoop : IDisposable
         {
             while (!_stopping)
             {
-                int ready = Unix.EpollWait(_epoll!, events, MaxEvents, -1);
+                int ready = Unix.EpollWait(_epoll, events, MaxEvents, -1);
                 if (ready < 0)
                 {
                     int errno = Marshal.GetLastPInvokeError();
@@ -277,7 +226,7 @@ internal sealed unsafe partial class PollLoop : IDisposable
                     if (key == WakeKey)
                     {
                         ulong counter;
-                        _ = Unix.Read(_wake!, (byte*)&counter, sizeof(ulong));
+                        _ = Unix.Read(_wake, (byte*)&counter, sizeof(ulong));
                         // Cleared before the queue is drained below: a Post after this wakes the loop again.
                         Volatile.Write(ref _wakePending, 0);
                         continue;
@@ -331,11 +280,8 @@ internal sealed unsafe partial class PollLoop : IDisposable
         Wake();
         if (!IsLoopThread && _thread.Join(TimeSpan.FromSeconds(5)))
         {
-            _wake?.Dispose();
-            _epoll?.Dispose();
-            _wakeReader?.Dispose();
-            _wakeWriter?.Dispose();
-            _pollSet?.Dispose();
+            _wake.Dispose();
+            _epoll.Dispose();
         }
 
         // Otherwise (on the loop's thread, or a handler that blocked) the descriptors stay open for the thread still

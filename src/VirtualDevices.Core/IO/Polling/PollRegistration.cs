@@ -38,19 +38,8 @@ internal sealed class PollRegistration
             return;
         }
 
-        // Recorded first: the poll backend's loop thread reads Interest when it rebuilds its array after the wake-up
-        // that Modify sends, so the new value must be visible by then. Restored if epoll refuses.
-        PollEvents previous = Interest;
+        _loop.Modify(this, interest);
         Interest = interest;
-        try
-        {
-            _loop.Modify(this, interest);
-        }
-        catch
-        {
-            Interest = previous;
-            throw;
-        }
     }
 
     /// <summary>Takes the descriptor out of the loop (before it is closed). Idempotent.</summary>
