@@ -8,4 +8,13 @@ internal interface IPollHandler
     /// other descriptor of the loop waits meanwhile. It must not throw either (the loop's thread would end).
     /// </summary>
     void OnPollEvents(PollEvents events);
+
+    /// <summary>
+    /// Called by <see cref="PollLoop.Register"/> with the new registration before the descriptor is armed, so a
+    /// handler that keeps it (to <see cref="PollRegistration.Modify"/> itself) has it before its first event: the
+    /// loop's thread can deliver that event before <see cref="PollLoop.Register"/> returns to the registering thread.
+    /// </summary>
+    void OnRegistered(PollRegistration registration)
+    {
+    }
 }

@@ -121,6 +121,8 @@ internal sealed unsafe class PollLoop : IDisposable
             _slots[slot] = registration;
         }
 
+        handler.OnRegistered(registration);
+
         try
         {
             Control(Unix.EPOLL_CTL_ADD, descriptor, (uint)interest, registration.Key);

@@ -104,4 +104,40 @@ public sealed class PollLoopTests
             Assert.Throws<ObjectDisposedException>(() => loop.Register(t.PollHandle!, PollEvents.Readable, new RecordingHandler(t)));
         }
     }
+
+    /// <summary>Records whether its registration had been handed over by the time of its first event.</summary>
+    private sealed class AttachingHandler : IPollHandler
+    {
+        public readonly TaskCompletionSource<PollRegistration?> FirstEvent = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public PollRegistration? Registration;
+
+        public void OnRegistered(PollRegistration registration) => Registration = registration;
+
+        public void OnPollEvents(PollEvents events)
+        {
+            FirstEvent.TrySetResult(Registration);
+            Registration?.Modify(PollEvents.None);
+        }
+    }
+
+    [Fact(Timeout = 30_000)]
+    public async Task A_handler_has_its_registration_before_its_first_event()
+    {
+        // The descriptor is ready before it is registered, so the loop may call the handler before Register returns
+        // (the xenstore server's connections crashed so, with a null registration,).
+        using var loop = new PollLoop("test-poll-attach");
+        for (int i = 0; i < 20; i++)
+        {
+            (Socket peer, Socket mine) = SocketPair.Create("TestSocketPair", "test");
+            using var transport = new SocketTransport(mine, "t");
+            using (peer)
+            {
+                peer.Send("x"u8);
+                var handler = new AttachingHandler();
+                PollRegistration registration = loop.Register(transport.PollHandle!, PollEvents.Readable, handler);
+                Assert.Same(registration, await handler.FirstEvent.Task.WaitAsync(TimeSpan.FromSeconds(10)));
+                registration.Remove();
+            }
+        }
+    }
 }

@@ -102,7 +102,11 @@ internal sealed class ServerConnection : IPollHandler
     /// <param name="handle">The transport's <see cref="Transport.PollHandle"/>.</param>
     /// <exception cref="IOException">epoll refused the descriptor.</exception>
     /// <exception cref="ObjectDisposedException">The server is stopping.</exception>
-    internal void Start(SafeHandle handle) => _registration = _context.Loop.Register(handle, PollEvents.Readable, this);
+    internal void Start(SafeHandle handle) => _context.Loop.Register(handle, PollEvents.Readable, this);
+
+    /// <inheritdoc/>
+    /// <remarks>Kept here, not from Register's return: the loop may call <see cref="OnPollEvents"/> before that returns.</remarks>
+    void IPollHandler.OnRegistered(PollRegistration registration) => _registration = registration;
 
     /// <inheritdoc/>
     public void OnPollEvents(PollEvents events)
