@@ -78,14 +78,7 @@ public abstract class BlockDevice : IBlockDevice
     {
         ArgumentNullException.ThrowIfNull(buffers);
         long length = 0;
-        Exception? error = CheckCommon(cancellationToken);
-        for (int i = 0; error is null && i < buffers.Count; i++)
-        {
-            error = CheckLength(buffers[i].Length, $"buffer {i} length");
-            length += buffers[i].Length;
-        }
-
-        error ??= CheckRange(sector, length / Info.SectorSize);
+        Exception? error = CheckCommon(cancellationToken) ?? CheckGathered(sector, buffers, static b => b.Length, out length);
         if (error is not null)
         {
             return Refuse(error);
@@ -113,14 +106,8 @@ public abstract class BlockDevice : IBlockDevice
     {
         ArgumentNullException.ThrowIfNull(buffers);
         long length = 0;
-        Exception? error = CheckCommon(cancellationToken) ?? CheckWritable("write") ?? CheckFua(options);
-        for (int i = 0; error is null && i < buffers.Count; i++)
-        {
-            error = CheckLength(buffers[i].Length, $"buffer {i} length");
-            length += buffers[i].Length;
-        }
-
-        error ??= CheckRange(sector, length / Info.SectorSize);
+        Exception? error = CheckCommon(cancellationToken) ?? CheckWritable("write") ?? CheckFua(options)
+            ?? CheckGathered(sector, buffers, static b => b.Length, out length);
         if (error is not null)
         {
             return Refuse(error);
@@ -346,6 +333,24 @@ public abstract class BlockDevice : IBlockDevice
     private Exception? CheckLength(long length, string what) => BlockRange.CheckAligned(Name, what, length, Info.SectorSize);
 
     private Exception? CheckRange(long sector, long count) => BlockRange.Check(Name, sector, count, Info.SectorCount);
+
+    /// <summary>Checks each buffer of a gathered transfer and the range they cover together; their total length comes out.</summary>
+    private Exception? CheckGathered<TBuffer>(long sector, IReadOnlyList<TBuffer> buffers, Func<TBuffer, int> lengthOf, out long length)
+    {
+        length = 0;
+        for (int i = 0; i < buffers.Count; i++)
+        {
+            int bufferLength = lengthOf(buffers[i]);
+            if (CheckLength(bufferLength, $"buffer {i} length") is { } error)
+            {
+                return error;
+            }
+
+            length += bufferLength;
+        }
+
+        return CheckRange(sector, length / Info.SectorSize);
+    }
 
     private Exception Normalize(Exception e)
     {

@@ -204,35 +204,14 @@ public sealed class FileBlockDevice : BlockDevice
     }
 
     /// <inheritdoc/>
-    protected override unsafe ValueTask ReadCoreAsync(long offset, IReadOnlyList<Memory<byte>> buffers, CancellationToken cancellationToken)
+    protected override ValueTask ReadCoreAsync(long offset, IReadOnlyList<Memory<byte>> buffers, CancellationToken cancellationToken)
     {
         if (_direct || buffers.Count > Unix.IOV_MAX)
         {
             return base.ReadCoreAsync(offset, buffers, cancellationToken);
         }
 
-        MemoryHandle[] pins = ArrayPool<MemoryHandle>.Shared.Rent(buffers.Count);
-        Unix.IOVector* vectors = stackalloc Unix.IOVector[buffers.Count];
-        try
-        {
-            for (int i = 0; i < buffers.Count; i++)
-            {
-                pins[i] = buffers[i].Pin();
-                vectors[i] = new Unix.IOVector { Base = (byte*)pins[i].Pointer, Count = (nuint)buffers[i].Length };
-            }
-
-            TransferVector(offset, vectors, buffers.Count, write: false, flags: 0);
-        }
-        finally
-        {
-            for (int i = 0; i < buffers.Count; i++)
-            {
-                pins[i].Dispose();
-            }
-
-            ArrayPool<MemoryHandle>.Shared.Return(pins, clearArray: true);
-        }
-
+        TransferGathered(offset, buffers, static b => b, write: false, fua: false);
         return default;
     }
 
@@ -259,24 +238,42 @@ public sealed class FileBlockDevice : BlockDevice
     }
 
     /// <inheritdoc/>
-    protected override unsafe ValueTask WriteCoreAsync(long offset, IReadOnlyList<ReadOnlyMemory<byte>> buffers, BlockWriteOptions options, CancellationToken cancellationToken)
+    protected override ValueTask WriteCoreAsync(long offset, IReadOnlyList<ReadOnlyMemory<byte>> buffers, BlockWriteOptions options, CancellationToken cancellationToken)
     {
         if (_direct || buffers.Count > Unix.IOV_MAX)
         {
             return base.WriteCoreAsync(offset, buffers, options, cancellationToken);
         }
 
+        TransferGathered(offset, buffers, static b => b, write: true, fua: (options & BlockWriteOptions.ForceUnitAccess) != 0);
+        return default;
+    }
+
+    /// <summary>
+    /// One preadv/pwritev over the caller's buffers, pinned for the call (at most IOV_MAX of them: 1,024 vectors,
+    /// 16 KiB of stack); <paramref name="bufferAt"/> lets read (Memory) and write (ReadOnlyMemory) lists share it.
+    /// </summary>
+    private unsafe void TransferGathered<TBuffer>(long offset, IReadOnlyList<TBuffer> buffers, Func<TBuffer, ReadOnlyMemory<byte>> bufferAt, bool write, bool fua)
+    {
         MemoryHandle[] pins = ArrayPool<MemoryHandle>.Shared.Rent(buffers.Count);
         Unix.IOVector* vectors = stackalloc Unix.IOVector[buffers.Count];
         try
         {
             for (int i = 0; i < buffers.Count; i++)
             {
-                pins[i] = buffers[i].Pin();
-                vectors[i] = new Unix.IOVector { Base = (byte*)pins[i].Pointer, Count = (nuint)buffers[i].Length };
+                ReadOnlyMemory<byte> buffer = bufferAt(buffers[i]);
+                pins[i] = buffer.Pin();
+                vectors[i] = new Unix.IOVector { Base = (byte*)pins[i].Pointer, Count = (nuint)buffer.Length };
             }
 
-            WriteMaybeFua(offset, vectors, buffers.Count, (options & BlockWriteOptions.ForceUnitAccess) != 0);
+            if (write)
+            {
+                WriteMaybeFua(offset, vectors, buffers.Count, fua);
+            }
+            else
+            {
+                TransferVector(offset, vectors, buffers.Count, write: false, flags: 0);
+            }
         }
         finally
         {
@@ -287,8 +284,6 @@ public sealed class FileBlockDevice : BlockDevice
 
             ArrayPool<MemoryHandle>.Shared.Return(pins, clearArray: true);
         }
-
-        return default;
     }
 
     /// <inheritdoc/>

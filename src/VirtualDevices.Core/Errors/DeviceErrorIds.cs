@@ -36,6 +36,9 @@ public static class DeviceErrorIds
         /// <summary>A device of that name is already open in the session.</summary>
         public const string NameInUse = "DeviceNameInUse";
 
+        /// <summary>A name given to a device or service breaks the naming rule (<see cref="Hosting.HostNames"/>).</summary>
+        public const string InvalidName = "InvalidName";
+
         /// <summary>The image is locked by another program (or another open of this session).</summary>
         public const string Locked = "DeviceLocked";
 

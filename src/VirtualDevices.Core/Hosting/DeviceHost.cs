@@ -45,7 +45,7 @@ public sealed class DeviceHost : IAsyncDisposable
     /// <param name="prefix">The prefix of default names: the driver, such as <c>memory</c>, <c>file</c>, <c>nbd</c>.</param>
     /// <param name="name">The name asked for, or null for a default name.</param>
     /// <param name="create">Makes the device with the name it is given. It is not called when the name is in use, so a taken name creates nothing (no image file).</param>
-    /// <exception cref="DeviceException">The name is in use (<c>DeviceNameInUse</c>); or whatever <paramref name="create"/> throws, after which the name is free again.</exception>
+    /// <exception cref="DeviceException">The name breaks the rule of <see cref="HostNames"/> (<c>InvalidName</c>) or is in use (<c>DeviceNameInUse</c>); or whatever <paramref name="create"/> throws, after which the name is free again.</exception>
     public T AddDevice<T>(string prefix, string? name, Func<string, T> create)
         where T : IDevice
     {
@@ -118,7 +118,7 @@ public sealed class DeviceHost : IAsyncDisposable
     /// <param name="name">The name asked for, or null.</param>
     /// <param name="start">Starts the service (it is given its name). Not called when the name is in use, so a taken name never costs a socket.</param>
     /// <param name="cancellationToken">Passed to <paramref name="start"/>.</param>
-    /// <exception cref="DeviceException">The name is in use (<c>ServiceNameInUse</c>); or whatever <paramref name="start"/> throws, after which the name is free again.</exception>
+    /// <exception cref="DeviceException">The name breaks the rule of <see cref="HostNames"/> (<c>InvalidName</c>) or is in use (<c>ServiceNameInUse</c>); or whatever <paramref name="start"/> throws, after which the name is free again.</exception>
     public async Task<T> StartServiceAsync<T>(string prefix, string? name, Func<string, CancellationToken, Task<T>> start, CancellationToken cancellationToken = default)
         where T : IHostedService
     {
@@ -304,6 +304,11 @@ public sealed class DeviceHost : IAsyncDisposable
 
     private string Reserve(NameTable table, string? name, string prefix)
     {
+        if (!string.IsNullOrEmpty(name) && !HostNames.IsValid(name))
+        {
+            throw HostNames.Invalid(name);
+        }
+
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);

@@ -62,6 +62,30 @@ public sealed class DeviceHostTests
         Assert.Equal("DeviceNameInUse", Assert.Throws<DeviceException>(() => host.AddDevice(other)).ErrorId);
     }
 
+    [Theory]
+    [InlineData("bad name")]
+    [InlineData("a/b")]
+    [InlineData("nbd*")]
+    [InlineData("caf\u00e9")]
+    public async Task ANameThatBreaksTheRuleIsRefusedBeforeAnythingIsMade(string name)
+    {
+        await using var host = new DeviceHost();
+        bool called = false;
+        var e = Assert.Throws<DeviceException>(() => host.AddDevice("memory", name, n =>
+        {
+            called = true;
+            return new MemoryBlockDevice(4096, name: n);
+        }));
+        Assert.Equal("InvalidName", e.ErrorId);
+        Assert.Equal(DeviceErrorCategory.InvalidArgument, e.Category);
+        Assert.False(called);
+        var s = await Assert.ThrowsAsync<DeviceException>(() => host.StartServiceAsync<RecordingService>("svc", name, (n, _) => throw new InvalidOperationException("not reached")));
+        Assert.Equal("InvalidName", s.ErrorId);
+
+        // The rule's own characters pass, and the name is free afterwards.
+        Assert.Equal("A-z_0.9", Memory(host, "A-z_0.9").Name);
+    }
+
     [Fact]
     public async Task AFailedCreateGivesItsDefaultNameBackUnlessANameWasHandedOutSince()
     {

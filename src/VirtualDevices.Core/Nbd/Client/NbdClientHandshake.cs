@@ -470,12 +470,7 @@ internal static class NbdClientHandshake
         }
 
         // The system store does not know the test or site authority: build the chain against the given roots only.
-        using var chain = new X509Chain();
-        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-        chain.ChainPolicy.CustomTrustStore.AddRange(trusted);
-        using var leaf = new X509Certificate2(certificate);
-        return chain.Build(leaf);
+        return NbdTlsTrust.ChainsToAuthorities(certificate, trusted);
     }
 
     /// <summary>

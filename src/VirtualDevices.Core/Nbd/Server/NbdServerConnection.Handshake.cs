@@ -342,17 +342,7 @@ internal sealed partial class NbdServerConnection
 
     private static bool ValidateClient(X509Certificate? certificate, X509Certificate2Collection authorities)
     {
-        if (certificate is null)
-        {
-            return false;
-        }
-
-        using var chain = new X509Chain();
-        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-        chain.ChainPolicy.CustomTrustStore.AddRange(authorities);
-        using var leaf = new X509Certificate2(certificate);
-        return chain.Build(leaf);
+        return certificate is not null && NbdTlsTrust.ChainsToAuthorities(certificate, authorities);
     }
 
     private static byte[] InfoString(NbdInfoType type, string text)

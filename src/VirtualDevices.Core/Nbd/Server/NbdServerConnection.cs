@@ -3,7 +3,6 @@ using System.Diagnostics;
 using System.Net.Security;
 using System.Net.Sockets;
 using System.Security.Authentication;
-using System.Text;
 using VirtualDevices.Block;
 using VirtualDevices.IO;
 using VirtualDevices.Nbd.Protocol;

@@ -23,7 +23,7 @@ public sealed class NewBlockDeviceCommand : AsyncCmdlet
 
     /// <summary>The device's name in the session (default memoryN or fileN).</summary>
     [Parameter]
-    [ValidatePattern("^[A-Za-z0-9_.-]+$")]
+    [ValidateHostName]
     public string? Name { get; set; }
 
     /// <summary>Bytes per sector (default 512).</summary>

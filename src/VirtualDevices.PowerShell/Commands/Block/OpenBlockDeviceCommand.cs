@@ -15,7 +15,7 @@ public sealed class OpenBlockDeviceCommand : AsyncCmdlet
 
     /// <summary>The device's name in the session (default fileN).</summary>
     [Parameter]
-    [ValidatePattern("^[A-Za-z0-9_.-]+$")]
+    [ValidateHostName]
     public string? Name { get; set; }
 
     /// <summary>Open read-only: writes, trims and zeroing are refused.</summary>

@@ -19,7 +19,7 @@ public sealed class ConnectNbdDeviceCommand : NbdClientCommand
 
     /// <summary>The device's name in the session (default nbdN).</summary>
     [Parameter]
-    [ValidatePattern("^[A-Za-z0-9_.-]+$")]
+    [ValidateHostName]
     public string? Name { get; set; }
 
     /// <inheritdoc/>

@@ -72,7 +72,7 @@ public sealed class StartNbdServerCommand : AsyncCmdlet
 
     /// <summary>The server's name in the session (default nbd-serverN).</summary>
     [Parameter]
-    [ValidatePattern("^[A-Za-z0-9_.-]+$")]
+    [ValidateHostName]
     public string? Name { get; set; }
 
     /// <inheritdoc/>

@@ -16,7 +16,7 @@ public sealed class StartXenstoreServerCommand : AsyncCmdlet
 
     /// <summary>The server's name in the session (default xenstoreN).</summary>
     [Parameter]
-    [ValidatePattern("^[A-Za-z0-9_.-]+$")]
+    [ValidateHostName]
     public string? Name { get; set; }
 
     /// <summary>Do not make the new server the session's xenstore (by default it becomes it when the session has none).</summary>

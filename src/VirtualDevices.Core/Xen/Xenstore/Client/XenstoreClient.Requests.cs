@@ -1,8 +1,6 @@
 using System.Buffers.Binary;
 using System.Net.Sockets;
-using System.Text;
 using VirtualDevices.IO;
-using VirtualDevices.Xen.Xenstore.Protocol;
 using VirtualDevices.Xen.Xenstore.Server;
 
 namespace VirtualDevices.Xen.Xenstore.Client;

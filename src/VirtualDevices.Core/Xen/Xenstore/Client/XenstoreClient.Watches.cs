@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Runtime.CompilerServices;
-using VirtualDevices.IO;
 using VirtualDevices.Interop;
 using VirtualDevices.Xen.Xenstore.Protocol;
 

@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Net.Sockets;
-using System.Text;
 using VirtualDevices.IO;
 using VirtualDevices.Interop;
 using VirtualDevices.Xen.Xenstore.Protocol;

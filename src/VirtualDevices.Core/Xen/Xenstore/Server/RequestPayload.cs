@@ -55,6 +55,13 @@ internal static class RequestPayload
         return true;
     }
 
+    /// <summary>Takes a nul-terminated domain id (decimal, 0 to 65535) off the front of a payload.</summary>
+    internal static bool TakeDomain(ref ReadOnlySpan<byte> payload, out int domainId)
+    {
+        domainId = 0;
+        return TakeString(ref payload, out ReadOnlySpan<byte> text) && TryParseDomain(text, out domainId);
+    }
+
     internal static bool TryParseDomain(ReadOnlySpan<byte> text, out int domainId)
     {
         domainId = 0;

@@ -54,9 +54,10 @@ internal sealed partial class XenstoreDatabase
             return true;
         }
     }
+
     private ServerError GetDomainPath(ServerConnection connection, in XenstoreMessageHeader header, ReadOnlySpan<byte> payload)
     {
-        if (!RequestPayload.TakeString(ref payload, out ReadOnlySpan<byte> text) || !RequestPayload.TryParseDomain(text, out int domainId))
+        if (!RequestPayload.TakeDomain(ref payload, out int domainId))
         {
             return ServerError.EINVAL;
         }
@@ -70,7 +71,7 @@ internal sealed partial class XenstoreDatabase
 
     private ServerError IsDomainIntroduced(ServerConnection connection, in XenstoreMessageHeader header, ReadOnlySpan<byte> payload)
     {
-        if (!RequestPayload.TakeString(ref payload, out ReadOnlySpan<byte> text) || !RequestPayload.TryParseDomain(text, out int domainId))
+        if (!RequestPayload.TakeDomain(ref payload, out int domainId))
         {
             return ServerError.EINVAL;
         }
@@ -88,7 +89,7 @@ internal sealed partial class XenstoreDatabase
 
         // <domid>|<mfn>|<evtchn>|: the ring page and event channel mean nothing without a hypervisor; the domain
         // id is what the embedded server keeps.
-        if (!RequestPayload.TakeString(ref payload, out ReadOnlySpan<byte> text) || !RequestPayload.TryParseDomain(text, out int domainId) || domainId == 0
+        if (!RequestPayload.TakeDomain(ref payload, out int domainId) || domainId == 0
             || !RequestPayload.TakeString(ref payload, out _) || !RequestPayload.TakeString(ref payload, out _))
         {
             return ServerError.EINVAL;
@@ -101,14 +102,10 @@ internal sealed partial class XenstoreDatabase
 
     private ServerError Release(ServerConnection connection, in XenstoreMessageHeader header, ReadOnlySpan<byte> payload)
     {
-        if (!connection.IsPrivileged)
+        ServerError error = TakePrivilegedDomain(connection, ref payload, out int domainId);
+        if (error != ServerError.None || domainId == 0)
         {
-            return ServerError.EACCES;
-        }
-
-        if (!RequestPayload.TakeString(ref payload, out ReadOnlySpan<byte> text) || !RequestPayload.TryParseDomain(text, out int domainId) || domainId == 0)
-        {
-            return ServerError.EINVAL;
+            return error == ServerError.None ? ServerError.EINVAL : error;
         }
 
         if (!ReleaseDomain(domainId))
@@ -122,14 +119,10 @@ internal sealed partial class XenstoreDatabase
 
     private ServerError Resume(ServerConnection connection, in XenstoreMessageHeader header, ReadOnlySpan<byte> payload)
     {
-        if (!connection.IsPrivileged)
+        ServerError error = TakePrivilegedDomain(connection, ref payload, out int domainId);
+        if (error != ServerError.None)
         {
-            return ServerError.EACCES;
-        }
-
-        if (!RequestPayload.TakeString(ref payload, out ReadOnlySpan<byte> text) || !RequestPayload.TryParseDomain(text, out int domainId))
-        {
-            return ServerError.EINVAL;
+            return error;
         }
 
         if (domainId != 0 && !_rights.IsIntroduced(domainId))
@@ -143,15 +136,10 @@ internal sealed partial class XenstoreDatabase
 
     private ServerError SetTarget(ServerConnection connection, in XenstoreMessageHeader header, ReadOnlySpan<byte> payload)
     {
-        if (!connection.IsPrivileged)
+        ServerError error = TakePrivilegedDomain(connection, ref payload, out int domainId);
+        if (error != ServerError.None || !RequestPayload.TakeDomain(ref payload, out int target))
         {
-            return ServerError.EACCES;
-        }
-
-        if (!RequestPayload.TakeString(ref payload, out ReadOnlySpan<byte> text) || !RequestPayload.TryParseDomain(text, out int domainId)
-            || !RequestPayload.TakeString(ref payload, out ReadOnlySpan<byte> targetText) || !RequestPayload.TryParseDomain(targetText, out int target))
-        {
-            return ServerError.EINVAL;
+            return error == ServerError.None ? ServerError.EINVAL : error;
         }
 
         _rights.SetTarget(domainId, target);
@@ -185,5 +173,17 @@ internal sealed partial class XenstoreDatabase
         }
 
         return ServerError.None;
+    }
+
+    /// <summary>The domain a privileged-only request names: EACCES for an unprivileged caller, EINVAL for a missing or bad id.</summary>
+    private static ServerError TakePrivilegedDomain(ServerConnection connection, ref ReadOnlySpan<byte> payload, out int domainId)
+    {
+        domainId = 0;
+        if (!connection.IsPrivileged)
+        {
+            return ServerError.EACCES;
+        }
+
+        return RequestPayload.TakeDomain(ref payload, out domainId) ? ServerError.None : ServerError.EINVAL;
     }
 }

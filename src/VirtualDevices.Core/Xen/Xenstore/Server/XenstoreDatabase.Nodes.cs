@@ -157,12 +157,7 @@ internal sealed partial class XenstoreDatabase
 
     private ServerError Directory(ServerConnection connection, in XenstoreMessageHeader header, ServerTransaction? transaction, ReadOnlySpan<byte> payload)
     {
-        if (!RequestPayload.TakePath(connection, ref payload, out ReadOnlySpan<byte> absolute))
-        {
-            return ServerError.EINVAL;
-        }
-
-        ServerError error = FindReadable(connection, transaction, absolute, out XenstoreNode? node);
+        ServerError error = FindReadable(connection, transaction, ref payload, out XenstoreNode? node);
         if (error != ServerError.None)
         {
             return error;
@@ -245,12 +240,7 @@ internal sealed partial class XenstoreDatabase
 
     private ServerError GetPermissions(ServerConnection connection, in XenstoreMessageHeader header, ServerTransaction? transaction, ReadOnlySpan<byte> payload)
     {
-        if (!RequestPayload.TakePath(connection, ref payload, out ReadOnlySpan<byte> absolute))
-        {
-            return ServerError.EINVAL;
-        }
-
-        ServerError error = FindReadable(connection, transaction, absolute, out XenstoreNode? node);
+        ServerError error = FindReadable(connection, transaction, ref payload, out XenstoreNode? node);
         if (error != ServerError.None)
         {
             return error;
@@ -259,6 +249,15 @@ internal sealed partial class XenstoreDatabase
         int length = node!.Permissions.WriteWire(connection.ReplyScratch);
         connection.AppendReply(header, connection.ReplyScratch.AsSpan(0, length));
         return ServerError.None;
+    }
+
+    /// <summary>The node a request's path names, when the caller may read it (EINVAL without a path).</summary>
+    private ServerError FindReadable(ServerConnection connection, ServerTransaction? transaction, ref ReadOnlySpan<byte> payload, out XenstoreNode? node)
+    {
+        node = null;
+        return RequestPayload.TakePath(connection, ref payload, out ReadOnlySpan<byte> absolute)
+            ? FindReadable(connection, transaction, absolute, out node)
+            : ServerError.EINVAL;
     }
 
     private ServerError FindReadable(ServerConnection connection, ServerTransaction? transaction, ReadOnlySpan<byte> absolute, out XenstoreNode? node)
