@@ -29,12 +29,12 @@ public sealed class XenDeviceException : DeviceException
     /// <summary>The category a kernel or hypervisor errno means here (Xen's own errors reach user space as errnos).</summary>
     private static DeviceErrorCategory CategoryOf(int errno) => errno switch
     {
-        Unix.Errno.ENOENT or Unix.Errno.ENXIO or Unix.LinuxErrno.ENODEV => DeviceErrorCategory.ObjectNotFound,
+        Unix.Errno.ENOENT or Unix.Errno.ENXIO or Unix.Errno.ENODEV => DeviceErrorCategory.ObjectNotFound,
         Unix.Errno.EACCES or Unix.Errno.EPERM => DeviceErrorCategory.PermissionDenied,
-        Unix.Errno.EINVAL or Unix.LinuxErrno.ESRCH => DeviceErrorCategory.InvalidArgument,
-        Unix.Errno.ENOSPC or Unix.LinuxErrno.ENOMEM or Unix.LinuxErrno.EMFILE or Unix.LinuxErrno.EFBIG => DeviceErrorCategory.LimitsExceeded,
-        Unix.LinuxErrno.EBUSY => DeviceErrorCategory.ResourceBusy,
-        Unix.LinuxErrno.ENOTCONN => DeviceErrorCategory.InvalidOperation,
+        Unix.Errno.EINVAL or Unix.Errno.ESRCH => DeviceErrorCategory.InvalidArgument,
+        Unix.Errno.ENOSPC or Unix.Errno.ENOMEM or Unix.Errno.EMFILE or Unix.Errno.EFBIG => DeviceErrorCategory.LimitsExceeded,
+        Unix.Errno.EBUSY => DeviceErrorCategory.ResourceBusy,
+        Unix.Errno.ENOTCONN => DeviceErrorCategory.InvalidOperation,
         _ => DeviceErrorCategory.NotSpecified,
     };
 }

@@ -23,7 +23,7 @@ internal static class XenDeviceNode
         fd.Dispose();
 
         // ENOENT: no node (not a Xen domain, or no devtmpfs entry); ENODEV/ENXIO: a node with no driver behind it.
-        if (errno == Unix.Errno.ENOENT || errno == Unix.LinuxErrno.ENODEV || errno == Unix.Errno.ENXIO)
+        if (errno == Unix.Errno.ENOENT || errno == Unix.Errno.ENODEV || errno == Unix.Errno.ENXIO)
         {
             throw new XenDeviceException(DeviceErrorIds.Xen.NotFound, path, errno,
                 $"The Xen device '{path}' is not available: this is not a Xen domain, or the {module} module is not loaded");

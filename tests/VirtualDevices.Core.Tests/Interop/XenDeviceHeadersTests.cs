@@ -179,13 +179,13 @@ public sealed class XenDeviceHeadersTests : IDisposable
         Check("EFD_CLOEXEC", Unix.EFD_CLOEXEC);
         Check("EFD_NONBLOCK", Unix.EFD_NONBLOCK);
         Check("O_NONBLOCK", Unix.OpenFlags.O_NONBLOCK);
-        Check("ESRCH", Unix.LinuxErrno.ESRCH);
-        Check("ENOMEM", Unix.LinuxErrno.ENOMEM);
-        Check("EBUSY", Unix.LinuxErrno.EBUSY);
-        Check("ENODEV", Unix.LinuxErrno.ENODEV);
-        Check("EMFILE", Unix.LinuxErrno.EMFILE);
-        Check("EFBIG", Unix.LinuxErrno.EFBIG);
-        Check("ENOTCONN", Unix.LinuxErrno.ENOTCONN);
+        Check("ESRCH", Unix.Errno.ESRCH);
+        Check("ENOMEM", Unix.Errno.ENOMEM);
+        Check("EBUSY", Unix.Errno.EBUSY);
+        Check("ENODEV", Unix.Errno.ENODEV);
+        Check("EMFILE", Unix.Errno.EMFILE);
+        Check("EFBIG", Unix.Errno.EFBIG);
+        Check("ENOTCONN", Unix.Errno.ENOTCONN);
 
         Assert.True(mismatches.Count == 0, string.Join(Environment.NewLine, mismatches));
 

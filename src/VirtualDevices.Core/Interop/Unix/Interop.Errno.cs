@@ -4,7 +4,7 @@ internal static partial class Unix
 {
     /// <summary>
     /// The errno values the core branches on. Most agree between Linux and macOS; those that do not are chosen at
-    /// start-up. Linux values are checked against <c>errno.h</c> by the C header test.
+    /// start-up, and a few are met only on Linux-only devices. Linux values are checked against <c>errno.h</c> by the C header test.
     /// </summary>
     internal static class Errno
     {
@@ -27,6 +27,16 @@ internal static partial class Unix
 
         /// <summary>macOS has a distinct ENOTSUP (45); on Linux it equals EOPNOTSUPP.</summary>
         internal static readonly int ENOTSUP = OperatingSystem.IsMacOS() ? 45 : 95;
+
+        // Linux values met only on Linux-only devices (the Xen device nodes, eventfd), so they need no macOS variant;
+        // checked against errno.h by the Xen header test.
+        internal const int ESRCH = 3;
+        internal const int ENOMEM = 12;
+        internal const int EBUSY = 16;
+        internal const int ENODEV = 19;
+        internal const int EMFILE = 24;
+        internal const int EFBIG = 27;
+        internal const int ENOTCONN = 107;
 
         /// <summary>True for the errors that mean "this file system or device cannot do that operation".</summary>
         internal static bool IsUnsupported(int errno) =>

@@ -149,7 +149,7 @@ internal sealed class EventChannelDevice : IDisposable
                     return 0;
                 }
 
-                if (errno == Unix.LinuxErrno.EFBIG)
+                if (errno == Unix.Errno.EFBIG)
                 {
                     throw new XenDeviceException(DeviceErrorIds.Xen.EventChannelOverflow, Path, errno,
                         "The event channel device's ring of pending ports overflowed (a port was unmasked before it was read); events were lost and the device must be reset");
@@ -295,7 +295,7 @@ internal sealed class EventChannelDevice : IDisposable
         }
 
         int errno = Marshal.GetLastPInvokeError();
-        if (errno == Unix.LinuxErrno.ENOTCONN)
+        if (errno == Unix.Errno.ENOTCONN)
         {
             throw new XenDeviceException(DeviceErrorIds.Xen.EventChannelNotBound, Path, errno, $"Event channel port {port} is not bound through this device ({operation})");
         }
