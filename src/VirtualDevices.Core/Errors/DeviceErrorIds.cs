@@ -309,4 +309,20 @@ public static class DeviceErrorIds
         /// <summary>Setting the notification sent when a grant's mapping goes failed.</summary>
         public const string GrantUnmapNotifyFailed = "GrantUnmapNotifyFailed";
     }
+
+    /// <summary>Xenbus devices: the state machine of a split device's two ends, driven through xenstore.</summary>
+    public static class Xenbus
+    {
+        /// <summary>The end's own directory, or a key it must have (the peer's path or domain), is missing.</summary>
+        public const string DeviceMissing = "XenbusDeviceMissing";
+
+        /// <summary>A node of the device holds something that is not what the protocol says (a state, a domain id).</summary>
+        public const string BadNode = "XenbusBadNode";
+
+        /// <summary>The peer went away: its directory was removed or its domain was released.</summary>
+        public const string PeerGone = "XenbusPeerGone";
+
+        /// <summary>The peer did not reach the awaited state within the time limit.</summary>
+        public const string StateTimeout = "XenbusStateTimeout";
+    }
 }
