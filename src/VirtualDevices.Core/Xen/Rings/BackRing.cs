@@ -23,9 +23,14 @@ internal sealed class BackRing<TRequest, TResponse> : SharedRing<TRequest, TResp
     private uint _requestProducerSeen;     // the last req_prod read and validated
 
     /// <summary>Attaches the back to the ring the front initialised in <paramref name="length"/> bytes at <paramref name="address"/> (<c>BACK_RING_INIT</c>).</summary>
-    public BackRing(nint address, int length, string name = "back")
+    /// <param name="address">The shared pages (page-aligned).</param>
+    /// <param name="length">Their size: 2^order pages.</param>
+    /// <param name="name">The ring's name in errors.</param>
+    /// <param name="attachIndex">The index both producers stand at (<c>BACK_RING_ATTACH</c>; 0 for a new ring).</param>
+    public BackRing(nint address, int length, string name = "back", uint attachIndex = 0)
         : base(address, length, name)
     {
+        _responseProducerPrivate = _responsesPushed = _requestConsumer = _requestProducerSeen = attachIndex;
     }
 
     /// <summary>Attaches the back to <paramref name="pages"/> (a grant mapping).</summary>
@@ -132,9 +137,12 @@ internal sealed class BackRing<TRequest, TResponse> : SharedRing<TRequest, TResp
     {
         uint producer = Volatile.Read(ref RequestProducer); // xen_rmb: entries are read after this (acquire)
         uint ahead = producer - _requestConsumer;
-        if (producer - _responseProducerPrivate > (uint)Size || ahead < _requestProducerSeen - _requestConsumer)
+
+        // The valid window is [what we saw last, rsp_prod_pvt + size], in RING_IDX's wrapping arithmetic: measured from
+        // the last value seen, anything further than the window's end went backwards (it wrapped) or ran past.
+        if (producer - _requestProducerSeen > _responseProducerPrivate + (uint)Size - _requestProducerSeen)
         {
-            Break($"req_prod {Direction(producer, _requestProducerSeen)}: it is {producer}, after {_requestProducerSeen}, with req_cons {_requestConsumer} and rsp_prod_pvt {_responseProducerPrivate} (ring of {Size}).");
+            Break($"req_prod {Direction(producer, _requestProducerSeen, "the ring")}: it is {producer}, after {_requestProducerSeen}, with req_cons {_requestConsumer} and rsp_prod_pvt {_responseProducerPrivate} (ring of {Size}).");
         }
 
         _requestProducerSeen = producer;

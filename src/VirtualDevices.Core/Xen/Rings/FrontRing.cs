@@ -49,13 +49,20 @@ internal sealed class FrontRing<TRequest, TResponse> : SharedRing<TRequest, TRes
     /// True (the front's usual start, <c>XEN_FRONT_RING_INIT</c>): initialise the shared header
     /// (<c>SHARED_RING_INIT</c>) before the ring is advertised; false to attach to a header initialised already.
     /// </param>
-    public FrontRing(nint address, int length, string name = "front", bool initialize = true)
+    /// <param name="attachIndex">
+    /// With <paramref name="initialize"/> false, the index both producers stand at (<c>FRONT_RING_ATTACH</c>, for a ring
+    /// taken over after a reconnect).
+    /// </param>
+    public FrontRing(nint address, int length, string name = "front", bool initialize = true, uint attachIndex = 0)
         : base(address, length, name)
     {
         if (initialize)
         {
+            ArgumentOutOfRangeException.ThrowIfNotEqual(attachIndex, 0u);
             InitializeShared();
         }
+
+        _requestProducerPrivate = _requestsPushed = _responseConsumer = _responseProducerSeen = attachIndex;
     }
 
     /// <summary>Attaches the front to <paramref name="pages"/> (a page-pool buffer, a grant share), initialising the header.</summary>
@@ -164,17 +171,21 @@ internal sealed class FrontRing<TRequest, TResponse> : SharedRing<TRequest, TRes
     }
 
     /// <summary>
-    /// Reads <c>rsp_prod</c> once and validates it: it may only move forward, and only over requests pushed
-    /// (a response to a request never published is a response to nothing).
+    /// Reads <c>rsp_prod</c> once and validates it: it may only move forward, and only over requests pushed (a response
+    /// to a request never published is a response to nothing; this is stricter than ring.h's
+    /// <c>RING_RESPONSE_PROD_OVERFLOW</c>, which allows a ring ahead of <c>rsp_cons</c>).
     /// </summary>
     /// <returns>True when responses are waiting.</returns>
     private bool RefreshResponses()
     {
         uint producer = Volatile.Read(ref ResponseProducer); // xen_rmb: entries are read after this (acquire)
         uint ahead = producer - _responseConsumer;
-        if (ahead > _requestsPushed - _responseConsumer || ahead < _responseProducerSeen - _responseConsumer)
+
+        // The valid window is [what we saw last, the requests pushed], in RING_IDX's wrapping arithmetic: measured from
+        // the last value seen, anything further than the window's end went backwards (it wrapped) or ran past.
+        if (producer - _responseProducerSeen > _requestsPushed - _responseProducerSeen)
         {
-            Break($"rsp_prod {Direction(producer, _responseProducerSeen)}: it is {producer}, after {_responseProducerSeen}, with rsp_cons {_responseConsumer} and {_requestsPushed - _responseConsumer} requests outstanding (ring of {Size}).");
+            Break($"rsp_prod {Direction(producer, _responseProducerSeen, "the requests pushed")}: it is {producer}, after {_responseProducerSeen}, with rsp_cons {_responseConsumer} and {_requestsPushed - _responseConsumer} requests outstanding (ring of {Size}).");
         }
 
         _responseProducerSeen = producer;

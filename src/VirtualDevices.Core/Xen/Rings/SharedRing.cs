@@ -164,7 +164,7 @@ internal abstract unsafe class SharedRing<TRequest, TResponse>
         where T : unmanaged => Unsafe.WriteUnaligned(_entries + ((index & _mask) * (uint)EntrySize), value);
 
     /// <summary>"went backwards" or "ran past", for a producer index outside its window.</summary>
-    protected static string Direction(uint producer, uint seen) => (int)(producer - seen) < 0 ? "went backwards" : "ran past the ring";
+    protected static string Direction(uint producer, uint seen, string limit) => (int)(producer - seen) < 0 ? "went backwards" : $"ran past {limit}";
 
     private static nint PinAddress(MemoryManager<byte> pages, out MemoryHandle pin, out int length)
     {
