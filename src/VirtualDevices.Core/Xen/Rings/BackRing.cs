@@ -110,6 +110,20 @@ internal sealed class BackRing<TRequest, TResponse> : SharedRing<TRequest, TResp
     }
 
     /// <summary>
+    /// <c>RING_HAS_UNCONSUMED_REQUESTS</c>: whether a request is waiting (reads and validates <c>req_prod</c> when the
+    /// requests seen are consumed; asks for no notification: for spinning before <see cref="FinalCheckForRequests"/>).
+    /// </summary>
+    /// <exception cref="XenRingException">The ring is broken.</exception>
+    public bool HasUnconsumedRequests
+    {
+        get
+        {
+            ThrowIfBroken();
+            return _requestConsumer != _requestProducerSeen || RefreshRequests();
+        }
+    }
+
+    /// <summary>
     /// <c>RING_FINAL_CHECK_FOR_REQUESTS</c>: when no request is waiting, asks the front to notify at the next one
     /// (<c>req_event = req_cons + 1</c>) and checks again, so a request pushed meanwhile is not slept through.
     /// </summary>

@@ -152,6 +152,20 @@ internal sealed class FrontRing<TRequest, TResponse> : SharedRing<TRequest, TRes
     }
 
     /// <summary>
+    /// <c>RING_HAS_UNCONSUMED_RESPONSES</c>: whether a response is waiting (reads and validates <c>rsp_prod</c> when the
+    /// responses seen are consumed; asks for no notification: for spinning before <see cref="FinalCheckForResponses"/>).
+    /// </summary>
+    /// <exception cref="XenRingException">The ring is broken.</exception>
+    public bool HasUnconsumedResponses
+    {
+        get
+        {
+            ThrowIfBroken();
+            return _responseConsumer != _responseProducerSeen || RefreshResponses();
+        }
+    }
+
+    /// <summary>
     /// <c>RING_FINAL_CHECK_FOR_RESPONSES</c>: when no response is waiting, asks the backend to notify at the next one
     /// (<c>rsp_event = rsp_cons + 1</c>) and checks again, so a response pushed meanwhile is not slept through.
     /// </summary>
