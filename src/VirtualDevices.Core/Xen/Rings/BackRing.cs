@@ -1,5 +1,3 @@
-using System.Buffers;
-
 namespace VirtualDevices.Xen.Rings;
 
 /// <summary>
@@ -34,7 +32,7 @@ internal sealed class BackRing<TRequest, TResponse> : SharedRing<TRequest, TResp
     }
 
     /// <summary>Attaches the back to <paramref name="pages"/> (a grant mapping).</summary>
-    public BackRing(MemoryManager<byte> pages, string name = "back")
+    public BackRing(Memory<byte> pages, string name = "back")
         : base(pages, name)
     {
     }

@@ -1,5 +1,3 @@
-using System.Buffers;
-
 namespace VirtualDevices.Xen.Rings;
 
 /// <summary>
@@ -66,7 +64,7 @@ internal sealed class FrontRing<TRequest, TResponse> : SharedRing<TRequest, TRes
     }
 
     /// <summary>Attaches the front to <paramref name="pages"/> (a page-pool buffer, a grant share), initialising the header.</summary>
-    public FrontRing(MemoryManager<byte> pages, string name = "front", bool initialize = true)
+    public FrontRing(Memory<byte> pages, string name = "front", bool initialize = true)
         : base(pages, name)
     {
         if (initialize)

@@ -48,16 +48,7 @@ internal abstract unsafe class SharedRing<TRequest, TResponse>
     protected SharedRing(nint address, int length, string name)
     {
         ArgumentNullException.ThrowIfNull(name);
-        if (address == 0 || address % SharedRingLayout.PageSize != 0)
-        {
-            throw new ArgumentException($"A shared ring starts on a page boundary ({SharedRingLayout.PageSize} bytes); 0x{address:x} does not.", nameof(address));
-        }
-
-        if (length < SharedRingLayout.PageSize || length % SharedRingLayout.PageSize != 0 || !BitOperations.IsPow2(length / SharedRingLayout.PageSize))
-        {
-            throw new ArgumentException($"A shared ring is 2^order whole pages; {length} bytes is not.", nameof(length));
-        }
-
+        ValidateRegion(address, length);
         EntrySize = SharedRingLayout.EntrySize<TRequest, TResponse>();
         Size = SharedRingLayout.RingSize(length, EntrySize);
         if (Size == 0)
@@ -72,8 +63,11 @@ internal abstract unsafe class SharedRing<TRequest, TResponse>
         Name = name;
     }
 
-    /// <summary>Attaches to the ring in <paramref name="pages"/> (a page-pool buffer, a grant mapping), pinned for the ring's life.</summary>
-    protected SharedRing(MemoryManager<byte> pages, string name)
+    /// <summary>
+    /// Attaches to the ring in <paramref name="pages"/> (a page lease's or a grant mapping's memory: native, so the pin
+    /// is free), pinned for the ring's life.
+    /// </summary>
+    protected SharedRing(Memory<byte> pages, string name)
         : this(PinAddress(pages, out MemoryHandle pin, out int length), length, name)
     {
         _pin = pin;
@@ -166,11 +160,33 @@ internal abstract unsafe class SharedRing<TRequest, TResponse>
     /// <summary>"went backwards" or "ran past", for a producer index outside its window.</summary>
     protected static string Direction(uint producer, uint seen, string limit) => (int)(producer - seen) < 0 ? "went backwards" : $"ran past {limit}";
 
-    private static nint PinAddress(MemoryManager<byte> pages, out MemoryHandle pin, out int length)
+    private static nint PinAddress(Memory<byte> pages, out MemoryHandle pin, out int length)
     {
-        ArgumentNullException.ThrowIfNull(pages);
-        length = pages.GetSpan().Length;
+        length = pages.Length;
         pin = pages.Pin();
+        try
+        {
+            ValidateRegion((nint)pin.Pointer, length);
+        }
+        catch
+        {
+            pin.Dispose(); // a managed array that is not a ring: do not leave it pinned
+            throw;
+        }
+
         return (nint)pin.Pointer;
+    }
+
+    private static void ValidateRegion(nint address, int length)
+    {
+        if (address == 0 || address % SharedRingLayout.PageSize != 0)
+        {
+            throw new ArgumentException($"A shared ring starts on a page boundary ({SharedRingLayout.PageSize} bytes); 0x{address:x} does not.", nameof(address));
+        }
+
+        if (length < SharedRingLayout.PageSize || length % SharedRingLayout.PageSize != 0 || !BitOperations.IsPow2(length / SharedRingLayout.PageSize))
+        {
+            throw new ArgumentException($"A shared ring is 2^order whole pages; {length} bytes is not.", nameof(length));
+        }
     }
 }

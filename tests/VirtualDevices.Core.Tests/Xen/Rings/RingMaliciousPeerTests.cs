@@ -253,6 +253,23 @@ public sealed unsafe class RingMaliciousPeerTests : IDisposable
         Assert.Equal(128, new BackRing<BlkifRequest, BlkifResponse>(pages.Address, 4 * 4096).Size);
     }
 
+    [Fact]
+    public void ARingWorksOverAPageLeasesMemoryAndRefusesAManagedArray()
+    {
+        using PageLease pages = _pool.Rent();
+        var front = new FrontRing<BlkifRequest, BlkifResponse>(pages.Memory[..4096]);
+        var back = new BackRing<BlkifRequest, BlkifResponse>(pages.Memory[..4096]);
+        Assert.Equal(pages.Address, front.Address);
+        Assert.True(front.TryProduceRequest(RingPayloads.Blkif(7)));
+        front.PushRequests();
+        Assert.True(back.TryConsumeRequest(out BlkifRequest request));
+        RingPayloads.CheckBlkif(request, 7);
+
+        // A managed array is neither page-aligned (in general) nor shared; the two sizes below are never a ring.
+        Assert.Throws<ArgumentException>(() => new BackRing<BlkifRequest, BlkifResponse>(new byte[4096 + 17].AsMemory(17)));
+        Assert.Throws<ArgumentException>(() => new BackRing<BlkifRequest, BlkifResponse>(pages.Memory[..2048]));
+    }
+
     private static BackRing<BlkifRequest, BlkifResponse> Back(PageLease pages, bool initialize)
     {
         if (initialize)
