@@ -11,6 +11,12 @@
  * Notifications: write 1 to NOTIFY-FD (an eventfd the parent passed down); sleep by reading WAIT-FD, after
  * RING_FINAL_CHECK_FOR_* and SPIN polls of the ring. Every wait is bounded (10 s) so a lost wake-up fails, not hangs.
  * Prints "done requests=N notifications=K waits=W" on success; exits 1 with the first mismatch otherwise.
+ *
+ * A malicious back, for the malicious-peer tests: an eleventh argument EVIL makes the back misbehave once it answered
+ * EVIL_AT requests (then it stops and waits to be killed):
+ *   ids        the next response carries an id never issued (blkif: the id's complement; netif: id + 0x8000)
+ *   backwards  once the front has seen every response (its req_prod is a window past them), rsp_prod goes back by 2
+ *   past       rsp_prod jumps two rings past the responses produced
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -37,6 +43,9 @@
 #include <xen/io/netif.h>
 #include <xen/io/blkif.h>
 
+#define EVIL_AT 1000
+enum evil { EVIL_NONE, EVIL_IDS, EVIL_BACKWARDS, EVIL_PAST };
+static enum evil evil;
 static int notify_fd, wait_fd, spin;
 static uint64_t notifications, waits;
 
@@ -83,6 +92,8 @@ static void blkif_make(blkif_request_t *q, uint64_t i)
 
 static void blkif_check(const blkif_request_t *q, uint64_t i)
 {
+    if (evil == EVIL_IDS)
+        return; /* the front under test is the tracking one: its ids are its table's, its requests in any order */
     blkif_request_t w;
     blkif_make(&w, i);
     CHECK("blkif operation", i, q->operation, w.operation);
@@ -99,7 +110,7 @@ static void blkif_check(const blkif_request_t *q, uint64_t i)
 
 static void blkif_answer(blkif_response_t *r, const blkif_request_t *q, uint64_t i)
 {
-    r->id = q->id;
+    r->id = evil == EVIL_IDS && i == EVIL_AT ? ~q->id : q->id;
     r->operation = q->operation;
     r->status = (int16_t)(i % 3) - 1;
 }
@@ -135,7 +146,7 @@ static void tx_check(const netif_tx_request_t *q, uint64_t i)
 
 static void tx_answer(netif_tx_response_t *r, const netif_tx_request_t *q, uint64_t i)
 {
-    r->id = q->id;
+    r->id = evil == EVIL_IDS && i == EVIL_AT ? (uint16_t)(q->id + 0x8000) : q->id;
     r->status = (int16_t)(i % 3) - 1;
 }
 
@@ -143,6 +154,28 @@ static void tx_check_response(const netif_tx_response_t *r, uint64_t i)
 {
     CHECK("tx response id", i, r->id, (uint16_t)i);
     CHECK("tx response status", i, (uint16_t)r->status, (uint16_t)((int16_t)(i % 3) - 1));
+}
+
+/* The malicious back's misdeed, after it published `published` responses; then it waits to be killed. */
+static void misbehave(volatile RING_IDX *req_prod, volatile RING_IDX *rsp_prod, RING_IDX published, unsigned int size)
+{
+    if (evil == EVIL_BACKWARDS) {
+        /* The front produces request k + size only once it consumed response k: at req_prod == published + size it
+         * has seen rsp_prod == published, so going back now is seen as going back, not as a slow producer. */
+        for (int n = 0; *req_prod - published < size; n++) {
+            if (n > 100000) { fprintf(stderr, "ring-peer: the front did not fill the ring within 10 s\n"); exit(1); }
+            usleep(100);
+        }
+        *rsp_prod = published - 2;
+    } else if (evil == EVIL_PAST) {
+        *rsp_prod = published + 2 * size;
+    }
+    xen_mb();
+    notify_peer();
+    printf("misbehaved\n");
+    fflush(stdout);
+    sleep(60);
+    exit(3);
 }
 
 /* One front and one back per ring type, written once with the ring.h macros. */
@@ -205,6 +238,8 @@ static void NAME##_back(void *pages, size_t size, uint64_t count)               
         if (made) {                                                                                         \
             RING_PUSH_RESPONSES_AND_CHECK_NOTIFY(&br, notify);                                              \
             if (notify) notify_peer();                                                                      \
+            if (evil != EVIL_NONE && served > EVIL_AT) misbehave(&br.sring->req_prod, &br.sring->rsp_prod,   \
+                                                                 br.rsp_prod_pvt, RING_SIZE(&br));          \
         } else {                                                                                            \
             int more;                                                                                       \
             RING_FINAL_CHECK_FOR_REQUESTS(&br, more);                                                       \
@@ -219,10 +254,12 @@ DEFINE_PEER(netif_tx, tx_make, tx_check_response, tx_check, tx_answer, netif_tx_
 
 int main(int argc, char **argv)
 {
-    if (argc != 10) {
-        fprintf(stderr, "usage: ring-peer front|back blkif|netif-tx SHM-PATH PAGE-ORDER COUNT IN-FLIGHT NOTIFY-FD WAIT-FD SPIN\n");
+    if (argc != 10 && argc != 11) {
+        fprintf(stderr, "usage: ring-peer front|back blkif|netif-tx SHM-PATH PAGE-ORDER COUNT IN-FLIGHT NOTIFY-FD WAIT-FD SPIN [ids|backwards|past]\n");
         return 2;
     }
+    if (argc == 11)
+        evil = strcmp(argv[10], "ids") == 0 ? EVIL_IDS : strcmp(argv[10], "backwards") == 0 ? EVIL_BACKWARDS : EVIL_PAST;
     int front = strcmp(argv[1], "front") == 0, blkif = strcmp(argv[2], "blkif") == 0;
     size_t size = (size_t)4096 << atoi(argv[4]);
     uint64_t count = strtoull(argv[5], NULL, 10), in_flight = strtoull(argv[6], NULL, 10);
