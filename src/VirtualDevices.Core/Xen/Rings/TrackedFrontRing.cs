@@ -63,6 +63,11 @@ internal sealed class TrackedFrontRing<TRequest, TResponse>
     /// Sends <paramref name="request"/> (its id is set here) and returns its response; waits for a free slot when the
     /// ring is full of requests in flight.
     /// </summary>
+    /// <param name="request">The request (its id is overwritten).</param>
+    /// <param name="cancellationToken">
+    /// Cancels the wait for a free slot; a request on the ring is not withdrawn (the ring has no way to), its response
+    /// is awaited.
+    /// </param>
     /// <exception cref="XenRingException">The ring is broken (before, or while the request was in flight).</exception>
     public async ValueTask<TResponse> SendAsync(TRequest request, CancellationToken cancellationToken = default)
     {
