@@ -15,6 +15,8 @@ var commands = new Dictionary<string, Func<string[], Task<int>>>(StringComparer.
     ["nbd-serve"] = NbdServeCommand.RunAsync,
     ["nbd-copy"] = NbdCopyCommand.RunAsync,
     ["net-memory"] = NetMemoryCommand.RunAsync,
+    ["ring-echo"] = RingEchoCommand.RunAsync,
+    ["ring-echo-serve"] = RingEchoServeCommand.RunAsync,
 };
 
 if (args.Length == 0 || !commands.TryGetValue(args[0], out Func<string[], Task<int>>? command))

@@ -308,6 +308,13 @@ public static class DeviceErrorIds
 
         /// <summary>Setting the notification sent when a grant's mapping goes failed.</summary>
         public const string GrantUnmapNotifyFailed = "GrantUnmapNotifyFailed";
+
+        /// <summary>
+        /// A shared ring's peer broke the ring protocol (<c>xen/io/ring.h</c>): a producer index that went backwards or ran
+        /// more than a ring ahead, or a response to a request it was never sent. The ring stops: every later call on it
+        /// fails with this id.
+        /// </summary>
+        public const string RingBroken = "XenRingBroken";
     }
 
     /// <summary>Xenbus devices: the state machine of a split device's two ends, driven through xenstore.</summary>

@@ -1,0 +1,163 @@
+namespace VirtualDevices.Xen.Rings;
+
+/// <summary>
+/// The backend half of a shared ring (<c>struct X_back_ring</c>): consumes requests, produces responses.
+/// </summary>
+/// <remarks>
+/// Take requests with <see cref="TryConsumeRequest"/>, answer each with <see cref="ProduceResponse"/>, publish a batch
+/// with <see cref="PushResponses"/> (<c>RING_PUSH_RESPONSES_AND_CHECK_NOTIFY</c>), and before sleeping call
+/// <see cref="FinalCheckForRequests"/> (<c>RING_FINAL_CHECK_FOR_REQUESTS</c>). The barriers are those of
+/// <see cref="FrontRing{TRequest, TResponse}"/> (see its remarks for why each suffices on x86-64 and arm64).
+/// </remarks>
+/// <typeparam name="TRequest">The request type, laid out as its C struct.</typeparam>
+/// <typeparam name="TResponse">The response type, laid out as its C struct.</typeparam>
+internal sealed class BackRing<TRequest, TResponse> : SharedRing<TRequest, TResponse>
+    where TRequest : unmanaged
+    where TResponse : unmanaged
+{
+    private uint _responseProducerPrivate; // rsp_prod_pvt
+    private uint _responsesPushed;         // the rsp_prod we last published (only we write it: never read back)
+    private uint _requestConsumer;         // req_cons
+    private uint _requestProducerSeen;     // the last req_prod read and validated
+
+    /// <summary>Attaches the back to the ring the front initialised in <paramref name="length"/> bytes at <paramref name="address"/> (<c>BACK_RING_INIT</c>).</summary>
+    /// <param name="address">The shared pages (page-aligned).</param>
+    /// <param name="length">Their size: 2^order pages.</param>
+    /// <param name="name">The ring's name in errors.</param>
+    /// <param name="attachIndex">The index both producers stand at (<c>BACK_RING_ATTACH</c>; 0 for a new ring).</param>
+    public BackRing(nint address, int length, string name = "back", uint attachIndex = 0)
+        : base(address, length, name)
+    {
+        _responseProducerPrivate = _responsesPushed = _requestConsumer = _requestProducerSeen = attachIndex;
+    }
+
+    /// <summary>Attaches the back to <paramref name="pages"/> (a grant mapping).</summary>
+    public BackRing(Memory<byte> pages, string name = "back")
+        : base(pages, name)
+    {
+    }
+
+    /// <summary><c>req_cons</c>: requests consumed so far.</summary>
+    public uint RequestConsumer => _requestConsumer;
+
+    /// <summary><c>rsp_prod_pvt</c>: responses produced so far (pushed or not).</summary>
+    public uint ResponseProducerPrivate => _responseProducerPrivate;
+
+    /// <summary>Requests consumed and not yet answered.</summary>
+    public int UnansweredRequests => (int)(_requestConsumer - _responseProducerPrivate);
+
+    /// <summary>
+    /// Copies the next request out of the ring, reading (and validating) <c>req_prod</c> when the requests seen so far
+    /// are consumed.
+    /// </summary>
+    /// <returns>False when no request is waiting.</returns>
+    /// <exception cref="XenRingException">The ring is broken (now or before).</exception>
+    public bool TryConsumeRequest(out TRequest request)
+    {
+        ThrowIfBroken();
+        if (_requestConsumer == _requestProducerSeen && !RefreshRequests())
+        {
+            request = default;
+            return false;
+        }
+
+        request = ReadEntry<TRequest>(_requestConsumer);
+        _requestConsumer++;
+        return true;
+    }
+
+    /// <summary>
+    /// Writes the response to the oldest unanswered request into its entry (not yet visible to the front:
+    /// <see cref="PushResponses"/>).
+    /// </summary>
+    /// <exception cref="InvalidOperationException">No consumed request is waiting for a response.</exception>
+    /// <exception cref="XenRingException">The ring is broken.</exception>
+    public void ProduceResponse(in TResponse response)
+    {
+        ThrowIfBroken();
+        if (_responseProducerPrivate == _requestConsumer)
+        {
+            throw new InvalidOperationException($"The ring '{Name}' has no consumed request left to answer.");
+        }
+
+        WriteEntry(_responseProducerPrivate, response);
+        _responseProducerPrivate++;
+    }
+
+    /// <summary>
+    /// <c>RING_PUSH_RESPONSES_AND_CHECK_NOTIFY</c>: publishes the produced responses and says whether the front asked to
+    /// be notified of them (its <c>rsp_event</c> falls within the batch).
+    /// </summary>
+    /// <returns>True when the caller must notify the front.</returns>
+    /// <exception cref="XenRingException">The ring is broken.</exception>
+    public bool PushResponses()
+    {
+        ThrowIfBroken();
+        uint old = _responsesPushed;
+        uint pushed = _responseProducerPrivate;
+        if (pushed == old)
+        {
+            return false;
+        }
+
+        Volatile.Write(ref ResponseProducer, pushed); // xen_wmb: the entries before the index
+        _responsesPushed = pushed;
+        Interlocked.MemoryBarrier();                  // xen_mb: the index before reading rsp_event
+        uint responseEvent = Volatile.Read(ref ResponseEvent);
+        return pushed - responseEvent < pushed - old;
+    }
+
+    /// <summary>
+    /// <c>RING_HAS_UNCONSUMED_REQUESTS</c>: whether a request is waiting (reads and validates <c>req_prod</c> when the
+    /// requests seen are consumed; asks for no notification: for spinning before <see cref="FinalCheckForRequests"/>).
+    /// </summary>
+    /// <exception cref="XenRingException">The ring is broken.</exception>
+    public bool HasUnconsumedRequests
+    {
+        get
+        {
+            ThrowIfBroken();
+            return _requestConsumer != _requestProducerSeen || RefreshRequests();
+        }
+    }
+
+    /// <summary>
+    /// <c>RING_FINAL_CHECK_FOR_REQUESTS</c>: when no request is waiting, asks the front to notify at the next one
+    /// (<c>req_event = req_cons + 1</c>) and checks again, so a request pushed meanwhile is not slept through.
+    /// </summary>
+    /// <returns>True when requests are waiting (consume them before sleeping); false: sleep until notified.</returns>
+    /// <exception cref="XenRingException">The ring is broken.</exception>
+    public bool FinalCheckForRequests()
+    {
+        ThrowIfBroken();
+        if (_requestConsumer != _requestProducerSeen || RefreshRequests())
+        {
+            return true;
+        }
+
+        Volatile.Write(ref RequestEvent, _requestConsumer + 1);
+        Interlocked.MemoryBarrier(); // xen_mb: req_event is visible before req_prod is read again
+        return RefreshRequests();
+    }
+
+    /// <summary>
+    /// Reads <c>req_prod</c> once and validates it: it may only move forward, and never more than a ring ahead of the
+    /// responses produced (<c>RING_REQUEST_PROD_OVERFLOW</c>): those entries still hold our responses.
+    /// </summary>
+    /// <returns>True when requests are waiting.</returns>
+    private bool RefreshRequests()
+    {
+        uint producer = Volatile.Read(ref RequestProducer); // xen_rmb: entries are read after this (acquire)
+        uint ahead = producer - _requestConsumer;
+
+        // The valid window is [what we saw last, rsp_prod_pvt + size], in RING_IDX's wrapping arithmetic: measured from
+        // the last value seen, anything further than the window's end went backwards (it wrapped) or ran past.
+        if (producer - _requestProducerSeen > _responseProducerPrivate + (uint)Size - _requestProducerSeen)
+        {
+            Break($"req_prod {Direction(producer, _requestProducerSeen, "the ring")}: it is {producer}, after {_requestProducerSeen}, with req_cons {_requestConsumer} and rsp_prod_pvt {_responseProducerPrivate} (ring of {Size}).");
+        }
+
+        _requestProducerSeen = producer;
+        return ahead != 0;
+    }
+}

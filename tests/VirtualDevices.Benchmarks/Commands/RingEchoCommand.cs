@@ -1,0 +1,191 @@
+using System.Runtime.CompilerServices;
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.RegularExpressions;
+using VirtualDevices.Benchmarks.Ring;
+using VirtualDevices.Xen.Rings;
+
+namespace VirtualDevices.Benchmarks.Commands;
+
+/// <summary>
+/// <c>ring-echo [--count N] [--count-1 N] [--spin S] [--repeat R]</c>: a request and its response through a Xen shared
+/// ring between two processes, 1 and 32 requests in flight, round trips per second. Ours: this process is the front,
+/// <c>ring-echo-serve</c> in a second process the back, the ring page in <c>/dev/shm</c> mapped by both, notifications
+/// over two eventfds the child inherits, each side spinning S polls of the ring before it sleeps. Beside it in the same
+/// run the C figure: <c>ring-bench</c> (tests/c/xen-ring/ring-bench.c, compiled here with gcc against xen/io/ring.h), the
+/// same loops in C over a memfd. Each figure is the best of R runs, C and ours alternating; the last line is our share
+/// of C's round trips at 32 in flight.
+/// </summary>
+internal static partial class RingEchoCommand
+{
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var options = Arguments.Parse(args, options: ["--count", "--count-1", "--spin", "--repeat"]);
+        long count = options.Long("--count", 500_000);
+        long countOne = options.Long("--count-1", 20_000);
+        int spin = options.Int("--spin", 100);
+        int repeat = options.Int("--repeat", 3);
+        string bench = await CompileRingBenchAsync();
+        double ratio32 = 0;
+        foreach (int inFlight in new[] { 1, 32 })
+        {
+            long n = inFlight == 1 ? countOne : count;
+            double c = 0, ours = 0;
+            long allocatedFront = 0, allocatedBack = 0;
+            for (int r = 0; r < repeat; r++)
+            {
+                c = Math.Max(c, await RunCAsync(bench, inFlight, n, spin));
+                (double rate, long front, long back) = await RunOursAsync(inFlight, n, spin);
+                ours = Math.Max(ours, rate);
+                allocatedFront = Math.Max(allocatedFront, front);
+                allocatedBack = Math.Max(allocatedBack, back);
+            }
+
+            double ratio = ours / c;
+            Console.WriteLine($"{inFlight,2} in flight: ours {ours:F0} round trips/s, C {c:F0} round trips/s, ours/C {ratio:P0}; allocated per request: front {(double)allocatedFront / n:F3} B, back {(double)allocatedBack / n:F3} B");
+            if (inFlight == 32)
+            {
+                ratio32 = ratio;
+            }
+        }
+
+        Console.WriteLine($"ours/C at 32 in flight: {ratio32:P0}");
+        return 0;
+    }
+
+    private static async Task<string> CompileRingBenchAsync()
+    {
+        string source = Path.Combine(AppContext.BaseDirectory, "c", "xen-ring", "ring-bench.c");
+        string output = Path.Combine(Path.GetTempPath(), $"virtualdevices-ring-bench-{Environment.ProcessId}");
+        using var gcc = Process.Start(new ProcessStartInfo("gcc", ["-O2", "-Wall", "-o", output, source]) { RedirectStandardError = true })!;
+        string errors = await gcc.StandardError.ReadToEndAsync();
+        await gcc.WaitForExitAsync();
+        if (gcc.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"gcc ring-bench.c failed: {errors}");
+        }
+
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => File.Delete(output);
+        return output;
+    }
+
+    private static async Task<double> RunCAsync(string bench, int inFlight, long count, int spin)
+    {
+        using var process = Process.Start(new ProcessStartInfo(bench, [Str(inFlight), Str(count), Str(spin)]) { RedirectStandardOutput = true, RedirectStandardError = true })!;
+        string output = await process.StandardOutput.ReadToEndAsync();
+        string errors = await process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        Console.Error.WriteLine($"  C    {inFlight,2}: {output.Replace("\n", "; ", StringComparison.Ordinal).TrimEnd(' ', ';')}");
+        Match rate = RateLine().Match(output);
+        if (process.ExitCode != 0 || !rate.Success)
+        {
+            throw new InvalidOperationException($"ring-bench failed ({process.ExitCode}): {errors}");
+        }
+
+        return double.Parse(rate.Groups[1].Value, CultureInfo.InvariantCulture);
+    }
+
+    private static async Task<(double Rate, long FrontAllocated, long BackAllocated)> RunOursAsync(int inFlight, long count, int spin)
+    {
+        using SharedPages pages = SharedPages.Create(4096);
+        using var toBack = new BenchEventFd();
+        using var toFront = new BenchEventFd();
+        var ring = new FrontRing<EchoMessage, EchoMessage>(pages.Address, pages.Length, "ring-echo front");
+        string self = Environment.ProcessPath!;
+        string[] prefix = Path.GetFileNameWithoutExtension(self) == "dotnet" ? [typeof(RingEchoCommand).Assembly.Location] : [];
+        var start = new ProcessStartInfo(self, [.. prefix, "ring-echo-serve", pages.Path, Str(toBack.Fd), Str(toFront.Fd), Str(spin)])
+        {
+            RedirectStandardOutput = true,
+        };
+        using var child = Process.Start(start)!;
+        if (await child.StandardOutput.ReadLineAsync() != "ready")
+        {
+            throw new InvalidOperationException("ring-echo-serve did not start");
+        }
+
+        // Warm up (tiered JIT, both sides) on a tenth of the run, then measure; the last request stops the back.
+        ulong next = Run(ring, 0, (ulong)(count / 10), inFlight, toBack, toFront, spin, stop: false);
+        long allocated = GC.GetAllocatedBytesForCurrentThread();
+        var clock = Stopwatch.StartNew();
+        Run(ring, next, (ulong)count, inFlight, toBack, toFront, spin, stop: true);
+        clock.Stop();
+        allocated = GC.GetAllocatedBytesForCurrentThread() - allocated;
+        string rest = await child.StandardOutput.ReadToEndAsync();
+        await child.WaitForExitAsync();
+        Match served = ServedLine().Match(rest);
+        if (child.ExitCode != 0 || !served.Success)
+        {
+            throw new InvalidOperationException($"ring-echo-serve failed ({child.ExitCode}): {rest}");
+        }
+
+        Console.Error.WriteLine($"  ours {inFlight,2}: {count / clock.Elapsed.TotalSeconds:F0} round trips/s; front: {toFront.Waits} sleeps, {toBack.Notifications} notifications; back: {rest.Trim()}");
+        return (count / clock.Elapsed.TotalSeconds, allocated, long.Parse(served.Groups[1].Value, CultureInfo.InvariantCulture));
+    }
+
+    /// <summary>
+    /// Sends <paramref name="count"/> requests numbered from <paramref name="first"/> with at most
+    /// <paramref name="inFlight"/> outstanding (and, with <paramref name="stop"/>, one more that stops the back), checking
+    /// each echo; the same loop as ring-bench.c's front.
+    /// </summary>
+    // Fully optimised from the first call: the loop runs once per measurement, so tiering would leave it in its
+    // on-stack-replacement version; the ring's small methods inline into it either way.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static ulong Run(FrontRing<EchoMessage, EchoMessage> ring, ulong first, ulong count, int inFlight, BenchEventFd toBack, BenchEventFd toFront, int spin, bool stop)
+    {
+        ulong total = first + count + (stop ? 1UL : 0UL);
+        ulong last = first + count;
+        ulong produced = first, consumed = first;
+        while (consumed < total)
+        {
+            bool made = false, got = false;
+            while (produced < total && produced - consumed < (ulong)inFlight
+                && ring.TryProduceRequest(new EchoMessage { Id = produced, Value = produced == last && stop ? EchoMessage.Stop : EchoMessage.ValueOf(produced) }))
+            {
+                produced++;
+                made = true;
+            }
+
+            if (made && ring.PushRequests())
+            {
+                toBack.Notify();
+            }
+
+            while (ring.TryConsumeResponse(out EchoMessage response))
+            {
+                ulong want = consumed == last && stop ? EchoMessage.Stop : EchoMessage.ValueOf(consumed);
+                if (response.Id != consumed || response.Value != want)
+                {
+                    throw new InvalidOperationException($"ring-echo: wrong echo for #{consumed}");
+                }
+
+                consumed++;
+                got = true;
+            }
+
+            if (!made && !got)
+            {
+                bool more = ring.FinalCheckForResponses();
+                for (int n = 0; !more && n < spin; n++)
+                {
+                    CpuRelax.Once();
+                    more = ring.HasUnconsumedResponses;
+                }
+
+                if (!more)
+                {
+                    toFront.Wait();
+                }
+            }
+        }
+
+        return consumed;
+    }
+
+    private static string Str(long value) => value.ToString(CultureInfo.InvariantCulture);
+
+    [GeneratedRegex(@"^(\d+) round trips/s$", RegexOptions.Multiline)]
+    private static partial Regex RateLine();
+
+    [GeneratedRegex(@"allocated (\d+)")]
+    private static partial Regex ServedLine();
+}

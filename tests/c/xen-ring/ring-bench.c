@@ -1,0 +1,164 @@
+/*
+ * ring-bench: the C figure beside VirtualDevices' `ring-echo` benchmark. A request and its response through a Xen
+ * shared ring (xen/io/ring.h, DEFINE_RING_TYPES) between two processes: the parent is the front, a forked child the
+ * back, the ring in a memfd both map, notifications over two eventfds; each side spins briefly then blocks (poll, then
+ * read the eventfd), as the C# sides do.
+ *
+ *   ring-bench IN-FLIGHT COUNT SPIN
+ *
+ * Prints "IN-FLIGHT in flight: COUNT round trips in T s" and, last, "R round trips/s".
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define mb() __atomic_thread_fence(__ATOMIC_SEQ_CST)
+#define rmb() __atomic_thread_fence(__ATOMIC_ACQUIRE)
+#define wmb() __atomic_thread_fence(__ATOMIC_RELEASE)
+#define xen_mb() mb()
+#define xen_rmb() rmb()
+#define xen_wmb() wmb()
+#include <xen/xen.h>
+#include <xen/io/ring.h>
+
+struct echo_request { uint64_t id; uint64_t value; };
+struct echo_response { uint64_t id; uint64_t value; };
+DEFINE_RING_TYPES(echo, struct echo_request, struct echo_response);
+
+#if defined(__x86_64__)
+#define cpu_relax() __builtin_ia32_pause()
+#elif defined(__aarch64__)
+#define cpu_relax() __asm__ __volatile__("yield")
+#else
+#define cpu_relax() do { } while (0)
+#endif
+
+#define STOP UINT64_MAX
+
+static uint64_t waits, notifications;
+
+static void notify(int fd)
+{
+    uint64_t one = 1;
+    if (write(fd, &one, sizeof one) != sizeof one) { perror("ring-bench: notify"); exit(1); }
+    notifications++;
+}
+
+static void wait_for(int fd)
+{
+    struct pollfd p = { .fd = fd, .events = POLLIN };
+    int r;
+    waits++;
+    do r = poll(&p, 1, 10000); while (r < 0 && errno == EINTR);
+    if (r == 0) { fprintf(stderr, "ring-bench: no notification within 10 s\n"); exit(1); }
+    uint64_t value;
+    if (read(fd, &value, sizeof value) != sizeof value) { perror("ring-bench: wait"); exit(1); }
+}
+
+static void back(echo_sring_t *s, size_t size, int notify_fd, int wait_fd, int spin)
+{
+    echo_back_ring_t br;
+    BACK_RING_INIT(&br, s, size);
+    for (;;) {
+        RING_IDX rp = br.sring->req_prod;
+        xen_rmb();
+        if (RING_REQUEST_PROD_OVERFLOW(&br, rp)) { fprintf(stderr, "ring-bench: req_prod overflow\n"); exit(1); }
+        int made = 0, stop = 0, more;
+        for (; br.req_cons != rp; br.req_cons++, br.rsp_prod_pvt++, made = 1) {
+            struct echo_request q;
+            RING_COPY_REQUEST(&br, br.req_cons, &q);
+            struct echo_response *r = RING_GET_RESPONSE(&br, br.rsp_prod_pvt);
+            r->id = q.id;
+            r->value = q.value;
+            stop |= q.value == STOP;
+        }
+        if (made) {
+            RING_PUSH_RESPONSES_AND_CHECK_NOTIFY(&br, more);
+            if (more) notify(notify_fd);
+            if (stop) return;
+            continue;
+        }
+        RING_FINAL_CHECK_FOR_REQUESTS(&br, more);
+        for (int n = 0; !more && n < spin; n++) { cpu_relax(); more = br.sring->req_prod != br.req_cons; }
+        if (!more) wait_for(wait_fd);
+    }
+}
+
+/* Sends COUNT requests with at most IN-FLIGHT outstanding (then one STOP), checking each echo; returns seconds. */
+static double front(echo_sring_t *s, size_t size, uint64_t count, uint64_t in_flight, int notify_fd, int wait_fd, int spin)
+{
+    echo_front_ring_t fr;
+    FRONT_RING_INIT(&fr, s, size);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    uint64_t produced = 0, consumed = 0, total = count + 1;
+    while (consumed < total) {
+        int made = 0, got = 0, more;
+        while (produced < total && produced - consumed < in_flight && !RING_FULL(&fr)) {
+            struct echo_request *q = RING_GET_REQUEST(&fr, fr.req_prod_pvt);
+            q->id = produced;
+            q->value = produced == count ? STOP : produced * 0x9E3779B97F4A7C15ull;
+            fr.req_prod_pvt++;
+            produced++;
+            made = 1;
+        }
+        if (made) {
+            RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&fr, more);
+            if (more) notify(notify_fd);
+        }
+        RING_IDX rp = fr.sring->rsp_prod;
+        xen_rmb();
+        for (; fr.rsp_cons != rp; fr.rsp_cons++, consumed++, got = 1) {
+            struct echo_response r;
+            RING_COPY_RESPONSE(&fr, fr.rsp_cons, &r);
+            uint64_t want = consumed == count ? STOP : consumed * 0x9E3779B97F4A7C15ull;
+            if (r.id != consumed || r.value != want) { fprintf(stderr, "ring-bench: wrong echo for #%" PRIu64 "\n", consumed); exit(1); }
+        }
+        if (!made && !got) {
+            RING_FINAL_CHECK_FOR_RESPONSES(&fr, more);
+            for (int n = 0; !more && n < spin; n++) { cpu_relax(); more = fr.sring->rsp_prod != fr.rsp_cons; }
+            if (!more) wait_for(wait_fd);
+        }
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 4) { fprintf(stderr, "usage: ring-bench IN-FLIGHT COUNT SPIN\n"); return 2; }
+    uint64_t in_flight = strtoull(argv[1], NULL, 10), count = strtoull(argv[2], NULL, 10);
+    int spin = atoi(argv[3]);
+    size_t size = 4096;
+    int memfd = memfd_create("ring-bench", MFD_CLOEXEC);
+    if (memfd < 0 || ftruncate(memfd, (off_t)size) != 0) { perror("ring-bench: memfd"); return 1; }
+    echo_sring_t *s = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
+    if (s == MAP_FAILED) { perror("ring-bench: mmap"); return 1; }
+    SHARED_RING_INIT(s);
+    int to_back = eventfd(0, EFD_CLOEXEC), to_front = eventfd(0, EFD_CLOEXEC);
+    if (to_back < 0 || to_front < 0) { perror("ring-bench: eventfd"); return 1; }
+    pid_t child = fork();
+    if (child < 0) { perror("ring-bench: fork"); return 1; }
+    if (child == 0) {
+        back(s, size, to_front, to_back, spin);
+        printf("back: %" PRIu64 " sleeps, %" PRIu64 " notifications\n", waits, notifications);
+        fflush(stdout);
+        _exit(0);
+    }
+    double seconds = front(s, size, count, in_flight, to_back, to_front, spin);
+    int status;
+    if (waitpid(child, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) { fprintf(stderr, "ring-bench: the back failed\n"); return 1; }
+    printf("front: %" PRIu64 " sleeps, %" PRIu64 " notifications\n", waits, notifications);
+    printf("%" PRIu64 " in flight: %" PRIu64 " round trips in %.3f s\n", in_flight, count, seconds);
+    printf("%.0f round trips/s\n", (double)count / seconds);
+    return 0;
+}
