@@ -20,6 +20,7 @@ public sealed class LoopbackInteropHeadersTests : IDisposable
         Assert.True(OperatingSystem.IsLinux(), "the header check runs on Linux");
         const string source = """
             #define _GNU_SOURCE
+            #include <fcntl.h>
             #include <stddef.h>
             #include <stdio.h>
             #include <sys/mman.h>
@@ -41,6 +42,7 @@ public sealed class LoopbackInteropHeadersTests : IDisposable
                 P(MFD_CLOEXEC); P(MFD_ALLOW_SEALING);
                 P(PROT_NONE); P(PROT_READ); P(PROT_WRITE); P(MAP_SHARED); P(MAP_PRIVATE); P(MAP_FIXED); P(MAP_ANONYMOUS);
                 P(EFD_CLOEXEC); P(EFD_NONBLOCK);
+                P(F_ADD_SEALS); P(F_GET_SEALS); P(F_SEAL_SEAL); P(F_SEAL_SHRINK); P(F_SEAL_GROW);
                 return 0;
             }
             """;
@@ -93,6 +95,11 @@ public sealed class LoopbackInteropHeadersTests : IDisposable
         Check(c, "MAP_ANONYMOUS", Unix.MAP_ANONYMOUS);
         Check(c, "EFD_CLOEXEC", Unix.EFD_CLOEXEC);
         Check(c, "EFD_NONBLOCK", Unix.EFD_NONBLOCK);
+        Check(c, "F_ADD_SEALS", Unix.F_ADD_SEALS);
+        Check(c, "F_GET_SEALS", Unix.F_GET_SEALS);
+        Check(c, "F_SEAL_SEAL", Unix.F_SEAL_SEAL);
+        Check(c, "F_SEAL_SHRINK", Unix.F_SEAL_SHRINK);
+        Check(c, "F_SEAL_GROW", Unix.F_SEAL_GROW);
     }
 
     private static long Offset<T>(string field) => System.Runtime.InteropServices.Marshal.OffsetOf<T>(field).ToInt64();

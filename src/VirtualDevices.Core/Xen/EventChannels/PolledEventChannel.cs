@@ -131,7 +131,6 @@ internal abstract class PolledEventChannel : IEventChannel, IPollHandler
                 // One registration per wait, removed by the loop when it fires: the loop never sees a level-triggered
                 // descriptor that nobody waits for (it would call us again and again).
                 PollRegistration registration = AsyncLoop.Value.Register(Descriptor, PollEvents.Readable, this);
-                Volatile.Write(ref _registration, registration);
                 if (IsClosed)
                 {
                     readable.TrySetResult();
@@ -195,6 +194,9 @@ internal abstract class PolledEventChannel : IEventChannel, IPollHandler
         Close();
         _wake.Dispose();
     }
+
+    /// <summary>Keeps the registration before the loop can fire it, so that the first event removes it (no second call).</summary>
+    void IPollHandler.OnRegistered(PollRegistration registration) => Volatile.Write(ref _registration, registration);
 
     /// <summary>Called on the poll loop's thread: the descriptor is readable (or failed); the waiter looks.</summary>
     void IPollHandler.OnPollEvents(PollEvents events)

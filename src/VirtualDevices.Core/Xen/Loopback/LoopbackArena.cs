@@ -9,7 +9,8 @@ namespace VirtualDevices.Xen.Loopback;
 /// </summary>
 /// <remarks>
 /// Sparse until touched (a memfd is tmpfs): an arena of 1024 pages costs memory only for pages written. A page is
-/// zeroed when it is granted, so a grant never shows what an earlier one held.
+/// zeroed when it is granted, so a grant never shows what an earlier one held. The memfd is sealed against shrinking
+/// and growing, so a page another domain maps can never vanish under it.
 /// </remarks>
 internal sealed unsafe class LoopbackArena : IDisposable
 {
@@ -48,7 +49,7 @@ internal sealed unsafe class LoopbackArena : IDisposable
     public static LoopbackArena Create(int pages, string name)
     {
         int page = Environment.SystemPageSize;
-        SafeFileDescriptor memfd = Unix.MemfdCreate(name, Unix.MFD_CLOEXEC);
+        SafeFileDescriptor memfd = Unix.MemfdCreate(name, Unix.MFD_CLOEXEC | Unix.MFD_ALLOW_SEALING);
         if (memfd.IsInvalid)
         {
             int errno = Marshal.GetLastPInvokeError();
@@ -61,6 +62,14 @@ internal sealed unsafe class LoopbackArena : IDisposable
             int errno = Marshal.GetLastPInvokeError();
             memfd.Dispose();
             throw LoopbackErrors.SystemCall("ftruncate", errno);
+        }
+
+        // Its size is final: the hypervisor admits only arenas that cannot shrink under their mappers (SIGBUS).
+        if (Unix.Fcntl(memfd, Unix.F_ADD_SEALS, Unix.F_SEAL_SHRINK | Unix.F_SEAL_GROW | Unix.F_SEAL_SEAL) != 0)
+        {
+            int errno = Marshal.GetLastPInvokeError();
+            memfd.Dispose();
+            throw LoopbackErrors.SystemCall("fcntl(F_ADD_SEALS)", errno);
         }
 
         IntPtr address = Unix.MMap(IntPtr.Zero, (nuint)pages * (nuint)page, Unix.PROT_READ | Unix.PROT_WRITE, Unix.MAP_SHARED, memfd, 0);

@@ -208,7 +208,14 @@ public sealed partial class LoopbackDomain : IGrantTable, IEventChannels
                 {
                     using (message)
                     {
-                        OnNotice(message);
+                        try
+                        {
+                            OnNotice(message);
+                        }
+                        catch (ObjectDisposedException)
+                        {
+                            // A notice for a channel or grant closed here meanwhile: nothing left to tell it.
+                        }
                     }
                 }
                 else if (Volatile.Read(ref _pending) is { } pending)

@@ -83,10 +83,13 @@ public sealed partial class LoopbackHypervisor
 
         SafeFileDescriptor arena = message.TakeDescriptor()!;
         long size = Unix.LSeek(arena, 0, Unix.SEEK_END);
-        if (size < (long)pages * PageSize)
+        int seals = Unix.Fcntl(arena, Unix.F_GET_SEALS, 0);
+        if (size < (long)pages * PageSize || seals < 0 || (seals & Unix.F_SEAL_SHRINK) == 0)
         {
+            // Not a memfd, smaller than it says, or one that could shrink later: a domain mapping its pages would
+            // meet SIGBUS when the granter truncated it.
             arena.Dispose();
-            return Refuse(message.Type, LoopbackStatus.ProtocolError); // not a file, or smaller than it says
+            return Refuse(message.Type, LoopbackStatus.ProtocolError);
         }
 
         // A read-only open file description of the same memfd: what a read-only map gets, so that even the mapping

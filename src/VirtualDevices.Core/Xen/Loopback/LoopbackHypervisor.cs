@@ -297,9 +297,10 @@ public sealed partial class LoopbackHypervisor : IHostedService
         {
             ObjectDisposedException.ThrowIf(Volatile.Read(ref _stopped) != 0, this);
             _connections.Add((socket, thread));
-        }
 
-        thread.Start();
+            // Started under the lock: a stop that lists the connection always finds its thread started (to join it).
+            thread.Start();
+        }
     }
 
     private void Serve(Socket socket)
@@ -322,7 +323,16 @@ public sealed partial class LoopbackHypervisor : IHostedService
                         }
                         else
                         {
-                            reply = Handle(ref domain, socket, message);
+                            try
+                            {
+                                reply = Handle(ref domain, socket, message);
+                            }
+                            catch (Exception e) when (e is IOException or ObjectDisposedException or ArgumentException or InvalidOperationException)
+                            {
+                                // A request that made a system call or a record fail: answered, never the end of the
+                                // thread (an unhandled exception would end the process hosting the hypervisor).
+                                reply = Failure(message.Type, LoopbackStatus.SystemCallFailed);
+                            }
                         }
 
                         // Sent under the lock: a descriptor the reply lends (an arena, an eventfd) cannot be closed

@@ -100,6 +100,34 @@ public sealed class LoopbackHostileTests : IAsyncLifetime
     }
 
     [Fact]
+    public void AJoinWhoseArenaCouldShrinkOrIsNoMemfdIsRefused()
+    {
+        // An arena that could shrink would let its domain truncate pages under a mapper (SIGBUS there): refused, as
+        // is a descriptor that is no memfd at all; a sealed arena of the same size joins.
+        using Socket raw = Connect();
+        using SafeFileDescriptor unsealed = Unix.MemfdCreate("hostile", Unix.MFD_CLOEXEC | Unix.MFD_ALLOW_SEALING);
+        Assert.Equal(0, Unix.FTruncate(unsealed, 16 * Environment.SystemPageSize));
+        using SafeFileDescriptor notMemfd = Unix.EventFd(0, Unix.EFD_CLOEXEC);
+        foreach (SafeFileDescriptor arena in new[] { unsealed, notMemfd })
+        {
+            using var join = new LoopbackMessage(LoopbackMessageType.Join, arg0: LoopbackMessage.AnyDomain, arg1: 16, descriptor: arena, ownsDescriptor: false);
+            Assert.Equal(0, join.Send(raw, dontWait: false));
+            byte[] reply = new byte[64];
+            Assert.True(raw.Receive(reply) >= 24);
+            Assert.Equal(1, BinaryPrimitives.ReadInt32LittleEndian(reply.AsSpan(4)));
+        }
+
+        Assert.Equal(0, Unix.Fcntl(unsealed, Unix.F_ADD_SEALS, Unix.F_SEAL_SHRINK));
+        using var sealedJoin = new LoopbackMessage(LoopbackMessageType.Join, arg0: LoopbackMessage.AnyDomain, arg1: 16, descriptor: unsealed, ownsDescriptor: false);
+        Assert.Equal(0, sealedJoin.Send(raw, dontWait: false));
+        byte[] accepted = new byte[64];
+        Assert.True(raw.Receive(accepted) >= 24);
+        Assert.Equal(0, BinaryPrimitives.ReadInt32LittleEndian(accepted.AsSpan(4)));
+        Assert.Contains(_hypervisor.Domains, d => d.DomainId == BinaryPrimitives.ReadUInt32LittleEndian(accepted.AsSpan(8)));
+        AssertStillServing();
+    }
+
+    [Fact]
     public void AJoinedPeerAskingForWhatIsNotItsIsRefusedTyped()
     {
         using LoopbackDomain peer = LoopbackDomain.Join(_socket);
