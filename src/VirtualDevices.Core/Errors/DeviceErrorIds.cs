@@ -315,6 +315,9 @@ public static class DeviceErrorIds
         /// fails with this id.
         /// </summary>
         public const string RingBroken = "XenRingBroken";
+
+        /// <summary>The event channel was closed by its other end (or the hypervisor, when that end's domain went away).</summary>
+        public const string EventChannelClosed = "EventChannelClosed";
     }
 
     /// <summary>Xenbus devices: the state machine of a split device's two ends, driven through xenstore.</summary>
@@ -331,5 +334,39 @@ public static class DeviceErrorIds
 
         /// <summary>The peer did not reach the awaited state within the time limit.</summary>
         public const string StateTimeout = "XenbusStateTimeout";
+    }
+
+    /// <summary>The loopback hypervisor (Xen without Xen: domains as processes, grants in memfd pages, event channels as eventfds).</summary>
+    public static class XenLoopback
+    {
+        /// <summary>The hypervisor's control socket could not be reached or created.</summary>
+        public const string ConnectFailed = "XenLoopbackConnectFailed";
+
+        /// <summary>The hypervisor went away (its control socket closed): every grant, mapping and channel of the domain is gone.</summary>
+        public const string HypervisorGone = "XenLoopbackHypervisorGone";
+
+        /// <summary>A control message was malformed (the hypervisor answers it so and goes on serving).</summary>
+        public const string ProtocolError = "XenLoopbackProtocolError";
+
+        /// <summary>The domain id asked for is taken.</summary>
+        public const string DomainIdInUse = "XenLoopbackDomainIdInUse";
+
+        /// <summary>No such domain is joined.</summary>
+        public const string DomainNotFound = "XenLoopbackDomainNotFound";
+
+        /// <summary>A grant reference that the domain never granted to the caller, or that has ended.</summary>
+        public const string GrantNotFound = "XenLoopbackGrantNotFound";
+
+        /// <summary>A read-only grant was to be mapped (or copied into) writable.</summary>
+        public const string GrantReadOnly = "XenLoopbackGrantReadOnly";
+
+        /// <summary>Every page of the domain's grant arena is granted (or still mapped by a peer after its end).</summary>
+        public const string GrantLimitReached = "XenLoopbackGrantLimitReached";
+
+        /// <summary>No such event channel port, or it is not in the state the call needs (bind: unbound and meant for the caller).</summary>
+        public const string PortNotFound = "XenLoopbackPortNotFound";
+
+        /// <summary>A system call of the loopback hypervisor (memfd, mmap, eventfd, sendmsg) failed.</summary>
+        public const string SystemCallFailed = "XenLoopbackSystemCallFailed";
     }
 }

@@ -29,6 +29,12 @@ internal abstract class GrantPages : IDisposable
     /// <summary>Whether the pages are writable: by the grantee (a share) or here (a mapping; read-only mappings fault on write).</summary>
     public bool Writable { get; }
 
+    /// <summary>The access: <see cref="GrantAccess.ReadWrite"/> when <see cref="Writable"/>.</summary>
+    public GrantAccess Access => Writable ? GrantAccess.ReadWrite : GrantAccess.ReadOnly;
+
+    /// <summary>True once disposed.</summary>
+    public bool IsDisposed => Volatile.Read(ref _disposed) != 0;
+
     /// <summary>The grant references, one a page, in page order.</summary>
     public ReadOnlySpan<uint> References => _references;
 
@@ -73,5 +79,11 @@ internal abstract class GrantPages : IDisposable
         _pages.Unmap();
         _device.Forget(Index, _references.Length);
         _device.Release();
+        OnDisposed();
+    }
+
+    /// <summary>Called once, after the pages were unmapped and the device's part ended.</summary>
+    private protected virtual void OnDisposed()
+    {
     }
 }

@@ -1,0 +1,370 @@
+using System.Net.Sockets;
+using VirtualDevices.Devices;
+using VirtualDevices.Hosting;
+using VirtualDevices.Interop;
+
+namespace VirtualDevices.Xen.Loopback;
+
+/// <summary>
+/// Xen without Xen, for machines that have none: domains are processes on this host (or objects in one process)
+/// that join through a unix control socket and get a domain id; their granted pages live in a memfd arena each, which
+/// the domains that map a grant map too; event channels are eventfds (a notify is a write to the other end's).
+/// The hypervisor tracks the domains, every grant (granter, reference, frame, read-only, how often it is mapped) and
+/// every port, and enforces them: a reference never granted, a read-only grant mapped writable, a port not meant for
+/// the caller are refused with typed errors, and a domain that goes away has its grants ended and its channels closed
+/// (the other ends are told). It is Linux-only (memfd, eventfd, seqpacket sockets).
+/// </summary>
+/// <remarks>
+/// <para>Threads: one accepting joins, one per domain reading its requests (blocking, as the other servers of the
+/// core do); requests are handled under one lock (they are the control path: grants made once and kept, binds made
+/// once). Events and page accesses never go through the hypervisor.</para>
+/// <para>Not a security boundary: the domains are processes of one user, which could read each other's memory
+/// anyway; the checks keep honest drivers honest and give a hostile peer typed errors, not a way to hang or crash
+/// the hypervisor or the other domains. A domain that stops reading its socket is dropped, never waited for.</para>
+/// </remarks>
+public sealed partial class LoopbackHypervisor : IHostedService
+{
+    /// <summary>The prefix of the default names of the service in a <see cref="DeviceHost"/>: <c>xen-loopback0</c>.</summary>
+    public const string DefaultPrefix = "xen-loopback";
+
+    /// <summary>The highest id a domain may have (Xen's DOMID_FIRST_RESERVED - 1).</summary>
+    public const ushort MaxDomainId = 0x7FEF;
+
+    private readonly object _gate = new();
+    private readonly Dictionary<ushort, LoopbackDomainState> _domains = [];
+    private readonly List<(Socket Socket, Thread Thread)> _connections = [];
+    private readonly Socket? _listener;
+    private readonly Thread? _acceptThread;
+    private long _protocolErrors;
+    private int _stopped;
+
+    private LoopbackHypervisor(Socket? listener, string? socketPath)
+    {
+        _listener = listener;
+        SocketPath = socketPath;
+        if (listener is not null)
+        {
+            _acceptThread = new Thread(AcceptLoop) { IsBackground = true, Name = "xen-loopback accept" };
+            _acceptThread.Start();
+        }
+    }
+
+    /// <summary>The control socket other processes join through, or null when only in-process domains join.</summary>
+    public string? SocketPath { get; }
+
+    /// <summary>Control messages that did not parse or made no sense, answered with a protocol error.</summary>
+    public long ProtocolErrors => Interlocked.Read(ref _protocolErrors);
+
+    /// <inheritdoc/>
+    public IReadOnlyCollection<IDevice> ServedDevices => [];
+
+    /// <summary>The joined domains, by id.</summary>
+    public IReadOnlyList<LoopbackDomainInfo> Domains
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _domains.Values.OrderBy(d => d.Id).Select(d => new LoopbackDomainInfo(d.Id, d.ArenaPages, d.Grants.Count, d.Ports.Count)).ToArray();
+            }
+        }
+    }
+
+    /// <summary>Every grant not yet released, by granter and reference.</summary>
+    public IReadOnlyList<LoopbackGrantInfo> Grants
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _domains.Values.SelectMany(d => d.Grants.Values)
+                    .OrderBy(g => g.Granter).ThenBy(g => g.Reference)
+                    .Select(g => new LoopbackGrantInfo(g.Granter, g.Reference, g.Grantee, g.Frame, g.ReadOnly, g.MapCount, g.Ending)).ToArray();
+            }
+        }
+    }
+
+    /// <summary>Every event channel port, by domain and port.</summary>
+    public IReadOnlyList<LoopbackChannelInfo> Channels
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _domains.Values.SelectMany(d => d.Ports.Values)
+                    .OrderBy(p => p.Domain).ThenBy(p => p.Port)
+                    .Select(p => new LoopbackChannelInfo(p.Domain, p.Port, p.RemoteDomain, p.RemotePort)).ToArray();
+            }
+        }
+    }
+
+    /// <summary>Starts a hypervisor; other processes join it through <paramref name="socketPath"/> (<see cref="LoopbackDomain.Join(string, ushort?, int)"/>).</summary>
+    /// <param name="socketPath">The control socket to create, or null for in-process domains only (<see cref="JoinInProcess"/>).</param>
+    /// <exception cref="PlatformNotSupportedException">Not Linux.</exception>
+    /// <exception cref="DeviceException"><see cref="DeviceErrorIds.XenLoopback.ConnectFailed"/>: the socket could not be created (a hypervisor answers there already, or the path is not usable).</exception>
+    public static LoopbackHypervisor Start(string? socketPath = null)
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            throw new PlatformNotSupportedException("The loopback hypervisor uses memfd, eventfd and seqpacket sockets, which only Linux has.");
+        }
+
+        if (socketPath is null)
+        {
+            return new LoopbackHypervisor(null, null);
+        }
+
+        string path = Path.GetFullPath(socketPath);
+        var listener = new Socket(AddressFamily.Unix, SocketType.Seqpacket, ProtocolType.Unspecified);
+        try
+        {
+            RemoveStaleSocket(path);
+            listener.Bind(new UnixDomainSocketEndPoint(path));
+            listener.Listen(64);
+        }
+        catch (SocketException e)
+        {
+            listener.Dispose();
+            throw new DeviceException(DeviceErrorIds.XenLoopback.ConnectFailed, DeviceErrorCategory.ConnectionError,
+                $"The loopback hypervisor's control socket '{path}' could not be created: {e.Message}", path, e);
+        }
+
+        return new LoopbackHypervisor(listener, path);
+    }
+
+    /// <summary>Starts a hypervisor as a service of <paramref name="host"/>, under <paramref name="name"/> or the next <c>xen-loopback</c> name.</summary>
+    /// <param name="host">The host.</param>
+    /// <param name="name">The service's name, or null.</param>
+    /// <param name="socketPath">The control socket, or null for in-process domains only.</param>
+    /// <param name="cancellationToken">Not used after the start.</param>
+    public static Task<LoopbackHypervisor> StartAsync(DeviceHost host, string? name, string? socketPath, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(host);
+        return host.StartServiceAsync(DefaultPrefix, name, (_, _) => Task.FromResult(Start(socketPath)), cancellationToken);
+    }
+
+    /// <summary>Joins a domain living in this process, over a socket pair (the same protocol as a process's).</summary>
+    /// <param name="domainId">The id asked for (0 for dom0), or null for the lowest free id from 1.</param>
+    /// <param name="arenaPages">The pages of its grant arena (the most it can have granted at once).</param>
+    public LoopbackDomain JoinInProcess(ushort? domainId = null, int arenaPages = LoopbackDomain.DefaultArenaPages)
+    {
+        (Socket mine, Socket theirs) = CreateSocketPair();
+        try
+        {
+            Accept(theirs);
+        }
+        catch
+        {
+            mine.Dispose();
+            theirs.Dispose();
+            throw;
+        }
+
+        return LoopbackDomain.Join(mine, "in-process", domainId, arenaPages);
+    }
+
+    /// <summary>Stops: every domain is disconnected (each sees its channels closed and the hypervisor gone), the socket removed.</summary>
+    /// <param name="cancellationToken">Not needed: the stop does not wait for domains.</param>
+    public Task StopAsync(CancellationToken cancellationToken = default) => DisposeAsync().AsTask();
+
+    /// <inheritdoc/>
+    public ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _stopped, 1) != 0)
+        {
+            return ValueTask.CompletedTask;
+        }
+
+        _listener?.Dispose();
+        List<(Socket Socket, Thread Thread)> connections;
+        lock (_gate)
+        {
+            connections = [.. _connections];
+        }
+
+        foreach ((Socket socket, _) in connections)
+        {
+            ShutdownQuietly(socket);
+        }
+
+        // Each connection's thread ends at once when its socket is shut down; bounded all the same (5 s each).
+        foreach ((_, Thread thread) in connections)
+        {
+            thread.Join(TimeSpan.FromSeconds(5));
+        }
+
+        _acceptThread?.Join(TimeSpan.FromSeconds(5));
+        if (SocketPath is not null)
+        {
+            try
+            {
+                File.Delete(SocketPath);
+            }
+            catch (IOException)
+            {
+            }
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    internal static unsafe (Socket First, Socket Second) CreateSocketPair()
+    {
+        int* fds = stackalloc int[2];
+        if (Unix.SocketPair(Unix.AF_UNIX, Unix.SOCK_SEQPACKET | Unix.SOCK_CLOEXEC, 0, fds) != 0)
+        {
+            int errno = Marshal.GetLastPInvokeError();
+            throw new DeviceException(DeviceErrorIds.XenLoopback.ConnectFailed, DeviceErrorCategory.ConnectionError,
+                $"socketpair failed: {Unix.Errno.Describe(errno)}", "xen-loopback");
+        }
+
+        return (new Socket(new SafeSocketHandle(fds[0], ownsHandle: true)), new Socket(new SafeSocketHandle(fds[1], ownsHandle: true)));
+    }
+
+    private static void RemoveStaleSocket(string path)
+    {
+        if (!File.Exists(path))
+        {
+            return;
+        }
+
+        if ((File.GetAttributes(path) & FileAttributes.Directory) != 0 || new FileInfo(path).Length != 0)
+        {
+            throw new SocketException((int)SocketError.AddressAlreadyInUse);
+        }
+
+        using var probe = new Socket(AddressFamily.Unix, SocketType.Seqpacket, ProtocolType.Unspecified);
+        try
+        {
+            probe.Connect(new UnixDomainSocketEndPoint(path));
+        }
+        catch (SocketException)
+        {
+            File.Delete(path); // nobody answers: a socket left by a hypervisor that died
+            return;
+        }
+
+        throw new SocketException((int)SocketError.AddressAlreadyInUse);
+    }
+
+    private static void ShutdownQuietly(Socket socket)
+    {
+        try
+        {
+            socket.Shutdown(SocketShutdown.Both);
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+        }
+    }
+
+    private void AcceptLoop()
+    {
+        while (Volatile.Read(ref _stopped) == 0)
+        {
+            Socket accepted;
+            try
+            {
+                accepted = _listener!.Accept();
+            }
+            catch (Exception e) when (e is SocketException or ObjectDisposedException)
+            {
+                if (Volatile.Read(ref _stopped) != 0)
+                {
+                    return;
+                }
+
+                Thread.Sleep(10); // EMFILE and the like: try again rather than spin
+                continue;
+            }
+
+            try
+            {
+                Accept(accepted);
+            }
+            catch (ObjectDisposedException)
+            {
+                accepted.Dispose();
+                return;
+            }
+        }
+    }
+
+    private void Accept(Socket socket)
+    {
+        var thread = new Thread(() => Serve(socket)) { IsBackground = true, Name = "xen-loopback domain" };
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(Volatile.Read(ref _stopped) != 0, this);
+            _connections.Add((socket, thread));
+
+            // Started under the lock: a stop that lists the connection always finds its thread started (to join it).
+            thread.Start();
+        }
+    }
+
+    private void Serve(Socket socket)
+    {
+        byte[] buffer = new byte[LoopbackMessage.MaxSize];
+        LoopbackDomainState? domain = null;
+        try
+        {
+            while (LoopbackMessage.Receive(socket, buffer, out LoopbackMessage? message, out _))
+            {
+                using (message)
+                {
+                    lock (_gate)
+                    {
+                        LoopbackMessage reply;
+                        if (message is null)
+                        {
+                            Interlocked.Increment(ref _protocolErrors);
+                            reply = Failure(LoopbackMessageType.Reply, LoopbackStatus.ProtocolError);
+                        }
+                        else
+                        {
+                            try
+                            {
+                                reply = Handle(ref domain, socket, message);
+                            }
+                            catch (Exception e) when (e is IOException or ObjectDisposedException or ArgumentException or InvalidOperationException)
+                            {
+                                // A request that made a system call or a record fail: answered, never the end of the
+                                // thread (an unhandled exception would end the process hosting the hypervisor).
+                                reply = Failure(message.Type, LoopbackStatus.SystemCallFailed);
+                            }
+                        }
+
+                        // Sent under the lock: a descriptor the reply lends (an arena, an eventfd) cannot be closed
+                        // meanwhile by another domain's departure. Never blocks: a domain waits for its reply, so
+                        // there is room for it, and one that does not read is dropped.
+                        using (reply)
+                        {
+                            if (reply.Send(socket, dontWait: true) != 0)
+                            {
+                                return;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        finally
+        {
+            lock (_gate)
+            {
+                if (domain is not null)
+                {
+                    Drop(domain);
+                }
+
+                _connections.RemoveAll(c => ReferenceEquals(c.Socket, socket));
+            }
+
+            socket.Dispose();
+        }
+    }
+
+    private static LoopbackMessage Failure(LoopbackMessageType request, LoopbackStatus status) =>
+        new(request | LoopbackMessageType.Reply, status);
+}
