@@ -82,6 +82,9 @@ public static class DeviceErrorIds
 
         /// <summary>The device has as many capture taps as it allows.</summary>
         public const string TapLimit = "NetworkTapLimit";
+
+        /// <summary>A device given where a network device is needed.</summary>
+        public const string NotNetworkDevice = "DeviceNotNetwork";
     }
 
     /// <summary>Capture files (pcap, pcapng): reading, writing, background captures.</summary>
