@@ -46,7 +46,7 @@ public sealed class ExportNetworkCaptureCommand : PSCmdlet, IDisposable
         }
         catch (Exception e) when (ErrorRecords.IsReportable(e))
         {
-            ThrowTerminatingError(ErrorRecords.FromException(e, _path));
+            WriteError(ErrorRecords.FromException(e, _path)); // nothing is written: the frames that come are ignored
         }
     }
 
@@ -65,6 +65,11 @@ public sealed class ExportNetworkCaptureCommand : PSCmdlet, IDisposable
             if (!_interfaces.TryGetValue(device, out int id))
             {
                 id = Write(() => _writer.AddInterface(device));
+                if (_writer is null)
+                {
+                    return;
+                }
+
                 _interfaces.Add(device, id);
             }
 
@@ -73,6 +78,10 @@ public sealed class ExportNetworkCaptureCommand : PSCmdlet, IDisposable
                 _writer.WriteFrame(id, frame.UnixTimeNanoseconds, frame.Direction, frame.Data);
                 return 0;
             });
+            if (_writer is null)
+            {
+                return; // the file failed: reported once, the rest ignored
+            }
         }
     }
 
@@ -84,13 +93,13 @@ public sealed class ExportNetworkCaptureCommand : PSCmdlet, IDisposable
             return;
         }
 
-        Write(() =>
+        bool written = Write(() =>
         {
             _writer.Dispose();
             return 0;
-        });
+        }) == 0 && _writer is not null;
         _writer = null;
-        if (PassThru)
+        if (written && PassThru)
         {
             WriteObject(new FileInfo(_path!));
         }
@@ -110,6 +119,7 @@ public sealed class ExportNetworkCaptureCommand : PSCmdlet, IDisposable
         _writer = null;
     }
 
+    /// <summary>Runs a write; a failure is reported once (the blocks written before stay whole) and ends the writing.</summary>
     private int Write(Func<int> write)
     {
         try
@@ -118,8 +128,9 @@ public sealed class ExportNetworkCaptureCommand : PSCmdlet, IDisposable
         }
         catch (CaptureFileException e)
         {
-            ThrowTerminatingError(ErrorRecords.FromException(e, _path));
-            return 0;
+            WriteError(ErrorRecords.FromException(e, _path));
+            Dispose();
+            return -1;
         }
     }
 }

@@ -7,7 +7,7 @@ namespace VirtualDevices.PowerShell.Commands.Network;
 /// <summary>
 /// <para type="synopsis">Builds an Ethernet frame to send: an ARP request or reply, an ICMP echo, or a raw EtherType payload.</para>
 /// </summary>
-[Cmdlet(VerbsCommon.New, "NetworkFrame", DefaultParameterSetName = RawSet, HelpUri = "https://github.com/VirtualDevices/VirtualDevices/blob/main/docs/VirtualDevices/New-NetworkFrame.md")]
+[Cmdlet(VerbsCommon.New, "NetworkFrame", DefaultParameterSetName = RawSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.None, HelpUri = "https://github.com/VirtualDevices/VirtualDevices/blob/main/docs/VirtualDevices/New-NetworkFrame.md")]
 [OutputType(typeof(EthernetFrame))]
 public sealed class NewNetworkFrameCommand : PSCmdlet
 {
@@ -76,6 +76,12 @@ public sealed class NewNetworkFrameCommand : PSCmdlet
     /// <inheritdoc/>
     protected override void EndProcessing()
     {
+        // Nothing changes (the frame is only built), so it never asks; -WhatIf still shows it without building it.
+        if (!ShouldProcess(ParameterSetName, "Build a frame"))
+        {
+            return;
+        }
+
         byte[] frame;
         try
         {
@@ -88,7 +94,7 @@ public sealed class NewNetworkFrameCommand : PSCmdlet
         }
         catch (ArgumentException e)
         {
-            ThrowTerminatingError(ErrorRecords.FromException(e, null));
+            WriteError(ErrorRecords.FromException(e, null));
             return;
         }
 

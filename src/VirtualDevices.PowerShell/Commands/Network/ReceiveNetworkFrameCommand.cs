@@ -1,4 +1,3 @@
-using System.Threading.Channels;
 using VirtualDevices.Network;
 using VirtualDevices.Network.Frames;
 
@@ -76,6 +75,10 @@ public sealed class ReceiveNetworkFrameCommand : AsyncCmdlet
         Run(cancellationToken => ReceiveAsync(filter, timeout, count, cancellationToken), _devices[0].Name);
     }
 
+    /// <summary>
+    /// One loop over every device's reader: frames are taken from a device's queue one at a time, as the pipeline takes
+    /// them, so that -Count takes exactly that many and the rest stay queued for the next reader.
+    /// </summary>
     private async Task ReceiveAsync(FrameFilter filter, TimeSpan? timeout, int count, CancellationToken cancellationToken)
     {
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -93,65 +96,75 @@ public sealed class ReceiveNetworkFrameCommand : AsyncCmdlet
                 readers.Add(Monitor ? (device is NetworkDevice nd ? nd.OpenTap(NetworkDevice.DefaultQueueLength, FrameDirection.Both) : device.OpenTap()) : device.OpenListener());
             }
 
-            // One loop per device decodes what its filter keeps; the pipeline takes them in arrival order.
-            var frames = Channel.CreateBounded<EthernetFrame>(new BoundedChannelOptions(64) { SingleReader = true });
-            Task pumps = Task.WhenAll(readers.Select(r => PumpAsync(r, filter, frames.Writer, stop.Token)));
-            _ = pumps.ContinueWith(t => frames.Writer.TryComplete(t.Exception?.GetBaseException()), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            var waits = new Task<bool>?[readers.Count];
+            var ended = new bool[readers.Count];
             int written = 0;
-            try
+            while (true)
             {
-                await foreach (EthernetFrame frame in frames.Reader.ReadAllAsync(stop.Token).ConfigureAwait(false))
+                for (int i = 0; i < readers.Count; i++)
                 {
+                    if (waits[i] is null && !ended[i])
+                    {
+                        waits[i] = readers[i].WaitToReadAsync(stop.Token).AsTask();
+                    }
+                }
+
+                Task<bool>[] pending = waits.Where(w => w is not null).ToArray()!;
+                if (pending.Length == 0)
+                {
+                    return; // every device is disconnected and its frames were read
+                }
+
+                Task<bool> done = await Task.WhenAny(pending).ConfigureAwait(false);
+                int index = Array.IndexOf(waits, done);
+                waits[index] = null;
+                bool more;
+                try
+                {
+                    more = await done.ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (stop.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+                {
+                    return; // -Timeout: the end, quietly
+                }
+
+                if (!more)
+                {
+                    ended[index] = true;
+                    continue;
+                }
+
+                FrameReader reader = readers[index];
+                while (reader.TryRead(out FrameLease lease))
+                {
+                    EthernetFrame? frame = null;
+                    using (lease)
+                    {
+                        if (filter.Matches(lease.Span))
+                        {
+                            long nanoseconds = (lease.Timestamp.UtcTicks - DateTimeOffset.UnixEpoch.UtcTicks) * 100;
+                            frame = new EthernetFrame(reader.Device, nanoseconds, lease.Direction, lease.Span);
+                        }
+                    }
+
+                    if (frame is null)
+                    {
+                        continue;
+                    }
+
                     await EmitAsync(frame).ConfigureAwait(false);
                     if (count > 0 && ++written == count)
                     {
-                        break;
+                        return;
                     }
                 }
-            }
-            catch (OperationCanceledException) when (stop.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
-            {
-                // -Timeout: the end, quietly.
-            }
-
-            await stop.CancelAsync().ConfigureAwait(false);
-            try
-            {
-                await pumps.ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
             }
         }
         finally
         {
             foreach (FrameReader reader in readers)
             {
-                reader.Dispose();
-            }
-        }
-    }
-
-    private static async Task PumpAsync(FrameReader reader, FrameFilter filter, ChannelWriter<EthernetFrame> output, CancellationToken cancellationToken)
-    {
-        while (await reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
-        {
-            while (reader.TryRead(out FrameLease lease))
-            {
-                EthernetFrame? frame = null;
-                using (lease)
-                {
-                    if (filter.Matches(lease.Span))
-                    {
-                        long nanoseconds = (lease.Timestamp.UtcTicks - DateTimeOffset.UnixEpoch.UtcTicks) * 100;
-                        frame = new EthernetFrame(reader.Device, nanoseconds, lease.Direction, lease.Span);
-                    }
-                }
-
-                if (frame is not null)
-                {
-                    await output.WriteAsync(frame, cancellationToken).ConfigureAwait(false);
-                }
+                reader.Dispose(); // ends the waits still pending
             }
         }
     }
