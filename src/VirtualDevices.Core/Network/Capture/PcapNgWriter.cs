@@ -14,10 +14,11 @@ namespace VirtualDevices.Network.Capture;
 /// whole blocks, so a write that fails midway (a full disk) can leave at most one partial block at the end, after
 /// every block written before, which readers then report as a cut (<c>CaptureTruncated</c>) after reading them; the
 /// writer refuses to write anything after such a failure, so nothing follows the partial block. Why batches and not
-/// one write per block: a write(2) to a file costs about 1-2 µs here, which at 1514-byte frames is 0.1 ms per 64 KiB
-/// instead of 43 writes (one per block), and at 64-byte frames (96-byte blocks) is 1 write per 680 blocks; a capture
-/// keeping up with a link at hundreds of thousands of frames per second cannot spend a system call on each. The
-/// background capture flushes each time its queue runs dry, so in a quiet moment everything received is on disk.
+/// one write per block, measured on this machine (2 shared cores) with dd writing the same 19.2 MB to a file: one
+/// write per 96-byte block (a 64-byte frame's EPB) took 1.69 s for 200 000 blocks (about 8 µs per block: 118 000
+/// blocks/s, below a busy link's frame rate), 64 KiB batches took 0.039 s (44 times less). A capture cannot spend a
+/// system call on each frame, so it batches; and it flushes each time its queue runs dry, so in a quiet moment
+/// everything received is on disk, and a crash loses at most the frames of the batch being assembled.
 /// </remarks>
 public sealed class PcapNgWriter : IDisposable
 {
