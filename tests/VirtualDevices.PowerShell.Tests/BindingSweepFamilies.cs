@@ -49,3 +49,13 @@ public sealed class XenstoreBindingTests
     [MemberData(nameof(Cases))]
     public void Binds(SweepCase id) => BindingSweepTests.Binds(id);
 }
+
+/// <summary>The binding sweep of the network frame and capture commands.</summary>
+public sealed class NetworkBindingTests
+{
+    public static TheoryData<SweepCase> Cases() => BindingSweepTests.Cases("Network");
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void Binds(SweepCase id) => BindingSweepTests.Binds(id);
+}

@@ -24,6 +24,8 @@ public sealed class BindingSweepTests
         Store,
         Item,
         ItemRecord,
+        NetworkDevice,
+        CaptureFile,
     }
 
     /// <summary>
@@ -63,8 +65,14 @@ public sealed class BindingSweepTests
         new("item from Get-Item Xs:", Takes.Item, Xenstore + "$obj = Get-Item Xs:/vd/node; $name = '/vd/node'", "NodePath", "Store"),
         new("item from Get-ChildItem Xs:", Takes.Item, Xenstore + "$obj = Get-ChildItem Xs:/vd | Where-Object Name -eq node; $name = '/vd/node'", "NodePath", "Store"),
         new("permissions from Get-XenstorePermission", Takes.ItemRecord, Xenstore + "$obj = Get-XenstorePermission /vd/node; $name = '/vd/node'", "NodePath"),
+        new("network device from New-NetworkDevice", Takes.NetworkDevice, NetworkLink + "$obj = $nd; $name = 'nd-a'", "Name"),
+        new("capture file from Get-Item", Takes.CaptureFile, CaptureFile + "$obj = Get-Item -LiteralPath \"$PWD/f.pcapng\"; $name = $obj.FullName", "FullName"),
         new("change from Watch-XenstorePath", Takes.ItemRecord, Xenstore + "$obj = Watch-XenstorePath /vd/node -Count 1 -Timeout 5; $name = '/vd/node'", "NodePath"),
     ];
+
+    // A link whose end nd-a has one frame waiting for its listener (sent by its peer), and a capture file of one frame.
+    private const string NetworkLink = """$nd, $peer = New-NetworkDevice -Name nd-a -PeerName nd-b; Send-NetworkFrame -Device $peer -Data ([byte[]](@(255) * 6 + @(2, 0, 0, 0, 0, 1, 0x88, 0xb5) + @(0) * 46)); """;
+    private const string CaptureFile = """New-NetworkFrame -EtherType 0x88B5 -Source 02:00:00:00:00:01 | Export-NetworkCapture "$PWD/f.pcapng"; """;
 
     private const string Gone = "-not (Get-BlockDevice | Where-Object Name -eq $name)";
     private const string NodeGone = "$null -eq (Read-Node $store $name)";
@@ -106,6 +114,10 @@ public sealed class BindingSweepTests
         new("Set-XenstorePermission", "Path", "-Permission n0,r1 -PassThru", "@($out).Count -eq 1 -and $out.NodePath -eq $name -and \"$($store.GetPermissionsAsync($name).AsTask().GetAwaiter().GetResult())\" -match 'r1'"),
         new("Set-XenstorePermission", "LiteralPath", "-Permission n0,r1 -PassThru", "@($out).Count -eq 1 -and $out.NodePath -eq $name -and \"$($store.GetPermissionsAsync($name).AsTask().GetAwaiter().GetResult())\" -match 'r1'"),
         new("Watch-XenstorePath", "Path", "-Count 1 -Timeout 5", "@($out).Count -eq 1 -and $out.NodePath -eq $name"),
+        new("Receive-NetworkFrame", "Device", "-Count 1 -Timeout 5", "@($out).Count -eq 1 -and $out.Device -eq $name", Kind: Takes.NetworkDevice),
+        new("Send-NetworkFrame", "Device", "-Data ([byte[]](@(255) * 6 + @(2, 0, 0, 0, 0, 2, 0x88, 0xb5) + @(0) * 46))", "(Get-DeviceStats -Name $name).TxPackets -eq 1", Kind: Takes.NetworkDevice),
+        new("Start-NetworkCapture", "Device", "-Path \"$PWD/c.pcapng\" -Name cap", "@($out).Count -eq 1 -and $out.Devices -contains $name", Kind: Takes.NetworkDevice),
+        new("Import-NetworkCapture", "Path", "", "@($out).Count -eq 1 -and $out.Protocol -eq '0x88b5'", Kind: Takes.CaptureFile),
     ];
 
     /// <summary>The same checks through <c>-Store</c>: a node path and the store's own client.</summary>
@@ -144,6 +156,10 @@ public sealed class BindingSweepTests
     {
         // The image to create: an existing file is refused (DeviceImageExists), so no object a command outputs fits.
         ["New-BlockDevice -Path"] = "the path of a new image",
+
+        // The capture file to write: an existing file is refused (CaptureFileExists) unless -Force replaces it.
+        ["Export-NetworkCapture -Path"] = "the path of a new capture file",
+        ["Start-NetworkCapture -Path"] = "the path of a new capture file",
     };
 
     /// <summary>One case: the command line to run after a source's set-up.</summary>
@@ -204,7 +220,7 @@ public sealed class BindingSweepTests
 
                     // The name (or path) as a string, as a user types it; one source of each kind is enough for that.
                     Takes named = takes == Takes.DeviceName ? Takes.Device : takes;
-                    if (takes is Takes.File or Takes.Store || s_sources.First(s => s.Kind == named && (target.Only?.Invoke(s) ?? true)) != source)
+                    if (takes is Takes.File or Takes.Store or Takes.CaptureFile || s_sources.First(s => s.Kind == named && (target.Only?.Invoke(s) ?? true)) != source)
                     {
                         continue;
                     }
@@ -233,6 +249,7 @@ public sealed class BindingSweepTests
         Takes.DeviceName => [Takes.Device],
         Takes.Item => [Takes.Item, Takes.ItemRecord],
         Takes.File => [Takes.File],
+        Takes.CaptureFile => [Takes.CaptureFile],
         _ => [],
     };
 
@@ -292,7 +309,7 @@ public sealed class BindingSweepTests
     /// The families of commands, by a part of the noun; each is a class of its own, so that xunit runs them in
     /// parallel (the xenstore commands are two: ~170 cases in one class ran alone for the last ~30 s of a run).
     /// </summary>
-    private static readonly string[] s_families = ["BlockDevice", "DeviceStats", "Nbd", "XenstoreItem", "Xenstore"];
+    private static readonly string[] s_families = ["BlockDevice", "DeviceStats", "Nbd", "XenstoreItem", "Xenstore", "Network"];
 
     /// <summary>The family of a command: the first whose name its noun contains.</summary>
     private static string FamilyOf(string command) => s_families.First(f => command.Contains(f, StringComparison.Ordinal));

@@ -22,6 +22,7 @@ public sealed class ErrorRecordSweepTests
     private sealed record Failure(string Command, string What, string Setup, string CommandLine, string ErrorId, ErrorCategory Category, bool PerItem, string? MessageMustNotSay = null, string? After = null, string? Cleanup = null);
 
     private const string Block = """$d = New-BlockDevice -Size 1MB -Name d; [IO.File]::WriteAllBytes("$PWD/ro.img", [byte[]]::new(1MB)); $ro = Open-BlockDevice -Path "$PWD/ro.img" -ReadOnly -Name ro""";
+    private const string Network = "$na, $nb = New-NetworkDevice -Name na -PeerName nb";
     private const string PlainFile = """Set-Content "$PWD/plain.txt" keep""";
     private const string KeptFile = "(Get-Content \"$PWD/plain.txt\") -eq 'keep'";
 
@@ -43,6 +44,8 @@ public sealed class ErrorRecordSweepTests
         ["Stop-XenstoreServer"] = " -Confirm:$false",
         ["Remove-XenstoreItem"] = " -Confirm:$false",
         ["Set-XenstorePermission"] = " -Permission n0",
+        ["Send-NetworkFrame"] = " -Data ([byte[]]::new(60))",
+        ["Start-NetworkCapture"] = " -Path \"$PWD/c.pcapng\"",
     };
 
     private static readonly Failure[] s_listed =
@@ -80,6 +83,18 @@ public sealed class ErrorRecordSweepTests
         new("Set-XenstoreItem", "invalid node path", Xenstore, "Set-XenstoreItem -Path '/bad path' -Value x", "XenstoreInvalidArgument", ErrorCategory.InvalidArgument, true),
         new("Watch-XenstorePath", "condition that never holds", Xenstore, "Watch-XenstorePath -Path /a -UntilValue never -Timeout 0.2", "XenstoreWaitTimeout", ErrorCategory.OperationTimeout, true),
         new("Get-XenstoreItem", "no store", "", "Get-XenstoreItem -Path /a", "XenstoreNotConnected", ErrorCategory.ConnectionError, false),
+        new("New-NetworkDevice", "name in use", Network, "New-NetworkDevice -Name na", "DeviceNameInUse", ErrorCategory.ResourceExists, false),
+        new("New-NetworkFrame", "IPv6 address in an ARP frame", "", "New-NetworkFrame -Arp Request -Source 02:00:00:00:00:01 -SourceAddress ::1 -DestinationAddress 10.0.0.2", "InvalidArgument", ErrorCategory.InvalidArgument, false),
+        new("Send-NetworkFrame", "frame longer than the MTU allows", Network, "Send-NetworkFrame -Device $na -Data ([byte[]]::new(1519))", "FrameSizeInvalid", ErrorCategory.InvalidArgument, true),
+        new("Receive-NetworkFrame", "block device", Block, "Receive-NetworkFrame -Device $d -Timeout 1", "DeviceNotNetwork", ErrorCategory.InvalidArgument, true),
+        new("Receive-NetworkFrame", "listener already taken", Network + "; $null = $na.OpenListener()", "Receive-NetworkFrame -Device $na -Timeout 1", "DeviceListenerActive", ErrorCategory.InvalidOperation, true),
+        new("Export-NetworkCapture", "file that exists", Network + "; " + PlainFile, "New-NetworkFrame -EtherType 0x88B5 -Source 02:00:00:00:00:01 | Export-NetworkCapture -Path \"$PWD/plain.txt\"", "CaptureFileExists", ErrorCategory.ResourceExists, false, After: KeptFile),
+        new("Start-NetworkCapture", "file that exists", Network + "; " + PlainFile, "Start-NetworkCapture -Device $na -Path \"$PWD/plain.txt\"", "CaptureFileExists", ErrorCategory.ResourceExists, false, After: KeptFile),
+        new("Import-NetworkCapture", "missing file", "", "Import-NetworkCapture -Path \"$PWD/nosuch.pcapng\"", "FileNotFound", ErrorCategory.ObjectNotFound, true),
+        new("Import-NetworkCapture", "file that is not a capture", PlainFile, "Import-NetworkCapture -Path \"$PWD/plain.txt\"", "CaptureInvalidFormat", ErrorCategory.InvalidArgument, true),
+        new("Import-NetworkCapture", "file cut short", Network + "; New-NetworkFrame -EtherType 0x88B5 -Source 02:00:00:00:00:01 | Export-NetworkCapture \"$PWD/c.pcapng\"; $b = [IO.File]::ReadAllBytes(\"$PWD/c.pcapng\"); [IO.File]::WriteAllBytes(\"$PWD/c.pcapng\", $b[0..($b.Length - 5)])", "Import-NetworkCapture -Path \"$PWD/c.pcapng\"", "CaptureTruncated", ErrorCategory.ReadError, true),
+        new("Get-NetworkCapture", "unknown capture name to -Name", "", "Get-NetworkCapture -Name nosuch", "ServiceNotFound", ErrorCategory.ObjectNotFound, true),
+        new("Stop-NetworkCapture", "unknown capture name to -Name", "", "Stop-NetworkCapture -Name nosuch", "ServiceNotFound", ErrorCategory.ObjectNotFound, true),
     ];
 
     /// <summary>Commands with no failure a user can provoke here, and why.</summary>

@@ -85,6 +85,28 @@ public static class DeviceErrorIds
 
         /// <summary>The device has as many capture taps as it allows.</summary>
         public const string TapLimit = "NetworkTapLimit";
+
+        /// <summary>A device given where a network device is needed.</summary>
+        public const string NotNetworkDevice = "DeviceNotNetwork";
+    }
+
+    /// <summary>Capture files (pcap, pcapng): reading, writing, background captures.</summary>
+    public static class Capture
+    {
+        /// <summary>A capture file ends inside a block or record: the frames before the cut were read.</summary>
+        public const string Truncated = "CaptureTruncated";
+
+        /// <summary>A file that is not pcap or pcapng, or a block that breaks the format.</summary>
+        public const string InvalidFormat = "CaptureInvalidFormat";
+
+        /// <summary>The capture file exists and overwriting it was not asked for.</summary>
+        public const string FileExists = "CaptureFileExists";
+
+        /// <summary>Writing the capture file failed (a full disk, an I/O error); the blocks written before stay whole.</summary>
+        public const string WriteFailed = "CaptureWriteFailed";
+
+        /// <summary>A link type other than Ethernet: its records are not Ethernet frames.</summary>
+        public const string UnsupportedLinkType = "CaptureUnsupportedLinkType";
     }
 
     /// <summary>Sockets, shared by every server's listen and every client's connect (NBD and xenstore alike).</summary>

@@ -35,6 +35,9 @@ public readonly struct FrameLease : IDisposable
     /// <summary>When the device received the frame (UTC, 100 ns resolution).</summary>
     public DateTimeOffset Timestamp => new(Frame.TimestampTicks, TimeSpan.Zero);
 
+    /// <summary>Inbound for a frame the device received; Outbound for one it sent (seen by a tap that asked for them).</summary>
+    public FrameDirection Direction => Frame.Direction;
+
     private ReceivedFrame Frame => _frame is not null && _frame.IsHeldBy(_generation, _holder)
         ? _frame
         : throw new ObjectDisposedException(nameof(FrameLease), "The frame has been released.");

@@ -27,12 +27,16 @@ internal sealed class FrameQueue : IValueTaskSource<bool>
     private CancellationToken _waitToken;
     private CancellationTokenRegistration _registration;
 
-    public FrameQueue(int capacity, uint holder)
+    public FrameQueue(int capacity, uint holder, FrameDirection directions = FrameDirection.Inbound)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 1);
         _items = new FrameLease[capacity];
         Holder = holder;
+        Directions = directions;
     }
+
+    /// <summary>The frames this queue takes: received ones (the listener, a plain tap), sent ones, or both.</summary>
+    public FrameDirection Directions { get; }
 
     /// <summary>The bit this queue holds in the frames queued to it.</summary>
     public uint Holder { get; }

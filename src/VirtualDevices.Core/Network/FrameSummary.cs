@@ -1,10 +1,14 @@
 using System.Buffers.Binary;
 using System.Globalization;
 using System.Net;
+using VirtualDevices.Network.Frames;
 
 namespace VirtualDevices.Network;
 
-/// <summary>One-line, tcpdump-like descriptions of frames: ARP, IPv4 and IPv6 with TCP, UDP and ICMP.</summary>
+/// <summary>
+/// One-line, tcpdump-like descriptions of frames (ARP, IPv4 and IPv6 with TCP, UDP and ICMP), the layers a frame
+/// carries, and its protocol as tshark's Protocol column names it. All read the frame in place: nothing is copied.
+/// </summary>
 internal static class FrameSummary
 {
     private const ushort IPv4 = 0x0800;
@@ -38,6 +42,77 @@ internal static class FrameSummary
         };
         return vlan + body;
     }
+
+    /// <summary>The headers the frame carries (those this decoder reads).</summary>
+    public static FrameLayers Layers(ReadOnlySpan<byte> frame)
+    {
+        if (frame.Length < NetworkDevice.EthernetHeaderSize)
+        {
+            return FrameLayers.None;
+        }
+
+        FrameLayers layers = FrameLayers.Ethernet;
+        ushort etherType = BinaryPrimitives.ReadUInt16BigEndian(frame[12..]);
+        ReadOnlySpan<byte> p = frame[14..];
+        if (etherType == EthernetFrame.VlanEtherType && p.Length >= 4)
+        {
+            layers |= FrameLayers.Vlan;
+            etherType = BinaryPrimitives.ReadUInt16BigEndian(p[2..]);
+            p = p[4..];
+        }
+
+        switch (etherType)
+        {
+            case Arp when p.Length >= 28:
+                return layers | FrameLayers.Arp;
+            case IPv4 when p.Length >= 20 && p[0] >> 4 == 4:
+                int headerLength = (p[0] & 0xF) * 4;
+                layers |= FrameLayers.IPv4;
+                bool firstFragment = (BinaryPrimitives.ReadUInt16BigEndian(p[6..]) & 0x1FFF) == 0;
+                return headerLength < 20 || headerLength > p.Length || !firstFragment ? layers : layers | Transport(p[9], p.Length - headerLength);
+            case IPv6 when p.Length >= 40 && p[0] >> 4 == 6:
+                return layers | FrameLayers.IPv6 | Transport(p[6], p.Length - 40);
+            default:
+                return layers;
+        }
+    }
+
+    /// <summary>The frame's highest protocol, named as tshark's Protocol column names it (ARP, IPv4, TCP, ICMPv6...).</summary>
+    public static string Protocol(ReadOnlySpan<byte> frame)
+    {
+        FrameLayers layers = Layers(frame);
+        if (layers == FrameLayers.None)
+        {
+            return "Ethernet";
+        }
+
+        return layers switch
+        {
+            _ when (layers & FrameLayers.Icmpv6) != 0 => "ICMPv6",
+            _ when (layers & FrameLayers.Icmp) != 0 => "ICMP",
+            _ when (layers & FrameLayers.Tcp) != 0 => "TCP",
+            _ when (layers & FrameLayers.Udp) != 0 => "UDP",
+            _ when (layers & FrameLayers.IPv4) != 0 => "IPv4",
+            _ when (layers & FrameLayers.IPv6) != 0 => "IPv6",
+            _ when (layers & FrameLayers.Arp) != 0 => "ARP",
+            _ => string.Create(CultureInfo.InvariantCulture, $"0x{InnerEtherType(frame):x4}"),
+        };
+    }
+
+    private static ushort InnerEtherType(ReadOnlySpan<byte> frame)
+    {
+        ushort etherType = BinaryPrimitives.ReadUInt16BigEndian(frame[12..]);
+        return etherType == EthernetFrame.VlanEtherType && frame.Length >= 18 ? BinaryPrimitives.ReadUInt16BigEndian(frame[16..]) : etherType;
+    }
+
+    private static FrameLayers Transport(byte protocol, int length) => protocol switch
+    {
+        6 when length >= 20 => FrameLayers.Tcp,
+        17 when length >= 8 => FrameLayers.Udp,
+        1 when length >= 4 => FrameLayers.Icmp,
+        58 when length >= 4 => FrameLayers.Icmpv6,
+        _ => FrameLayers.None,
+    };
 
     private static string DescribeArp(ReadOnlySpan<byte> p)
     {

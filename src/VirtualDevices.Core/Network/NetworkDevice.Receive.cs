@@ -20,6 +20,7 @@ public abstract partial class NetworkDevice
     private readonly Stack<ReceivedFrame> _spareFrames = new();
     private FrameQueue[] _consumers;
     private FrameReader? _listener;
+    private int _outboundTaps; // taps that take sent frames; read without the lock on every send
 
     /// <summary>Frames the listener's queue holds.</summary>
     public int ReceiveQueueLength => _receiveQueue.Capacity;
@@ -45,9 +46,26 @@ public abstract partial class NetworkDevice
     }
 
     /// <inheritdoc/>
-    public FrameReader OpenTap(int capacity = DefaultQueueLength)
+    public FrameReader OpenTap(int capacity = DefaultQueueLength) => OpenTap(capacity, FrameDirection.Inbound);
+
+    /// <summary>
+    /// Opens a tap that sees the frames the device receives, those it sends, or both (a capture's view of a link).
+    /// A sent frame is copied once into a page of the device's pool when it is handed to the driver (before the driver
+    /// sends it, as Linux's packet sockets see outgoing frames), and only while such a tap is open; a frame that
+    /// finds no free page or a full queue is counted in <c>TapDrops</c>.
+    /// </summary>
+    /// <param name="capacity">Frames its queue holds.</param>
+    /// <param name="directions">Inbound, Outbound or Both.</param>
+    /// <exception cref="DeviceDisconnectedException">The device is disconnected.</exception>
+    /// <exception cref="DeviceException"><c>NetworkTapLimit</c>: too many taps.</exception>
+    public FrameReader OpenTap(int capacity, FrameDirection directions)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 1);
+        if (directions == FrameDirection.Unknown || (directions & ~FrameDirection.Both) != 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(directions), directions, "A tap sees Inbound, Outbound or Both.");
+        }
+
         ThrowIfDisconnected();
         lock (_consumersLock)
         {
@@ -65,8 +83,13 @@ public abstract partial class NetworkDevice
                     $"Device '{Name}' already has {MaxTaps} taps; close one first.", Name);
             }
 
-            var queue = new FrameQueue(capacity, free & (uint)-(int)free);
+            var queue = new FrameQueue(capacity, free & (uint)-(int)free, directions);
             _consumers = [.. _consumers, queue];
+            if ((directions & FrameDirection.Outbound) != 0)
+            {
+                _outboundTaps++;
+            }
+
             if (!IsConnected)
             {
                 queue.Complete(); // disconnected meanwhile: CompleteConsumers may have missed this one
@@ -148,17 +171,90 @@ public abstract partial class NetworkDevice
         }
 
         _counters.Received(length);
+        FanOut(buffer, length, FrameDirection.Inbound);
+        return true;
+    }
+
+    /// <summary>
+    /// Copies a frame being sent to the taps that asked for sent frames; called by the send path only while one is
+    /// open (<see cref="_outboundTaps"/>), so a device without such a tap pays one field read per frame.
+    /// </summary>
+    private void CopyToOutboundTaps(ReadOnlySpan<byte> frame)
+    {
+        if (!TryRentForTaps(out PageLease buffer))
+        {
+            CountOutboundTapDrops();
+            return;
+        }
+
+        frame.CopyTo(buffer.Span);
+        FanOut(buffer, frame.Length, FrameDirection.Outbound);
+    }
+
+    private void CopyToOutboundTaps(IReadOnlyList<ReadOnlyMemory<byte>> fragments, int length)
+    {
+        if (!TryRentForTaps(out PageLease buffer))
+        {
+            CountOutboundTapDrops();
+            return;
+        }
+
+        int offset = 0;
+        foreach (ReadOnlyMemory<byte> fragment in fragments)
+        {
+            fragment.Span.CopyTo(buffer.Span[offset..]);
+            offset += fragment.Length;
+        }
+
+        FanOut(buffer, length, FrameDirection.Outbound);
+    }
+
+    private bool TryRentForTaps(out PageLease buffer)
+    {
+        try
+        {
+            return _pool.TryRent(out buffer);
+        }
+        catch (ObjectDisposedException)
+        {
+            buffer = default; // disposed while sending: no tap is left to see it
+            return false;
+        }
+    }
+
+    private void CountOutboundTapDrops()
+    {
+        foreach (FrameQueue consumer in Volatile.Read(ref _consumers))
+        {
+            if ((consumer.Directions & FrameDirection.Outbound) != 0)
+            {
+                _counters.TapDropped();
+            }
+        }
+    }
+
+    /// <summary>Hands a frame in a page to every consumer that takes frames of its direction.</summary>
+    private void FanOut(PageLease buffer, int length, FrameDirection direction)
+    {
         FrameQueue[] consumers = Volatile.Read(ref _consumers);
         uint holders = ReceivedFrame.DelivererBit;
         foreach (FrameQueue consumer in consumers)
         {
-            holders |= consumer.Holder;
+            if ((consumer.Directions & direction) != 0)
+            {
+                holders |= consumer.Holder;
+            }
         }
 
         ReceivedFrame frame = RentFrame();
-        uint generation = frame.Begin(buffer, length, DateTime.UtcNow.Ticks, holders);
+        uint generation = frame.Begin(buffer, length, DateTime.UtcNow.Ticks, holders, direction);
         foreach (FrameQueue consumer in consumers)
         {
+            if ((consumer.Directions & direction) == 0)
+            {
+                continue;
+            }
+
             FrameQueueResult result = consumer.TryEnqueue(new FrameLease(frame, generation, consumer.Holder));
             if (result == FrameQueueResult.Queued)
             {
@@ -181,7 +277,6 @@ public abstract partial class NetworkDevice
         }
 
         frame.Release(generation, ReceivedFrame.DelivererBit);
-        return true;
     }
 
     internal void CloseReader(FrameReader reader)
@@ -203,6 +298,10 @@ public abstract partial class NetworkDevice
         lock (_consumersLock)
         {
             _consumers = Array.FindAll(_consumers, c => !ReferenceEquals(c, reader.Queue));
+            if ((reader.Queue.Directions & FrameDirection.Outbound) != 0)
+            {
+                _outboundTaps--;
+            }
         }
 
         reader.Queue.Discard(); // the tap chose to stop: what it left unread is not a drop

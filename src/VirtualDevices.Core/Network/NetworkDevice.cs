@@ -108,6 +108,11 @@ public abstract partial class NetworkDevice : INetworkDevice
             return ValueTask.FromException(error);
         }
 
+        if (Volatile.Read(ref _outboundTaps) != 0)
+        {
+            CopyToOutboundTaps(frame.Span);
+        }
+
         ValueTask pending;
         try
         {
@@ -143,6 +148,11 @@ public abstract partial class NetworkDevice : INetworkDevice
         {
             _counters.SendFailed();
             return ValueTask.FromException(error);
+        }
+
+        if (Volatile.Read(ref _outboundTaps) != 0)
+        {
+            CopyToOutboundTaps(fragments, length);
         }
 
         ValueTask pending;

@@ -23,16 +23,19 @@ internal sealed class ReceivedFrame
 
     public long TimestampTicks { get; private set; }
 
+    public FrameDirection Direction { get; private set; }
+
     public ReadOnlyMemory<byte> Memory => _buffer.Memory[..Length];
 
     public ReadOnlySpan<byte> Span => _buffer.Span[..Length];
 
     /// <summary>Takes a filled buffer for a new turn; returns the turn's generation.</summary>
-    public uint Begin(PageLease buffer, int length, long timestampTicks, uint holders)
+    public uint Begin(PageLease buffer, int length, long timestampTicks, uint holders, FrameDirection direction = FrameDirection.Inbound)
     {
         _buffer = buffer;
         Length = length;
         TimestampTicks = timestampTicks;
+        Direction = direction;
         uint generation = (uint)(Volatile.Read(ref _state) >>> 32);
         Volatile.Write(ref _state, ((long)generation << 32) | holders);
         return generation;
