@@ -11,12 +11,12 @@ public sealed class NewNetworkDeviceCommand : AsyncCmdlet
 {
     /// <summary>The first end's name in the session (default memnetN).</summary>
     [Parameter(Position = 0)]
-    [ValidatePattern("^[A-Za-z0-9_.-]+$")]
+    [ValidateHostName]
     public string? Name { get; set; }
 
     /// <summary>The other end's name (default memnetN).</summary>
     [Parameter]
-    [ValidatePattern("^[A-Za-z0-9_.-]+$")]
+    [ValidateHostName]
     public string? PeerName { get; set; }
 
     /// <summary>The MTU of both ends (default 1500).</summary>

@@ -39,7 +39,7 @@ public sealed class StartNetworkCaptureCommand : AsyncCmdlet
 
     /// <summary>The capture's name in the session (default captureN).</summary>
     [Parameter]
-    [ValidatePattern("^[A-Za-z0-9_.-]+$")]
+    [ValidateHostName]
     public string? Name { get; set; }
 
     /// <inheritdoc/>
