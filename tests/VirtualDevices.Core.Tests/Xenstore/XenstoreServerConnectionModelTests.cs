@@ -96,10 +96,7 @@ public sealed class XenstoreServerConnectionModelTests
         await WaitForConnections(server.Server, 0);
     }
 
-    // A known defect, not a passing test: in about one clean CI run in three this hangs until its 60 s timeout (seen
-    // 2026-12-03 on the epoll loop, and on the reverted poll(2) backend); the missed readiness or resume in
-    // ServerConnection's pause/pump path is not found yet. Skipped, with this reason, so CI shows it as open work.
-    [Fact(Timeout = XenstoreTestTimeouts.Test, Skip = "Known intermittent hang of the server's pause/resume under a storm with stalled clients (issue 9 follow-up): the server can stop serving a paused connection.")]
+    [Fact(Timeout = XenstoreTestTimeouts.Test)]
     public async Task Clients_that_never_read_stay_bounded_while_a_storm_goes_on_and_others_are_served()
     {
         // The pipeliner below must outlive the storm however slow the machine: no send timeout within the test.
