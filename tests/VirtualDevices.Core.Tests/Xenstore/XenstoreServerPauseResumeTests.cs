@@ -1,6 +1,7 @@
 using System.Net.Sockets;
 using System.Text;
 using VirtualDevices.IO;
+using VirtualDevices.IO.Polling;
 using VirtualDevices.Xen.Xenstore;
 using VirtualDevices.Xen.Xenstore.Protocol;
 using VirtualDevices.Xen.Xenstore.Server;
@@ -62,12 +63,30 @@ public sealed class XenstoreServerPauseResumeTests
     /// receive appended 64 KiB to 5 KiB of kept bytes, past the end of its input buffer, and the exception ended the
     /// loop's thread (the test host crashed).
     /// </summary>
-    [Theory(Timeout = XenstoreTestTimeouts.Test)]
-    [InlineData(25, int.MaxValue)]
-    [InlineData(300, 250 * 22)]
-    public async Task Requests_kept_when_the_output_was_full_are_answered_after_it_drains(int count, int firstReceiveLimit)
+    /// <summary>
+    /// On each backend: 25 requests and nothing more in the socket (a hang before the fix); 300, of which the first
+    /// receive takes 250 (the rest still in the socket: a crash before the fix).
+    /// </summary>
+    public static TheoryData<string, int, int> Cases
     {
-        await using var server = new XenstoreServer();
+        get
+        {
+            var cases = new TheoryData<string, int, int>();
+            foreach (string backend in new[] { nameof(PollBackend.Epoll), nameof(PollBackend.Poll) })
+            {
+                cases.Add(backend, 25, int.MaxValue);
+                cases.Add(backend, 300, 250 * 22);
+            }
+
+            return cases;
+        }
+    }
+
+    [Theory(Timeout = XenstoreTestTimeouts.Test)]
+    [MemberData(nameof(Cases))]
+    public async Task Requests_kept_when_the_output_was_full_are_answered_after_it_drains(string backend, int count, int firstReceiveLimit)
+    {
+        await using var server = new XenstoreServer(XenstoreTestBackends.Options(backend));
         (Socket client, Socket served) = SocketPair.Create(DeviceErrorIds.Xenstore.SocketPairFailed, XenstoreException.XenstoreDeviceName);
         using (client)
         {
