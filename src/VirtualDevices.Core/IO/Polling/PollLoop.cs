@@ -72,11 +72,8 @@ internal sealed unsafe partial class PollLoop : IDisposable
         if (_wake.IsInvalid)
         {
             int errno = Marshal.GetLastPInvokeError();
-            _wake?.Dispose();
-            _epoll?.Dispose();
-            _wakeReader?.Dispose();
-            _wakeWriter?.Dispose();
-            _pollSet?.Dispose();
+            _wake.Dispose();
+            _epoll.Dispose();
             throw new IOException($"eventfd failed: {Unix.Errno.Describe(errno)}");
         }
 
