@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Net.Sockets;
 using System.Text;
+using VirtualDevices.IO.Polling;
 using VirtualDevices.Xen.Xenstore;
 using VirtualDevices.Xen.Xenstore.Client;
 using VirtualDevices.Xen.Xenstore.Protocol;
@@ -8,7 +9,10 @@ using VirtualDevices.Xen.Xenstore.Server;
 
 namespace VirtualDevices.Tests.Xenstore;
 
-/// <summary>Malformed and abusive peers: each gets an error reply or its own connection closed; the server goes on.</summary>
+/// <summary>
+/// Malformed and abusive peers: each gets an error reply or its own connection closed; the server goes on. On both poll
+/// loop backends (<see cref="XenstoreTestBackends"/>).
+/// </summary>
 public sealed class XenstoreHostileInputTests
 {
     private static Socket Connect(XenstoreTestServer server)
@@ -30,10 +34,11 @@ public sealed class XenstoreHostileInputTests
         }
     }
 
-    [Fact(Timeout = XenstoreTestTimeouts.Test)]
-    public async Task Bad_requests_get_error_replies_and_the_connection_stays_usable()
+    [Theory(Timeout = XenstoreTestTimeouts.Test)]
+    [MemberData(nameof(XenstoreTestBackends.All), MemberType = typeof(XenstoreTestBackends))]
+    public async Task Bad_requests_get_error_replies_and_the_connection_stays_usable(string backend)
     {
-        await using var server = XenstoreTestServer.Start();
+        await using var server = XenstoreTestBackends.Start(backend);
         using Socket raw = Connect(server);
         const uint Error = (uint)XenstoreMessageType.Error;
 
@@ -67,10 +72,11 @@ public sealed class XenstoreHostileInputTests
         Assert.Equal(((uint)XenstoreMessageType.Write, 20u, "OK\0"), XenstoreTestWire.ReadReply(raw));
     }
 
-    [Fact(Timeout = XenstoreTestTimeouts.Test)]
-    public async Task An_oversized_length_closes_only_that_connection()
+    [Theory(Timeout = XenstoreTestTimeouts.Test)]
+    [MemberData(nameof(XenstoreTestBackends.All), MemberType = typeof(XenstoreTestBackends))]
+    public async Task An_oversized_length_closes_only_that_connection(string backend)
     {
-        await using var server = XenstoreTestServer.Start();
+        await using var server = XenstoreTestBackends.Start(backend);
         await using XenstoreClient bystander = await server.ConnectAsync();
         await bystander.WriteAsync("/alive", "yes");
 
@@ -86,10 +92,11 @@ public sealed class XenstoreHostileInputTests
         Assert.True(server.Server.IsRunning);
     }
 
-    [Fact(Timeout = XenstoreTestTimeouts.Test)]
-    public async Task Garbage_partial_messages_and_abrupt_disconnects_do_not_hurt_the_server()
+    [Theory(Timeout = XenstoreTestTimeouts.Test)]
+    [MemberData(nameof(XenstoreTestBackends.All), MemberType = typeof(XenstoreTestBackends))]
+    public async Task Garbage_partial_messages_and_abrupt_disconnects_do_not_hurt_the_server(string backend)
     {
-        await using var server = XenstoreTestServer.Start();
+        await using var server = XenstoreTestBackends.Start(backend);
         await using XenstoreClient bystander = await server.ConnectAsync();
         var random = new Random(42);
         for (int i = 0; i < 20; i++)
@@ -123,12 +130,13 @@ public sealed class XenstoreHostileInputTests
         }
     }
 
-    [Fact(Timeout = XenstoreTestTimeouts.Test)]
-    public async Task Many_watches_on_one_connection_keep_duplicates_refused_and_unwatch_exact()
+    [Theory(Timeout = XenstoreTestTimeouts.Test)]
+    [MemberData(nameof(XenstoreTestBackends.All), MemberType = typeof(XenstoreTestBackends))]
+    public async Task Many_watches_on_one_connection_keep_duplicates_refused_and_unwatch_exact(string backend)
     {
         // 20,000 watches on one privileged connection (no watch quota): duplicates are found by key, not by a scan of
         // every watch (which made registration quadratic), and unwatching finds exactly the pair it names.
-        await using var server = XenstoreTestServer.Start();
+        await using var server = XenstoreTestBackends.Start(backend);
         using Socket dom0 = Connect(server);
         const int count = 20_000;
         const int batch = 500;
@@ -174,10 +182,15 @@ public sealed class XenstoreHostileInputTests
         Assert.Equal(((uint)XenstoreMessageType.Watch, id, "OK\0"), XenstoreTestWire.ReadReply(dom0));
     }
 
-    [Fact(Timeout = XenstoreTestTimeouts.Test)]
-    public async Task A_client_that_never_reads_its_watch_events_is_cut_off_alone()
+    [Theory(Timeout = XenstoreTestTimeouts.Test)]
+    [MemberData(nameof(XenstoreTestBackends.All), MemberType = typeof(XenstoreTestBackends))]
+    public async Task A_client_that_never_reads_its_watch_events_is_cut_off_alone(string backend)
     {
-        await using var server = XenstoreTestServer.Start(new XenstoreServerOptions { MaxPendingOutputBytes = 256 * 1024 });
+        await using var server = XenstoreTestServer.Start(new XenstoreServerOptions
+        {
+            MaxPendingOutputBytes = 256 * 1024,
+            PollBackend = Enum.Parse<PollBackend>(backend),
+        });
         await using XenstoreClient writer = await server.ConnectAsync();
         await using XenstoreClient healthy = await server.ConnectAsync();
         await using XenstoreWatch healthyWatch = await healthy.WatchAsync("/flood");

@@ -4,7 +4,10 @@ using VirtualDevices.Xen.Xenstore.Client;
 
 namespace VirtualDevices.Tests.Xenstore;
 
-/// <summary>The real xenstore tools (xenstore-utils) and Xen's test-xenstore against our server, via XENSTORED_PATH.</summary>
+/// <summary>
+/// The real xenstore tools (xenstore-utils) and Xen's test-xenstore against our server, via XENSTORED_PATH; the
+/// xenstore-utils tests on both poll loop backends (<see cref="XenstoreTestBackends"/>).
+/// </summary>
 public sealed class XenstoreRealToolsTests
 {
     /// <summary>Xen's test client, from the installed xen-utils (4.17 on Debian 12; the version is not pinned).</summary>
@@ -20,10 +23,11 @@ public sealed class XenstoreRealToolsTests
         return result.StandardOutput;
     }
 
-    [Fact(Timeout = XenstoreTestTimeouts.Test)]
-    public async Task Xenstore_utils_read_write_list_ls_chmod_exists_rm()
+    [Theory(Timeout = XenstoreTestTimeouts.Test)]
+    [MemberData(nameof(XenstoreTestBackends.All), MemberType = typeof(XenstoreTestBackends))]
+    public async Task Xenstore_utils_read_write_list_ls_chmod_exists_rm(string backend)
     {
-        await using var server = XenstoreTestServer.Start();
+        await using var server = XenstoreTestBackends.Start(backend);
         await using XenstoreClient xs = await server.ConnectAsync();
 
         await RunToolAsync(server, "xenstore-write", "/tool/a", "alpha", "/tool/b", "beta");
@@ -52,10 +56,11 @@ public sealed class XenstoreRealToolsTests
         Assert.Equal("ative", await xs.ReadStringAsync("/local/domain/0/rel"));
     }
 
-    [Fact(Timeout = XenstoreTestTimeouts.Test)]
-    public async Task Xenstore_watch_sees_changes_made_by_our_client()
+    [Theory(Timeout = XenstoreTestTimeouts.Test)]
+    [MemberData(nameof(XenstoreTestBackends.All), MemberType = typeof(XenstoreTestBackends))]
+    public async Task Xenstore_watch_sees_changes_made_by_our_client(string backend)
     {
-        await using var server = XenstoreTestServer.Start();
+        await using var server = XenstoreTestBackends.Start(backend);
         await using XenstoreClient xs = await server.ConnectAsync();
         await using ExternalProcess watcher = ExternalProcess.Start("xenstore-watch", ["-n", "3", "/watched"], server.Environment);
 

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Net.Sockets;
 using System.Text;
+using VirtualDevices.IO.Polling;
 using VirtualDevices.Xen.Xenstore;
 using VirtualDevices.Xen.Xenstore.Client;
 using VirtualDevices.Xen.Xenstore.Protocol;
@@ -11,7 +12,8 @@ namespace VirtualDevices.Tests.Xenstore;
 
 /// <summary>
 /// The server's connection model: one poll loop for every connection (no thread each), bounded output for clients that
-/// never read, and a prompt stop. In the memory collection: thread counts and the heap are measured, alone.
+/// never read, and a prompt stop. In the memory collection: thread counts and the heap are measured, alone. Each test
+/// runs on both poll loop backends (<see cref="XenstoreTestBackends"/>).
 /// </summary>
 [Collection(XenstoreMemoryCollection.Name)]
 public sealed class XenstoreServerConnectionModelTests
@@ -47,11 +49,12 @@ public sealed class XenstoreServerConnectionModelTests
         }
     }
 
-    [Fact(Timeout = XenstoreTestTimeouts.Test)]
-    public async Task A_thousand_open_connections_cost_a_small_constant_number_of_threads()
+    [Theory(Timeout = XenstoreTestTimeouts.Test)]
+    [MemberData(nameof(XenstoreTestBackends.All), MemberType = typeof(XenstoreTestBackends))]
+    public async Task A_thousand_open_connections_cost_a_small_constant_number_of_threads(string backend)
     {
         // Was a thread per connection (and a flusher thread per watcher): 1,000 connections, about 1,000 threads.
-        await using var server = XenstoreTestServer.Start();
+        await using var server = XenstoreTestBackends.Start(backend);
         var sockets = new List<Socket>();
         try
         {
@@ -96,14 +99,16 @@ public sealed class XenstoreServerConnectionModelTests
         await WaitForConnections(server.Server, 0);
     }
 
-    // A known defect, not a passing test: in about one clean CI run in three this hangs until its 60 s timeout (seen
-    // 2026-12-03 on the epoll loop, and on the reverted poll(2) backend); the missed readiness or resume in
-    // ServerConnection's pause/pump path is not found yet. Skipped, with this reason, so CI shows it as open work.
-    [Fact(Timeout = XenstoreTestTimeouts.Test, Skip = "Known intermittent hang of the server's pause/resume under a storm with stalled clients (issue 9 follow-up): the server can stop serving a paused connection.")]
-    public async Task Clients_that_never_read_stay_bounded_while_a_storm_goes_on_and_others_are_served()
+    [Theory(Timeout = XenstoreTestTimeouts.Test)]
+    [MemberData(nameof(XenstoreTestBackends.All), MemberType = typeof(XenstoreTestBackends))]
+    public async Task Clients_that_never_read_stay_bounded_while_a_storm_goes_on_and_others_are_served(string backend)
     {
         // The pipeliner below must outlive the storm however slow the machine: no send timeout within the test.
-        await using var server = XenstoreTestServer.Start(new XenstoreServerOptions { SendTimeout = TimeSpan.FromMinutes(5) });
+        await using var server = XenstoreTestServer.Start(new XenstoreServerOptions
+        {
+            SendTimeout = TimeSpan.FromMinutes(5),
+            PollBackend = Enum.Parse<PollBackend>(backend),
+        });
         await using XenstoreClient writer = await server.ConnectAsync();
         await using XenstoreClient bystander = await server.ConnectAsync();
         string longName = new('n', 2000);
@@ -160,10 +165,15 @@ public sealed class XenstoreServerConnectionModelTests
         Assert.Equal("ok", await bystander.ReadStringAsync("/after"));
     }
 
-    [Fact(Timeout = XenstoreTestTimeouts.Test)]
-    public async Task A_client_whose_output_makes_no_progress_for_the_send_timeout_is_closed()
+    [Theory(Timeout = XenstoreTestTimeouts.Test)]
+    [MemberData(nameof(XenstoreTestBackends.All), MemberType = typeof(XenstoreTestBackends))]
+    public async Task A_client_whose_output_makes_no_progress_for_the_send_timeout_is_closed(string backend)
     {
-        await using var server = XenstoreTestServer.Start(new XenstoreServerOptions { SendTimeout = TimeSpan.FromSeconds(1) });
+        await using var server = XenstoreTestServer.Start(new XenstoreServerOptions
+        {
+            SendTimeout = TimeSpan.FromSeconds(1),
+            PollBackend = Enum.Parse<PollBackend>(backend),
+        });
         await using XenstoreClient bystander = await server.ConnectAsync();
         await bystander.WriteAsync("/big", new string('b', 4000));
 
@@ -180,10 +190,11 @@ public sealed class XenstoreServerConnectionModelTests
         Assert.Equal(4000, (await bystander.ReadStringAsync("/big")).Length);
     }
 
-    [Fact(Timeout = XenstoreTestTimeouts.Test)]
-    public async Task Stop_with_many_connections_some_stalled_completes_promptly_and_every_peer_sees_the_end()
+    [Theory(Timeout = XenstoreTestTimeouts.Test)]
+    [MemberData(nameof(XenstoreTestBackends.All), MemberType = typeof(XenstoreTestBackends))]
+    public async Task Stop_with_many_connections_some_stalled_completes_promptly_and_every_peer_sees_the_end(string backend)
     {
-        var server = XenstoreTestServer.Start();
+        var server = XenstoreTestBackends.Start(backend);
         var sockets = new List<Socket>();
         try
         {

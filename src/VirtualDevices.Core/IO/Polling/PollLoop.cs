@@ -4,26 +4,28 @@ using VirtualDevices.Interop;
 namespace VirtualDevices.IO.Polling;
 
 /// <summary>
-/// One thread waiting in <c>epoll_wait</c> on many descriptors and calling each one's <see cref="IPollHandler"/> when
-/// it is ready: xenstored's model. Connections then cost no thread each (1,000 idle connections: still one thread),
-/// and a ready descriptor costs one wake-up of this thread, as a thread blocked in its own receive would.
-/// Work from other threads (a close, a flush of output queued by another thread) is handed over with
-/// <see cref="Post"/>, which wakes the loop through an eventfd.
+/// One thread waiting in <c>epoll_wait</c> (or <c>poll(2)</c>, see <see cref="PollBackend"/>) on many descriptors and
+/// calling each one's <see cref="IPollHandler"/> when it is ready: xenstored's model. Connections then cost no thread
+/// each (1,000 idle connections: still one thread), and a ready descriptor costs one wake-up of this thread, as a
+/// thread blocked in its own receive would. Work from other threads (a close, a flush of output queued by another
+/// thread) is handed over with <see cref="Post"/>, which wakes the loop through an eventfd (a socket pair on poll).
 /// </summary>
 /// <remarks>
 /// Level-triggered: a handler that leaves data unread is called again, so it may read a bounded amount per call. Any
-/// pollable descriptor can be registered (sockets today, Xen's <c>/dev/xen/evtchn</c> later). Linux only (epoll).
+/// pollable descriptor can be registered (sockets today, Xen's <c>/dev/xen/evtchn</c> later). epoll on Linux, poll(2)
+/// elsewhere (macOS); either can be asked for on Linux, where both are tested.
 /// </remarks>
-internal sealed unsafe class PollLoop : IDisposable
+internal sealed unsafe partial class PollLoop : IDisposable
 {
     /// <summary>Ready descriptors taken per <c>epoll_wait</c>.</summary>
     private const int MaxEvents = 64;
 
-    /// <summary>The key of the wake-up eventfd; registrations' keys have a generation of at least 1 in their high half.</summary>
+    /// <summary>The key of the wake-up descriptor; registrations' keys have a generation of at least 1 in their high half.</summary>
     private const ulong WakeKey = 0;
 
-    private readonly SafeFileDescriptor _epoll;
-    private readonly SafeFileDescriptor _wake;
+    // Epoll backend: the epoll instance and the wake-up eventfd (null on the poll backend).
+    private readonly SafeFileDescriptor? _epoll;
+    private readonly SafeFileDescriptor? _wake;
     private readonly Thread _thread;
     private readonly ConcurrentQueue<Action> _posted = new();
     private readonly object _slotsLock = new();
@@ -35,14 +37,26 @@ internal sealed unsafe class PollLoop : IDisposable
     private volatile bool _stopping;
     private int _disposed;
 
-    /// <summary>Creates the epoll instance and starts the loop's thread.</summary>
+    /// <summary>Creates the epoll instance (or the poll set and its wake-up pair) and starts the loop's thread.</summary>
     /// <param name="name">The thread's name.</param>
-    /// <exception cref="DeviceException">epoll or eventfd could not be created (the descriptor limit; not Linux).</exception>
-    public PollLoop(string name)
+    /// <param name="backend">How to wait; null for <see cref="DefaultBackend"/>.</param>
+    /// <exception cref="IOException">The epoll instance or the wake-up descriptors could not be created (the descriptor limit).</exception>
+    /// <exception cref="PlatformNotSupportedException">epoll was asked for on another system than Linux.</exception>
+    public PollLoop(string name, PollBackend? backend = null)
     {
+        Backend = backend ?? DefaultBackend;
+        if (Backend == PollBackend.Poll)
+        {
+            (_wakeReader, _wakeWriter) = CreateWakePair();
+            _pollSet = new PollFdSet();
+            _thread = new Thread(RunPoll) { IsBackground = true, Name = name };
+            _thread.Start();
+            return;
+        }
+
         if (!OperatingSystem.IsLinux())
         {
-            throw new PlatformNotSupportedException("The poll loop uses epoll, which only Linux has.");
+            throw new PlatformNotSupportedException("epoll only exists on Linux; the poll backend serves elsewhere.");
         }
 
         _epoll = Unix.EpollCreate(Unix.EPOLL_CLOEXEC);
@@ -67,6 +81,12 @@ internal sealed unsafe class PollLoop : IDisposable
         _thread.Start();
     }
 
+    /// <summary>The backend of a loop created without one: epoll on Linux, poll(2) elsewhere (macOS).</summary>
+    public static PollBackend DefaultBackend => OperatingSystem.IsLinux() ? PollBackend.Epoll : PollBackend.Poll;
+
+    /// <summary>How this loop waits.</summary>
+    public PollBackend Backend { get; }
+
     /// <summary>True on the loop's own thread (where handlers and posted work run).</summary>
     public bool IsLoopThread => Environment.CurrentManagedThreadId == _thread.ManagedThreadId;
 
@@ -87,7 +107,10 @@ internal sealed unsafe class PollLoop : IDisposable
     /// <param name="interest">The events to wait for (errors and hang-ups are always reported).</param>
     /// <param name="handler">What to call.</param>
     /// <exception cref="ObjectDisposedException">The loop was stopped.</exception>
-    /// <exception cref="IOException">epoll refused the descriptor (it cannot be polled, as a regular file cannot).</exception>
+    /// <exception cref="IOException">
+    /// epoll refused the descriptor (it cannot be polled, as a regular file cannot). The poll backend refuses nothing:
+    /// poll(2) reports a regular file always ready.
+    /// </exception>
     public PollRegistration Register(SafeHandle descriptor, PollEvents interest, IPollHandler handler)
     {
         ArgumentNullException.ThrowIfNull(descriptor);
@@ -121,6 +144,11 @@ internal sealed unsafe class PollLoop : IDisposable
         }
 
         handler.OnRegistered(registration);
+        if (_pollSet is not null)
+        {
+            PollSetChanged();
+            return registration;
+        }
 
         try
         {
@@ -135,12 +163,30 @@ internal sealed unsafe class PollLoop : IDisposable
         return registration;
     }
 
-    internal void Modify(PollRegistration registration, PollEvents interest) =>
+    /// <summary>Called by <see cref="PollRegistration.Modify"/> after it recorded the new interest.</summary>
+    internal void Modify(PollRegistration registration, PollEvents interest)
+    {
+        if (_pollSet is not null)
+        {
+            ModifyPoll(registration, interest);
+            return;
+        }
+
         Control(Unix.EPOLL_CTL_MOD, registration.Descriptor, (uint)interest, registration.Key);
+    }
 
     internal void Remove(PollRegistration registration)
     {
-        if (!registration.Descriptor.IsClosed && !_epoll.IsClosed)
+        if (_pollSet is not null)
+        {
+            // Its entry leaves the array when the loop rebuilds it, before its next wait; an event already reported
+            // for it meanwhile is recognised as stale by its key.
+            Release(registration);
+            PollSetChanged();
+            return;
+        }
+
+        if (!registration.Descriptor.IsClosed && !_epoll!.IsClosed)
         {
             // Fails only if the descriptor is no longer registered; the slot is freed either way.
             _ = Unix.EpollCtl(_epoll, Unix.EPOLL_CTL_DEL, registration.Descriptor, null);
@@ -166,7 +212,7 @@ internal sealed unsafe class PollLoop : IDisposable
     {
         byte* entry = stackalloc byte[16];
         Unix.EpollEvent.Write(entry, events, key);
-        if (Unix.EpollCtl(_epoll, op, descriptor, entry) != 0)
+        if (Unix.EpollCtl(_epoll!, op, descriptor, entry) != 0)
         {
             int errno = Marshal.GetLastPInvokeError();
             throw new IOException($"epoll_ctl failed: {Unix.Errno.Describe(errno)}");
@@ -189,11 +235,17 @@ internal sealed unsafe class PollLoop : IDisposable
 
     private void Wake()
     {
+        if (_pollSet is not null)
+        {
+            WakePoll();
+            return;
+        }
+
         ulong one = 1;
         try
         {
             // EAGAIN only when the counter is about to overflow, which means the loop is awake already.
-            _ = Unix.Write(_wake, (byte*)&one, sizeof(ulong));
+            _ = Unix.Write(_wake!, (byte*)&one, sizeof(ulong));
         }
         catch (ObjectDisposedException)
         {
@@ -208,7 +260,7 @@ internal sealed unsafe class PollLoop : IDisposable
         {
             while (!_stopping)
             {
-                int ready = Unix.EpollWait(_epoll, events, MaxEvents, -1);
+                int ready = Unix.EpollWait(_epoll!, events, MaxEvents, -1);
                 if (ready < 0)
                 {
                     int errno = Marshal.GetLastPInvokeError();
@@ -227,7 +279,7 @@ internal sealed unsafe class PollLoop : IDisposable
                     if (key == WakeKey)
                     {
                         ulong counter;
-                        _ = Unix.Read(_wake, (byte*)&counter, sizeof(ulong));
+                        _ = Unix.Read(_wake!, (byte*)&counter, sizeof(ulong));
                         // Cleared before the queue is drained below: a Post after this wakes the loop again.
                         Volatile.Write(ref _wakePending, 0);
                         continue;
@@ -264,7 +316,8 @@ internal sealed unsafe class PollLoop : IDisposable
 
     /// <summary>
     /// Stops the loop after the work already posted, waits up to 5 s for its thread (unless called on it), and closes
-    /// the epoll instance. Registered descriptors are not closed: their owners do that. Idempotent.
+    /// the epoll instance (or the poll set and its wake-up pair). Registered descriptors are not closed: their owners
+    /// do that. Idempotent.
     /// </summary>
     public void Dispose()
     {
@@ -281,8 +334,11 @@ internal sealed unsafe class PollLoop : IDisposable
         Wake();
         if (!IsLoopThread && _thread.Join(TimeSpan.FromSeconds(5)))
         {
-            _wake.Dispose();
-            _epoll.Dispose();
+            _wake?.Dispose();
+            _epoll?.Dispose();
+            _wakeReader?.Dispose();
+            _wakeWriter?.Dispose();
+            _pollSet?.Dispose();
         }
 
         // Otherwise (on the loop's thread, or a handler that blocked) the descriptors stay open for the thread still

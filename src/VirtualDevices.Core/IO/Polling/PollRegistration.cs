@@ -23,6 +23,9 @@ internal sealed class PollRegistration
     /// <summary>Slot and generation, as the epoll entry's data: an event for a slot reused since is recognised as stale.</summary>
     internal ulong Key { get; }
 
+    /// <summary>The poll backend's index of this registration in its array (loop thread only); -1 when not in it.</summary>
+    internal int PollIndex { get; set; } = -1;
+
     /// <summary>The events asked for now.</summary>
     public PollEvents Interest { get; private set; }
 
@@ -38,8 +41,19 @@ internal sealed class PollRegistration
             return;
         }
 
-        _loop.Modify(this, interest);
+        // Recorded first: the poll backend's loop thread reads Interest when it rebuilds its array after the wake-up
+        // that Modify sends from another thread, so the new value must be visible by then. Restored if epoll refuses.
+        PollEvents previous = Interest;
         Interest = interest;
+        try
+        {
+            _loop.Modify(this, interest);
+        }
+        catch
+        {
+            Interest = previous;
+            throw;
+        }
     }
 
     /// <summary>Takes the descriptor out of the loop (before it is closed). Idempotent.</summary>

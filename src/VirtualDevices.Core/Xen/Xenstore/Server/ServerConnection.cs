@@ -175,6 +175,7 @@ internal sealed class ServerConnection : IPollHandler
     {
         int start = 0;
         int answered = 0;
+        bool heldBack = false;
         while (end - start >= XenstoreLimits.HeaderSize && !IsClosed)
         {
             XenstoreMessageHeader header = XenstoreMessageHeader.Read(input.AsSpan(start));
@@ -199,6 +200,7 @@ internal sealed class ServerConnection : IPollHandler
                 answered = 0;
                 if (!Flush())
                 {
+                    heldBack = true;
                     break;
                 }
             }
@@ -211,17 +213,18 @@ internal sealed class ServerConnection : IPollHandler
             return;
         }
 
-        if (Flush())
-        {
-            if (_paused)
-            {
-                _paused = false;
-                _registration!.Modify(PollEvents.Readable);
-            }
-        }
-        else
+        // Requests held back stay paused even when the flush below empties the output (the peer read in between):
+        // resumed for reading, they would wait for input that may never come (the client sent them all and waits for
+        // the replies: the storm test's hang), and the next receive would append 64 KiB to kept bytes that no longer
+        // fit the input buffer (a loop-thread crash). Paused, the writable event answers them, at once if the output
+        // is empty. So kept bytes hold no whole request whenever the connection reads.
+        if (!Flush() || heldBack)
         {
             Pause();
+        }
+        else if (_paused)
+        {
+            Resume();
         }
     }
 
@@ -255,6 +258,20 @@ internal sealed class ServerConnection : IPollHandler
             {
                 Teardown();
             }
+        }
+    }
+
+    /// <summary>Reads requests again once every kept one is answered and its output is sent.</summary>
+    private void Resume()
+    {
+        _paused = false;
+        try
+        {
+            _registration!.Modify(PollEvents.Readable);
+        }
+        catch (IOException)
+        {
+            Teardown();
         }
     }
 

@@ -47,4 +47,10 @@ public sealed class XenstoreServerOptions
     /// considered dead and closed. Checked once a second.
     /// </summary>
     public TimeSpan SendTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// How the server's loop waits: null for the platform's own (epoll on Linux, poll(2) elsewhere). Internal, so that
+    /// the tests run the server on both backends on Linux.
+    /// </summary>
+    internal IO.Polling.PollBackend? PollBackend { get; init; }
 }
