@@ -16,7 +16,8 @@
 #   0, within its time limit), and the harness adds lab.xen-start (and lab.guest-create with a guest).
 #   Results: --results FILE gets every check line (default ./xen-lab-results.txt); --logs DIR keeps the serial
 #   console, each command's stdout/stderr, dmesg, xl dmesg, the xenstored and guest console logs, and timings.txt
-#   (seconds per phase: the host's preparation, QEMU's wall and CPU time, and dom0's phases by its uptime).
+#   (seconds per phase: the host's preparation, QEMU's wall and CPU time, and dom0's phases by its uptime) and
+#   cpu-trace.txt (at each line of dom0's harness: seconds since QEMU started, QEMU's CPU seconds so far).
 #   Exit status: 0 when every check passed or skipped, 1 when one failed, 2 on a harness error (no results: the
 #   results file then holds a "lab.results fail" line saying why).
 #
@@ -101,12 +102,19 @@ done
 case "$backends" in kernel|none) ;; *) echo "xen-lab: --backends is kernel or none" >&2; exit 2 ;; esac
 case "$guest" in none|vif|disk|vif,disk|disk,vif) ;; *) echo "xen-lab: --guest is none, vif, disk or vif,disk" >&2; exit 2 ;; esac
 [ "$(id -u)" = 0 ] || { echo "xen-lab: needs root (debootstrap, chroot)" >&2; exit 2; }
-for tool in qemu-system-x86_64 debootstrap cpio depmod modprobe mke2fs tar apt-get dpkg xz; do
+for tool in qemu-system-x86_64 debootstrap cpio depmod modprobe mke2fs tar apt-get dpkg xz setpriv; do
   command -v "$tool" > /dev/null || { echo "xen-lab: $tool is missing (see .ci/apt-packages)" >&2; exit 2; }
 done
 [ -x /bin/busybox ] && /bin/busybox --list | grep -qx switch_root || { echo "xen-lab: busybox-static is missing" >&2; exit 2; }
 
+# A run killed with SIGKILL cannot clean up: the next run removes its temporary folder (the owner's pid is in it and
+# is gone; QEMU died with it, see --pdeathsig below). Folders without the pid file are left alone.
+for old in "${TMPDIR:-/tmp}"/xen-lab.*/owner.pid; do
+  pid=$(cat "$old" 2>/dev/null) || continue
+  [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null && rm -rf "$(dirname "$old")"
+done
 work=$(mktemp -d "${TMPDIR:-/tmp}/xen-lab.XXXXXX")
+echo $$ > "$work/owner.pid"
 qemu_pid=
 cleanup() {
   if [ -n "$qemu_pid" ] && kill -0 "$qemu_pid" 2>/dev/null; then kill -9 "$qemu_pid" 2>/dev/null || true; fi
@@ -407,7 +415,8 @@ prepare_secs=$(( $(date +%s) - tprep ))
 console=$work/console.log
 log "booting Xen + dom0 (xenstored=$xenstored guest=$guest backends=$backends, ${#runs[@]} command(s), limit ${overall} s; prepared in ${prepare_secs} s)"
 tq=$(date +%s)
-qemu-system-x86_64 -accel tcg,thread=multi -cpu max,-rdtscp -m 2048 -smp 2 \
+# setpriv --pdeathsig: QEMU is killed when this script dies, even of a SIGKILL that no trap sees.
+setpriv --pdeathsig KILL qemu-system-x86_64 -accel tcg,thread=multi -cpu max,-rdtscp -m 2048 -smp 2 \
   -kernel "$image/xen.elf" \
   -append 'console=com1 com1=115200,8n1 dom0_mem=1024M,max:1024M bootscrub=0 loglvl=all guest_loglvl=all smap=0' \
   -initrd "$image/vmlinuz console=hvc0 quiet,$image/initrd.gz" \
@@ -431,7 +440,8 @@ while kill -0 "$qemu_pid" 2>/dev/null && [ "$(date +%s)" -lt "$deadline" ]; do
   t=$(awk '{ print $14 + $15 }' "/proc/$qemu_pid/stat" 2>/dev/null) && [ -n "$t" ] && ticks=$t
   if [ -z "$seen_up" ] && grep -q 'lab-dom0: dom0 up' "$console" 2>/dev/null; then seen_up=$(( $(date +%s) - tq )); fi
   if [ -z "$seen_written" ] && grep -q 'lab-dom0: results written' "$console" 2>/dev/null; then seen_written=$(( $(date +%s) - tq )); fi
-  m=$(tr -d '\r' < "$console" 2>/dev/null | grep -a -E '^lab-dom0: (dom0 up|running command|check [^ ]*lab\.|writing results)' | wc -l)
+  m=$( (tr -d '\r' < "$console") 2>/dev/null | grep -a -c -E '^lab-dom0: (dom0 up|running command|check [^ ]*lab\.|writing results)' || true)
+  [ -f "$console" ] || { log "$work was removed under the running lab (by something else): stopping"; break; }
   if [ "$m" -gt "$marks" ]; then
     tr -d '\r' < "$console" | grep -a -E '^lab-dom0: (dom0 up|running command|check [^ ]*lab\.|writing results)' | sed -n "$((marks + 1)),${m}p" \
       | cut -c1-90 | awk -v e=$(( $(date +%s) - tq )) -v c=$(( ticks / hz )) '{ printf "%d\t%d\t%s\n", e, c, $0 }' >> "$work/cpu-trace.txt"
