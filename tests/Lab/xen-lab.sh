@@ -441,7 +441,7 @@ while kill -0 "$qemu_pid" 2>/dev/null && [ "$(date +%s)" -lt "$deadline" ]; do
   if [ -z "$seen_up" ] && grep -q 'lab-dom0: dom0 up' "$console" 2>/dev/null; then seen_up=$(( $(date +%s) - tq )); fi
   if [ -z "$seen_written" ] && grep -q 'lab-dom0: results written' "$console" 2>/dev/null; then seen_written=$(( $(date +%s) - tq )); fi
   m=$( (tr -d '\r' < "$console") 2>/dev/null | grep -a -c -E '^lab-dom0: (dom0 up|running command|check [^ ]*lab\.|writing results)' || true)
-  [ -f "$console" ] || { log "$work was removed under the running lab (by something else): stopping"; break; }
+  [ -d "$work" ] || { log "$work was removed under the running lab (by something else): stopping"; break; }
   if [ "$m" -gt "$marks" ]; then
     tr -d '\r' < "$console" | grep -a -E '^lab-dom0: (dom0 up|running command|check [^ ]*lab\.|writing results)' | sed -n "$((marks + 1)),${m}p" \
       | cut -c1-90 | awk -v e=$(( $(date +%s) - tq )) -v c=$(( ticks / hz )) '{ printf "%d\t%d\t%s\n", e, c, $0 }' >> "$work/cpu-trace.txt"
