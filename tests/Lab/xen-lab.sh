@@ -6,7 +6,8 @@
 # RUN A TEST PROGRAM INSIDE DOM0
 #   tests/Lab/xen-lab.sh --add ./bin/MyChecks=checks --run 'dotnet checks/MyChecks.dll' --results ./results.txt
 #
-#   --add SRC[=NAME]   copies SRC (a file or a folder) into dom0 at /lab/NAME (NAME defaults to SRC's basename).
+#   --add SRC[=NAME]   copies SRC (a file or a folder) into dom0 at /lab/NAME (NAME defaults to SRC's basename);
+#                      its .NET assemblies are precompiled (ReadyToRun, see --no-r2r).
 #   --run 'COMMAND'    a shell command run in dom0 from /lab, as root; repeatable, run in order, each with a time
 #                      limit (--run-timeout, default 600 s). dotnet (/lab/dotnet, the host's runtime) and pwsh
 #                      (/lab/tools/pwsh, the pinned global tool) are on PATH; the module is /lab/module/VirtualDevices.
@@ -14,7 +15,9 @@
 #   on stdout/stderr goes to its log only. Each command also gets a check of its own, lab.command.NN (exit status
 #   0, within its time limit), and the harness adds lab.xen-start (and lab.guest-create with a guest).
 #   Results: --results FILE gets every check line (default ./xen-lab-results.txt); --logs DIR keeps the serial
-#   console, each command's stdout/stderr, dmesg, xl dmesg, the xenstored and guest console logs.
+#   console, each command's stdout/stderr, dmesg, xl dmesg, the xenstored and guest console logs, and timings.txt
+#   (seconds per phase: the host's preparation, QEMU's wall and CPU time, and dom0's phases by its uptime) and
+#   cpu-trace.txt (at each line of dom0's harness: seconds since QEMU started, QEMU's CPU seconds so far).
 #   Exit status: 0 when every check passed or skipped, 1 when one failed, 2 on a harness error (no results: the
 #   results file then holds a "lab.results fail" line saying why).
 #
@@ -22,10 +25,13 @@
 #   LAB_XENSTORED (c | oxenstored, as asked), LAB_XENSTORED_DAEMON (the daemon that runs), LAB_GUEST (none | vif |
 #   disk | vif,disk), LAB_BACKENDS (kernel | none), LAB_GUEST_CONFIG (xl config of the guest, when there is one),
 #   LAB_GUEST_DOMID (its domain id, when the harness created it: with --backends kernel), LAB_RESULTS_DIR.
-#   /opt/lab/guest/{vmlinuz,initrd.gz}: the PV guest's kernel and busybox ramdisk (for an `xl create` of your own).
+#   /opt/lab/guest/{vmlinuz,initrd.gz}: the PV guest's kernel (Debian's, unpacked to an ELF) and busybox ramdisk
+#   (for an `xl create` of your own).
 #
 # MODES
 #   --xenstored c|oxenstored   the xenstore daemon (XENSTORED in /etc/default/xen); default oxenstored (Debian's).
+#                      Several ('c oxenstored'): one boot runs the commands once per daemon, switching daemons in
+#                      between, and prefixes each check line with its daemon ("cxenstored/...", "oxenstored/...").
 #   --guest none|vif|disk|vif,disk   a PV guest (Debian kernel, busybox ramdisk, 192 MiB) with a vif on bridge
 #                      xenbr0 (guest 10.0.0.2, dom0 10.0.0.1) and/or a disk (xvda, /lab/guest-disk.img in dom0).
 #   --guest-disk IMG   the guest's disk image (default: a 64 MiB ext4); --guest-script FILE runs in the guest
@@ -37,12 +43,17 @@
 #
 # OTHER OPTIONS
 #   --timeout S (QEMU's overall limit, default 900), --build-only (build or check the cached image, boot nothing),
-#   --verbose (the serial console on stderr as it comes), --no-pwsh, --no-module.
+#   --verbose (the serial console on stderr as it comes), --no-pwsh, --no-module, --no-r2r (copy the assemblies as
+#   built: dom0's emulated CPU then JITs every method pwsh and the checks run, minutes of a run).
+#   ReadyToRun: crossgen2 (the NuGet package Microsoft.NETCore.App.Crossgen2.linux-x64 of the host's runtime version,
+#   restored when missing) precompiles pwsh's assemblies (cached: pwsh_<version>_<runtime>), the module's and those of
+#   each --add, on the host, so that dom0 runs native code from the start.
 #   Cache: ${VIRTUALDEVICES_LAB_CACHE:-~/.cache/virtualdevices/xen-lab}: base_<versions>_<hash> (the packages and
-#   dom0's debootstrapped root, keyed on the kernel and Xen package versions and the package list) and
+#   dom0's debootstrapped root, keyed on the kernel and Xen package versions and the package list),
 #   image_<hash>_<hash> (Xen, kernel, initramfs, dom0.img; also keyed on the recipe: build_image and
-#   tests/Lab/image), so changing the initramfs does not debootstrap again. Older entries are removed. Temporary files
-#   go under ${TMPDIR:-/tmp} and are removed on exit; QEMU is always killed.
+#   tests/Lab/image), so changing the initramfs does not debootstrap again, and pwsh_<version>_<runtime>_<hash> (the
+#   pwsh tool precompiled). Older entries are removed. Temporary files go under ${TMPDIR:-/tmp} and are removed on
+#   exit; QEMU is always killed.
 #
 # Needs root (debootstrap), qemu-system-x86, debootstrap, busybox-static, cpio, kmod, e2fsprogs, tar; network access
 # to the Debian mirror on a cold cache only. Facts and pitfalls behind each choice: see comments below.
@@ -60,7 +71,7 @@ security_mirror=${VIRTUALDEVICES_LAB_SECURITY_MIRROR:-http://deb.debian.org/debi
 suite=bookworm
 
 adds=() runs=() xenstored=oxenstored guest=none guest_disk= guest_script= backends=none
-results=./xen-lab-results.txt logs= overall=900 run_timeout=600 build_only=0 verbose=0 with_pwsh=1 with_module=1
+results=./xen-lab-results.txt logs= overall=900 run_timeout=600 build_only=0 verbose=0 with_pwsh=1 with_module=1 r2r=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --add) adds+=("$2"); shift 2 ;;
@@ -78,20 +89,32 @@ while [ $# -gt 0 ]; do
     --verbose) verbose=1; shift ;;
     --no-pwsh) with_pwsh=0; shift ;;
     --no-module) with_module=0; shift ;;
+    --no-r2r) r2r=0; shift ;;
     -h|--help) sed -n '2,/^# The whole script is one block/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "xen-lab: unknown option $1 (--help lists them)" >&2; exit 2 ;;
   esac
 done
-case "$xenstored" in c|oxenstored) ;; *) echo "xen-lab: --xenstored is c or oxenstored" >&2; exit 2 ;; esac
+xenstored=$(echo "$xenstored" | tr ',' ' ' | xargs)
+for d in $xenstored; do
+  case "$d" in c|oxenstored) ;; *) echo "xen-lab: --xenstored is c, oxenstored or both ('c oxenstored')" >&2; exit 2 ;; esac
+done
+[ -n "$xenstored" ] || { echo "xen-lab: --xenstored is c, oxenstored or both ('c oxenstored')" >&2; exit 2; }
 case "$backends" in kernel|none) ;; *) echo "xen-lab: --backends is kernel or none" >&2; exit 2 ;; esac
 case "$guest" in none|vif|disk|vif,disk|disk,vif) ;; *) echo "xen-lab: --guest is none, vif, disk or vif,disk" >&2; exit 2 ;; esac
 [ "$(id -u)" = 0 ] || { echo "xen-lab: needs root (debootstrap, chroot)" >&2; exit 2; }
-for tool in qemu-system-x86_64 debootstrap cpio depmod modprobe mke2fs tar apt-get dpkg; do
+for tool in qemu-system-x86_64 debootstrap cpio depmod modprobe mke2fs tar apt-get dpkg xz setpriv; do
   command -v "$tool" > /dev/null || { echo "xen-lab: $tool is missing (see .ci/apt-packages)" >&2; exit 2; }
 done
 [ -x /bin/busybox ] && /bin/busybox --list | grep -qx switch_root || { echo "xen-lab: busybox-static is missing" >&2; exit 2; }
 
+# A run killed with SIGKILL cannot clean up: the next run removes its temporary folder (the owner's pid is in it and
+# is gone; QEMU died with it, see --pdeathsig below). Folders without the pid file are left alone.
+for old in "${TMPDIR:-/tmp}"/xen-lab.*/owner.pid; do
+  pid=$(cat "$old" 2>/dev/null) || continue
+  [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null && rm -rf "$(dirname "$old")"
+done
 work=$(mktemp -d "${TMPDIR:-/tmp}/xen-lab.XXXXXX")
+echo $$ > "$work/owner.pid"
 qemu_pid=
 cleanup() {
   if [ -n "$qemu_pid" ] && kill -0 "$qemu_pid" 2>/dev/null; then kill -9 "$qemu_pid" 2>/dev/null || true; fi
@@ -182,7 +205,19 @@ build_image() {
   }
   make_initramfs dom0 $initramfs_modules > "$b/initrd.gz"
   mkdir -p "$root/opt/lab/guest"
-  cp "$b/vmlinuz" "$root/opt/lab/guest/vmlinuz"
+  # The guest's kernel as an uncompressed ELF, which a PV domain boots as well: from the bzImage, libxc (xl create)
+  # would unpack its xz payload with dom0's emulated CPU at every guest creation (1 s of the host's CPU, tens of
+  # seconds under TCG). The bzImage stays where the ELF cannot be had.
+  local xz_at
+  xz_at=$(LC_ALL=C grep -obUaP '\xfd7zXZ\x00' "$b/vmlinuz" | awk -F: 'NR == 1 { print $1 }' || true)
+  # (xz stops at the stream's end, so tail may die of SIGPIPE: not a failure.)
+  if [ -n "$xz_at" ] && { tail -c +$((xz_at + 1)) "$b/vmlinuz" || true; } | xz -dc --single-stream > "$b/vmlinux" 2>/dev/null \
+     && [ "$(head -c 4 "$b/vmlinux" | od -An -tx1 | tr -d ' ')" = 7f454c46 ]; then
+    cp "$b/vmlinux" "$root/opt/lab/guest/vmlinuz"
+  else
+    log "the guest kernel stays compressed (no xz payload found in vmlinuz)"
+    cp "$b/vmlinuz" "$root/opt/lab/guest/vmlinuz"
+  fi
   make_initramfs guest $guest_modules > "$root/opt/lab/guest/initrd.gz"
 
   # The image from the folder, without loop mounts; room left for logs and what tests write.
@@ -199,51 +234,152 @@ image_hash=$( { declare -f build_image; echo "$initramfs_modules|$dom0_modules|$
 base_key="base_${kver}_${kernel_version}_xen-${xen_version}_${base_hash}"
 base=$cache_root/$base_key
 image=$cache_root/image_${base_hash}_${image_hash}
+
+# --- ReadyToRun -------------------------------------------------------------------------------------------------
+# Under QEMU's software emulation the JIT is the lab's slowest part: pwsh alone JITs thousands of methods of
+# System.Management.Automation before its first prompt (the pwsh tool ships IL only; Microsoft.NETCore.App is
+# already precompiled). crossgen2 of the runtime dom0 runs (the host's, copied in) compiles them on the host instead.
+dotnet_root=$(dirname "$(readlink -f "$(command -v dotnet)")")
+rt_version=$(ls "$dotnet_root/shared/Microsoft.NETCore.App" | sort -V | tail -1)
+framework=$dotnet_root/shared/Microsoft.NETCore.App/$rt_version
+pwsh_tools=$HOME/.dotnet/tools
+pwsh_version=$(ls "$pwsh_tools/.store/powershell" 2>/dev/null | sort -V | tail -1)
+# The assemblies pwsh loads to start, import the module and run the checks (the rest are loaded rarely or never).
+pwsh_r2r="pwsh System.Management.Automation Microsoft.PowerShell.ConsoleHost Microsoft.PowerShell.Commands.Utility
+  Microsoft.PowerShell.Commands.Management Microsoft.PowerShell.Security Microsoft.PowerShell.MarkdownRender
+  Microsoft.PowerShell.GlobalTool.Shim Microsoft.Management.Infrastructure Microsoft.ApplicationInsights Newtonsoft.Json"
+crossgen=
+
+# Finds crossgen2 of the runtime's version in the NuGet cache, restoring the package when it is missing; prints why
+# not when it cannot (the lab then runs JIT only, slower).
+find_crossgen() {
+  local c=${NUGET_PACKAGES:-$HOME/.nuget/packages}/microsoft.netcore.app.crossgen2.linux-x64/$rt_version/tools/crossgen2
+  if [ ! -x "$c" ]; then
+    log "restoring crossgen2 $rt_version (NuGet package Microsoft.NETCore.App.Crossgen2.linux-x64)"
+    mkdir -p "$work/crossgen2"
+    printf '<Project Sdk="Microsoft.NET.Sdk"><PropertyGroup><TargetFramework>net%s.0</TargetFramework></PropertyGroup><ItemGroup><PackageDownload Include="Microsoft.NETCore.App.Crossgen2.linux-x64" Version="[%s]" /></ItemGroup></Project>\n' \
+      "${rt_version%%.*}" "$rt_version" > "$work/crossgen2/crossgen2.csproj"
+    dotnet restore "$work/crossgen2/crossgen2.csproj" -nologo -v q > "$work/crossgen2/restore.log" 2>&1 \
+      || log "restoring crossgen2 failed: $(tail -3 "$work/crossgen2/restore.log" | tr '\n' ' ')"
+  fi
+  if [ -x "$c" ]; then crossgen=$c; else log "no crossgen2 $rt_version: dom0 JITs everything (slower)"; fi
+}
+
+# Precompiles one assembly in place against the runtime, its own folder and the given folders. An assembly
+# crossgen2 refuses (native code, already precompiled, a reference missing) stays as it was: it is JITted in dom0.
+# Results are kept by content in the run's folder, so the core assembly that several payloads carry compiles once.
+r2r_file() {
+  local f=$1 sum out ref refs=(-r "$framework/*.dll" -r "$(dirname "$1")/*.dll"); shift
+  for ref in "$@"; do refs+=(-r "$ref/*.dll"); done
+  sum=$(sha256sum "$f" | cut -c1-20); out=$work/r2r/$sum.dll
+  mkdir -p "$work/r2r"
+  if [ ! -f "$out" ]; then
+    "$crossgen" "$f" -o "$out.tmp" "${refs[@]}" --targetos linux --targetarch x64 -O > "$work/r2r/$sum.log" 2>&1 \
+      && mv "$out.tmp" "$out" || { rm -f "$out.tmp"; return 1; }
+  fi
+  cp "$out" "$f"
+}
+
+# Precompiles every assembly under a folder (see r2r_file); prints how many.
+r2r_dir() {
+  local dir=$1 f n=0 kept=0; shift
+  while IFS= read -r f; do
+    if r2r_file "$f" "$@"; then n=$((n + 1)); else kept=$((kept + 1)); fi
+  done < <(find "$dir" -name '*.dll' -type f)
+  echo "$n precompiled$([ "$kept" -gt 0 ] && echo ", $kept left as IL")"
+}
+
+# The pwsh tool, precompiled (cached): its apphost and .store/powershell (the apphost finds the tool there), without
+# the packages and the Windows and macOS parts.
+build_pwsh() {
+  local out=$1 b=$1.build unix name
+  rm -rf "$b"; mkdir -p "$b"
+  log "precompiling pwsh $pwsh_version for runtime $rt_version -> $out"
+  cp "$pwsh_tools/pwsh" "$b/"
+  (cd "$pwsh_tools" && tar -cf - --exclude='*.nupkg' --exclude='*/any/win' --exclude='runtimes/win*' --exclude='runtimes/osx*' .store/powershell) | tar -xf - -C "$b"
+  unix=$(ls -d "$b"/.store/powershell/*/powershell/*/tools/*/any/unix)
+  for name in $pwsh_r2r; do
+    f=$(find "$b/.store/powershell" -name "$name.dll" -type f | head -1)
+    [ -n "$f" ] || { log "pwsh has no $name.dll"; continue; }
+    r2r_file "$f" "$unix" "$unix/runtimes/unix/lib/netstandard1.6" || log "crossgen2 left $name.dll as IL: $(tail -2 "$work/r2r/"*.log | tr '\n' ' ' | tail -c 300)"
+  done
+  mv "$b" "$out"
+}
+
+pwsh_entry=
+if [ "$with_pwsh" = 1 ]; then
+  [ -x "$pwsh_tools/pwsh" ] && [ -n "$pwsh_version" ] || { log "pwsh is not installed as a global tool in $pwsh_tools (.ci/run installs it)"; exit 2; }
+  if [ "$r2r" = 1 ]; then
+    pwsh_hash=$( { declare -f build_pwsh r2r_file; echo "$pwsh_r2r"; } | sha256sum | cut -c1-10)
+    pwsh_entry=$cache_root/pwsh_${pwsh_version}_${rt_version}_${pwsh_hash}
+  fi
+fi
+
 mkdir -p "$cache_root"
 # Runs hold the cache's lock shared for their whole life; building (and removing older entries) takes it exclusive,
 # so nothing is removed under a running lab and two runs never build at once.
 exec 9> "$cache_root/.lock"
 flock -s 9
-if [ ! -f "$image/dom0.img" ]; then
+cached() { [ -f "$image/dom0.img" ] && { [ -z "$pwsh_entry" ] || [ -d "$pwsh_entry" ]; }; }
+if ! cached; then
   flock -x 9
-  if [ ! -f "$image/dom0.img" ]; then
-    for old in "$cache_root"/*; do   # a cache holds the current base and image only (about 1.5 GiB)
-      [ "$old" = "$base" ] || [ "$old" = "$image" ] || remove_tree "$old"
+  if ! cached; then
+    for old in "$cache_root"/*; do   # a cache holds the current base, image and pwsh only (about 0.7 GiB)
+      [ "$old" = "$base" ] || [ "$old" = "$image" ] || [ "$old" = "$pwsh_entry" ] || remove_tree "$old"
     done
     tb=$(date +%s)
-    if [ ! -d "$base/root" ]; then build_base "$base" || { remove_tree "$base.build"; log "building the base failed"; exit 2; }; fi
-    build_image "$base" "$image" || { remove_tree "$image.build"; rm -rf "$image"; log "building the image failed"; exit 2; }
-    log "built in $(( $(date +%s) - tb )) s; cache $(du -sh "$cache_root" | cut -f1)"
+    if [ ! -f "$image/dom0.img" ]; then
+      if [ ! -d "$base/root" ]; then build_base "$base" || { remove_tree "$base.build"; log "building the base failed"; exit 2; }; fi
+      build_image "$base" "$image" || { remove_tree "$image.build"; rm -rf "$image"; log "building the image failed"; exit 2; }
+      log "built the image in $(( $(date +%s) - tb )) s"
+    fi
+    tp=$(date +%s)
+    if [ -n "$pwsh_entry" ] && [ ! -d "$pwsh_entry" ]; then
+      find_crossgen
+      if [ -n "$crossgen" ]; then
+        build_pwsh "$pwsh_entry" || { rm -rf "$pwsh_entry.build"; log "precompiling pwsh failed"; exit 2; }
+        log "precompiled pwsh in $(( $(date +%s) - tp )) s"
+      fi
+    fi
+    log "cache $(du -sh "$cache_root" | cut -f1)"
   fi
   flock -s 9
 else
-  log "cached image $image"
+  log "cached image $image$([ -n "$pwsh_entry" ] && echo ", pwsh $pwsh_entry")"
 fi
 [ "$build_only" = 1 ] && exit 0
 
 # --- The payload disk (/lab in dom0, rebuilt every run) ---------------------------------------------------------
+tprep=$(date +%s)
+[ "$r2r" = 1 ] && [ -z "$crossgen" ] && find_crossgen
 p=$work/payload
 mkdir -p "$p/harness" "$p/commands" "$p/dotnet/shared" "$p/tools"
 install -m 755 "$here/dom0/dom0-run.sh" "$p/harness/"
 # The .NET runtime, copied from this machine's SDK (no download): the host executable and Microsoft.NETCore.App only.
-dotnet_root=$(dirname "$(readlink -f "$(command -v dotnet)")")
 cp "$dotnet_root/dotnet" "$p/dotnet/"; cp -r "$dotnet_root/host" "$p/dotnet/"
-cp -r "$dotnet_root/shared/Microsoft.NETCore.App" "$p/dotnet/shared/"
+mkdir -p "$p/dotnet/shared/Microsoft.NETCore.App"; cp -r "$framework" "$p/dotnet/shared/Microsoft.NETCore.App/"
+pwsh_unix=
 if [ "$with_pwsh" = 1 ]; then
-  # pwsh: the pinned .NET global tool (its apphost finds the tool in .store next to it), without the packages.
-  tools=$HOME/.dotnet/tools
-  [ -x "$tools/pwsh" ] || { log "pwsh is not installed as a global tool in $tools (.ci/run installs it)"; exit 2; }
-  cp "$tools/pwsh" "$p/tools/"
-  (cd "$tools" && tar -cf - --exclude='*.nupkg' --exclude='*/any/win' --exclude='runtimes/win*' --exclude='runtimes/osx*' .store/powershell) | tar -xf - -C "$p/tools"
+  if [ -n "$pwsh_entry" ] && [ -d "$pwsh_entry" ]; then
+    cp -r "$pwsh_entry"/. "$p/tools/"
+  else
+    cp "$pwsh_tools/pwsh" "$p/tools/"
+    (cd "$pwsh_tools" && tar -cf - --exclude='*.nupkg' --exclude='*/any/win' --exclude='runtimes/win*' --exclude='runtimes/osx*' .store/powershell) | tar -xf - -C "$p/tools"
+  fi
+  pwsh_unix=$(ls -d "$p"/tools/.store/powershell/*/powershell/*/tools/*/any/unix)
 fi
 if [ "$with_module" = 1 ]; then
   [ -f "$repo/out/VirtualDevices/VirtualDevices.psd1" ] || { log "no module at out/VirtualDevices (dotnet build src/VirtualDevices.PowerShell -c Release)"; exit 2; }
   mkdir -p "$p/module"; cp -r "$repo/out/VirtualDevices" "$p/module/"
+  [ -n "$crossgen" ] && log "module: $(r2r_dir "$p/module/VirtualDevices" ${pwsh_unix:+"$pwsh_unix"})"
 fi
 for a in "${adds[@]}"; do
   src=${a%%=*}; name=$(basename "$src"); [ "$a" != "$src" ] && name=${a#*=}
   [ -e "$src" ] || { log "--add $src: no such file"; exit 2; }
   mkdir -p "$(dirname "$p/$name")"; cp -r "$src" "$p/$name"
+  if [ -n "$crossgen" ] && [ -n "$(find "$p/$name" -name '*.dll' -type f | head -1)" ]; then
+    log "$name: $(r2r_dir "$p/$name")"
+  fi
 done
 i=0
 for r in "${runs[@]}"; do
@@ -262,23 +398,27 @@ if [ "$guest" != none ]; then
       fi ;;
   esac
 fi
-printf 'LAB_XENSTORED=%s\nLAB_GUEST=%s\nLAB_BACKENDS=%s\nLAB_RESULTS_DIR=/results\nexport LAB_XENSTORED LAB_GUEST LAB_BACKENDS LAB_RESULTS_DIR\n' \
+printf 'LAB_XENSTORED="%s"\nLAB_GUEST=%s\nLAB_BACKENDS=%s\nLAB_RESULTS_DIR=/results\nexport LAB_XENSTORED LAB_GUEST LAB_BACKENDS LAB_RESULTS_DIR\n' \
   "$xenstored" "$guest" "$backends" > "$p/lab.conf"
 payload_mb=$(( $(du -sm "$p" | cut -f1) * 5 / 4 + 256 ))
 mke2fs -q -t ext4 -L lab -d "$p" "$work/payload.img" "${payload_mb}M" > /dev/null
 rm -rf "$p"
 truncate -s 256M "$work/results.img"
+prepare_secs=$(( $(date +%s) - tprep ))
 
 # --- Boot -------------------------------------------------------------------------------------------------------
 # Facts (../shared/xen-lab.md): /dev/kvm here cannot run a stock kernel, so TCG; -cpu max offers SVM (HVM/HAP for
 # Xen) but needs smap=0 (else dom0 dies in create_bounce_frame) and -rdtscp (else PVH/HVM guests loop in SVM
 # instruction-length emulation). dom0's disk is used with snapshot=on: the cached image is never written.
+# bootscrub=0: Xen otherwise scrubs all free memory (about 1 GiB here) with the emulated CPU whenever it idles.
+# QEMU runs multi-threaded TCG (one host thread per vCPU, the default for an x86 guest on an x86 host).
 console=$work/console.log
-log "booting Xen + dom0 (xenstored=$xenstored guest=$guest backends=$backends, ${#runs[@]} command(s), limit ${overall} s)"
+log "booting Xen + dom0 (xenstored=$xenstored guest=$guest backends=$backends, ${#runs[@]} command(s), limit ${overall} s; prepared in ${prepare_secs} s)"
 tq=$(date +%s)
-qemu-system-x86_64 -accel tcg -cpu max,-rdtscp -m 2048 -smp 2 \
+# setpriv --pdeathsig: QEMU is killed when this script dies, even of a SIGKILL that no trap sees.
+setpriv --pdeathsig KILL qemu-system-x86_64 -accel tcg,thread=multi -cpu max,-rdtscp -m 2048 -smp 2 \
   -kernel "$image/xen.elf" \
-  -append 'console=com1 com1=115200,8n1 dom0_mem=1024M,max:1024M loglvl=all guest_loglvl=all smap=0' \
+  -append 'console=com1 com1=115200,8n1 dom0_mem=1024M,max:1024M bootscrub=0 loglvl=all guest_loglvl=all smap=0' \
   -initrd "$image/vmlinuz console=hvc0 quiet,$image/initrd.gz" \
   -drive "file=$image/dom0.img,if=virtio,format=raw,snapshot=on" \
   -drive "file=$work/payload.img,if=virtio,format=raw" \
@@ -288,14 +428,34 @@ qemu_pid=$!
 tail_pid=
 if [ "$verbose" = 1 ]; then tail -n +1 -F "$console" >&2 2>/dev/null & tail_pid=$!; fi
 deadline=$(( $(date +%s) + overall ))
-while kill -0 "$qemu_pid" 2>/dev/null && [ "$(date +%s)" -lt "$deadline" ]; do sleep 1; done
+# QEMU's CPU time (utime + stime of /proc/PID/stat, in clock ticks), read while it runs: on a shared machine the
+# wall time says more about the neighbours than about the lab.
+# The host's clock also marks when dom0's harness said it was up and when it had written its results (the
+# console's lines), which splits QEMU's run into Xen + dom0 boot, dom0's work, and power-off.
+# cpu-trace.txt: at each line of dom0's harness (a phase starts or ends), the seconds since QEMU started and QEMU's
+# CPU seconds so far, which give each phase's CPU cost whatever the neighbours do.
+ticks=0 hz=$(getconf CLK_TCK) seen_up= seen_written= marks=0
+: > "$work/cpu-trace.txt"
+while kill -0 "$qemu_pid" 2>/dev/null && [ "$(date +%s)" -lt "$deadline" ]; do
+  t=$(awk '{ print $14 + $15 }' "/proc/$qemu_pid/stat" 2>/dev/null) && [ -n "$t" ] && ticks=$t
+  if [ -z "$seen_up" ] && grep -q 'lab-dom0: dom0 up' "$console" 2>/dev/null; then seen_up=$(( $(date +%s) - tq )); fi
+  if [ -z "$seen_written" ] && grep -q 'lab-dom0: results written' "$console" 2>/dev/null; then seen_written=$(( $(date +%s) - tq )); fi
+  m=$( (tr -d '\r' < "$console") 2>/dev/null | grep -a -c -E '^lab-dom0: (dom0 up|running command|check [^ ]*lab\.|writing results)' || true)
+  [ -d "$work" ] || { log "$work was removed under the running lab (by something else): stopping"; break; }
+  if [ "$m" -gt "$marks" ]; then
+    tr -d '\r' < "$console" | grep -a -E '^lab-dom0: (dom0 up|running command|check [^ ]*lab\.|writing results)' | sed -n "$((marks + 1)),${m}p" \
+      | cut -c1-90 | awk -v e=$(( $(date +%s) - tq )) -v c=$(( ticks / hz )) '{ printf "%d\t%d\t%s\n", e, c, $0 }' >> "$work/cpu-trace.txt"
+    marks=$m
+  fi
+  sleep 1
+done
 timed_out=0
 if kill -0 "$qemu_pid" 2>/dev/null; then timed_out=1; kill -9 "$qemu_pid" 2>/dev/null || true; fi
 wait "$qemu_pid" 2>/dev/null || true
 qemu_pid=
 [ -n "$tail_pid" ] && kill "$tail_pid" 2>/dev/null || true
-log "QEMU ran $(( $(date +%s) - tq )) s$([ "$timed_out" = 1 ] && echo " and was killed at the overall limit")"
-
+qemu_secs=$(( $(date +%s) - tq ))
+log "QEMU ran $qemu_secs s (CPU $(( ticks / hz )) s, load $(cut -d' ' -f1-3 /proc/loadavg))$([ "$timed_out" = 1 ] && echo " and was killed at the overall limit")"
 # --- Results ----------------------------------------------------------------------------------------------------
 out=$work/out
 mkdir -p "$out"
@@ -307,12 +467,27 @@ if [ -s "$out/results.txt" ]; then
   cp "$out/results.txt" "$results"
   grep -q "$(printf '\tfail\t')" "$results" && status=1
 else
-  why="no results came back"
+  # The lines dom0 also printed on the console (those of the commands that finished) are kept.
+  tr -d '\r' < "$console" | sed -n "s/^lab-result$(printf '\t')//p" > "$results"
+  why="no results came back ($(wc -l < "$results") lines recovered from the console)"
   [ "$timed_out" = 1 ] && why="$why (QEMU killed after ${overall} s)"
   why="$why; console tail: $(tail -c 400 "$console" | tr -d '\r' | tr '\n\t' '  ')"
-  printf 'lab.results\tfail\t%s\n' "$why" > "$results"
+  printf 'lab.results\tfail\t%s\n' "$why" >> "$results"
   status=2
 fi
+# Timings: the host's phases, then dom0's (timings.txt from the results disk: phase, dom0 uptime at its start,
+# seconds). The summary line names each phase in order.
+{
+  printf 'host.prepare\t-\t%s\n' "$prepare_secs"
+  printf 'host.qemu\t-\t%s\n' "$qemu_secs"
+  printf 'host.qemu-cpu\t-\t%s\n' "$(( ticks / hz ))"
+  [ -n "$seen_up" ] && printf 'host.xen-dom0-boot\t-\t%s\n' "$seen_up"
+  [ -n "$seen_written" ] && printf 'host.poweroff\t-\t%s\n' "$(( qemu_secs - seen_written ))"
+  cat "$out/timings.txt" 2>/dev/null || true
+} > "$work/timings.txt"
+mv "$work/timings.txt" "$out/timings.txt"
+mv "$work/cpu-trace.txt" "$out/cpu-trace.txt"
+log "timings (s): $(awk -F'\t' '{ printf "%s%s %s", (NR > 1 ? ", " : ""), $1, $3 }' "$out/timings.txt")"
 if [ -n "$logs" ]; then rm -rf "$logs"; mkdir -p "$logs"; cp -r "$out"/. "$logs/"; fi
 awk -F'\t' '{ n[$2]++ } $2 == "fail" { print "xen-lab: FAIL " $1 ": " $3 > "/dev/stderr" }
   END { printf "xen-lab: %d passed, %d failed, %d skipped\n", n["pass"], n["fail"], n["skip"] > "/dev/stderr" }' "$results"

@@ -3,34 +3,46 @@ namespace VirtualDevices.Tests.XenLab;
 /// <summary>
 /// The result file of the Xen lab (tests/Lab/run-checks.sh, run by .ci/run before this suite): one line per check,
 /// "name&lt;TAB&gt;pass|fail|skip&lt;TAB&gt;message". VIRTUALDEVICES_XEN_LAB_RESULTS names the file when the lab was
-/// supposed to run; VIRTUALDEVICES_XEN_LAB=0 says it was opted out. Without either the lab did not run here (a
-/// developer's dotnet test): its checks show as one skipped test.
+/// supposed to run; VIRTUALDEVICES_XEN_LAB=0 says it was opted out; VIRTUALDEVICES_XEN_LAB_SKIP says why this host
+/// cannot run it (.ci/run checks: root, disk space, QEMU). Without any of them the lab did not run here (a developer's
+/// dotnet test). In those cases its checks show as one skipped test giving the reason, never as passed.
 /// </summary>
 internal static class XenLabResults
 {
     public const string ResultsVariable = "VIRTUALDEVICES_XEN_LAB_RESULTS";
     public const string OptOutVariable = "VIRTUALDEVICES_XEN_LAB";
+    public const string CannotRunVariable = "VIRTUALDEVICES_XEN_LAB_SKIP";
 
     /// <summary>Why the lab's checks are skipped as a whole, or null when its results must be read.</summary>
-    public static string? SkipReason
-    {
-        get
-        {
-            if (Environment.GetEnvironmentVariable(OptOutVariable) == "0")
-            {
-                return $"the Xen lab was opted out ({OptOutVariable}=0)";
-            }
+    public static string? SkipReason => SkipReasonFor(Environment.GetEnvironmentVariable);
 
-            return string.IsNullOrEmpty(Environment.GetEnvironmentVariable(ResultsVariable))
-                ? $"the Xen lab did not run here ({ResultsVariable} is not set; tests/Lab/run-checks.sh or .ci/run runs it)"
-                : null;
+    /// <summary>
+    /// Why the lab's checks are skipped as a whole, given the environment (a variable's value or null): the opt-out
+    /// first, then a host that cannot run the lab, then a lab that did not run at all; null when results must be read.
+    /// </summary>
+    public static string? SkipReasonFor(Func<string, string?> variable)
+    {
+        if (variable(OptOutVariable) == "0")
+        {
+            return $"the Xen lab was opted out ({OptOutVariable}=0)";
         }
+
+        if (variable(CannotRunVariable) is { Length: > 0 } why)
+        {
+            return $"the Xen lab cannot run on this host: {why}";
+        }
+
+        return string.IsNullOrEmpty(variable(ResultsVariable))
+            ? $"the Xen lab did not run here ({ResultsVariable} is not set; tests/Lab/run-checks.sh or .ci/run runs it)"
+            : null;
     }
 
+    /// <summary>The check lines of the file VIRTUALDEVICES_XEN_LAB_RESULTS names (see <see cref="Read(string)"/>).</summary>
+    public static IReadOnlyList<XenLabCheck> Read() => Read(Environment.GetEnvironmentVariable(ResultsVariable)!);
+
     /// <summary>The check lines; a missing, empty or malformed file becomes one failing line saying so.</summary>
-    public static IReadOnlyList<XenLabCheck> Read()
+    public static IReadOnlyList<XenLabCheck> Read(string path)
     {
-        string path = Environment.GetEnvironmentVariable(ResultsVariable)!;
         if (!File.Exists(path))
         {
             return [new XenLabCheck("lab.results", "fail", $"the lab was supposed to run but {path} does not exist")];
