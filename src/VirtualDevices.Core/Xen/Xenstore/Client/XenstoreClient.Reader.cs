@@ -14,14 +14,21 @@ public sealed partial class XenstoreClient
         byte[] buffer = new byte[64 * 1024];
         while (true)
         {
-            Transport? transport = Volatile.Read(ref _transport);
-            Exception? failure = transport is null ? null : ReadUntilFailure(transport, buffer);
+            Transport? transport;
+            RequestTable<XsRequest> table;
+            lock (_sendLock)
+            {
+                transport = _transport;
+                table = _table;
+            }
+
+            Exception? failure = transport is null ? null : ReadUntilFailure(transport, table, buffer);
             if (IsDisposed)
             {
                 break;
             }
 
-            OnDisconnected(transport, failure);
+            OnDisconnected(transport, table, failure);
             if (_reconnect is null)
             {
                 break;
@@ -37,6 +44,7 @@ public sealed partial class XenstoreClient
             lock (_sendLock)
             {
                 _transport = next;
+                _table = NewRequestTable();
                 // The watches go out first: requests waiting for the connection are sent after them, so a change
                 // made once such a request completed cannot slip past a watch that is not registered yet.
                 watchesRegistered = RegisterWatchesAgain();
@@ -47,12 +55,12 @@ public sealed partial class XenstoreClient
             _ = watchesRegistered;
         }
 
-        _requests.FailAll(new DeviceDisconnectedException(XenstoreException.XenstoreDeviceName, $"the connection to {_endpoint} is closed"));
+        Volatile.Read(ref _table).Close(new DeviceDisconnectedException(XenstoreException.XenstoreDeviceName, $"the connection to {_endpoint} is closed"));
         CompleteWatches();
     }
 
     /// <summary>Reads and dispatches messages until the connection fails; returns why.</summary>
-    private Exception ReadUntilFailure(Transport transport, byte[] buffer)
+    private Exception ReadUntilFailure(Transport transport, RequestTable<XsRequest> table, byte[] buffer)
     {
         int start = 0;
         int end = 0;
@@ -67,7 +75,7 @@ public sealed partial class XenstoreClient
                     start = 0;
                 }
 
-                SpinForReply(transport);
+                SpinForReply(transport, table);
                 int received = transport.Receive(buffer.AsSpan(end));
                 if (received <= 0)
                 {
@@ -89,7 +97,7 @@ public sealed partial class XenstoreClient
                         break;
                     }
 
-                    Dispatch(header, buffer.AsSpan(start + XenstoreLimits.HeaderSize, (int)header.Length));
+                    Dispatch(table, header, buffer.AsSpan(start + XenstoreLimits.HeaderSize, (int)header.Length));
                     start += total;
                 }
 
@@ -109,21 +117,21 @@ public sealed partial class XenstoreClient
     /// While a request waits, polls for its reply up to <see cref="XenstoreClientOptions.SpinDuration"/> before the
     /// blocking receive: a local daemon answers in microseconds, and a reply found by polling costs no wake-up.
     /// </summary>
-    private void SpinForReply(Transport transport)
+    private void SpinForReply(Transport transport, RequestTable<XsRequest> table)
     {
-        if (_spinTicks == 0 || _requests.InFlight == 0)
+        if (_spinTicks == 0 || table.InFlight == 0)
         {
             return;
         }
 
         long deadline = System.Diagnostics.Stopwatch.GetTimestamp() + _spinTicks;
-        while (transport.Available == 0 && System.Diagnostics.Stopwatch.GetTimestamp() < deadline && _requests.InFlight > 0)
+        while (transport.Available == 0 && System.Diagnostics.Stopwatch.GetTimestamp() < deadline && table.InFlight > 0)
         {
             Thread.SpinWait(20);
         }
     }
 
-    private void Dispatch(in XenstoreMessageHeader header, ReadOnlySpan<byte> payload)
+    private void Dispatch(RequestTable<XsRequest> table, in XenstoreMessageHeader header, ReadOnlySpan<byte> payload)
     {
         if (header.Type == XenstoreMessageType.WatchEvent)
         {
@@ -131,9 +139,10 @@ public sealed partial class XenstoreClient
             return;
         }
 
-        if (_requests.Take(header.RequestId) is { } pending)
+        // A watch event (handled above) also carries request id 0; any other message with id 0 answers slot 0's first use.
+        if (table.Lookup(header.RequestId) is { } request)
         {
-            pending.Complete(header.Type, payload);
+            request.Complete(header.Type, payload);
         }
     }
 
@@ -157,7 +166,7 @@ public sealed partial class XenstoreClient
         watch?.Post(new XenstoreWatchEvent(Encoding.UTF8.GetString(payload[..nul]), token));
     }
 
-    private void OnDisconnected(Transport? transport, Exception? failure)
+    private void OnDisconnected(Transport? transport, RequestTable<XsRequest> table, Exception? failure)
     {
         lock (_sendLock)
         {
@@ -173,7 +182,7 @@ public sealed partial class XenstoreClient
         }
 
         transport?.Dispose();
-        _requests.FailAll(new DeviceDisconnectedException(XenstoreException.XenstoreDeviceName, $"the connection to {_endpoint} was lost", failure));
+        table.Close(new DeviceDisconnectedException(XenstoreException.XenstoreDeviceName, $"the connection to {_endpoint} was lost", failure));
     }
 
     /// <summary>Tries to connect again, backing off from 20 ms to 1 s, until it works or the client is disposed.</summary>

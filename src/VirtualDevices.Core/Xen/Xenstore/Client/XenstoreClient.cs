@@ -33,7 +33,8 @@ public sealed partial class XenstoreClient : IXenstoreStore, IAsyncDisposable, I
 
     private readonly object _sendLock = new();
 
-    private readonly ClientRequestTable _requests = new();
+    /// <summary>The requests in flight on the current connection (a new table per connection: closing one fails its requests).</summary>
+    private RequestTable<XsRequest> _table;
     private readonly Dictionary<string, XenstoreWatch> _watches = new(StringComparer.Ordinal);
     private readonly ManualResetEventSlim _disposedEvent = new(false);
     private readonly Thread _reader;
@@ -48,6 +49,7 @@ public sealed partial class XenstoreClient : IXenstoreStore, IAsyncDisposable, I
     private XenstoreClient(Transport transport, XenstoreClientOptions options, Func<Transport>? reconnect)
     {
         _transport = transport;
+        _table = NewRequestTable();
         _options = options;
         _reconnect = reconnect;
         _endpoint = transport.Description;
@@ -160,7 +162,7 @@ public sealed partial class XenstoreClient : IXenstoreStore, IAsyncDisposable, I
         }
 
         transport?.Dispose();
-        _requests.FailAll(new DeviceDisconnectedException(XenstoreException.XenstoreDeviceName, $"the connection to {_endpoint} is closed"));
+        Volatile.Read(ref _table).Close(new DeviceDisconnectedException(XenstoreException.XenstoreDeviceName, $"the connection to {_endpoint} is closed"));
         CompleteWatches();
         if (Thread.CurrentThread != _reader)
         {
