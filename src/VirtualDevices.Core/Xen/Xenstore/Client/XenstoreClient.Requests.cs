@@ -14,6 +14,11 @@ public sealed partial class XenstoreClient
 
     private ValueTask CommandAsync(scoped OutgoingMessage message, string? path, CancellationToken cancellationToken)
     {
+        if (message.PayloadLength > _payloadMax)
+        {
+            return ValueTask.FromException(OutgoingMessage.TooBig(message.Type, path, message.PayloadLength, _payloadMax));
+        }
+
         try
         {
             if (TrySend<bool>(message, null, 0, path, null, null, null, cancellationToken, out RequestTable<XsRequest>? _) is { } request)
@@ -40,6 +45,12 @@ public sealed partial class XenstoreClient
     /// <summary>As above; an error reply named <paramref name="defaultOnError"/> yields the default value instead of an exception.</summary>
     private ValueTask<T> RequestAsync<T>(scoped OutgoingMessage message, string? path, ReplyParser<T> parser, string? defaultOnError, CancellationToken cancellationToken)
     {
+        if (message.PayloadLength > _payloadMax)
+        {
+            // Refused here, before anything is registered or sent: the connection stays usable.
+            return ValueTask.FromException<T>(OutgoingMessage.TooBig(message.Type, path, message.PayloadLength, _payloadMax));
+        }
+
         try
         {
             if (TrySend(message, null, 0, path, parser, defaultOnError, null, cancellationToken, out RequestTable<XsRequest>? _) is { } request)
@@ -118,6 +129,14 @@ public sealed partial class XenstoreClient
             BinaryPrimitives.WriteUInt32LittleEndian(request.Message.AsSpan(4), (uint)request.Id);
             request.Start(_options.RunContinuationsAsynchronously);
             request.RegisterCancellation(cancellationToken);
+            if (_xenbus && _xenbusOnWire)
+            {
+                // The device still holds the payload of the request on the wire (see _xenbus): this one is written
+                // by the reader when that reply comes. A cancellation meanwhile drops it there (BeginSend).
+                _xenbusWaiting.Enqueue(request);
+                return request;
+            }
+
             if (!request.BeginSend())
             {
                 // Cancelled as it was about to go: never sent, it left the table and its caller gets the cancellation.
@@ -127,7 +146,9 @@ public sealed partial class XenstoreClient
 
             try
             {
+                // One whole message per write(2): the xenbus device acts on the first message of a write only.
                 transport.Send(request.Message.AsSpan(0, request.MessageLength));
+                _xenbusOnWire = _xenbus;
             }
             catch (Exception e) when (e is SocketException or IOException or ObjectDisposedException)
             {

@@ -95,6 +95,9 @@ internal sealed class XsRequest : PooledRequest<XsReply>
         Reply(result, error);
     }
 
+    /// <summary>Reader: fails the request with <paramref name="error"/> instead of parsing a reply it could not take (one over the client's bound).</summary>
+    internal void Refuse(Exception error) => Reply(default, error);
+
     /// <summary>
     /// Gives up a request whose send failed (it is resent on the next connection as a new request): fails it, takes it
     /// out of the table and drops the caller's hold, which nobody else has, since its awaitable was never handed out.
