@@ -11,9 +11,11 @@ namespace VirtualDevices.Xen.Xenstore.Client;
 /// <summary>
 /// A xenstore client over xenstored's unix socket, a Xen guest's xenbus device or an in-process link to
 /// <see cref="XenstoreServer"/>. Requests are multiplexed on one connection by request id: any number may be in
-/// flight from any thread, and a reader thread completes each by its id. Watches deliver their events as async
-/// streams and survive reconnections. Limits are checked before sending, so an oversized request fails with a typed
-/// error instead of getting the connection dropped.
+/// flight from any thread, and a reader thread completes each by its id (through the xenbus device they are written
+/// one at a time, each after the previous reply, as its Linux driver requires). Watches deliver their events as async
+/// streams and survive reconnections. Limits are checked before sending (4,096-byte payloads, 4,080 through xenbus),
+/// so an oversized request fails with a typed error instead of getting the connection dropped; replies up to
+/// 256 KiB are taken (oxenstored sends big directories whole).
 /// </summary>
 /// <example>
 /// <code>
