@@ -102,7 +102,7 @@ internal abstract class PooledRequest<TResult> : RequestSlot, IValueTaskSource<T
     {
         if (Interlocked.Decrement(ref _events) == 0)
         {
-            TryComplete(ReplyError);
+            CompleteWithReply();
         }
     }
 
@@ -162,7 +162,7 @@ internal abstract class PooledRequest<TResult> : RequestSlot, IValueTaskSource<T
 
             if (Interlocked.Decrement(ref _events) == 0)
             {
-                TryComplete(ReplyError);
+                CompleteWithReply();
             }
         }
         else
@@ -251,6 +251,25 @@ internal abstract class PooledRequest<TResult> : RequestSlot, IValueTaskSource<T
         {
             TryComplete(new OperationCanceledException(_cancellationToken));
         }
+    }
+
+    /// <summary>
+    /// The last of sender and reader completes the caller with what the reply carried, unless a cancellation took the
+    /// caller's buffer first (<see cref="TryCancel"/> moved the receive state to cancelled): then the reader discarded
+    /// the reply (<see cref="BeginReceive"/> said no), <see cref="ReplyResult"/> is empty, and the caller must get the
+    /// cancellation, whichever thread gets here first. Without this check the cancelling thread could be overtaken
+    /// between its state change and its completion, and the caller got a success with an empty result (a xenstore
+    /// read returned null, an NBD read a buffer never filled).
+    /// </summary>
+    private void CompleteWithReply()
+    {
+        if (Volatile.Read(ref _receiving) == ReceiveCancelled)
+        {
+            TryComplete(new OperationCanceledException(_cancellationToken));
+            return;
+        }
+
+        TryComplete(ReplyError);
     }
 
     private void TryComplete(Exception? error)

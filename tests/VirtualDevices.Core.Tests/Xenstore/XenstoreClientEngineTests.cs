@@ -124,7 +124,8 @@ public sealed class XenstoreClientEngineTests
 
                 try
                 {
-                    Assert.Equal(Value(i), await read);
+                    string got = await read;
+                    Assert.True(got == Value(i), $"read of {Key(i)} completed with '{got ?? "null"}' (cancelled: {cts.IsCancellationRequested})");
                     Interlocked.Increment(ref completed);
                 }
                 catch (OperationCanceledException)

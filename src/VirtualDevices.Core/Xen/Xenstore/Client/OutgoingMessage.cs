@@ -97,7 +97,9 @@ internal readonly ref struct OutgoingMessage
         return new OutgoingMessage(type, transaction, null, default, strings, payload);
     }
 
-    internal static XenstoreException TooBig(XenstoreMessageType type, string? path, int payload) =>
-        new("E2BIG", $"xenstore {type} request of {payload} bytes exceeds the {XenstoreLimits.PayloadMax}-byte payload limit; " +
-            "xenstored would drop the connection, so it was not sent.", path);
+    /// <summary>The refusal of a request whose payload exceeds <paramref name="limit"/> (4,096, or 4,080 through a xenbus device).</summary>
+    internal static XenstoreException TooBig(XenstoreMessageType type, string? path, int payload, int limit = XenstoreLimits.PayloadMax) =>
+        new("E2BIG", $"xenstore {type} request of {payload} bytes exceeds the {limit}-byte payload limit" +
+            (limit < XenstoreLimits.PayloadMax ? " of the xenbus device (4,096 bytes with the 16-byte header)" : "") +
+            "; the daemon would drop the connection (the device refuses the write), so it was not sent.", path);
 }

@@ -13,14 +13,21 @@ public sealed partial class XenstoreClient
         byte[] buffer = new byte[64 * 1024];
         while (true)
         {
-            Transport? transport = Volatile.Read(ref _transport);
-            Exception? failure = transport is null ? null : ReadUntilFailure(transport, buffer);
+            Transport? transport;
+            RequestTable<XsRequest> table;
+            lock (_sendLock)
+            {
+                transport = _transport;
+                table = _table;
+            }
+
+            Exception? failure = transport is null ? null : ReadUntilFailure(transport, table, ref buffer);
             if (IsDisposed)
             {
                 break;
             }
 
-            OnDisconnected(transport, failure);
+            OnDisconnected(transport, table, failure);
             if (_reconnect is null)
             {
                 break;
@@ -36,6 +43,7 @@ public sealed partial class XenstoreClient
             lock (_sendLock)
             {
                 _transport = next;
+                _table = NewRequestTable();
                 // The watches go out first: requests waiting for the connection are sent after them, so a change
                 // made once such a request completed cannot slip past a watch that is not registered yet.
                 watchesRegistered = RegisterWatchesAgain();
@@ -46,15 +54,22 @@ public sealed partial class XenstoreClient
             _ = watchesRegistered;
         }
 
-        _requests.FailAll(new DeviceDisconnectedException(XenstoreException.XenstoreDeviceName, $"the connection to {_endpoint} is closed"));
+        var closed = new DeviceDisconnectedException(XenstoreException.XenstoreDeviceName, $"the connection to {_endpoint} is closed");
+        Volatile.Read(ref _table).Close(closed);
+        ReleaseXenbusWaiting(closed);
         CompleteWatches();
     }
 
-    /// <summary>Reads and dispatches messages until the connection fails; returns why.</summary>
-    private Exception ReadUntilFailure(Transport transport, byte[] buffer)
+    /// <summary>
+    /// Reads and dispatches messages until the connection fails; returns why. <paramref name="buffer"/> grows (once,
+    /// rarely) for a reply over the protocol's 4,096 bytes but within <see cref="ReplyPayloadBound"/>; a message over
+    /// the bound fails its request and its payload is skipped as it arrives.
+    /// </summary>
+    private Exception ReadUntilFailure(Transport transport, RequestTable<XsRequest> table, ref byte[] buffer)
     {
         int start = 0;
         int end = 0;
+        long skip = 0;
         try
         {
             while (true)
@@ -66,7 +81,7 @@ public sealed partial class XenstoreClient
                     start = 0;
                 }
 
-                SpinForReply(transport);
+                SpinForReply(transport, table);
                 int received = transport.Receive(buffer.AsSpan(end));
                 if (received <= 0)
                 {
@@ -74,21 +89,43 @@ public sealed partial class XenstoreClient
                 }
 
                 end += received;
-                while (end - start >= XenstoreLimits.HeaderSize)
+                while (end - start >= XenstoreLimits.HeaderSize || (skip > 0 && end > start))
                 {
-                    XenstoreMessageHeader header = XenstoreMessageHeader.Read(buffer.AsSpan(start));
-                    if (header.Length > XenstoreLimits.PayloadMax)
+                    if (skip > 0)
                     {
-                        return new InvalidDataException($"{_endpoint} sent a {header.Length}-byte payload, over the protocol limit");
+                        int dropped = (int)Math.Min(skip, end - start);
+                        start += dropped;
+                        skip -= dropped;
+                        continue;
+                    }
+
+                    XenstoreMessageHeader header = XenstoreMessageHeader.Read(buffer.AsSpan(start));
+                    if (header.Length > ReplyPayloadBound)
+                    {
+                        RefuseOversized(transport, table, header);
+                        start += XenstoreLimits.HeaderSize;
+                        skip = header.Length;
+                        continue;
                     }
 
                     int total = XenstoreLimits.HeaderSize + (int)header.Length;
                     if (end - start < total)
                     {
+                        if (total > buffer.Length - start)
+                        {
+                            // An oversized reply (oxenstored's whole DIRECTORY): make room for all of it, in a bigger
+                            // buffer if need be; the next receives complete it.
+                            byte[] room = total > buffer.Length ? new byte[total] : buffer;
+                            buffer.AsSpan(start, end - start).CopyTo(room);
+                            end -= start;
+                            start = 0;
+                            buffer = room;
+                        }
+
                         break;
                     }
 
-                    Dispatch(header, buffer.AsSpan(start + XenstoreLimits.HeaderSize, (int)header.Length));
+                    Dispatch(transport, table, header, buffer.AsSpan(start + XenstoreLimits.HeaderSize, (int)header.Length));
                     start += total;
                 }
 
@@ -104,25 +141,46 @@ public sealed partial class XenstoreClient
         }
     }
 
+    /// <summary>A message over <see cref="ReplyPayloadBound"/>: its request fails with E2BIG (a watch event is dropped); the caller skips the payload.</summary>
+    private void RefuseOversized(Transport transport, RequestTable<XsRequest> table, in XenstoreMessageHeader header)
+    {
+        if (header.Type == XenstoreMessageType.WatchEvent)
+        {
+            return;
+        }
+
+        if (table.Lookup(header.RequestId) is { } request)
+        {
+            request.Refuse(new XenstoreException("E2BIG",
+                $"xenstore sent a {header.Length}-byte reply to {request.Type} '{request.Path}', over the client's bound of {ReplyPayloadBound} bytes; the reply was skipped.",
+                request.Path));
+        }
+
+        if (_xenbus)
+        {
+            SendNextOnXenbus(transport);
+        }
+    }
+
     /// <summary>
     /// While a request waits, polls for its reply up to <see cref="XenstoreClientOptions.SpinDuration"/> before the
     /// blocking receive: a local daemon answers in microseconds, and a reply found by polling costs no wake-up.
     /// </summary>
-    private void SpinForReply(Transport transport)
+    private void SpinForReply(Transport transport, RequestTable<XsRequest> table)
     {
-        if (_spinTicks == 0 || _requests.InFlight == 0)
+        if (_spinTicks == 0 || table.InFlight == 0)
         {
             return;
         }
 
         long deadline = System.Diagnostics.Stopwatch.GetTimestamp() + _spinTicks;
-        while (transport.Available == 0 && System.Diagnostics.Stopwatch.GetTimestamp() < deadline && _requests.InFlight > 0)
+        while (transport.Available == 0 && System.Diagnostics.Stopwatch.GetTimestamp() < deadline && table.InFlight > 0)
         {
             Thread.SpinWait(20);
         }
     }
 
-    private void Dispatch(in XenstoreMessageHeader header, ReadOnlySpan<byte> payload)
+    private void Dispatch(Transport transport, RequestTable<XsRequest> table, in XenstoreMessageHeader header, ReadOnlySpan<byte> payload)
     {
         if (header.Type == XenstoreMessageType.WatchEvent)
         {
@@ -130,9 +188,16 @@ public sealed partial class XenstoreClient
             return;
         }
 
-        if (_requests.Take(header.RequestId) is { } pending)
+        if (_xenbus)
         {
-            pending.Complete(header.Type, payload);
+            // Any other message answers the one request on the wire: the device has let go of its payload.
+            SendNextOnXenbus(transport);
+        }
+
+        // A watch event (handled above) also carries request id 0; any other message with id 0 answers slot 0's first use.
+        if (table.Lookup(header.RequestId) is { } request)
+        {
+            request.Complete(header.Type, payload);
         }
     }
 
@@ -156,7 +221,7 @@ public sealed partial class XenstoreClient
         watch?.Post(new XenstoreWatchEvent(Encoding.UTF8.GetString(payload[..nul]), token));
     }
 
-    private void OnDisconnected(Transport? transport, Exception? failure)
+    private void OnDisconnected(Transport? transport, RequestTable<XsRequest> table, Exception? failure)
     {
         lock (_sendLock)
         {
@@ -172,7 +237,56 @@ public sealed partial class XenstoreClient
         }
 
         transport?.Dispose();
-        _requests.FailAll(new DeviceDisconnectedException(XenstoreException.XenstoreDeviceName, $"the connection to {_endpoint} was lost", failure));
+        var lost = new DeviceDisconnectedException(XenstoreException.XenstoreDeviceName, $"the connection to {_endpoint} was lost", failure);
+        table.Close(lost);
+        ReleaseXenbusWaiting(lost);
+    }
+
+    /// <summary>
+    /// xenbus: the reply to the request on the wire came; writes the next waiting request (skipping those cancelled
+    /// while they waited), on this reader thread. A failed write fails that request and ends the connection.
+    /// </summary>
+    private void SendNextOnXenbus(Transport transport)
+    {
+        lock (_sendLock)
+        {
+            _xenbusOnWire = false;
+            while (_xenbusWaiting.TryDequeue(out XsRequest? request))
+            {
+                if (!request.BeginSend())
+                {
+                    request.OnSent(null);
+                    continue;
+                }
+
+                try
+                {
+                    transport.Send(request.Message.AsSpan(0, request.MessageLength));
+                }
+                catch (Exception e) when (e is SocketException or IOException or ObjectDisposedException)
+                {
+                    request.OnSent(new DeviceDisconnectedException(XenstoreException.XenstoreDeviceName, $"sending to {_endpoint} failed", e));
+                    throw;
+                }
+
+                request.OnSent(null);
+                _xenbusOnWire = true;
+                return;
+            }
+        }
+    }
+
+    /// <summary>xenbus: the connection is gone; the requests still waiting to be written (already failed by the table's closing) drop the sender's hold.</summary>
+    private void ReleaseXenbusWaiting(Exception reason)
+    {
+        lock (_sendLock)
+        {
+            _xenbusOnWire = false;
+            while (_xenbusWaiting.TryDequeue(out XsRequest? request))
+            {
+                request.OnSent(reason);
+            }
+        }
     }
 
     /// <summary>Tries to connect again, backing off from 20 ms to 1 s, until it works or the client is disposed.</summary>

@@ -10,9 +10,11 @@ namespace VirtualDevices.Xen.Xenstore.Client;
 /// <summary>
 /// A xenstore client over xenstored's unix socket, a Xen guest's xenbus device or an in-process link to
 /// <see cref="XenstoreServer"/>. Requests are multiplexed on one connection by request id: any number may be in
-/// flight from any thread, and a reader thread completes each by its id. Watches deliver their events as async
-/// streams and survive reconnections. Limits are checked before sending, so an oversized request fails with a typed
-/// error instead of getting the connection dropped.
+/// flight from any thread, and a reader thread completes each by its id (through the xenbus device they are written
+/// one at a time, each after the previous reply, as its Linux driver requires). Watches deliver their events as async
+/// streams and survive reconnections. Limits are checked before sending (4,096-byte payloads, 4,080 through xenbus),
+/// so an oversized request fails with a typed error instead of getting the connection dropped; replies up to
+/// 256 KiB are taken (oxenstored sends big directories whole).
 /// </summary>
 /// <example>
 /// <code>
@@ -27,12 +29,24 @@ public sealed partial class XenstoreClient : IXenstoreStore, IAsyncDisposable, I
     private const int MaxMessageSize = XenstoreLimits.HeaderSize + XenstoreLimits.PayloadMax;
     private const int MaxDirectoryRestarts = 16;
 
+    /// <summary>
+    /// The largest reply payload the client accepts, although the protocol says 4096 (<see cref="XenstoreLimits.PayloadMax"/>):
+    /// C xenstored never sends more (it answers E2BIG and lists big directories in DIRECTORY_PART slices), but
+    /// oxenstored sends a whole DIRECTORY over its unix socket whatever its size (8,200 bytes for 200 names of 40
+    /// characters in the Xen lab). Its largest real directory is <c>/local/domain</c>: at most 32,752 domain ids
+    /// (DOMID_FIRST_RESERVED, 0x7FF0) of at most 5 digits and a nul, 196,512 bytes. 256 KiB holds that with room and
+    /// still bounds what a broken or hostile daemon makes a client allocate. A reply over it fails its own request
+    /// (E2BIG) and is skipped; the connection stays.
+    /// </summary>
+    internal const int ReplyPayloadBound = 256 * 1024;
+
     private readonly XenstoreClientOptions _options;
     private readonly Func<Transport>? _reconnect;
 
     private readonly object _sendLock = new();
 
-    private readonly ClientRequestTable _requests = new();
+    /// <summary>The requests in flight on the current connection (a new table per connection: closing one fails its requests).</summary>
+    private RequestTable<XsRequest> _table;
     private readonly Dictionary<string, XenstoreWatch> _watches = new(StringComparer.Ordinal);
     private readonly ManualResetEventSlim _disposedEvent = new(false);
     private readonly Thread _reader;
@@ -44,9 +58,34 @@ public sealed partial class XenstoreClient : IXenstoreStore, IAsyncDisposable, I
     private int _disposed;
     private readonly long _spinTicks;
 
-    private XenstoreClient(Transport transport, XenstoreClientOptions options, Func<Transport>? reconnect)
+    /// <summary>
+    /// True on a xenbus device (<c>/dev/xen/xenbus</c>), whose kernel driver (Linux drivers/xen/xenbus/
+    /// xenbus_dev_frontend.c) differs from a socket in two ways the client must follow:
+    /// it takes one whole message per write(2) into a buffer of XENSTORE_PAYLOAD_MAX bytes that includes the 16-byte
+    /// header (so a payload may have 4,080 bytes, not 4,096: a longer write fails with EINVAL), and it queues the
+    /// request for its xenbus thread with the payload still in that buffer, not copied (xenbus_dev_request_and_reply
+    /// points the request's kvec at it). The next write overwrites the buffer, so a request still waiting for room on
+    /// the 1 KiB ring goes out with the next message's payload: wrong paths, ENOENT and EINVAL for requests that were
+    /// right. Only the reply proves that the daemon read the whole request, so on xenbus the client keeps one request
+    /// on the wire and writes the next when a reply comes (libxenstore never has more than one in flight either).
+    /// </summary>
+    private readonly bool _xenbus;
+
+    /// <summary>The largest request payload this transport carries: 4,096 on a socket, 4,080 on xenbus.</summary>
+    private readonly int _payloadMax;
+
+    /// <summary>xenbus only: requests registered but not yet written, waiting for the reply to the one on the wire (under the send lock).</summary>
+    private readonly Queue<XsRequest> _xenbusWaiting = new();
+
+    /// <summary>xenbus only: a request was written and its reply has not come yet (under the send lock).</summary>
+    private bool _xenbusOnWire;
+
+    private XenstoreClient(Transport transport, XenstoreClientOptions options, Func<Transport>? reconnect, bool xenbus = false)
     {
+        _xenbus = xenbus;
+        _payloadMax = xenbus ? XenstoreLimits.DevicePayloadMax : XenstoreLimits.PayloadMax;
         _transport = transport;
+        _table = NewRequestTable();
         _options = options;
         _reconnect = reconnect;
         _endpoint = transport.Description;
@@ -110,7 +149,7 @@ public sealed partial class XenstoreClient : IXenstoreStore, IAsyncDisposable, I
     public static XenstoreClient OpenDevice(string devicePath = XenstoreClientOptions.DefaultDevicePath, XenstoreClientOptions? options = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(devicePath);
-        return new XenstoreClient(XenstoreConnector.Open(devicePath), options ?? new XenstoreClientOptions(), reconnect: null);
+        return new XenstoreClient(XenstoreConnector.Open(devicePath), options ?? new XenstoreClientOptions(), reconnect: null, xenbus: true);
     }
 
     /// <summary>Connects to an embedded server in this process, speaking for <paramref name="domainId"/>.</summary>
@@ -126,9 +165,12 @@ public sealed partial class XenstoreClient : IXenstoreStore, IAsyncDisposable, I
             options ?? new XenstoreClientOptions(), reconnect: null);
     }
 
-    /// <summary>Speaks xenstore over an already open descriptor with the device code path (read/write calls).</summary>
-    internal static XenstoreClient FromDescriptor(SafeFileDescriptor descriptor, string description, XenstoreClientOptions? options = null) =>
-        new(new DescriptorTransport(descriptor, description), options ?? new XenstoreClientOptions(), reconnect: null);
+    /// <summary>
+    /// Speaks xenstore over an already open descriptor with the device code path (read/write calls); with
+    /// <paramref name="xenbus"/>, under the xenbus device's rules (one request on the wire, 4,080-byte payloads).
+    /// </summary>
+    internal static XenstoreClient FromDescriptor(SafeFileDescriptor descriptor, string description, XenstoreClientOptions? options = null, bool xenbus = false) =>
+        new(new DescriptorTransport(descriptor, description), options ?? new XenstoreClientOptions(), reconnect: null, xenbus);
 
     private static TaskCompletionSource NewConnectedSignal(bool completed)
     {
@@ -159,7 +201,7 @@ public sealed partial class XenstoreClient : IXenstoreStore, IAsyncDisposable, I
         }
 
         transport?.Dispose();
-        _requests.FailAll(new DeviceDisconnectedException(XenstoreException.XenstoreDeviceName, $"the connection to {_endpoint} is closed"));
+        Volatile.Read(ref _table).Close(new DeviceDisconnectedException(XenstoreException.XenstoreDeviceName, $"the connection to {_endpoint} is closed"));
         CompleteWatches();
         if (Thread.CurrentThread != _reader)
         {

@@ -9,6 +9,12 @@ public static class XenstoreLimits
     /// </summary>
     public const int PayloadMax = 4096;
 
+    /// <summary>
+    /// The largest request payload through a xenbus device (<c>/dev/xen/xenbus</c>): Linux's driver buffers a whole
+    /// message, header included, in XENSTORE_PAYLOAD_MAX bytes, so 4,096 - 16 = 4,080 (a longer write fails with EINVAL).
+    /// </summary>
+    public const int DevicePayloadMax = PayloadMax - HeaderSize;
+
     /// <summary>The longest absolute path (<c>XENSTORE_ABS_PATH_MAX</c>).</summary>
     public const int AbsolutePathMax = 3072;
 
