@@ -1,6 +1,7 @@
 using System.Text;
 using VirtualDevices.Xen.Xenstore;
 using VirtualDevices.Xen.Xenstore.Client;
+using VirtualDevices.Xen.Xenstore.Protocol;
 
 namespace VirtualDevices.XenLab.Checks;
 
@@ -145,11 +146,14 @@ internal sealed class XenstoreChecks(CheckRunner runner, string transport, Func<
 
         await Check("value-limits", async ct =>
         {
-            // A value filling the payload: 4096 bytes less the path and its nul. oxenstored applies its quota-maxsize
-            // (/etc/xen/oxenstored.conf, 2048 bytes in Debian) to dom0 too, C xenstored exempts dom0: there the
-            // largest value is the quota, and one byte more is the daemon's E2BIG.
+            // A value filling the payload: the transport's payload limit less the path and its nul. The limit is
+            // XENSTORE_PAYLOAD_MAX (4096) on the socket, 4080 on /dev/xen/xenbus (the kernel's buffer holds the
+            // 16-byte header too). oxenstored applies its quota-maxsize (/etc/xen/oxenstored.conf, 2048 bytes in
+            // Debian) to dom0 too, C xenstored exempts dom0: there the largest value is the quota, and one byte more
+            // is the daemon's E2BIG.
             string path = P("full");
-            int payloadRoom = 4096 - Encoding.UTF8.GetByteCount(path) - 1;
+            int payloadMax = transport == "xenbus" ? XenstoreLimits.DevicePayloadMax : XenstoreLimits.PayloadMax;
+            int payloadRoom = payloadMax - Encoding.UTF8.GetByteCount(path) - 1;
             int? quota = OxenstoredMaxSize();
             byte[] value = new byte[quota is { } q ? Math.Min(q, payloadRoom) : payloadRoom];
             Random.Shared.NextBytes(value);

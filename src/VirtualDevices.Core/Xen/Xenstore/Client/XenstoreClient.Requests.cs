@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Net.Sockets;
 using VirtualDevices.IO;
+using VirtualDevices.Xen.Xenstore.Protocol;
 using VirtualDevices.Xen.Xenstore.Server;
 
 namespace VirtualDevices.Xen.Xenstore.Client;
