@@ -168,7 +168,7 @@ internal sealed class EventChannelDevice : IDisposable
     /// <exception cref="OperationCanceledException">The token was cancelled.</exception>
     /// <exception cref="ObjectDisposedException">The device was disposed, before or during the wait.</exception>
     /// <exception cref="InvalidOperationException">Another thread is waiting on this device.</exception>
-    public unsafe int WaitPending(Span<uint> ports, int timeoutMilliseconds, CancellationToken cancellationToken = default)
+    public int WaitPending(Span<uint> ports, int timeoutMilliseconds, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(timeoutMilliseconds, Timeout.Infinite);
         ObjectDisposedException.ThrowIf(_disposed != 0, this);
@@ -191,7 +191,6 @@ internal sealed class EventChannelDevice : IDisposable
             }
 
             long deadline = timeoutMilliseconds == Timeout.Infinite ? long.MaxValue : Environment.TickCount64 + timeoutMilliseconds;
-            Unix.PollFd* fds = stackalloc Unix.PollFd[2];
             while (true)
             {
                 int read = TryReadPending(ports);
@@ -200,35 +199,13 @@ internal sealed class EventChannelDevice : IDisposable
                     return read;
                 }
 
+                // A wake is cancellation or disposal, checked here.
                 ObjectDisposedException.ThrowIf(_disposed != 0, this);
                 cancellationToken.ThrowIfCancellationRequested();
-
-                long remaining = deadline == long.MaxValue ? Timeout.Infinite : Math.Max(0, deadline - Environment.TickCount64);
-                fds[0] = new Unix.PollFd { Fd = _fd.Fd, Events = Unix.POLLIN };
-                fds[1] = new Unix.PollFd { Fd = _wake.Fd, Events = Unix.POLLIN };
-                int ready = Unix.Poll(fds, 2, (int)Math.Min(remaining, int.MaxValue));
-                if (ready < 0)
-                {
-                    int errno = Marshal.GetLastPInvokeError();
-                    if (errno == Unix.Errno.EINTR)
-                    {
-                        continue;
-                    }
-
-                    throw new XenDeviceException(DeviceErrorIds.Xen.EventChannelReadFailed, Path, errno, "Waiting for event channel ports failed");
-                }
-
-                if (ready == 0)
+                if (!WakeablePoll.Wait(_fd, _wake, deadline, Path, "Waiting for event channel ports failed"))
                 {
                     // Timed out; a port that fired at the last moment is still returned.
                     return TryReadPending(ports);
-                }
-
-                if ((fds[1].ReturnedEvents & Unix.POLLIN) != 0)
-                {
-                    // Woken by cancellation or disposal (checked at the top of the loop). The waiter alone drains the
-                    // counter, so a wake meant for an earlier, already-returned wait costs one extra turn, never a spin.
-                    DrainWake();
                 }
             }
         }
@@ -315,11 +292,5 @@ internal sealed class EventChannelDevice : IDisposable
         {
             // Already closed: nobody can be waiting on it.
         }
-    }
-
-    private unsafe void DrainWake()
-    {
-        ulong count;
-        _ = Unix.Read(_wake, (byte*)&count, sizeof(ulong));
     }
 }

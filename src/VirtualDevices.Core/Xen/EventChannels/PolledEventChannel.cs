@@ -286,9 +286,8 @@ internal abstract class PolledEventChannel : IEventChannel, IPollHandler
         return 0;
     }
 
-    private unsafe int WaitBlocking(SafeFileDescriptor descriptor, long deadline, CancellationToken cancellationToken)
+    private int WaitBlocking(SafeFileDescriptor descriptor, long deadline, CancellationToken cancellationToken)
     {
-        Unix.PollFd* fds = stackalloc Unix.PollFd[2];
         while (true)
         {
             int events = TryConsumeOrThrow();
@@ -297,30 +296,11 @@ internal abstract class PolledEventChannel : IEventChannel, IPollHandler
                 return events;
             }
 
+            // A wake is cancellation or a close: the top of the loop says which.
             cancellationToken.ThrowIfCancellationRequested();
-            long remaining = deadline == long.MaxValue ? Timeout.Infinite : Math.Max(0, deadline - Environment.TickCount64);
-            fds[0] = new Unix.PollFd { Fd = descriptor.Fd, Events = Unix.POLLIN };
-            fds[1] = new Unix.PollFd { Fd = _wake.Fd, Events = Unix.POLLIN };
-            int ready = Unix.Poll(fds, 2, (int)Math.Min(remaining, int.MaxValue));
-            if (ready < 0)
-            {
-                int errno = Marshal.GetLastPInvokeError();
-                if (errno == Unix.Errno.EINTR)
-                {
-                    continue;
-                }
-
-                throw new XenDeviceException(DeviceErrorIds.Xen.EventChannelReadFailed, Source, errno, "Waiting for an event channel failed");
-            }
-
-            if (ready == 0)
+            if (!WakeablePoll.Wait(descriptor, _wake, deadline, Source, "Waiting for an event channel failed"))
             {
                 return TryConsumeOrThrow(); // the time ran out; an event that came at the last moment still counts
-            }
-
-            if ((fds[1].ReturnedEvents & Unix.POLLIN) != 0)
-            {
-                DrainWake(); // cancellation or a close: the top of the loop says which
             }
         }
     }
@@ -336,11 +316,5 @@ internal abstract class PolledEventChannel : IEventChannel, IPollHandler
         {
             // Already closed: nobody can be waiting on it.
         }
-    }
-
-    private unsafe void DrainWake()
-    {
-        ulong count;
-        _ = Unix.Read(_wake, (byte*)&count, sizeof(ulong));
     }
 }

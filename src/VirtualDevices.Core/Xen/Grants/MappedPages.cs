@@ -1,5 +1,5 @@
-using System.Buffers;
 using VirtualDevices.Interop;
+using VirtualDevices.IO.Buffers;
 
 namespace VirtualDevices.Xen.Grants;
 
@@ -11,22 +11,15 @@ namespace VirtualDevices.Xen.Grants;
 /// A span taken before disposal must not be used after it: the pages are gone (and a stray access faults). The owner
 /// (<see cref="GrantShare"/>, <see cref="GrantMapping"/>) disposes this once its user is done.
 /// </remarks>
-internal sealed unsafe class MappedPages : MemoryManager<byte>
+internal sealed class MappedPages : NativePages
 {
-    private readonly int _length;
-    private IntPtr _address;
-
     private MappedPages(IntPtr address, int length)
+        : base(address, length)
     {
-        _address = address;
-        _length = length;
     }
 
-    /// <summary>The number of bytes mapped (a whole number of pages).</summary>
-    public int Length => _length;
-
     /// <summary>True once unmapped.</summary>
-    public bool IsDisposed => Volatile.Read(ref _address) == IntPtr.Zero;
+    public bool IsDisposed => IsReleased;
 
     /// <summary>Maps <paramref name="length"/> bytes at file offset <paramref name="offset"/> of a grant device.</summary>
     /// <returns>The mapping, or null with the errno when mmap failed.</returns>
@@ -44,42 +37,11 @@ internal sealed unsafe class MappedPages : MemoryManager<byte>
         return new MappedPages(address, length);
     }
 
-    /// <inheritdoc/>
-    public override Span<byte> GetSpan()
-    {
-        IntPtr address = Volatile.Read(ref _address);
-        ObjectDisposedException.ThrowIf(address == IntPtr.Zero, this);
-        return new Span<byte>((void*)address, _length);
-    }
-
-    /// <inheritdoc/>
-    public override MemoryHandle Pin(int elementIndex = 0)
-    {
-        IntPtr address = Volatile.Read(ref _address);
-        ObjectDisposedException.ThrowIf(address == IntPtr.Zero, this);
-        ArgumentOutOfRangeException.ThrowIfNegative(elementIndex);
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(elementIndex, _length);
-
-        // Mapped pages never move: nothing to pin.
-        return new MemoryHandle((byte*)address + elementIndex);
-    }
-
-    /// <inheritdoc/>
-    public override void Unpin()
-    {
-    }
-
     /// <summary>Unmaps the pages (once; later calls do nothing). The same as disposing.</summary>
-    public void Unmap() => Dispose(true);
+    public void Unmap() => Release();
 
     /// <inheritdoc/>
-    protected override void Dispose(bool disposing)
-    {
-        IntPtr address = Interlocked.Exchange(ref _address, IntPtr.Zero);
-        if (address != IntPtr.Zero)
-        {
-            // munmap of a range this object mapped cannot fail in a way the caller could act on.
-            _ = Unix.MUnmap(address, (nuint)_length);
-        }
-    }
+    protected override void OnReleased(IntPtr address, int length) =>
+        // munmap of a range this object mapped cannot fail in a way the caller could act on.
+        _ = Unix.MUnmap(address, (nuint)length);
 }

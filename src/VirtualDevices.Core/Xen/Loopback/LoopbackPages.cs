@@ -1,5 +1,5 @@
-using System.Buffers;
 using VirtualDevices.Interop;
+using VirtualDevices.IO.Buffers;
 
 namespace VirtualDevices.Xen.Loopback;
 
@@ -8,22 +8,17 @@ namespace VirtualDevices.Xen.Loopback;
 /// another domain's arena pages mapped here (a map). Invalidating it makes later use an <see cref="ObjectDisposedException"/>;
 /// a mapping of its own is unmapped then.
 /// </summary>
-internal sealed unsafe class LoopbackPages : MemoryManager<byte>
+internal sealed class LoopbackPages : NativePages
 {
-    private readonly int _length;
     private readonly bool _ownsMapping;
-    private IntPtr _address;
 
     public LoopbackPages(IntPtr address, int length, bool ownsMapping)
+        : base(address, length)
     {
-        _address = address;
-        _length = length;
         _ownsMapping = ownsMapping;
     }
 
-    public int Length => _length;
-
-    public bool IsInvalid => Volatile.Read(ref _address) == IntPtr.Zero;
+    public bool IsInvalid => IsReleased;
 
     /// <summary>
     /// Maps <paramref name="frames"/> of the arena <paramref name="arena"/> side by side: one mmap when they follow
@@ -72,39 +67,15 @@ internal sealed unsafe class LoopbackPages : MemoryManager<byte>
         return new LoopbackPages(reserved, length, ownsMapping: true);
     }
 
-    /// <inheritdoc/>
-    public override Span<byte> GetSpan()
-    {
-        IntPtr address = Volatile.Read(ref _address);
-        ObjectDisposedException.ThrowIf(address == IntPtr.Zero, this);
-        return new Span<byte>((void*)address, _length);
-    }
-
-    /// <inheritdoc/>
-    public override MemoryHandle Pin(int elementIndex = 0)
-    {
-        IntPtr address = Volatile.Read(ref _address);
-        ObjectDisposedException.ThrowIf(address == IntPtr.Zero, this);
-        ArgumentOutOfRangeException.ThrowIfNegative(elementIndex);
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(elementIndex, _length);
-        return new MemoryHandle((byte*)address + elementIndex); // mapped pages never move
-    }
-
-    /// <inheritdoc/>
-    public override void Unpin()
-    {
-    }
-
     /// <summary>Ends the use (once): later use is an <see cref="ObjectDisposedException"/>; a mapping of its own is unmapped.</summary>
     public void Invalidate() => Dispose(true);
 
     /// <inheritdoc/>
-    protected override void Dispose(bool disposing)
+    protected override void OnReleased(IntPtr address, int length)
     {
-        IntPtr address = Interlocked.Exchange(ref _address, IntPtr.Zero);
-        if (address != IntPtr.Zero && _ownsMapping)
+        if (_ownsMapping)
         {
-            _ = Unix.MUnmap(address, (nuint)_length);
+            _ = Unix.MUnmap(address, (nuint)length);
         }
     }
 }
