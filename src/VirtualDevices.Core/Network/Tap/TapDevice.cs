@@ -30,6 +30,9 @@ namespace VirtualDevices.Network.Tap;
 /// </remarks>
 public sealed class TapDevice : NetworkDevice
 {
+    /// <summary>The driver's name (<see cref="Devices.IDevice.Driver"/>).</summary>
+    public const string DriverName = "tap";
+
     /// <summary>Frames read from one queue before the others get their turn.</summary>
     private const int ReadBurst = 64;
 
@@ -41,7 +44,7 @@ public sealed class TapDevice : NetworkDevice
     private int _released;
 
     private TapDevice(string interfaceName, MacAddress mac, int mtu, VirtualInterfaceOptions options, SafeFileDescriptor[] queues, SafeFileDescriptor wake, TapNat? nat)
-        : base(interfaceName, "tap", Describe(interfaceName, options), mac, mtu, options.ReceiveQueueLength)
+        : base(interfaceName, DriverName, Describe(interfaceName, options), mac, mtu, options.ReceiveQueueLength)
     {
         InterfaceName = interfaceName;
         Mode = options.Mode;
