@@ -30,6 +30,12 @@ public sealed class FormatViewSweepTests : IClassFixture<FormatViewSweepTests.Re
         Set-XenstoreItem /local/domain/1/name guest1
         Set-XenstoreItem /local/domain/1/device/vbd/51712/state 4
         $null = Start-NbdServer -Device $img -SocketPath "$PWD/nbd.sock" -Name nbd-server
+        $pair1 = [VirtualDevices.Network.MemoryNetworkDevice]::CreatePair(1500, 256, 'mem1a', 'mem1b')
+        $pair2 = [VirtualDevices.Network.MemoryNetworkDevice]::CreatePair(1500, 256, 'mem2a', 'mem2b')
+        $null = Connect-NetworkDevice -Device $pair1.Item2, $pair2.Item2 -Switch switch-with-a-long-name
+        $frame = [byte[]]::new(60); 0..5 | ForEach-Object { $frame[$_] = 0xff }; $frame[6] = 2; $frame[11] = 9
+        $pair1.Item1.WriteAsync([ReadOnlyMemory[byte]]$frame).AsTask().Wait()
+        for ($i = 0; $i -lt 500 -and -not (Get-NetworkSwitch -AddressTable); $i++) { Start-Sleep -Milliseconds 10 }
         """;
 
     /// <summary>Per type: the script that outputs real objects of it (each of its views renders them).</summary>
@@ -49,6 +55,9 @@ public sealed class FormatViewSweepTests : IClassFixture<FormatViewSweepTests.Re
         ["VirtualDevices.Xen.Xenstore.Client.XenstoreClient"] = "Connect-Xenstore -Server (Get-XenstoreServer -Name xs)",
         ["VirtualDevices.Nbd.Client.NbdExportInfo"] = "Get-NbdExport -Uri \"nbd+unix:///?socket=$PWD/nbd.sock\"",
         ["VirtualDevices.Nbd.Server.NbdServer"] = "Get-NbdServer",
+        ["VirtualDevices.Network.Switch.NetworkSwitch"] = "Get-NetworkSwitch",
+        ["VirtualDevices.Network.Switch.SwitchPort"] = "Get-NetworkSwitch -Port",
+        ["VirtualDevices.Network.Switch.MacTableEntry"] = "Get-NetworkSwitch -AddressTable",
     };
 
     /// <summary>

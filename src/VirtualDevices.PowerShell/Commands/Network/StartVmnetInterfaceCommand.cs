@@ -103,12 +103,13 @@ public sealed class StartVmnetInterfaceCommand : AsyncCmdlet
             return;
         }
 
+        DeviceHost host = SessionHost; // on the pipeline thread, where the session's runspace is known
         Run(_ =>
         {
             NetworkDevice device = VirtualInterface.Start(options);
             try
             {
-                SessionHost.AddDevice(device);
+                host.AddDevice(device);
             }
             catch
             {

@@ -15,8 +15,8 @@ namespace VirtualDevices.PowerShell.Commands.Network;
 [OutputType(typeof(void))]
 public sealed class StopVmnetInterfaceCommand : AsyncCmdlet
 {
-    /// <summary>The interfaces' devices, or their names.</summary>
-    [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true)]
+    /// <summary>The interfaces' devices, or their names (also from the Device property of piped objects, such as statistics).</summary>
+    [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     [DeviceTransformation]
     [ArgumentCompleter(typeof(DeviceNameCompleter))]
     public IDevice[] Device { get; set; } = null!;
@@ -47,7 +47,8 @@ public sealed class StopVmnetInterfaceCommand : AsyncCmdlet
                 continue;
             }
 
-            Run(async cancellationToken => await SessionHost.CloseDeviceAsync(device, cancellationToken).ConfigureAwait(false), device);
+            DeviceHost host = SessionHost; // on the pipeline thread, where the session's runspace is known
+            Run(async cancellationToken => await host.CloseDeviceAsync(device, cancellationToken).ConfigureAwait(false), device);
         }
     }
 }
