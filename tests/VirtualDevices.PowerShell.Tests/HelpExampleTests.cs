@@ -64,7 +64,7 @@ public sealed class HelpExampleTests
     private static readonly string[] s_needRoot =
     [
         "Start-VmnetInterface 1", "Stop-VmnetInterface 1", "Stop-VmnetInterface 2", "Connect-NetworkDevice 1",
-        "Disconnect-NetworkDevice 1", "Get-NetworkSwitch 1", "Get-NetworkSwitch 2",
+        "Disconnect-NetworkDevice 1", "Disconnect-NetworkDevice 2", "Get-NetworkSwitch 1", "Get-NetworkSwitch 2",
     ];
 
     static HelpExampleTests()
