@@ -162,6 +162,18 @@ public sealed class BindingSweepTests
         ["Start-NetworkCapture -Path"] = "the path of a new capture file",
     };
 
+    /// <summary>
+    /// Device parameters of the network commands, swept elsewhere: their objects are network devices, which only
+    /// Start-VmnetInterface makes in a session, as root; tests/Pester/VirtualDevices.Network.Tests.ps1 binds them by
+    /// object, by name, positionally and from the Device property of piped statistics and ports, as root.
+    /// </summary>
+    private static readonly Dictionary<string, string> s_sweptInPester = new(StringComparer.Ordinal)
+    {
+        ["Connect-NetworkDevice -Device"] = "network devices (TAP, root)",
+        ["Disconnect-NetworkDevice -Device"] = "network devices that are switch ports (TAP, root)",
+        ["Stop-VmnetInterface -Device"] = "virtual interfaces (TAP, root)",
+    };
+
     /// <summary>One case: the command line to run after a source's set-up.</summary>
     private sealed record Case(string Id, Source Source, Target Target, string CommandLine);
 
@@ -359,7 +371,7 @@ public sealed class BindingSweepTests
                     continue;
                 }
 
-                if (!s_targets.Any(t => t.Command == command.Name && t.Parameter == parameter.Name))
+                if (!s_targets.Any(t => t.Command == command.Name && t.Parameter == parameter.Name) && !s_sweptInPester.ContainsKey($"{command.Name} -{parameter.Name}"))
                 {
                     missing.Add($"{command.Name} -{parameter.Name} ({takes}) has no target in the binding sweep");
                 }

@@ -46,6 +46,8 @@ public sealed class ErrorRecordSweepTests
         ["Set-XenstorePermission"] = " -Permission n0",
         ["Send-NetworkFrame"] = " -Data ([byte[]]::new(60))",
         ["Start-NetworkCapture"] = " -Path \"$PWD/c.pcapng\"",
+        ["Stop-VmnetInterface"] = " -Force",
+        ["Disconnect-NetworkDevice"] = " -Confirm:$false",
     };
 
     private static readonly Failure[] s_listed =
@@ -62,6 +64,11 @@ public sealed class ErrorRecordSweepTests
         new("Reset-DeviceStats", "unknown device name to -Name", Block, "Reset-DeviceStats -Name nosuch -Confirm:$false", "DeviceNotFound", ErrorCategory.ObjectNotFound, true),
         new("Disconnect-NbdDevice", "device that is not an NBD device", Block, "Disconnect-NbdDevice -Device $d -Confirm:$false", "InvalidArgument", ErrorCategory.InvalidArgument, true),
         new("Get-NbdServer", "unknown server name to -Name", "", "Get-NbdServer -Name nosuch", "ServiceNotFound", ErrorCategory.ObjectNotFound, true),
+        new("Get-NetworkSwitch", "unknown switch name to -Name", "", "Get-NetworkSwitch -Name nosuch", "NetworkSwitchNotFound", ErrorCategory.ObjectNotFound, true),
+        new("Start-VmnetInterface", "interface name the kernel refuses", "", "Start-VmnetInterface -Name 'a/b'", "NetworkInterfaceNameInvalid", ErrorCategory.InvalidArgument, false),
+        new("Stop-VmnetInterface", "device that is not a virtual interface", Block, "Stop-VmnetInterface -Device $d -Force", "InvalidArgument", ErrorCategory.InvalidArgument, true),
+        new("Connect-NetworkDevice", "device that is not a network device", Block, "Connect-NetworkDevice -Device $d", "InvalidArgument", ErrorCategory.InvalidArgument, true),
+        new("Disconnect-NetworkDevice", "device that is not a switch port", Block, "Disconnect-NetworkDevice -Device $d -Confirm:$false", "NetworkSwitchNotFound", ErrorCategory.ObjectNotFound, true),
         new("Get-XenstoreServer", "unknown server name to -Name", "", "Get-XenstoreServer -Name nosuch", "ServiceNotFound", ErrorCategory.ObjectNotFound, true),
         new("Connect-NbdDevice", "missing socket", "", "Connect-NbdDevice -SocketPath \"$PWD/nosuch.sock\"", "SocketNotFound", ErrorCategory.ObjectNotFound, false, "Cannot assign requested address"),
         new("Get-NbdExport", "missing socket", "", "Get-NbdExport -Uri \"nbd+unix:///?socket=$PWD/nosuch.sock\"", "SocketNotFound", ErrorCategory.ObjectNotFound, false, "Cannot assign requested address"),

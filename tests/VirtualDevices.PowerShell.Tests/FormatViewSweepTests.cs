@@ -35,6 +35,12 @@ public sealed class FormatViewSweepTests : IClassFixture<FormatViewSweepTests.Re
         New-NetworkFrame -Arp Request -Source $na.MacAddress -SourceAddress 10.0.0.1 -DestinationAddress 10.0.0.2 | Send-NetworkFrame -Device $na
         New-NetworkFrame -IcmpEcho -Source $na.MacAddress -Destination $nb.MacAddress -SourceAddress 192.168.100.101 -DestinationAddress 192.168.100.102 | Send-NetworkFrame -Device $na
         New-NetworkFrame -EtherType 0x88B5 -Source $na.MacAddress -VlanId 4000 -Payload ([byte[]]::new(1400)) | Send-NetworkFrame -Device $na
+        $pair1 = [VirtualDevices.Network.MemoryNetworkDevice]::CreatePair(1500, 256, 'mem1a', 'mem1b')
+        $pair2 = [VirtualDevices.Network.MemoryNetworkDevice]::CreatePair(1500, 256, 'mem2a', 'mem2b')
+        $null = Connect-NetworkDevice -Device $pair1.Item2, $pair2.Item2 -Switch switch-with-a-long-name
+        $frame = [byte[]]::new(60); 0..5 | ForEach-Object { $frame[$_] = 0xff }; $frame[6] = 2; $frame[11] = 9
+        $pair1.Item1.WriteAsync([ReadOnlyMemory[byte]]$frame).AsTask().Wait()
+        for ($i = 0; $i -lt 500 -and -not (Get-NetworkSwitch -AddressTable); $i++) { Start-Sleep -Milliseconds 10 }
         """;
 
     /// <summary>Per type: the script that outputs real objects of it (each of its views renders them).</summary>
@@ -58,6 +64,9 @@ public sealed class FormatViewSweepTests : IClassFixture<FormatViewSweepTests.Re
         ["VirtualDevices.Network.Capture.NetworkCapture"] = "Get-NetworkCapture",
         ["VirtualDevices.Network.NetworkDevice"] = "$na, $nb",
         ["VirtualDevices.Devices.NetworkStatistics"] = "Get-DeviceStats -Name na, nb",
+        ["VirtualDevices.Network.Switch.NetworkSwitch"] = "Get-NetworkSwitch",
+        ["VirtualDevices.Network.Switch.SwitchPort"] = "Get-NetworkSwitch -Port",
+        ["VirtualDevices.Network.Switch.MacTableEntry"] = "Get-NetworkSwitch -AddressTable",
     };
 
     /// <summary>Types whose views no command here can make objects for (none now: New-NetworkDevice made the network family's).</summary>

@@ -54,7 +54,30 @@ public sealed class HelpExampleTests
         ["Watch-XenstorePath 5"] = "needs real Xen (waits for a domain to die)",
         ["Write-BlockDevice 3"] = "needs a USB stick at /dev/sdb (a root-only device of the host)",
         ["Write-BlockDevice 6"] = "needs nbdkit at /tmp/nbdkit.sock and a server on a fixed TCP port (external peers)",
+        ["Start-VmnetInterface 2"] = "makes a network namespace (lab1) that it leaves behind",
+        ["Start-VmnetInterface 3"] = "changes the host's firewall (an nftables NAT table) and IPv4 forwarding (the Pester and xunit tests do it inside a namespace)",
+        ["Start-VmnetInterface 4"] = "needs a bridge br0 on the host",
+        ["Connect-NetworkDevice 2"] = "makes network namespaces (left, right) that it leaves behind, and runs ping in them",
     };
+
+    /// <summary>Examples that make TAP interfaces (without addresses, removed when their session ends): they need root.</summary>
+    private static readonly string[] s_needRoot =
+    [
+        "Start-VmnetInterface 1", "Stop-VmnetInterface 1", "Stop-VmnetInterface 2", "Connect-NetworkDevice 1",
+        "Disconnect-NetworkDevice 1", "Disconnect-NetworkDevice 2", "Get-NetworkSwitch 1", "Get-NetworkSwitch 2",
+    ];
+
+    static HelpExampleTests()
+    {
+        bool root = OperatingSystem.IsLinux() && File.ReadLines("/proc/self/status").Any(l => l.StartsWith("Uid:", StringComparison.Ordinal) && l.Split('\t', StringSplitOptions.RemoveEmptyEntries)[2] == "0");
+        if (!root)
+        {
+            foreach (string key in s_needRoot)
+            {
+                s_skipped[key] = "makes a TAP interface, which needs root (CAP_NET_ADMIN) and Linux";
+            }
+        }
+    }
 
     /// <summary>What each page's examples assume, made before each of them (an example's own key wins over its page's).</summary>
     private static readonly Dictionary<string, string> s_preludes = new()

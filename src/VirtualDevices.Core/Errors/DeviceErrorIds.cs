@@ -88,6 +88,39 @@ public static class DeviceErrorIds
 
         /// <summary>A device given where a network device is needed.</summary>
         public const string NotNetworkDevice = "DeviceNotNetwork";
+
+        /// <summary>
+        /// A virtual interface (a Linux TAP, a macOS vmnet interface) could not be made or configured: the driver
+        /// refused a name, address, MTU or flag, or the interface framework failed.
+        /// </summary>
+        public const string InterfaceFailed = "NetworkInterfaceFailed";
+
+        /// <summary>Making the interface needs privileges this process lacks (CAP_NET_ADMIN or root; on macOS, root or the vmnet entitlement).</summary>
+        public const string InterfaceAccessDenied = "NetworkInterfaceAccessDenied";
+
+        /// <summary>An interface name the kernel cannot take (longer than 15 bytes, a '/', a blank...).</summary>
+        public const string InterfaceNameInvalid = "NetworkInterfaceNameInvalid";
+
+        /// <summary>An interface of that name exists and is not a free TAP of ours to attach to (or is in use).</summary>
+        public const string InterfaceBusy = "NetworkInterfaceBusy";
+
+        /// <summary>Bridged mode names a bridge that does not exist, or an interface that is not a bridge.</summary>
+        public const string BridgeNotFound = "NetworkBridgeNotFound";
+
+        /// <summary>Shared mode's NAT (the nftables table and IPv4 forwarding) could not be set up.</summary>
+        public const string NatFailed = "NetworkNatFailed";
+
+        /// <summary>The network namespace named for the interface does not exist or cannot be entered.</summary>
+        public const string NamespaceNotFound = "NetworkNamespaceNotFound";
+
+        /// <summary>This kind of interface does not exist on this operating system (TAP off Linux, vmnet off macOS).</summary>
+        public const string InterfaceUnsupported = "NetworkInterfaceUnsupported";
+
+        /// <summary>The device is a port of a switch already (a device joins one switch, once).</summary>
+        public const string SwitchPortInUse = "NetworkSwitchPortInUse";
+
+        /// <summary>No switch of the session has that name, or the device is not a port of it.</summary>
+        public const string SwitchNotFound = "NetworkSwitchNotFound";
     }
 
     /// <summary>Capture files (pcap, pcapng): reading, writing, background captures.</summary>

@@ -38,6 +38,15 @@ internal static partial class Unix
         internal const int EFBIG = 27;
         internal const int ENOTCONN = 107;
 
+        /// <summary>A TAP descriptor whose interface was deleted underneath it (<c>ip link del</c>).</summary>
+        internal const int EBADFD = 77;
+
+        /// <summary>A frame the TAP driver refuses as too long.</summary>
+        internal const int EMSGSIZE = 90;
+
+        /// <summary>An address an interface cannot take (a multicast MAC address).</summary>
+        internal const int EADDRNOTAVAIL = 99;
+
         /// <summary>True for the errors that mean "this file system or device cannot do that operation".</summary>
         internal static bool IsUnsupported(int errno) =>
             errno == EOPNOTSUPP || errno == ENOTSUP || errno == ENOSYS || errno == ENOTTY || errno == EINVAL;
