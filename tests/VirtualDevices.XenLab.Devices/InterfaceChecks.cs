@@ -87,15 +87,19 @@ internal sealed class InterfaceChecks(Checks checks) : IDisposable
             a.Notify();
             Expect.True(b.Wait(EventWaitMilliseconds) >= 1, "A's notify arrives at B");
 
-            // Ten events sent while nobody waits coalesce: one wake-up, then quiet.
+            // Ten events sent while nobody waits coalesce. On real Xen the kernel masks a port from its first upcall
+            // until the reader unmasks it, and a notify that lands in that window stays pending and is delivered once
+            // at the unmask: so one wake-up, at most one more, then quiet (the first lab run saw the second one).
             for (int i = 0; i < 10; i++)
             {
                 a.Notify();
             }
 
             Expect.True(b.Wait(EventWaitMilliseconds) >= 1, "the burst wakes B");
-            Expect.True(b.Wait(300) == 0, "and only once");
-            return $"ports {a.Port} and {b.Port}";
+            int late = b.Wait(300);
+            Expect.True(late <= 1, $"at most one late delivery after the unmask (got {late})");
+            Expect.True(b.Wait(300) == 0, "then quiet");
+            return $"ports {a.Port} and {b.Port}; burst of 10 woke B {1 + late} time(s)";
         });
 
         checks.Run("interfaces.events-async", () =>

@@ -131,6 +131,10 @@ public sealed class XenstoreClientWireTests
         using (peer)
         {
             peer.ReceiveTimeout = 10_000;
+
+            // Replies go out with asynchronous sends: a request completes on the client's reader thread, and the
+            // rest of this test may run there; a blocking send of 256 KiB would then wait for the very thread that
+            // must read it (the hang one CI run met).
             var descriptor = new SafeFileDescriptor((int)clientSide.SafeHandle.DangerousGetHandle(), ownsHandle: false);
             using XenstoreClient xs = XenstoreClient.FromDescriptor(descriptor, "stream", xenbus: false);
 
@@ -140,14 +144,14 @@ public sealed class XenstoreClientWireTests
             (XenstoreMessageHeader request, _) = ReadRequest(peer);
             byte[] reply = Names(names);
             Assert.Equal(8200, reply.Length);
-            peer.Send(XenstoreTestWire.Message((uint)XenstoreMessageType.Directory, request.RequestId, 0, reply));
+            await peer.SendAsync(XenstoreTestWire.Message((uint)XenstoreMessageType.Directory, request.RequestId, 0, reply), SocketFlags.None);
             Assert.Equal(names, await list);
 
             // Larger than the reader's 64 KiB buffer: /local/domain of a host with 30,000 domains.
             string[] domains = [.. Enumerable.Range(1, 30_000).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture))];
             list = xs.ListAsync("/local/domain").AsTask();
             (request, _) = ReadRequest(peer);
-            peer.Send(XenstoreTestWire.Message((uint)XenstoreMessageType.Directory, request.RequestId, 0, Names(domains)));
+            await peer.SendAsync(XenstoreTestWire.Message((uint)XenstoreMessageType.Directory, request.RequestId, 0, Names(domains)), SocketFlags.None);
             Assert.Equal(domains, await list);
 
             // Over the bound: that request fails, its payload is skipped, and the request behind it still works.
@@ -157,8 +161,8 @@ public sealed class XenstoreClientWireTests
             (XenstoreMessageHeader afterRequest, _) = ReadRequest(peer);
             byte[] over = new byte[XenstoreClient.ReplyPayloadBound + 1];
             over.AsSpan().Fill((byte)'y');
-            peer.Send(XenstoreTestWire.Message((uint)XenstoreMessageType.Directory, hugeRequest.RequestId, 0, over));
-            peer.Send(XenstoreTestWire.Message((uint)XenstoreMessageType.Read, afterRequest.RequestId, 0, "still here"u8.ToArray()));
+            await peer.SendAsync(XenstoreTestWire.Message((uint)XenstoreMessageType.Directory, hugeRequest.RequestId, 0, over), SocketFlags.None);
+            await peer.SendAsync(XenstoreTestWire.Message((uint)XenstoreMessageType.Read, afterRequest.RequestId, 0, "still here"u8.ToArray()), SocketFlags.None);
             var refused = await Assert.ThrowsAsync<XenstoreException>(() => huge);
             Assert.Equal("E2BIG", refused.ErrorName);
             Assert.Equal("still here", await after);
