@@ -12,6 +12,7 @@
     FunctionsToExport    = @()
     CmdletsToExport      = @(
         'Close-BlockDevice'
+        'Close-NetworkDevice'
         'Connect-NbdDevice'
         'Connect-NetworkDevice'
         'Connect-Xenstore'

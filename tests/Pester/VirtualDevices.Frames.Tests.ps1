@@ -35,6 +35,8 @@ BeforeAll {
 
 AfterAll {
     Get-NetworkCapture | Stop-NetworkCapture -Confirm:$false | Out-Null
+    # The suites share one session: the links made here must not be seen by the next suite.
+    Get-DeviceStats -Kind Network -ErrorAction Ignore | ForEach-Object Device | Close-NetworkDevice -Force
     Remove-Item -LiteralPath $script:dir -Recurse -Force -ErrorAction SilentlyContinue
 }
 
@@ -307,5 +309,30 @@ Describe 'Start-NetworkCapture, Get-NetworkCapture and Stop-NetworkCapture' {
     It 'reports an unknown name with ServiceNotFound' {
         { Stop-NetworkCapture nosuch -ErrorAction Stop } | Should -Throw -ErrorId 'ServiceNotFound,*'
         { Get-NetworkCapture nosuch -ErrorAction Stop } | Should -Throw -ErrorId 'ServiceNotFound,*'
+    }
+}
+
+Describe 'Close-NetworkDevice' {
+    It 'closes devices piped to it, by object and by name, and frees their names' {
+        $a, $b = New-NetworkDevice -Name closea -PeerName closeb
+        $a | Close-NetworkDevice -Force
+        Close-NetworkDevice closeb -Force
+        Get-DeviceStats -Name closea, closeb -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+        $again, $peer = New-NetworkDevice -Name closea -PeerName closeb
+        $again.Name | Should -Be 'closea'
+        $again, $peer | Close-NetworkDevice -Force
+    }
+
+    It 'refuses a block device and an unknown name with typed errors, and honours -WhatIf' {
+        $disk = New-BlockDevice -Size 1MB -Name notnet
+        Close-NetworkDevice notnet -Force -ErrorVariable refused -ErrorAction SilentlyContinue
+        $refused[0].CategoryInfo.Category | Should -Be 'InvalidArgument'
+        Close-NetworkDevice nosuchdevice -Force -ErrorVariable missing -ErrorAction SilentlyContinue
+        $missing[0].FullyQualifiedErrorId | Should -BeLike 'DeviceNotFound,*'
+        Close-BlockDevice $disk -Confirm:$false
+        $a, $b = New-NetworkDevice -Name whatifa -PeerName whatifb
+        $a | Close-NetworkDevice -WhatIf
+        (Get-DeviceStats -Name whatifa).Device | Should -Be 'whatifa'
+        $a, $b | Close-NetworkDevice -Force
     }
 }

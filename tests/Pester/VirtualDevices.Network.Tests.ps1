@@ -62,6 +62,8 @@ BeforeAll {
 AfterAll {
     Get-NetworkSwitch -ErrorAction Ignore | ForEach-Object { $_.Ports } | ForEach-Object { Disconnect-NetworkDevice $_.DeviceName -Confirm:$false -ErrorAction Ignore }
     Get-DeviceStats -ErrorAction Ignore | Where-Object Driver -eq 'tap' | Stop-VmnetInterface -Force -ErrorAction Ignore
+    # The suites share one session: whatever network device is left (in-memory links of the switch tests) goes too.
+    Get-DeviceStats -Kind Network -ErrorAction Ignore | ForEach-Object Device | Close-NetworkDevice -Force -ErrorAction Ignore
     foreach ($ns in $script:namespaces) { ip netns del $ns 2>$null }
 }
 

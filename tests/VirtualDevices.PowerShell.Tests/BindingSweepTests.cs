@@ -118,6 +118,7 @@ public sealed class BindingSweepTests
         new("Send-NetworkFrame", "Device", "-Data ([byte[]](@(255) * 6 + @(2, 0, 0, 0, 0, 2, 0x88, 0xb5) + @(0) * 46))", "(Get-DeviceStats -Name $name).TxPackets -eq 1", Kind: Takes.NetworkDevice),
         new("Start-NetworkCapture", "Device", "-Path \"$PWD/c.pcapng\" -Name cap", "@($out).Count -eq 1 -and $out.Devices -contains $name", Kind: Takes.NetworkDevice),
         new("Import-NetworkCapture", "Path", "", "@($out).Count -eq 1 -and $out.Protocol -eq '0x88b5'", Kind: Takes.CaptureFile),
+        new("Close-NetworkDevice", "Device", "-Force", "-not (Get-DeviceStats -Kind Network | Where-Object Device -eq $name)", Kind: Takes.NetworkDevice),
     ];
 
     /// <summary>The same checks through <c>-Store</c>: a node path and the store's own client.</summary>
