@@ -236,6 +236,9 @@ AfterAll {
     foreach ($session in $Sessions) { Close-AdminSession $session }
     foreach ($peer in $Peers) { Stop-Peer $peer }
     Get-BlockDevice | Close-BlockDevice -Confirm:$false
+    # The help examples run here make network devices and captures too; the suites share one session.
+    Get-NetworkCapture -ErrorAction Ignore | Stop-NetworkCapture -Confirm:$false | Out-Null
+    Get-DeviceStats -Kind Network -ErrorAction Ignore | ForEach-Object Device | Close-NetworkDevice -Force -ErrorAction Ignore
     Remove-Item -LiteralPath $Work -Recurse -Force -ErrorAction SilentlyContinue
 }
 

@@ -190,7 +190,7 @@ Describe 'Send-NetworkFrame and Receive-NetworkFrame' {
         $lines = $text -split "`r?`n" | Where-Object { $_ }
         $lines | ForEach-Object { $_.Length | Should -BeLessOrEqual 80 }
         $lines[0] | Should -Match 'Time\s+Device\s+Dir\s+Len\s+Proto\s+Summary'
-        ($lines | Where-Object { $_ -match ' in \s+60 ARP ' }).Count | Should -Be 1
+        @($lines | Where-Object { $_ -match ' in \s+60 ARP ' }).Count | Should -Be 1
     }
 }
 
@@ -286,7 +286,7 @@ Describe 'Start-NetworkCapture, Get-NetworkCapture and Stop-NetworkCapture' {
         $stopped.Frames | Should -Be 10
         $stopped.Dropped | Should -Be 0
         $stopped.IsRunning | Should -BeFalse
-        @(Get-NetworkCapture).Name | Should -Not -Contain 'bg'
+        Get-NetworkCapture | Where-Object Name -eq 'bg' | Should -BeNullOrEmpty
 
         $rows = Get-TsharkField $path 'frame.interface_name', 'frame.packet_flags_direction', 'icmp.seq'
         $rows.Count | Should -Be 10
