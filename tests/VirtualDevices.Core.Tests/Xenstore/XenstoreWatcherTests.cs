@@ -107,7 +107,10 @@ public sealed class XenstoreWatcherTests
         XenstoreChange satisfied = await wait.WaitAsync(XenstoreTestTimeouts.Wait());
         Assert.Equal("/vm/state", satisfied.NodePath);
         Assert.Equal("ready", satisfied.Value);
-        Assert.True(Volatile.Read(ref evaluated) >= 3);
+        // Evaluated at least once, at most once per event (two registrations and three writes). Not necessarily for
+        // each write: a value is read when its change is delivered, so a lagging consumer may already read "ready"
+        // on an earlier event of the path (a CI run saw that).
+        Assert.InRange(Volatile.Read(ref evaluated), 1, 5);
     }
 
     [Fact(Timeout = XenstoreTestTimeouts.Test)]

@@ -124,8 +124,9 @@ public sealed class PollLoopTests
 
         public void OnPollEvents(PollEvents events)
         {
-            FirstEvent.TrySetResult(Registration);
-            Registration?.Modify(PollEvents.None);
+            PollRegistration? registration = Registration;
+            registration?.Modify(PollEvents.None);
+            FirstEvent.TrySetResult(registration);
         }
     }
 
