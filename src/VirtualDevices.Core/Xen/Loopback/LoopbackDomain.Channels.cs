@@ -57,6 +57,20 @@ public sealed partial class LoopbackDomain
         }
     }
 
+    /// <summary>
+    /// Asks the hypervisor for the other end of a port whose ChannelBound notice has not been read yet: the other end
+    /// may have bound already (its bind returned), and a notify then must reach it, as on Xen, not be dropped while the
+    /// notice waits on this domain's control socket (a loaded CI run lost a notify so).
+    /// </summary>
+    internal void FetchPeer(LoopbackEventChannel channel)
+    {
+        using LoopbackMessage reply = Request(new LoopbackMessage(LoopbackMessageType.PeerOf, arg0: channel.Port), $"Finding the other end of port {channel.Port}");
+        if (reply.Arg0 == 1 && reply.TakeDescriptor() is { } peer)
+        {
+            channel.OnBound(peer);
+        }
+    }
+
     /// <summary>Closes a port at the hypervisor (called once by the channel's dispose).</summary>
     internal void Unbind(LoopbackEventChannel channel)
     {

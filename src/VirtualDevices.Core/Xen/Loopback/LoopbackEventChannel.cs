@@ -25,14 +25,22 @@ internal sealed class LoopbackEventChannel : PolledEventChannel
 
     private protected override string Source => _domain.Source;
 
-    /// <summary>Writes 1 to the other end's eventfd; before the other end has bound, nothing (its port starts with an event pending).</summary>
+    /// <summary>
+    /// Writes 1 to the other end's eventfd; before the other end has bound, nothing (its port starts with an event
+    /// pending). Whether it has bound is asked of the hypervisor while this end has not yet heard of the bind.
+    /// </summary>
     public override unsafe void Notify()
     {
         ThrowIfClosed();
         SafeFileDescriptor? peer = Volatile.Read(ref _peer);
         if (peer is null)
         {
-            return;
+            _domain.FetchPeer(this);
+            peer = Volatile.Read(ref _peer);
+            if (peer is null)
+            {
+                return;
+            }
         }
 
         ulong one = 1;

@@ -32,6 +32,7 @@ public sealed partial class LoopbackHypervisor
             LoopbackMessageType.AllocateUnbound => AllocateUnbound(domain, message),
             LoopbackMessageType.BindInterdomain => BindInterdomain(domain, message),
             LoopbackMessageType.Unbind => Unbind(domain, message),
+            LoopbackMessageType.PeerOf => PeerOf(domain, message),
             _ => Refuse(LoopbackMessageType.Reply, LoopbackStatus.ProtocolError),
         };
     }
@@ -312,6 +313,22 @@ public sealed partial class LoopbackHypervisor
         remotePort.RemotePort = port;
         Tell(remote, new LoopbackMessage(LoopbackMessageType.ChannelBound, arg0: remotePort.Port, arg1: port, descriptor: record.Incoming, ownsDescriptor: false));
         return new LoopbackMessage(message.Type | LoopbackMessageType.Reply, arg0: port, descriptor: remotePort.Incoming, ownsDescriptor: false);
+    }
+
+    private LoopbackMessage PeerOf(LoopbackDomainState domain, LoopbackMessage message)
+    {
+        if (!domain.Ports.TryGetValue(message.Arg0, out LoopbackPortRecord? port))
+        {
+            return Refuse(message.Type, LoopbackStatus.PortNotFound);
+        }
+
+        if (port.RemotePort == 0 || !_domains.TryGetValue(port.RemoteDomain, out LoopbackDomainState? remote)
+            || !remote.Ports.TryGetValue(port.RemotePort, out LoopbackPortRecord? remotePort))
+        {
+            return new LoopbackMessage(message.Type | LoopbackMessageType.Reply, arg0: 0);
+        }
+
+        return new LoopbackMessage(message.Type | LoopbackMessageType.Reply, arg0: 1, descriptor: remotePort.Incoming, ownsDescriptor: false);
     }
 
     private LoopbackMessage Unbind(LoopbackDomainState domain, LoopbackMessage message)

@@ -33,6 +33,9 @@ internal enum LoopbackMessageType : uint
     /// <summary>Close port arg0 (the other end is told).</summary>
     Unbind = 9,
 
+    /// <summary>The other end of port arg0, asked by a notify that has not yet seen the ChannelBound notice. Reply: arg0 1 and the other end's eventfd passed when bound, arg0 0 while unbound.</summary>
+    PeerOf = 10,
+
     /// <summary>Set on a reply.</summary>
     Reply = 0x4000_0000,
 
