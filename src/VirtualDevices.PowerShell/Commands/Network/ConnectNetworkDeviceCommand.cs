@@ -55,10 +55,9 @@ public sealed class ConnectNetworkDeviceCommand : AsyncCmdlet
                 continue;
             }
 
-            DeviceHost host = SessionHost; // on the pipeline thread, where the session's runspace is known
             Run(async cancellationToken =>
             {
-                NetworkSwitch target = _switch ??= await FindOrStartAsync(host, cancellationToken).ConfigureAwait(false);
+                NetworkSwitch target = _switch ??= await FindOrStartAsync(SessionHost, cancellationToken).ConfigureAwait(false);
                 Emit(target.Connect(network));
             }, device);
         }

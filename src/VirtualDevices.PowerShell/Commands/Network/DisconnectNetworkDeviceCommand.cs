@@ -38,14 +38,13 @@ public sealed class DisconnectNetworkDeviceCommand : AsyncCmdlet
                 continue;
             }
 
-            DeviceHost host = SessionHost; // on the pipeline thread, where the session's runspace is known
             Run(async cancellationToken =>
             {
                 NetworkSwitch owner = port.Switch;
                 await owner.DisconnectAsync(port).WaitAsync(cancellationToken).ConfigureAwait(false);
                 if (owner.Ports.Count == 0)
                 {
-                    await host.StopServiceAsync(owner, cancellationToken).ConfigureAwait(false);
+                    await SessionHost.StopServiceAsync(owner, cancellationToken).ConfigureAwait(false);
                 }
             }, device);
         }

@@ -103,13 +103,12 @@ public sealed class StartVmnetInterfaceCommand : AsyncCmdlet
             return;
         }
 
-        DeviceHost host = SessionHost; // on the pipeline thread, where the session's runspace is known
         Run(_ =>
         {
             NetworkDevice device = VirtualInterface.Start(options);
             try
             {
-                host.AddDevice(device);
+                SessionHost.AddDevice(device);
             }
             catch
             {

@@ -1,5 +1,6 @@
 using VirtualDevices.Network;
 using VirtualDevices.Network.Tap;
+using VirtualDevices.Network.Vmnet;
 
 namespace VirtualDevices.PowerShell.Commands.Network;
 
@@ -13,42 +14,14 @@ namespace VirtualDevices.PowerShell.Commands.Network;
 /// </summary>
 [Cmdlet(VerbsLifecycle.Stop, "VmnetInterface", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium, HelpUri = "https://github.com/VirtualDevices/VirtualDevices/blob/main/docs/VirtualDevices/Stop-VmnetInterface.md")]
 [OutputType(typeof(void))]
-public sealed class StopVmnetInterfaceCommand : AsyncCmdlet
+public sealed class StopVmnetInterfaceCommand : NetworkDeviceCloseCommand
 {
-    /// <summary>The interfaces' devices, or their names (also from the Device property of piped objects, such as statistics).</summary>
-    [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
-    [DeviceTransformation]
-    [ArgumentCompleter(typeof(DeviceNameCompleter))]
-    public IDevice[] Device { get; set; } = null!;
-
-    /// <summary>Do not ask for confirmation.</summary>
-    [Parameter]
-    public SwitchParameter Force { get; set; }
+    /// <inheritdoc/>
+    protected override string Action => "Stop the interface";
 
     /// <inheritdoc/>
-    protected override void ProcessRecord()
-    {
-        foreach (IDevice device in Device)
-        {
-            if (UnknownDevice.Report(this, device))
-            {
-                continue;
-            }
-
-            if (device is not NetworkDevice { Driver: TapDevice.DriverName or VirtualDevices.Network.Vmnet.VmnetDevice.DriverName })
-            {
-                WriteError(ErrorRecords.FromException(new ArgumentException(
-                    $"'{device.Name}' is a {device.Driver} device, not a virtual interface started by Start-VmnetInterface."), device));
-                continue;
-            }
-
-            if (!ShouldChange(device.ToString()!, "Stop the interface", Force))
-            {
-                continue;
-            }
-
-            DeviceHost host = SessionHost; // on the pipeline thread, where the session's runspace is known
-            Run(async cancellationToken => await host.CloseDeviceAsync(device, cancellationToken).ConfigureAwait(false), device);
-        }
-    }
+    protected override string? Refuses(IDevice device) =>
+        device is NetworkDevice { Driver: TapDevice.DriverName or VmnetDevice.DriverName }
+            ? null
+            : $"'{device.Name}' is a {device.Driver} device, not a virtual interface started by Start-VmnetInterface.";
 }
