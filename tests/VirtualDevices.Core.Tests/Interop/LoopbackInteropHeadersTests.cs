@@ -46,64 +46,59 @@ public sealed class LoopbackInteropHeadersTests : IDisposable
                 return 0;
             }
             """;
-        string program = await CCompiler.CompileAsync(_temp.Path, "loopback", source);
-        ProcessResult result = (await ExternalProcess.RunAsync(program, [])).EnsureSuccess("loopback");
-        Dictionary<string, long> c = result.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries)
-            .Select(line => line.Split('='))
-            .ToDictionary(parts => parts[0], parts => long.Parse(parts[1], CultureInfo.InvariantCulture));
+        CHeaderValues c = await CHeaderValues.CompileAndRunAsync(_temp.Path, "loopback", source);
 
         unsafe
         {
-            Check(c, "sizeof(struct msghdr)", sizeof(Unix.MsgHdr));
-            Check(c, "sizeof(struct cmsghdr)", sizeof(Unix.CMsgHdr));
-            Check(c, "(char *)CMSG_DATA(&c.h) - (char *)&c.h", sizeof(Unix.CMsgHdr));
+            c.Check("sizeof(struct msghdr)", sizeof(Unix.MsgHdr));
+            c.Check("sizeof(struct cmsghdr)", sizeof(Unix.CMsgHdr));
+            c.Check("(char *)CMSG_DATA(&c.h) - (char *)&c.h", sizeof(Unix.CMsgHdr));
         }
 
-        Check(c, "offsetof(struct msghdr, msg_name)", Offset<Unix.MsgHdr>(nameof(Unix.MsgHdr.Name)));
-        Check(c, "offsetof(struct msghdr, msg_namelen)", Offset<Unix.MsgHdr>(nameof(Unix.MsgHdr.NameLength)));
-        Check(c, "offsetof(struct msghdr, msg_iov)", Offset<Unix.MsgHdr>(nameof(Unix.MsgHdr.Iov)));
-        Check(c, "offsetof(struct msghdr, msg_iovlen)", Offset<Unix.MsgHdr>(nameof(Unix.MsgHdr.IovLength)));
-        Check(c, "offsetof(struct msghdr, msg_control)", Offset<Unix.MsgHdr>(nameof(Unix.MsgHdr.Control)));
-        Check(c, "offsetof(struct msghdr, msg_controllen)", Offset<Unix.MsgHdr>(nameof(Unix.MsgHdr.ControlLength)));
-        Check(c, "offsetof(struct msghdr, msg_flags)", Offset<Unix.MsgHdr>(nameof(Unix.MsgHdr.Flags)));
-        Check(c, "offsetof(struct cmsghdr, cmsg_len)", Offset<Unix.CMsgHdr>(nameof(Unix.CMsgHdr.Length)));
-        Check(c, "offsetof(struct cmsghdr, cmsg_level)", Offset<Unix.CMsgHdr>(nameof(Unix.CMsgHdr.Level)));
-        Check(c, "offsetof(struct cmsghdr, cmsg_type)", Offset<Unix.CMsgHdr>(nameof(Unix.CMsgHdr.Type)));
-        Check(c, "CMSG_LEN(sizeof(int))", Unix.CmsgLength(sizeof(int)));
-        Check(c, "CMSG_SPACE(sizeof(int))", Unix.CmsgSpace(sizeof(int)));
-        Check(c, "CMSG_LEN(4 * sizeof(int))", Unix.CmsgLength(4 * sizeof(int)));
-        Check(c, "CMSG_SPACE(4 * sizeof(int))", Unix.CmsgSpace(4 * sizeof(int)));
-        Check(c, "CMSG_SPACE(3 * sizeof(int))", Unix.CmsgSpace(3 * sizeof(int)));
-        Check(c, "SCM_RIGHTS", Unix.SCM_RIGHTS);
-        Check(c, "SOL_SOCKET", Unix.SOL_SOCKET);
-        Check(c, "MSG_CMSG_CLOEXEC", Unix.MSG_CMSG_CLOEXEC);
-        Check(c, "MSG_TRUNC", Unix.MSG_TRUNC);
-        Check(c, "MSG_CTRUNC", Unix.MSG_CTRUNC);
-        Check(c, "MSG_NOSIGNAL", Unix.MSG_NOSIGNAL);
-        Check(c, "MSG_DONTWAIT", Unix.MSG_DONTWAIT);
-        Check(c, "SOCK_SEQPACKET", Unix.SOCK_SEQPACKET);
-        Check(c, "AF_UNIX", Unix.AF_UNIX);
-        Check(c, "SOCK_CLOEXEC", Unix.SOCK_CLOEXEC);
-        Check(c, "MFD_CLOEXEC", Unix.MFD_CLOEXEC);
-        Check(c, "MFD_ALLOW_SEALING", Unix.MFD_ALLOW_SEALING);
-        Check(c, "PROT_NONE", Unix.PROT_NONE);
-        Check(c, "PROT_READ", Unix.PROT_READ);
-        Check(c, "PROT_WRITE", Unix.PROT_WRITE);
-        Check(c, "MAP_SHARED", Unix.MAP_SHARED);
-        Check(c, "MAP_PRIVATE", Unix.MAP_PRIVATE);
-        Check(c, "MAP_FIXED", Unix.MAP_FIXED);
-        Check(c, "MAP_ANONYMOUS", Unix.MAP_ANONYMOUS);
-        Check(c, "EFD_CLOEXEC", Unix.EFD_CLOEXEC);
-        Check(c, "EFD_NONBLOCK", Unix.EFD_NONBLOCK);
-        Check(c, "F_ADD_SEALS", Unix.F_ADD_SEALS);
-        Check(c, "F_GET_SEALS", Unix.F_GET_SEALS);
-        Check(c, "F_SEAL_SEAL", Unix.F_SEAL_SEAL);
-        Check(c, "F_SEAL_SHRINK", Unix.F_SEAL_SHRINK);
-        Check(c, "F_SEAL_GROW", Unix.F_SEAL_GROW);
+        c.Check("offsetof(struct msghdr, msg_name)", Offset<Unix.MsgHdr>(nameof(Unix.MsgHdr.Name)));
+        c.Check("offsetof(struct msghdr, msg_namelen)", Offset<Unix.MsgHdr>(nameof(Unix.MsgHdr.NameLength)));
+        c.Check("offsetof(struct msghdr, msg_iov)", Offset<Unix.MsgHdr>(nameof(Unix.MsgHdr.Iov)));
+        c.Check("offsetof(struct msghdr, msg_iovlen)", Offset<Unix.MsgHdr>(nameof(Unix.MsgHdr.IovLength)));
+        c.Check("offsetof(struct msghdr, msg_control)", Offset<Unix.MsgHdr>(nameof(Unix.MsgHdr.Control)));
+        c.Check("offsetof(struct msghdr, msg_controllen)", Offset<Unix.MsgHdr>(nameof(Unix.MsgHdr.ControlLength)));
+        c.Check("offsetof(struct msghdr, msg_flags)", Offset<Unix.MsgHdr>(nameof(Unix.MsgHdr.Flags)));
+        c.Check("offsetof(struct cmsghdr, cmsg_len)", Offset<Unix.CMsgHdr>(nameof(Unix.CMsgHdr.Length)));
+        c.Check("offsetof(struct cmsghdr, cmsg_level)", Offset<Unix.CMsgHdr>(nameof(Unix.CMsgHdr.Level)));
+        c.Check("offsetof(struct cmsghdr, cmsg_type)", Offset<Unix.CMsgHdr>(nameof(Unix.CMsgHdr.Type)));
+        c.Check("CMSG_LEN(sizeof(int))", Unix.CmsgLength(sizeof(int)));
+        c.Check("CMSG_SPACE(sizeof(int))", Unix.CmsgSpace(sizeof(int)));
+        c.Check("CMSG_LEN(4 * sizeof(int))", Unix.CmsgLength(4 * sizeof(int)));
+        c.Check("CMSG_SPACE(4 * sizeof(int))", Unix.CmsgSpace(4 * sizeof(int)));
+        c.Check("CMSG_SPACE(3 * sizeof(int))", Unix.CmsgSpace(3 * sizeof(int)));
+        c.Check("SCM_RIGHTS", Unix.SCM_RIGHTS);
+        c.Check("SOL_SOCKET", Unix.SOL_SOCKET);
+        c.Check("MSG_CMSG_CLOEXEC", Unix.MSG_CMSG_CLOEXEC);
+        c.Check("MSG_TRUNC", Unix.MSG_TRUNC);
+        c.Check("MSG_CTRUNC", Unix.MSG_CTRUNC);
+        c.Check("MSG_NOSIGNAL", Unix.MSG_NOSIGNAL);
+        c.Check("MSG_DONTWAIT", Unix.MSG_DONTWAIT);
+        c.Check("SOCK_SEQPACKET", Unix.SOCK_SEQPACKET);
+        c.Check("AF_UNIX", Unix.AF_UNIX);
+        c.Check("SOCK_CLOEXEC", Unix.SOCK_CLOEXEC);
+        c.Check("MFD_CLOEXEC", Unix.MFD_CLOEXEC);
+        c.Check("MFD_ALLOW_SEALING", Unix.MFD_ALLOW_SEALING);
+        c.Check("PROT_NONE", Unix.PROT_NONE);
+        c.Check("PROT_READ", Unix.PROT_READ);
+        c.Check("PROT_WRITE", Unix.PROT_WRITE);
+        c.Check("MAP_SHARED", Unix.MAP_SHARED);
+        c.Check("MAP_PRIVATE", Unix.MAP_PRIVATE);
+        c.Check("MAP_FIXED", Unix.MAP_FIXED);
+        c.Check("MAP_ANONYMOUS", Unix.MAP_ANONYMOUS);
+        c.Check("EFD_CLOEXEC", Unix.EFD_CLOEXEC);
+        c.Check("EFD_NONBLOCK", Unix.EFD_NONBLOCK);
+        c.Check("F_ADD_SEALS", Unix.F_ADD_SEALS);
+        c.Check("F_GET_SEALS", Unix.F_GET_SEALS);
+        c.Check("F_SEAL_SEAL", Unix.F_SEAL_SEAL);
+        c.Check("F_SEAL_SHRINK", Unix.F_SEAL_SHRINK);
+        c.Check("F_SEAL_GROW", Unix.F_SEAL_GROW);
+
+        c.AssertAllMatch();
     }
 
     private static long Offset<T>(string field) => System.Runtime.InteropServices.Marshal.OffsetOf<T>(field).ToInt64();
-
-    private static void Check(Dictionary<string, long> header, string name, long binding) =>
-        Assert.True(header[name] == binding, $"{name}: the header says {header[name]}, the binding uses {binding}");
 }

@@ -29,32 +29,29 @@ public sealed class PollLayoutTests : IDisposable
                 return 0;
             }
             """;
-        string program = await CCompiler.CompileAsync(_temp.Path, "poll", source);
-        ProcessResult result = (await ExternalProcess.RunAsync(program, [])).EnsureSuccess("poll");
-        Dictionary<string, long> c = result.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries)
-            .Select(line => line.Split('='))
-            .ToDictionary(parts => parts[0], parts => long.Parse(parts[1], CultureInfo.InvariantCulture));
+        CHeaderValues c = await CHeaderValues.CompileAndRunAsync(_temp.Path, "poll", source);
 
-        void Check(string name, long binding) => Assert.True(c[name] == binding, $"{name}: the header says {c[name]}, the binding uses {binding}");
-        Check("POLLIN", Unix.POLLIN);
-        Check("POLLOUT", Unix.POLLOUT);
-        Check("POLLERR", Unix.POLLERR);
-        Check("POLLHUP", Unix.POLLHUP);
-        Check("POLLNVAL", Unix.POLLNVAL);
+        c.Check("POLLIN", Unix.POLLIN);
+        c.Check("POLLOUT", Unix.POLLOUT);
+        c.Check("POLLERR", Unix.POLLERR);
+        c.Check("POLLHUP", Unix.POLLHUP);
+        c.Check("POLLNVAL", Unix.POLLNVAL);
         // The loop passes its events to poll unconverted, as it does to epoll.
-        Check("POLLIN", (long)PollEvents.Readable);
-        Check("POLLOUT", (long)PollEvents.Writable);
-        Check("POLLERR", (long)PollEvents.Error);
-        Check("POLLHUP", (long)PollEvents.HangUp);
+        c.Check("POLLIN", (long)PollEvents.Readable);
+        c.Check("POLLOUT", (long)PollEvents.Writable);
+        c.Check("POLLERR", (long)PollEvents.Error);
+        c.Check("POLLHUP", (long)PollEvents.HangUp);
         unsafe
         {
-            Check("sizeof(struct pollfd)", sizeof(Unix.PollFd));
+            c.Check("sizeof(struct pollfd)", sizeof(Unix.PollFd));
         }
 
-        Check("offsetof(struct pollfd, fd)", Marshal.OffsetOf<Unix.PollFd>(nameof(Unix.PollFd.Fd)).ToInt64());
-        Check("offsetof(struct pollfd, events)", Marshal.OffsetOf<Unix.PollFd>(nameof(Unix.PollFd.Events)).ToInt64());
-        Check("offsetof(struct pollfd, revents)", Marshal.OffsetOf<Unix.PollFd>(nameof(Unix.PollFd.ReturnedEvents)).ToInt64());
+        c.Check("offsetof(struct pollfd, fd)", Marshal.OffsetOf<Unix.PollFd>(nameof(Unix.PollFd.Fd)).ToInt64());
+        c.Check("offsetof(struct pollfd, events)", Marshal.OffsetOf<Unix.PollFd>(nameof(Unix.PollFd.Events)).ToInt64());
+        c.Check("offsetof(struct pollfd, revents)", Marshal.OffsetOf<Unix.PollFd>(nameof(Unix.PollFd.ReturnedEvents)).ToInt64());
         // The binding passes the count as a nuint (Linux's unsigned long).
-        Check("sizeof(nfds_t)", IntPtr.Size);
+        c.Check("sizeof(nfds_t)", IntPtr.Size);
+
+        c.AssertAllMatch();
     }
 }

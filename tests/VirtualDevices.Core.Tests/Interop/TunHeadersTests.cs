@@ -50,74 +50,54 @@ public sealed class TunHeadersTests : IDisposable
                 return 0;
             }
             """;
-        string program = await CCompiler.CompileAsync(_temp.Path, "tunheaders", source);
-        ProcessResult result = (await ExternalProcess.RunAsync(program, [])).EnsureSuccess("tunheaders");
-        Dictionary<string, long> c = result.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries)
-            .Select(line => line.Split('='))
-            .ToDictionary(parts => parts[0], parts => long.Parse(parts[1], CultureInfo.InvariantCulture));
-        var mismatches = new List<string>();
-        int checkedCount = 0;
-
-        void Check(string name, long binding)
-        {
-            checkedCount++;
-            if (!c.TryGetValue(name, out long header))
-            {
-                mismatches.Add($"{name}: not printed by the C program");
-            }
-            else if (header != binding)
-            {
-                mismatches.Add($"{name}: the header says {header}, the binding uses {binding}");
-            }
-        }
+        CHeaderValues c = await CHeaderValues.CompileAndRunAsync(_temp.Path, "tunheaders", source);
 
         long Offset(string field) => Marshal.OffsetOf<Unix.IfReq>(field).ToInt64();
 
-        Check("TUNSETIFF", (long)Unix.TunIoctl.TUNSETIFF);
-        Check("TUNSETPERSIST", (long)Unix.TunIoctl.TUNSETPERSIST);
-        Check("TUNGETIFF", (long)Unix.TunIoctl.TUNGETIFF);
-        Check("IFF_TAP", Unix.TunIoctl.IFF_TAP);
-        Check("IFF_NO_PI", Unix.TunIoctl.IFF_NO_PI);
-        Check("IFF_MULTI_QUEUE", Unix.TunIoctl.IFF_MULTI_QUEUE);
-        Check("IFF_VNET_HDR", Unix.TunIoctl.IFF_VNET_HDR);
-        Check("SIOCGIFFLAGS", (long)Unix.NetDeviceIoctl.SIOCGIFFLAGS);
-        Check("SIOCSIFFLAGS", (long)Unix.NetDeviceIoctl.SIOCSIFFLAGS);
-        Check("SIOCSIFADDR", (long)Unix.NetDeviceIoctl.SIOCSIFADDR);
-        Check("SIOCSIFNETMASK", (long)Unix.NetDeviceIoctl.SIOCSIFNETMASK);
-        Check("SIOCGIFMTU", (long)Unix.NetDeviceIoctl.SIOCGIFMTU);
-        Check("SIOCSIFMTU", (long)Unix.NetDeviceIoctl.SIOCSIFMTU);
-        Check("SIOCSIFHWADDR", (long)Unix.NetDeviceIoctl.SIOCSIFHWADDR);
-        Check("SIOCGIFHWADDR", (long)Unix.NetDeviceIoctl.SIOCGIFHWADDR);
-        Check("SIOCGIFINDEX", (long)Unix.NetDeviceIoctl.SIOCGIFINDEX);
-        Check("SIOCBRADDIF", (long)Unix.NetDeviceIoctl.SIOCBRADDIF);
-        Check("SIOCBRDELIF", (long)Unix.NetDeviceIoctl.SIOCBRDELIF);
-        Check("IFF_UP", Unix.NetDeviceIoctl.IFF_UP);
-        Check("IFNAMSIZ", Unix.NetDeviceIoctl.IFNAMSIZ);
-        Check("ARPHRD_ETHER", Unix.NetDeviceIoctl.ARPHRD_ETHER);
-        Check("AF_INET", Unix.NetDeviceIoctl.AF_INET);
-        Check("SOCK_DGRAM", Unix.NetDeviceIoctl.SOCK_DGRAM);
-        Check("CLONE_NEWNET", Unix.NetDeviceIoctl.CLONE_NEWNET);
-        Check("sizeof(struct ifreq)", Marshal.SizeOf<Unix.IfReq>());
-        Check("offsetof(struct ifreq, ifr_name)", Offset(nameof(Unix.IfReq.Name)));
-        Check("offsetof(struct ifreq, ifr_flags)", Offset(nameof(Unix.IfReq.Flags)));
-        Check("offsetof(struct ifreq, ifr_mtu)", Offset(nameof(Unix.IfReq.Value)));
-        Check("offsetof(struct ifreq, ifr_ifindex)", Offset(nameof(Unix.IfReq.Value)));
-        Check("offsetof(struct ifreq, ifr_hwaddr.sa_family)", Offset(nameof(Unix.IfReq.AddressFamily)));
-        Check("offsetof(struct ifreq, ifr_hwaddr.sa_data)", Offset(nameof(Unix.IfReq.AddressData)));
-        Check("offsetof(struct ifreq, ifr_addr.sa_family)", Offset(nameof(Unix.IfReq.AddressFamily)));
-        Check("offsetof(struct ifreq, ifr_addr) + offsetof(struct sockaddr_in, sin_addr)", Offset(nameof(Unix.IfReq.InetAddress)));
-        Check("sizeof(((struct ifreq *)0)->ifr_hwaddr.sa_data)", 14);
-        Check("EBADFD", Unix.Errno.EBADFD);
-        Check("EMSGSIZE", Unix.Errno.EMSGSIZE);
-        Check("EADDRNOTAVAIL", Unix.Errno.EADDRNOTAVAIL);
-        Check("ENODEV", Unix.Errno.ENODEV);
-        Check("EBUSY", Unix.Errno.EBUSY);
-        Check("EINVAL", Unix.Errno.EINVAL);
-        Check("EPERM", Unix.Errno.EPERM);
-        Check("EAGAIN", Unix.Errno.EAGAIN);
-        Check("EOPNOTSUPP", Unix.Errno.EOPNOTSUPP);
+        c.Check("TUNSETIFF", (long)Unix.TunIoctl.TUNSETIFF);
+        c.Check("TUNSETPERSIST", (long)Unix.TunIoctl.TUNSETPERSIST);
+        c.Check("TUNGETIFF", (long)Unix.TunIoctl.TUNGETIFF);
+        c.Check("IFF_TAP", Unix.TunIoctl.IFF_TAP);
+        c.Check("IFF_NO_PI", Unix.TunIoctl.IFF_NO_PI);
+        c.Check("IFF_MULTI_QUEUE", Unix.TunIoctl.IFF_MULTI_QUEUE);
+        c.Check("IFF_VNET_HDR", Unix.TunIoctl.IFF_VNET_HDR);
+        c.Check("SIOCGIFFLAGS", (long)Unix.NetDeviceIoctl.SIOCGIFFLAGS);
+        c.Check("SIOCSIFFLAGS", (long)Unix.NetDeviceIoctl.SIOCSIFFLAGS);
+        c.Check("SIOCSIFADDR", (long)Unix.NetDeviceIoctl.SIOCSIFADDR);
+        c.Check("SIOCSIFNETMASK", (long)Unix.NetDeviceIoctl.SIOCSIFNETMASK);
+        c.Check("SIOCGIFMTU", (long)Unix.NetDeviceIoctl.SIOCGIFMTU);
+        c.Check("SIOCSIFMTU", (long)Unix.NetDeviceIoctl.SIOCSIFMTU);
+        c.Check("SIOCSIFHWADDR", (long)Unix.NetDeviceIoctl.SIOCSIFHWADDR);
+        c.Check("SIOCGIFHWADDR", (long)Unix.NetDeviceIoctl.SIOCGIFHWADDR);
+        c.Check("SIOCGIFINDEX", (long)Unix.NetDeviceIoctl.SIOCGIFINDEX);
+        c.Check("SIOCBRADDIF", (long)Unix.NetDeviceIoctl.SIOCBRADDIF);
+        c.Check("SIOCBRDELIF", (long)Unix.NetDeviceIoctl.SIOCBRDELIF);
+        c.Check("IFF_UP", Unix.NetDeviceIoctl.IFF_UP);
+        c.Check("IFNAMSIZ", Unix.NetDeviceIoctl.IFNAMSIZ);
+        c.Check("ARPHRD_ETHER", Unix.NetDeviceIoctl.ARPHRD_ETHER);
+        c.Check("AF_INET", Unix.NetDeviceIoctl.AF_INET);
+        c.Check("SOCK_DGRAM", Unix.NetDeviceIoctl.SOCK_DGRAM);
+        c.Check("CLONE_NEWNET", Unix.NetDeviceIoctl.CLONE_NEWNET);
+        c.Check("sizeof(struct ifreq)", Marshal.SizeOf<Unix.IfReq>());
+        c.Check("offsetof(struct ifreq, ifr_name)", Offset(nameof(Unix.IfReq.Name)));
+        c.Check("offsetof(struct ifreq, ifr_flags)", Offset(nameof(Unix.IfReq.Flags)));
+        c.Check("offsetof(struct ifreq, ifr_mtu)", Offset(nameof(Unix.IfReq.Value)));
+        c.Check("offsetof(struct ifreq, ifr_ifindex)", Offset(nameof(Unix.IfReq.Value)));
+        c.Check("offsetof(struct ifreq, ifr_hwaddr.sa_family)", Offset(nameof(Unix.IfReq.AddressFamily)));
+        c.Check("offsetof(struct ifreq, ifr_hwaddr.sa_data)", Offset(nameof(Unix.IfReq.AddressData)));
+        c.Check("offsetof(struct ifreq, ifr_addr.sa_family)", Offset(nameof(Unix.IfReq.AddressFamily)));
+        c.Check("offsetof(struct ifreq, ifr_addr) + offsetof(struct sockaddr_in, sin_addr)", Offset(nameof(Unix.IfReq.InetAddress)));
+        c.Check("sizeof(((struct ifreq *)0)->ifr_hwaddr.sa_data)", 14);
+        c.Check("EBADFD", Unix.Errno.EBADFD);
+        c.Check("EMSGSIZE", Unix.Errno.EMSGSIZE);
+        c.Check("EADDRNOTAVAIL", Unix.Errno.EADDRNOTAVAIL);
+        c.Check("ENODEV", Unix.Errno.ENODEV);
+        c.Check("EBUSY", Unix.Errno.EBUSY);
+        c.Check("EINVAL", Unix.Errno.EINVAL);
+        c.Check("EPERM", Unix.Errno.EPERM);
+        c.Check("EAGAIN", Unix.Errno.EAGAIN);
+        c.Check("EOPNOTSUPP", Unix.Errno.EOPNOTSUPP);
 
-        Assert.True(mismatches.Count == 0, string.Join(Environment.NewLine, mismatches));
-        Assert.Equal(c.Count, checkedCount);
+        c.AssertAllMatch();
     }
 }

@@ -64,47 +64,28 @@ public sealed class RingHeadersTests : IDisposable
                 return 0;
             }
             """;
-        string program = await CCompiler.CompileAsync(_temp.Path, "ringheaders", source);
-        ProcessResult result = (await ExternalProcess.RunAsync(program, [])).EnsureSuccess("ringheaders");
-        Dictionary<string, long> c = result.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries)
-            .Select(line => line.Split('='))
-            .ToDictionary(parts => parts[0], parts => long.Parse(parts[1], CultureInfo.InvariantCulture));
-        var mismatches = new List<string>();
-        int checkedCount = 0;
-
-        void Check(string name, long binding)
-        {
-            checkedCount++;
-            if (!c.TryGetValue(name, out long header))
-            {
-                mismatches.Add($"{name}: not printed by the C program");
-            }
-            else if (header != binding)
-            {
-                mismatches.Add($"{name}: the header says {header}, the binding uses {binding}");
-            }
-        }
+        CHeaderValues c = await CHeaderValues.CompileAndRunAsync(_temp.Path, "ringheaders", source);
 
         void Size<T>(string cStruct)
-            where T : unmanaged => Check($"sizeof(struct {cStruct})", Unsafe.SizeOf<T>());
+            where T : unmanaged => c.Check($"sizeof(struct {cStruct})", Unsafe.SizeOf<T>());
 
         void Ring<TRequest, TResponse>(string name)
             where TRequest : unmanaged
             where TResponse : unmanaged
         {
             int entry = SharedRingLayout.EntrySize<TRequest, TResponse>();
-            Check($"sizeof(struct {name}_sring)", SharedRingLayout.EntriesOffset + entry); // ring[1]
-            Check($"sizeof(union {name}_sring_entry)", entry);
-            Check($"offsetof(struct {name}_sring, req_prod)", SharedRingLayout.RequestProducerOffset);
-            Check($"offsetof(struct {name}_sring, req_event)", SharedRingLayout.RequestEventOffset);
-            Check($"offsetof(struct {name}_sring, rsp_prod)", SharedRingLayout.ResponseProducerOffset);
-            Check($"offsetof(struct {name}_sring, rsp_event)", SharedRingLayout.ResponseEventOffset);
-            Check($"offsetof(struct {name}_sring, pvt)", SharedRingLayout.PrivateOffset);
-            Check($"offsetof(struct {name}_sring, __pad)", SharedRingLayout.PadOffset);
-            Check($"offsetof(struct {name}_sring, ring)", SharedRingLayout.EntriesOffset);
+            c.Check($"sizeof(struct {name}_sring)", SharedRingLayout.EntriesOffset + entry); // ring[1]
+            c.Check($"sizeof(union {name}_sring_entry)", entry);
+            c.Check($"offsetof(struct {name}_sring, req_prod)", SharedRingLayout.RequestProducerOffset);
+            c.Check($"offsetof(struct {name}_sring, req_event)", SharedRingLayout.RequestEventOffset);
+            c.Check($"offsetof(struct {name}_sring, rsp_prod)", SharedRingLayout.ResponseProducerOffset);
+            c.Check($"offsetof(struct {name}_sring, rsp_event)", SharedRingLayout.ResponseEventOffset);
+            c.Check($"offsetof(struct {name}_sring, pvt)", SharedRingLayout.PrivateOffset);
+            c.Check($"offsetof(struct {name}_sring, __pad)", SharedRingLayout.PadOffset);
+            c.Check($"offsetof(struct {name}_sring, ring)", SharedRingLayout.EntriesOffset);
             for (int order = 0; order <= 4; order++)
             {
-                Check($"__CONST_RING_SIZE({name}, {4096 << order})", SharedRingLayout.RingSize<TRequest, TResponse>(order));
+                c.Check($"__CONST_RING_SIZE({name}, {4096 << order})", SharedRingLayout.RingSize<TRequest, TResponse>(order));
             }
         }
 
@@ -114,92 +95,89 @@ public sealed class RingHeadersTests : IDisposable
 
         var tx = default(NetifTxRequest);
         Size<NetifTxRequest>("netif_tx_request");
-        Check("offsetof(struct netif_tx_request, gref)", Offset(ref tx, ref tx.Gref));
-        Check("offsetof(struct netif_tx_request, offset)", Offset(ref tx, ref tx.Offset));
-        Check("offsetof(struct netif_tx_request, flags)", Offset(ref tx, ref tx.Flags));
-        Check("offsetof(struct netif_tx_request, id)", Offset(ref tx, ref tx.Id));
-        Check("offsetof(struct netif_tx_request, size)", Offset(ref tx, ref tx.Size));
+        c.Check("offsetof(struct netif_tx_request, gref)", Offset(ref tx, ref tx.Gref));
+        c.Check("offsetof(struct netif_tx_request, offset)", Offset(ref tx, ref tx.Offset));
+        c.Check("offsetof(struct netif_tx_request, flags)", Offset(ref tx, ref tx.Flags));
+        c.Check("offsetof(struct netif_tx_request, id)", Offset(ref tx, ref tx.Id));
+        c.Check("offsetof(struct netif_tx_request, size)", Offset(ref tx, ref tx.Size));
         var txr = default(NetifTxResponse);
         Size<NetifTxResponse>("netif_tx_response");
-        Check("offsetof(struct netif_tx_response, id)", Offset(ref txr, ref txr.Id));
-        Check("offsetof(struct netif_tx_response, status)", Offset(ref txr, ref txr.Status));
+        c.Check("offsetof(struct netif_tx_response, id)", Offset(ref txr, ref txr.Id));
+        c.Check("offsetof(struct netif_tx_response, status)", Offset(ref txr, ref txr.Status));
         var rx = default(NetifRxRequest);
         Size<NetifRxRequest>("netif_rx_request");
-        Check("offsetof(struct netif_rx_request, id)", Offset(ref rx, ref rx.Id));
-        Check("offsetof(struct netif_rx_request, pad)", Offset(ref rx, ref rx.Pad));
-        Check("offsetof(struct netif_rx_request, gref)", Offset(ref rx, ref rx.Gref));
+        c.Check("offsetof(struct netif_rx_request, id)", Offset(ref rx, ref rx.Id));
+        c.Check("offsetof(struct netif_rx_request, pad)", Offset(ref rx, ref rx.Pad));
+        c.Check("offsetof(struct netif_rx_request, gref)", Offset(ref rx, ref rx.Gref));
         var rxr = default(NetifRxResponse);
         Size<NetifRxResponse>("netif_rx_response");
-        Check("offsetof(struct netif_rx_response, id)", Offset(ref rxr, ref rxr.Id));
-        Check("offsetof(struct netif_rx_response, offset)", Offset(ref rxr, ref rxr.Offset));
-        Check("offsetof(struct netif_rx_response, flags)", Offset(ref rxr, ref rxr.Flags));
-        Check("offsetof(struct netif_rx_response, status)", Offset(ref rxr, ref rxr.Status));
+        c.Check("offsetof(struct netif_rx_response, id)", Offset(ref rxr, ref rxr.Id));
+        c.Check("offsetof(struct netif_rx_response, offset)", Offset(ref rxr, ref rxr.Offset));
+        c.Check("offsetof(struct netif_rx_response, flags)", Offset(ref rxr, ref rxr.Flags));
+        c.Check("offsetof(struct netif_rx_response, status)", Offset(ref rxr, ref rxr.Status));
         var extra = default(NetifExtraInfo);
         Size<NetifExtraInfo>("netif_extra_info");
-        Check("offsetof(struct netif_extra_info, type)", Offset(ref extra, ref extra.Type));
-        Check("offsetof(struct netif_extra_info, flags)", Offset(ref extra, ref extra.Flags));
-        Check("offsetof(struct netif_extra_info, u.gso.size)", Offset(ref extra, ref extra.GsoSize));
-        Check("offsetof(struct netif_extra_info, u.gso.type)", Offset(ref extra, ref extra.GsoType));
-        Check("offsetof(struct netif_extra_info, u.gso.pad)", Offset(ref extra, ref extra.GsoPad));
-        Check("offsetof(struct netif_extra_info, u.gso.features)", Offset(ref extra, ref extra.GsoFeatures));
-        Check("offsetof(struct netif_extra_info, u.mcast.addr)", MulticastAddressOffset());
-        Check("offsetof(struct netif_extra_info, u.hash.type)", Offset(ref extra, ref extra.HashType));
-        Check("offsetof(struct netif_extra_info, u.hash.algorithm)", Offset(ref extra, ref extra.HashAlgorithm));
-        Check("offsetof(struct netif_extra_info, u.hash.value)", HashValueOffset());
+        c.Check("offsetof(struct netif_extra_info, type)", Offset(ref extra, ref extra.Type));
+        c.Check("offsetof(struct netif_extra_info, flags)", Offset(ref extra, ref extra.Flags));
+        c.Check("offsetof(struct netif_extra_info, u.gso.size)", Offset(ref extra, ref extra.GsoSize));
+        c.Check("offsetof(struct netif_extra_info, u.gso.type)", Offset(ref extra, ref extra.GsoType));
+        c.Check("offsetof(struct netif_extra_info, u.gso.pad)", Offset(ref extra, ref extra.GsoPad));
+        c.Check("offsetof(struct netif_extra_info, u.gso.features)", Offset(ref extra, ref extra.GsoFeatures));
+        c.Check("offsetof(struct netif_extra_info, u.mcast.addr)", MulticastAddressOffset());
+        c.Check("offsetof(struct netif_extra_info, u.hash.type)", Offset(ref extra, ref extra.HashType));
+        c.Check("offsetof(struct netif_extra_info, u.hash.algorithm)", Offset(ref extra, ref extra.HashAlgorithm));
+        c.Check("offsetof(struct netif_extra_info, u.hash.value)", HashValueOffset());
         var segment = default(BlkifRequestSegment);
         Size<BlkifRequestSegment>("blkif_request_segment");
-        Check("offsetof(struct blkif_request_segment, gref)", Offset(ref segment, ref segment.Gref));
-        Check("offsetof(struct blkif_request_segment, first_sect)", Offset(ref segment, ref segment.FirstSector));
-        Check("offsetof(struct blkif_request_segment, last_sect)", Offset(ref segment, ref segment.LastSector));
+        c.Check("offsetof(struct blkif_request_segment, gref)", Offset(ref segment, ref segment.Gref));
+        c.Check("offsetof(struct blkif_request_segment, first_sect)", Offset(ref segment, ref segment.FirstSector));
+        c.Check("offsetof(struct blkif_request_segment, last_sect)", Offset(ref segment, ref segment.LastSector));
         var blk = default(BlkifRequest);
         Size<BlkifRequest>("blkif_request");
-        Check("offsetof(struct blkif_request, operation)", Offset(ref blk, ref blk.Operation));
-        Check("offsetof(struct blkif_request, nr_segments)", Offset(ref blk, ref blk.SegmentCount));
-        Check("offsetof(struct blkif_request, handle)", Offset(ref blk, ref blk.Handle));
-        Check("offsetof(struct blkif_request, id)", Offset(ref blk, ref blk.Id));
-        Check("offsetof(struct blkif_request, sector_number)", Offset(ref blk, ref blk.SectorNumber));
-        Check("offsetof(struct blkif_request, seg)", Offset(ref blk, ref blk.Segments[0]));
+        c.Check("offsetof(struct blkif_request, operation)", Offset(ref blk, ref blk.Operation));
+        c.Check("offsetof(struct blkif_request, nr_segments)", Offset(ref blk, ref blk.SegmentCount));
+        c.Check("offsetof(struct blkif_request, handle)", Offset(ref blk, ref blk.Handle));
+        c.Check("offsetof(struct blkif_request, id)", Offset(ref blk, ref blk.Id));
+        c.Check("offsetof(struct blkif_request, sector_number)", Offset(ref blk, ref blk.SectorNumber));
+        c.Check("offsetof(struct blkif_request, seg)", Offset(ref blk, ref blk.Segments[0]));
         var blkr = default(BlkifResponse);
         Size<BlkifResponse>("blkif_response");
-        Check("offsetof(struct blkif_response, id)", Offset(ref blkr, ref blkr.Id));
-        Check("offsetof(struct blkif_response, operation)", Offset(ref blkr, ref blkr.Operation));
-        Check("offsetof(struct blkif_response, status)", Offset(ref blkr, ref blkr.Status));
+        c.Check("offsetof(struct blkif_response, id)", Offset(ref blkr, ref blkr.Id));
+        c.Check("offsetof(struct blkif_response, operation)", Offset(ref blkr, ref blkr.Operation));
+        c.Check("offsetof(struct blkif_response, status)", Offset(ref blkr, ref blkr.Status));
 
-        Check("BLKIF_MAX_SEGMENTS_PER_REQUEST", BlkifRequest.MaxSegments);
-        Check("BLKIF_OP_READ", BlkifRequest.OperationRead);
-        Check("BLKIF_OP_WRITE", BlkifRequest.OperationWrite);
-        Check("BLKIF_OP_WRITE_BARRIER", BlkifRequest.OperationWriteBarrier);
-        Check("BLKIF_OP_FLUSH_DISKCACHE", BlkifRequest.OperationFlushDiskCache);
-        Check("BLKIF_OP_DISCARD", BlkifRequest.OperationDiscard);
-        Check("BLKIF_OP_INDIRECT", BlkifRequest.OperationIndirect);
-        Check("BLKIF_RSP_EOPNOTSUPP", BlkifResponse.StatusNotSupported);
-        Check("BLKIF_RSP_ERROR", BlkifResponse.StatusError);
-        Check("BLKIF_RSP_OKAY", BlkifResponse.StatusOkay);
-        Check("NETTXF_csum_blank", NetifFlags.TxChecksumBlank);
-        Check("NETTXF_data_validated", NetifFlags.TxDataValidated);
-        Check("NETTXF_more_data", NetifFlags.TxMoreData);
-        Check("NETTXF_extra_info", NetifFlags.TxExtraInfo);
-        Check("NETRXF_data_validated", NetifFlags.RxDataValidated);
-        Check("NETRXF_csum_blank", NetifFlags.RxChecksumBlank);
-        Check("NETRXF_more_data", NetifFlags.RxMoreData);
-        Check("NETRXF_extra_info", NetifFlags.RxExtraInfo);
-        Check("NETRXF_gso_prefix", NetifFlags.RxGsoPrefix);
-        Check("XEN_NETIF_EXTRA_TYPE_GSO", NetifFlags.ExtraTypeGso);
-        Check("XEN_NETIF_EXTRA_TYPE_MCAST_ADD", NetifFlags.ExtraTypeMulticastAdd);
-        Check("XEN_NETIF_EXTRA_TYPE_MCAST_DEL", NetifFlags.ExtraTypeMulticastDelete);
-        Check("XEN_NETIF_EXTRA_TYPE_HASH", NetifFlags.ExtraTypeHash);
-        Check("XEN_NETIF_EXTRA_FLAG_MORE", NetifFlags.ExtraFlagMore);
-        Check("XEN_NETIF_GSO_TYPE_TCPV4", NetifFlags.GsoTypeTcpV4);
-        Check("XEN_NETIF_GSO_TYPE_TCPV6", NetifFlags.GsoTypeTcpV6);
-        Check("NETIF_RSP_DROPPED", NetifFlags.ResponseDropped);
-        Check("NETIF_RSP_ERROR", NetifFlags.ResponseError);
-        Check("NETIF_RSP_OKAY", NetifFlags.ResponseOkay);
-        Check("NETIF_RSP_NULL", NetifFlags.ResponseNull);
+        c.Check("BLKIF_MAX_SEGMENTS_PER_REQUEST", BlkifRequest.MaxSegments);
+        c.Check("BLKIF_OP_READ", BlkifRequest.OperationRead);
+        c.Check("BLKIF_OP_WRITE", BlkifRequest.OperationWrite);
+        c.Check("BLKIF_OP_WRITE_BARRIER", BlkifRequest.OperationWriteBarrier);
+        c.Check("BLKIF_OP_FLUSH_DISKCACHE", BlkifRequest.OperationFlushDiskCache);
+        c.Check("BLKIF_OP_DISCARD", BlkifRequest.OperationDiscard);
+        c.Check("BLKIF_OP_INDIRECT", BlkifRequest.OperationIndirect);
+        c.Check("BLKIF_RSP_EOPNOTSUPP", BlkifResponse.StatusNotSupported);
+        c.Check("BLKIF_RSP_ERROR", BlkifResponse.StatusError);
+        c.Check("BLKIF_RSP_OKAY", BlkifResponse.StatusOkay);
+        c.Check("NETTXF_csum_blank", NetifFlags.TxChecksumBlank);
+        c.Check("NETTXF_data_validated", NetifFlags.TxDataValidated);
+        c.Check("NETTXF_more_data", NetifFlags.TxMoreData);
+        c.Check("NETTXF_extra_info", NetifFlags.TxExtraInfo);
+        c.Check("NETRXF_data_validated", NetifFlags.RxDataValidated);
+        c.Check("NETRXF_csum_blank", NetifFlags.RxChecksumBlank);
+        c.Check("NETRXF_more_data", NetifFlags.RxMoreData);
+        c.Check("NETRXF_extra_info", NetifFlags.RxExtraInfo);
+        c.Check("NETRXF_gso_prefix", NetifFlags.RxGsoPrefix);
+        c.Check("XEN_NETIF_EXTRA_TYPE_GSO", NetifFlags.ExtraTypeGso);
+        c.Check("XEN_NETIF_EXTRA_TYPE_MCAST_ADD", NetifFlags.ExtraTypeMulticastAdd);
+        c.Check("XEN_NETIF_EXTRA_TYPE_MCAST_DEL", NetifFlags.ExtraTypeMulticastDelete);
+        c.Check("XEN_NETIF_EXTRA_TYPE_HASH", NetifFlags.ExtraTypeHash);
+        c.Check("XEN_NETIF_EXTRA_FLAG_MORE", NetifFlags.ExtraFlagMore);
+        c.Check("XEN_NETIF_GSO_TYPE_TCPV4", NetifFlags.GsoTypeTcpV4);
+        c.Check("XEN_NETIF_GSO_TYPE_TCPV6", NetifFlags.GsoTypeTcpV6);
+        c.Check("NETIF_RSP_DROPPED", NetifFlags.ResponseDropped);
+        c.Check("NETIF_RSP_ERROR", NetifFlags.ResponseError);
+        c.Check("NETIF_RSP_OKAY", NetifFlags.ResponseOkay);
+        c.Check("NETIF_RSP_NULL", NetifFlags.ResponseNull);
 
-        Assert.True(mismatches.Count == 0, string.Join(Environment.NewLine, mismatches));
-
-        // Every value the C program printed was compared: a value added to one side only does not pass unnoticed.
-        Assert.Equal(c.Count, checkedCount);
+        c.AssertAllMatch();
     }
 
     [Fact]
