@@ -167,6 +167,20 @@ Describe 'Start-VmnetInterface and Stop-VmnetInterface (Linux TAP)' -Skip:(-not 
         ip -n $ns -o link show | Should -Not -Match 'vdtap'
     }
 
+    It 'a name the session already uses makes no interface, even with -Persistent' {
+        $disk = New-BlockDevice -Size 1MB -Name vdpestertaken
+        try {
+            $err = $null
+            Start-VmnetInterface -Namespace $ns -Name vdpestertaken -Persistent -ErrorVariable err -ErrorAction SilentlyContinue |
+                Should -BeNullOrEmpty
+            $err[0].FullyQualifiedErrorId | Should -BeLike 'DeviceNameInUse,*'
+            # Before the name was reserved first, the persistent interface was made, then closed, and stayed.
+            ip -n $ns -o link show | Should -Not -Match 'vdpestertaken'
+            (Get-BlockDevice vdpestertaken).Name | Should -Be 'vdpestertaken'
+        }
+        finally { $disk | Close-BlockDevice -Force }
+    }
+
     It 'refuses to stop a device that is not a virtual interface' {
         $disk = New-BlockDevice -Size 1MB -Name vdnotatap
         try {

@@ -105,15 +105,27 @@ public sealed class StartVmnetInterfaceCommand : AsyncCmdlet
 
         Run(_ =>
         {
-            NetworkDevice device = VirtualInterface.Start(options);
-            try
+            NetworkDevice device;
+            if (Name is not null && HostNames.IsValid(Name))
             {
-                SessionHost.AddDevice(device);
+                // A fixed name is reserved in the session before the interface exists: a name the session already
+                // uses then makes nothing (with -Persistent, an interface made first and closed again would stay).
+                // A name outside the host's rule ("a/b", "tap%d") goes to the kernel, which numbers or refuses it.
+                device = SessionHost.AddDevice(string.Empty, Name, _ => VirtualInterface.Start(options));
             }
-            catch
+            else
             {
-                device.DisposeAsync().AsTask().GetAwaiter().GetResult();
-                throw;
+                // The kernel numbers the name (vdtapN, or the user's %d): known only once the interface exists.
+                device = VirtualInterface.Start(options);
+                try
+                {
+                    SessionHost.AddDevice(device);
+                }
+                catch
+                {
+                    device.DisposeAsync().AsTask().GetAwaiter().GetResult();
+                    throw;
+                }
             }
 
             Emit(device);
