@@ -93,7 +93,7 @@ internal sealed unsafe partial class PollLoop
                 Rebuild(set);
             }
 
-            int ready = Unix.Poll(set.Fds, (nuint)set.Count, -1);
+            int ready = Wait(null, set);
             if (ready < 0)
             {
                 int errno = Marshal.GetLastPInvokeError();

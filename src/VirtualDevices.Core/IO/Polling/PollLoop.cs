@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using VirtualDevices.Interop;
 
 namespace VirtualDevices.IO.Polling;
@@ -36,15 +37,21 @@ internal sealed unsafe partial class PollLoop : IDisposable
     private int _wakePending;
     private volatile bool _stopping;
     private int _disposed;
+    private AdaptiveSpin _spin;
 
     /// <summary>Creates the epoll instance (or the poll set and its wake-up pair) and starts the loop's thread.</summary>
     /// <param name="name">The thread's name.</param>
     /// <param name="backend">How to wait; null for <see cref="DefaultBackend"/>.</param>
+    /// <param name="spin">
+    /// The longest the loop polls without sleeping after an event, adapted to the gaps it sees (<see cref="AdaptiveSpin"/>);
+    /// zero (the default) sleeps at once.
+    /// </param>
     /// <exception cref="IOException">The epoll instance or the wake-up descriptors could not be created (the descriptor limit).</exception>
     /// <exception cref="PlatformNotSupportedException">epoll was asked for on another system than Linux.</exception>
-    public PollLoop(string name, PollBackend? backend = null)
+    public PollLoop(string name, PollBackend? backend = null, TimeSpan spin = default)
     {
         Backend = backend ?? DefaultBackend;
+        _spin = new AdaptiveSpin(spin);
         if (Backend == PollBackend.Poll)
         {
             (_wakeReader, _wakeWriter) = CreateWakePair();
@@ -268,7 +275,7 @@ internal sealed unsafe partial class PollLoop : IDisposable
         {
             while (!_stopping)
             {
-                int ready = Unix.EpollWait(_epoll!, events, MaxEvents, -1);
+                int ready = Wait(events, null);
                 if (ready < 0)
                 {
                     int errno = Marshal.GetLastPInvokeError();
@@ -313,6 +320,45 @@ internal sealed unsafe partial class PollLoop : IDisposable
             NativeMemory.Free(events);
         }
     }
+
+    /// <summary>Waits for ready descriptors: polls (timeout 0) for the spin's window, then blocks.</summary>
+    private int Wait(byte* events, PollFdSet? set)
+    {
+        if (_spin.Max == 0)
+        {
+            return WaitOnce(events, set, -1);
+        }
+
+        long started = Stopwatch.GetTimestamp();
+        long window = _spin.Window;
+        int ready = 0;
+        bool caught = false;
+        if (window > 0)
+        {
+            long until = started + window;
+            do
+            {
+                ready = WaitOnce(events, set, 0);
+            }
+            while (ready == 0 && Stopwatch.GetTimestamp() < until);
+            caught = ready > 0;
+        }
+
+        if (ready == 0)
+        {
+            ready = WaitOnce(events, set, -1);
+        }
+
+        if (ready > 0)
+        {
+            _spin.Record(Stopwatch.GetTimestamp() - started, caught);
+        }
+
+        return ready;
+    }
+
+    private int WaitOnce(byte* events, PollFdSet? set, int timeout) =>
+        set is null ? Unix.EpollWait(_epoll!, events, MaxEvents, timeout) : Unix.Poll(set.Fds, (nuint)set.Count, timeout);
 
     private void RunPosted()
     {

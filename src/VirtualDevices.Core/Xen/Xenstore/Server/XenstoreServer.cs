@@ -39,7 +39,7 @@ public sealed class XenstoreServer : IAsyncDisposable, IDisposable
         _store = new XenstoreDatabase(_options);
         // One thread serves every connection (xenstored's model); 1,000 idle clients cost no thread each. epoll on
         // Linux, poll(2) elsewhere (macOS), unless the options ask for one.
-        _loop = new IO.Polling.PollLoop("xenstored-poll", _options.PollBackend);
+        _loop = new IO.Polling.PollLoop("xenstored-poll", _options.PollBackend, _options.PollSpin);
         _context = new ServerConnectionContext(_loop, _options);
         _closeStalled = CloseStalledConnections;
         // Once a second is enough to honour a send timeout counted in seconds; the check itself runs on the loop.

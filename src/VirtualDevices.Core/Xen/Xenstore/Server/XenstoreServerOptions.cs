@@ -49,6 +49,14 @@ public sealed class XenstoreServerOptions
     public TimeSpan SendTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
     /// <summary>
+    /// The longest the server's thread polls for the next request before it sleeps, adapted to the gaps between
+    /// requests (it grows only while requests keep coming within it, and an idle server sleeps at once). Waking a
+    /// sleeping core costs about 20 µs, nearly half of a blocking client's round trip; polling through the gap makes
+    /// the round trip 1.4-1.9 times as fast on a 2-core machine. Default 100 µs; zero always sleeps at once.
+    /// </summary>
+    public TimeSpan PollSpin { get; init; } = TimeSpan.FromMicroseconds(100);
+
+    /// <summary>
     /// How the server's loop waits: null for the platform's own (epoll on Linux, poll(2) elsewhere). Internal, so that
     /// the tests run the server on both backends on Linux.
     /// </summary>
