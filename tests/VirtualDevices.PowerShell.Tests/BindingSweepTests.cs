@@ -342,7 +342,7 @@ public sealed class BindingSweepTests
     /// The families of commands, by a part of the noun; each is a class of its own, so that xunit runs them in
     /// parallel (the xenstore commands are two: ~170 cases in one class ran alone for the last ~30 s of a run).
     /// </summary>
-    private static readonly string[] s_families = ["BlockDevice", "DeviceStats", "Nbd", "XenstoreItem", "Xenstore", "Network"];
+    private static readonly string[] s_families = ["BlockDevice", "DeviceStats", "Nbd", "XenstoreItem", "Xenstore", "Network", "Xen"];
 
     /// <summary>The family of a command: the first whose name its noun contains.</summary>
     private static string FamilyOf(string command) => s_families.First(f => command.Contains(f, StringComparison.Ordinal));
