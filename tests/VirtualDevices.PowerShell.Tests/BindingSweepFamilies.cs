@@ -59,3 +59,13 @@ public sealed class NetworkBindingTests
     [MemberData(nameof(Cases))]
     public void Binds(SweepCase id) => BindingSweepTests.Binds(id);
 }
+
+/// <summary>The binding sweep of the loopback hypervisor commands (hypervisors, joined domains, listings).</summary>
+public sealed class XenLoopbackBindingTests
+{
+    public static TheoryData<SweepCase> Cases() => BindingSweepTests.Cases("Xen");
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void Binds(SweepCase id) => BindingSweepTests.Binds(id);
+}

@@ -30,6 +30,7 @@ public sealed class ErrorRecordSweepTests
     private const string DeadSocket = """$dead = [Net.Sockets.Socket]::new('Unix', 'Stream', 'Unspecified'); $dead.Bind([Net.Sockets.UnixDomainSocketEndPoint]::new("$PWD/dead.sock"))""";
     private const string CloseDeadSocket = "$dead.Dispose()";
     private const string Xenstore = """$null = Start-XenstoreServer -Name xs -SocketPath "$PWD/xs.sock"; Set-XenstoreItem /a b""";
+    private const string XenLoopback = """$null = Start-XenLoopbackHypervisor -Name xl -SocketPath "$PWD/xl.sock"; $null = Join-XenLoopbackHypervisor -Hypervisor xl -DomainId 0 -Name dom0""";
 
     /// <summary>What the command line needs besides the parameter under test, per command.</summary>
     private static readonly Dictionary<string, string> s_rest = new()
@@ -48,6 +49,8 @@ public sealed class ErrorRecordSweepTests
         ["Start-NetworkCapture"] = " -Path \"$PWD/c.pcapng\"",
         ["Stop-VmnetInterface"] = " -Force",
         ["Disconnect-NetworkDevice"] = " -Confirm:$false",
+        ["Stop-XenLoopbackHypervisor"] = " -Confirm:$false",
+        ["Disconnect-XenLoopbackDomain"] = " -Confirm:$false",
     };
 
     private static readonly Failure[] s_listed =
@@ -102,6 +105,15 @@ public sealed class ErrorRecordSweepTests
         new("Import-NetworkCapture", "file cut short", Network + "; New-NetworkFrame -EtherType 0x88B5 -Source 02:00:00:00:00:01 | Export-NetworkCapture \"$PWD/c.pcapng\"; $b = [IO.File]::ReadAllBytes(\"$PWD/c.pcapng\"); [IO.File]::WriteAllBytes(\"$PWD/c.pcapng\", $b[0..($b.Length - 5)])", "Import-NetworkCapture -Path \"$PWD/c.pcapng\"", "CaptureTruncated", ErrorCategory.ReadError, true),
         new("Get-NetworkCapture", "unknown capture name to -Name", "", "Get-NetworkCapture -Name nosuch", "ServiceNotFound", ErrorCategory.ObjectNotFound, true),
         new("Stop-NetworkCapture", "unknown capture name to -Name", "", "Stop-NetworkCapture -Name nosuch", "ServiceNotFound", ErrorCategory.ObjectNotFound, true),
+        new("Get-XenLoopbackHypervisor", "unknown hypervisor name to -Name", "", "Get-XenLoopbackHypervisor -Name nosuch", "ServiceNotFound", ErrorCategory.ObjectNotFound, true),
+        new("Get-XenLoopbackDomain", "unknown domain name to -Name", "", "Get-XenLoopbackDomain -Name nosuch", "ServiceNotFound", ErrorCategory.ObjectNotFound, true),
+        new("Disconnect-XenLoopbackDomain", "unknown domain name to -Name", XenLoopback, "Disconnect-XenLoopbackDomain -Name nosuch -Confirm:$false", "XenLoopbackDomainNotJoined", ErrorCategory.ObjectNotFound, true, After: "@(Get-XenLoopbackDomain).Count -eq 1"),
+        new("Start-XenLoopbackHypervisor", "socket path that is a regular file", PlainFile, "Start-XenLoopbackHypervisor -SocketPath \"$PWD/plain.txt\"", "SocketPathNotSocket", ErrorCategory.ResourceExists, false, After: KeptFile),
+        new("Start-XenLoopbackHypervisor", "socket another hypervisor listens on", XenLoopback, "Start-XenLoopbackHypervisor -SocketPath \"$PWD/xl.sock\" -Name other", "XenLoopbackSocketInUse", ErrorCategory.ResourceExists, false, After: "@(Get-XenDomain -Hypervisor xl).Count -eq 1 -and (Test-Path \"$PWD/xl.sock\")"),
+        new("Start-XenLoopbackHypervisor", "socket a xenstore server listens on", Xenstore, "Start-XenLoopbackHypervisor -SocketPath \"$PWD/xs.sock\"", "XenLoopbackSocketInUse", ErrorCategory.ResourceExists, false, After: "(Get-XenstoreServer -Name xs).IsRunning -and (Test-Path \"$PWD/xs.sock\")"),
+        new("Start-XenLoopbackHypervisor", "name in use", XenLoopback, "Start-XenLoopbackHypervisor -SocketPath \"$PWD/other.sock\" -Name xl", "ServiceNameInUse", ErrorCategory.ResourceExists, false, After: "-not (Test-Path \"$PWD/other.sock\")"),
+        new("Join-XenLoopbackHypervisor", "socket nobody answers on", DeadSocket, "Join-XenLoopbackHypervisor -SocketPath \"$PWD/dead.sock\"", "XenLoopbackConnectFailed", ErrorCategory.ConnectionError, false, Cleanup: CloseDeadSocket),
+        new("Join-XenLoopbackHypervisor", "domain id in use", XenLoopback, "Join-XenLoopbackHypervisor -SocketPath \"$PWD/xl.sock\" -DomainId 0", "XenLoopbackDomainIdInUse", ErrorCategory.ResourceExists, false, After: "@(Get-XenLoopbackDomain).Count -eq 1"),
     ];
 
     /// <summary>Commands with no failure a user can provoke here, and why.</summary>
@@ -109,6 +121,7 @@ public sealed class ErrorRecordSweepTests
     {
         ["Disconnect-Xenstore"] = "disconnecting is idempotent; without a store it does nothing",
         ["Invoke-XenstoreTransaction"] = "its failures are those of the script block, covered by the Pester suite",
+        ["Get-XenPlatform"] = "it takes no input and only looks for the Xen device nodes and the session's hypervisors",
     };
 
     private static readonly Lazy<Dictionary<string, Failure>> s_failures = new(BuildFailures);
@@ -136,6 +149,9 @@ public sealed class ErrorRecordSweepTests
                         continue;
                     case "VirtualDevices.Xen.Xenstore.Server.XenstoreServer":
                         failures.Add(new(command.Name, $"unknown server name to -{parameter.Name}", "", $"{command.Name} -{parameter.Name} nosuch{rest}", "XenstoreServerNotFound", ErrorCategory.ObjectNotFound, true));
+                        continue;
+                    case "VirtualDevices.Xen.Loopback.LoopbackHypervisor":
+                        failures.Add(new(command.Name, $"unknown hypervisor name to -{parameter.Name}", "", $"{command.Name} -{parameter.Name} nosuch{rest}", "XenLoopbackHypervisorNotFound", ErrorCategory.ObjectNotFound, true));
                         continue;
                 }
 

@@ -41,6 +41,13 @@ public sealed class FormatViewSweepTests : IClassFixture<FormatViewSweepTests.Re
         $frame = [byte[]]::new(60); 0..5 | ForEach-Object { $frame[$_] = 0xff }; $frame[6] = 2; $frame[11] = 9
         $pair1.Item1.WriteAsync([ReadOnlyMemory[byte]]$frame).AsTask().Wait()
         for ($i = 0; $i -lt 500 -and -not (Get-NetworkSwitch -AddressTable); $i++) { Start-Sleep -Milliseconds 10 }
+        $null = Start-XenLoopbackHypervisor -Name xen-loopback-with-a-long-name -SocketPath "$PWD/xl.sock"
+        $null = Start-XenLoopbackHypervisor -Name xl-local
+        $dom0 = Join-XenLoopbackHypervisor -Hypervisor xen-loopback-with-a-long-name -DomainId 0
+        $dom1 = Join-XenLoopbackHypervisor -SocketPath "$PWD/xl.sock" -DomainId 32000 -Name guest
+        $granted = $dom0.Grant(32000, 3, 'ReadOnly'), $dom1.Grant(0, 1, 'ReadWrite')
+        $unbound = $dom0.AllocateUnbound(32000)
+        $bound = $dom1.BindInterdomain(0, $dom0.AllocateUnbound(32000).Port)
         """;
 
     /// <summary>Per type: the script that outputs real objects of it (each of its views renders them).</summary>
@@ -67,6 +74,12 @@ public sealed class FormatViewSweepTests : IClassFixture<FormatViewSweepTests.Re
         ["VirtualDevices.Network.Switch.NetworkSwitch"] = "Get-NetworkSwitch",
         ["VirtualDevices.Network.Switch.SwitchPort"] = "Get-NetworkSwitch -Port",
         ["VirtualDevices.Network.Switch.MacTableEntry"] = "Get-NetworkSwitch -AddressTable",
+        ["VirtualDevices.Xen.Loopback.LoopbackHypervisor"] = "Get-XenLoopbackHypervisor",
+        ["VirtualDevices.Xen.Loopback.LoopbackDomain"] = "Get-XenLoopbackDomain",
+        ["VirtualDevices.Xen.Loopback.LoopbackDomainInfo"] = "Get-XenDomain",
+        ["VirtualDevices.Xen.Loopback.LoopbackGrantInfo"] = "Get-XenGrant",
+        ["VirtualDevices.Xen.Loopback.LoopbackChannelInfo"] = "Get-XenEventChannel",
+        ["VirtualDevices.Xen.XenPlatformInfo"] = "Get-XenPlatform",
     };
 
     /// <summary>Types whose views no command here can make objects for (none now: New-NetworkDevice made the network family's).</summary>

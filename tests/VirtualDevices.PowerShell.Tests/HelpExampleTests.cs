@@ -15,6 +15,8 @@ public sealed class HelpExampleTests
     private const string Image = """[IO.File]::WriteAllBytes("$PWD/disk.img", [byte[]]::new(1MB)); """;
     private const string NbdPair = """$null = New-BlockDevice -Size 1MB -Name exported; $null = Start-NbdServer -Device exported -SocketPath "$PWD/p.sock" -Name srv; """;
     private const string Store = "$null = Start-XenstoreServer -Name test -SocketPath \"$PWD/test.sock\"; ";
+    private const string Hypervisor = "$null = Start-XenLoopbackHypervisor -Name xl -SocketPath \"$PWD/xl.sock\"; $dom0 = Join-XenLoopbackHypervisor -Hypervisor xl -DomainId 0; ";
+    private const string TwoDomains = Hypervisor + "$dom1 = Join-XenLoopbackHypervisor -SocketPath \"$PWD/xl.sock\" -Name guest; ";
 
     /// <summary>Examples that cannot run here, and why.</summary>
     private static readonly Dictionary<string, string> s_skipped = new()
@@ -83,6 +85,17 @@ public sealed class HelpExampleTests
     private static readonly Dictionary<string, string> s_preludes = new()
     {
         ["Close-BlockDevice"] = "$null = New-BlockDevice -Size 1MB -Name disk; $null = New-BlockDevice -Size 1MB -Name tmp0",
+        ["Disconnect-XenLoopbackDomain"] = TwoDomains,
+        ["Get-XenDomain"] = TwoDomains,
+        ["Get-XenEventChannel"] = TwoDomains,
+        ["Get-XenGrant"] = TwoDomains,
+        ["Get-XenLoopbackDomain"] = TwoDomains,
+        ["Get-XenLoopbackHypervisor"] = Hypervisor,
+        ["Get-XenPlatform"] = "",
+        ["Join-XenLoopbackHypervisor 1"] = "",
+        ["Join-XenLoopbackHypervisor 2"] = Hypervisor,
+        ["Start-XenLoopbackHypervisor"] = "",
+        ["Stop-XenLoopbackHypervisor"] = Hypervisor,
         ["Connect-Xenstore"] = "",
         ["Disconnect-NbdDevice"] = NbdPair + "$null = Connect-NbdDevice -SocketPath \"$PWD/p.sock\" -Name nbd0; $null = Connect-NbdDevice -SocketPath \"$PWD/p.sock\" -Name nbd1",
         ["Disconnect-Xenstore"] = Store + "$null = New-XenstoreItem /local/domain/5; Set-XenstorePermission /local/domain/5 -Permission n5; Set-XenstoreItem /local/domain/5/name guest5",

@@ -46,7 +46,7 @@ internal sealed class UnixSocketFile
         bool isFile = !path.StartsWith('\0');
         if (isFile)
         {
-            ReplaceStaleSocket(path, errors);
+            ReplaceStaleSocket(path, listener.SocketType, errors);
         }
 
         try
@@ -90,7 +90,7 @@ internal sealed class UnixSocketFile
         }
     }
 
-    private static void ReplaceStaleSocket(string path, SocketErrors.Server errors)
+    private static void ReplaceStaleSocket(string path, SocketType type, SocketErrors.Server errors)
     {
         if (!TryDescribe(path, out FileKind kind, out ulong device, out ulong inode))
         {
@@ -112,13 +112,16 @@ internal sealed class UnixSocketFile
                 errors.DeviceName);
         }
 
-        using (var probe = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified))
+        // Probed with the listener's own type. Only a refused connect means nobody listens: a live listener of
+        // another type (a stream probe meeting the loopback hypervisor's seqpacket socket) answers EPROTOTYPE, and a
+        // socket that may not be connected to (EACCES) cannot be told stale; both are left alone.
+        using (var probe = new Socket(AddressFamily.Unix, type, ProtocolType.Unspecified))
         {
             try
             {
                 probe.Connect(new UnixDomainSocketEndPoint(path));
             }
-            catch (SocketException)
+            catch (SocketException e) when (e.SocketErrorCode == SocketError.ConnectionRefused)
             {
                 // Nobody listens: the leftover of a server that was killed. Replace it only if it is still that socket.
                 if (TryDescribe(path, out FileKind now, out ulong nowDevice, out ulong nowInode)
@@ -128,6 +131,14 @@ internal sealed class UnixSocketFile
                 }
 
                 return;
+            }
+            catch (SocketException e) when (e.SocketErrorCode == SocketError.AddressNotAvailable)
+            {
+                return; // removed meanwhile (ENOENT): nothing to replace
+            }
+            catch (SocketException)
+            {
+                // Alive with another type, or not ours to probe: refused below.
             }
         }
 

@@ -397,6 +397,15 @@ public static class DeviceErrorIds
         /// <summary>The hypervisor's control socket could not be reached or created.</summary>
         public const string ConnectFailed = "XenLoopbackConnectFailed";
 
+        /// <summary>Another loopback hypervisor (or another server) answers on the control socket path asked for.</summary>
+        public const string SocketInUse = "XenLoopbackSocketInUse";
+
+        /// <summary>No loopback hypervisor of that name runs in the session.</summary>
+        public const string HypervisorNotFound = "XenLoopbackHypervisorNotFound";
+
+        /// <summary>No joined loopback domain of that name is open in the session.</summary>
+        public const string DomainNotJoined = "XenLoopbackDomainNotJoined";
+
         /// <summary>The hypervisor went away (its control socket closed): every grant, mapping and channel of the domain is gone.</summary>
         public const string HypervisorGone = "XenLoopbackHypervisorGone";
 

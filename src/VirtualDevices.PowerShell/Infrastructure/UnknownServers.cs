@@ -32,6 +32,16 @@ internal static class UnknownServers
         return server;
     }
 
+    /// <summary>A placeholder loopback hypervisor for <paramref name="name"/>.</summary>
+    /// <param name="name">The name that matched no hypervisor.</param>
+    public static Xen.Loopback.LoopbackHypervisor XenLoopback(string name)
+    {
+        // In-process only: starting it makes no socket and no thread, and it holds nothing to release.
+        var hypervisor = Xen.Loopback.LoopbackHypervisor.Start();
+        s_names.AddOrUpdate(hypervisor, name);
+        return hypervisor;
+    }
+
     /// <summary>Writes the not-found error when <paramref name="server"/> is a placeholder.</summary>
     /// <param name="cmdlet">The command, on its pipeline thread.</param>
     /// <param name="server">A server as bound.</param>
@@ -43,9 +53,13 @@ internal static class UnknownServers
             return false;
         }
 
-        (string id, string list) = server is NbdServer ? (DeviceErrorIds.Nbd.ServerNotFound, "Get-NbdServer") : (DeviceErrorIds.Xenstore.ServerNotFound, "Get-XenstoreServer");
-        string kind = server is NbdServer ? "NBD" : "xenstore";
-        var error = new DeviceException(id, DeviceErrorCategory.ObjectNotFound, $"No {kind} server named '{name}' runs in this session. {list} lists them.", name);
+        (string id, string list, string kind) = server switch
+        {
+            NbdServer => (DeviceErrorIds.Nbd.ServerNotFound, "Get-NbdServer", "NBD server"),
+            Xen.Loopback.LoopbackHypervisor => (DeviceErrorIds.XenLoopback.HypervisorNotFound, "Get-XenLoopbackHypervisor", "loopback hypervisor"),
+            _ => (DeviceErrorIds.Xenstore.ServerNotFound, "Get-XenstoreServer", "xenstore server"),
+        };
+        var error = new DeviceException(id, DeviceErrorCategory.ObjectNotFound, $"No {kind} named '{name}' runs in this session. {list} lists them.", name);
         cmdlet.WriteError(ErrorRecords.FromException(error, name));
         return true;
     }

@@ -4,6 +4,7 @@ using VirtualDevices.Block;
 using VirtualDevices.Nbd.Client;
 using VirtualDevices.Nbd.Server;
 using VirtualDevices.Tests.Infrastructure;
+using VirtualDevices.Xen.Loopback;
 using VirtualDevices.Xen.Xenstore;
 using VirtualDevices.Xen.Xenstore.Client;
 using VirtualDevices.Xen.Xenstore.Server;
@@ -20,13 +21,18 @@ public sealed class ServerSocketPathTests : IDisposable
 
     public void Dispose() => _dir.Dispose();
 
-    public static TheoryData<string> Servers => ["nbd", "xenstore"];
+    public static TheoryData<string> Servers => ["nbd", "xenstore", "xen-loopback"];
 
     private static async Task<IAsyncDisposable> Start(string kind, string path)
     {
         if (kind == "xenstore")
         {
             return XenstoreServer.Listen(path);
+        }
+
+        if (kind == "xen-loopback")
+        {
+            return LoopbackHypervisor.Start(path);
         }
 
         var disk = new MemoryBlockDevice(1 << 20);
@@ -44,6 +50,13 @@ public sealed class ServerSocketPathTests : IDisposable
             return;
         }
 
+        if (kind == "xen-loopback")
+        {
+            using LoopbackDomain domain = LoopbackDomain.Join(path);
+            Assert.Equal(1, domain.DomainId);
+            return;
+        }
+
         await using NbdBlockDevice device = await NbdClient.ConnectAsync($"nbd+unix:///?socket={path}", new CancellationTokenSource(TimeSpan.FromSeconds(30)).Token);
         Assert.Equal(1L << 20, device.Info.SizeBytes);
     }
@@ -58,6 +71,19 @@ public sealed class ServerSocketPathTests : IDisposable
         Assert.Equal(DeviceErrorCategory.ResourceExists, e.Category);
         Assert.Contains("a regular file", e.Message);
         Assert.Equal(TempDirectory.Pattern(64 * 1024), await File.ReadAllBytesAsync(precious));
+    }
+
+    [Theory]
+    [MemberData(nameof(Servers))]
+    public async Task AnEmptyRegularFileIsRefusedAndKept(string kind)
+    {
+        // Empty, as a file just made by touch: the loopback hypervisor once took any empty file nobody answered on
+        // for a stale socket and deleted it.
+        string empty = _dir.File("empty");
+        await File.WriteAllBytesAsync(empty, []);
+        DeviceException e = await Assert.ThrowsAnyAsync<DeviceException>(() => Start(kind, empty));
+        Assert.Equal("SocketPathNotSocket", e.ErrorId);
+        Assert.True(File.Exists(empty));
     }
 
     [Theory]
@@ -111,7 +137,7 @@ public sealed class ServerSocketPathTests : IDisposable
         try
         {
             DeviceException e = await Assert.ThrowsAnyAsync<DeviceException>(() => Start(kind, path));
-            Assert.Equal(kind == "nbd" ? "NbdServerSocketInUse" : "XenstoreSocketInUse", e.ErrorId);
+            Assert.Equal(kind switch { "nbd" => "NbdServerSocketInUse", "xenstore" => "XenstoreSocketInUse", _ => "XenLoopbackSocketInUse" }, e.ErrorId);
             Assert.Equal(DeviceErrorCategory.ResourceExists, e.Category);
             Assert.Contains(path, e.Message);
             await ConnectAsync(kind, path);
@@ -153,6 +179,30 @@ public sealed class ServerSocketPathTests : IDisposable
         Assert.Equal(DeviceErrorCategory.ObjectNotFound, e.Category);
         Assert.Contains($"the directory '{missing}' does not exist", e.Message);
         Assert.DoesNotContain("Cannot assign requested address", e.Message);
+    }
+
+    [Theory]
+    [InlineData("nbd", "xen-loopback")]
+    [InlineData("xenstore", "xen-loopback")]
+    [InlineData("xen-loopback", "nbd")]
+    [InlineData("xen-loopback", "xenstore")]
+    public async Task ALiveSocketOfAnotherTypeIsRefusedAndKeepsServing(string kind, string other)
+    {
+        // The hypervisor's control socket is seqpacket, the servers' stream: a probe of one type meets a live socket
+        // of the other with EPROTOTYPE, which once counted as "nobody answers" and had the live socket replaced.
+        string path = _dir.File("other.sock");
+        IAsyncDisposable first = await Start(other, path);
+        try
+        {
+            DeviceException e = await Assert.ThrowsAnyAsync<DeviceException>(() => Start(kind, path));
+            Assert.Equal(DeviceErrorCategory.ResourceExists, e.Category);
+            Assert.EndsWith("SocketInUse", e.ErrorId);
+            await ConnectAsync(other, path);
+        }
+        finally
+        {
+            await first.DisposeAsync();
+        }
     }
 
     [Fact]

@@ -27,6 +27,10 @@ public sealed partial class LoopbackHypervisor : IHostedService
     /// <summary>The prefix of the default names of the service in a <see cref="DeviceHost"/>: <c>xen-loopback0</c>.</summary>
     public const string DefaultPrefix = "xen-loopback";
 
+    /// <summary>The error ids of a failed listen on the control socket.</summary>
+    private static readonly SocketErrors.Server ListenErrors =
+        new(DeviceErrorIds.XenLoopback.SocketInUse, DeviceErrorIds.XenLoopback.ConnectFailed, DeviceErrorCategory.ConnectionError, LoopbackErrors.Source);
+
     /// <summary>The highest id a domain may have (Xen's DOMID_FIRST_RESERVED - 1).</summary>
     public const ushort MaxDomainId = 0x7FEF;
 
@@ -35,6 +39,7 @@ public sealed partial class LoopbackHypervisor : IHostedService
     private readonly List<(Socket Socket, Thread Thread)> _connections = [];
     private readonly Socket? _listener;
     private readonly Thread? _acceptThread;
+    private UnixSocketFile? _socketFile;
     private long _protocolErrors;
     private int _stopped;
 
@@ -101,7 +106,9 @@ public sealed partial class LoopbackHypervisor : IHostedService
     /// <summary>Starts a hypervisor; other processes join it through <paramref name="socketPath"/> (<see cref="LoopbackDomain.Join(string, ushort?, int)"/>).</summary>
     /// <param name="socketPath">The control socket to create, or null for in-process domains only (<see cref="JoinInProcess"/>).</param>
     /// <exception cref="PlatformNotSupportedException">Not Linux.</exception>
-    /// <exception cref="DeviceException"><see cref="DeviceErrorIds.XenLoopback.ConnectFailed"/>: the socket could not be created (a hypervisor answers there already, or the path is not usable).</exception>
+    /// <exception cref="DeviceException"><see cref="DeviceErrorIds.XenLoopback.SocketInUse"/> (a server answers there already),
+    /// <c>SocketPathNotSocket</c> (something else is there: it is left untouched), <c>SocketDirectoryNotFound</c>,
+    /// <see cref="DeviceErrorIds.XenLoopback.ConnectFailed"/> (any other failure to create the socket).</exception>
     public static LoopbackHypervisor Start(string? socketPath = null)
     {
         if (!OperatingSystem.IsLinux())
@@ -116,20 +123,20 @@ public sealed partial class LoopbackHypervisor : IHostedService
 
         string path = Path.GetFullPath(socketPath);
         var listener = new Socket(AddressFamily.Unix, SocketType.Seqpacket, ProtocolType.Unspecified);
+        UnixSocketFile file;
         try
         {
-            RemoveStaleSocket(path);
-            listener.Bind(new UnixDomainSocketEndPoint(path));
-            listener.Listen(64);
+            // The servers' one rule for a socket path: only a socket nobody answers on is replaced; a file of any
+            // other kind, or a live socket, is refused and left as it was.
+            file = UnixSocketFile.Bind(listener, path, 64, ListenErrors);
         }
-        catch (SocketException e)
+        catch
         {
             listener.Dispose();
-            throw new DeviceException(DeviceErrorIds.XenLoopback.ConnectFailed, DeviceErrorCategory.ConnectionError,
-                $"The loopback hypervisor's control socket '{path}' could not be created: {e.Message}", path, e);
+            throw;
         }
 
-        return new LoopbackHypervisor(listener, path);
+        return new LoopbackHypervisor(listener, path) { _socketFile = file };
     }
 
     /// <summary>Starts a hypervisor as a service of <paramref name="host"/>, under <paramref name="name"/> or the next <c>xen-loopback</c> name.</summary>
@@ -194,16 +201,7 @@ public sealed partial class LoopbackHypervisor : IHostedService
         }
 
         _acceptThread?.Join(TimeSpan.FromSeconds(5));
-        if (SocketPath is not null)
-        {
-            try
-            {
-                File.Delete(SocketPath);
-            }
-            catch (IOException)
-            {
-            }
-        }
+        _socketFile?.Remove(); // only while the path is still our socket
 
         return ValueTask.CompletedTask;
     }
@@ -219,32 +217,6 @@ public sealed partial class LoopbackHypervisor : IHostedService
         }
 
         return (new Socket(new SafeSocketHandle(fds[0], ownsHandle: true)), new Socket(new SafeSocketHandle(fds[1], ownsHandle: true)));
-    }
-
-    private static void RemoveStaleSocket(string path)
-    {
-        if (!File.Exists(path))
-        {
-            return;
-        }
-
-        if ((File.GetAttributes(path) & FileAttributes.Directory) != 0 || new FileInfo(path).Length != 0)
-        {
-            throw new SocketException((int)SocketError.AddressAlreadyInUse);
-        }
-
-        using var probe = new Socket(AddressFamily.Unix, SocketType.Seqpacket, ProtocolType.Unspecified);
-        try
-        {
-            probe.Connect(new UnixDomainSocketEndPoint(path));
-        }
-        catch (SocketException)
-        {
-            File.Delete(path); // nobody answers: a socket left by a hypervisor that died
-            return;
-        }
-
-        throw new SocketException((int)SocketError.AddressAlreadyInUse);
     }
 
     private static void ShutdownQuietly(Socket socket)

@@ -199,7 +199,7 @@ public sealed class LoopbackGrantTests : IAsyncLifetime
         }
 
         var taken = await Assert.ThrowsAsync<DeviceException>(() => LoopbackHypervisor.StartAsync(host, null, socket));
-        Assert.Equal(DeviceErrorIds.XenLoopback.ConnectFailed, taken.ErrorId);
+        Assert.Equal(DeviceErrorIds.XenLoopback.SocketInUse, taken.ErrorId);
         await host.StopServiceAsync(hypervisor);
         Assert.False(File.Exists(socket));
         Assert.Equal(DeviceErrorIds.XenLoopback.ConnectFailed, Assert.Throws<DeviceException>(() => LoopbackDomain.Join(socket)).ErrorId);
