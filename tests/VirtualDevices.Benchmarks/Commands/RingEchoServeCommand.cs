@@ -48,7 +48,9 @@ internal static class RingEchoServeCommand
         while (true)
         {
             bool made = false, stop = false;
-            while (ring.TryConsumeRequest(out EchoMessage request))
+            // One read of req_prod per batch, as ring-bench.c's loop.
+            int available = ring.UnconsumedRequests;
+            while (available-- > 0 && ring.TryConsumeRequest(out EchoMessage request))
             {
                 ring.ProduceResponse(request);
                 stop |= request.Value == EchoMessage.Stop;
