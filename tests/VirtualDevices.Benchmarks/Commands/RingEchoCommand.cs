@@ -150,7 +150,7 @@ internal static partial class RingEchoCommand
                 }
 
                 Console.Error.WriteLine(FormattableString.Invariant(
-                    $"  ours {inFlight,2}: {count / clock.Elapsed.TotalSeconds:F0} round trips/s; front: {counters.Waits} sleeps, {counters.Notifies} notifications, {switches} switches; back: {rest.Trim()}"));
+                    $"  ours {inFlight,2}: {count / clock.Elapsed.TotalSeconds:F0} round trips/s; front: {counters.Waits} sleeps, {counters.Notifies} notifications, {switches} switches, {counters.Spins} spins; back: {rest.Trim()}"));
                 return (count / clock.Elapsed.TotalSeconds, allocated, long.Parse(served.Groups[1].Value, CultureInfo.InvariantCulture));
             }
             finally
@@ -218,6 +218,7 @@ internal static partial class RingEchoCommand
                 for (int n = 0; !more && n < spin; n++)
                 {
                     CpuRelax.Once();
+                    counters.Spins++;
                     more = ring.HasUnconsumedResponses;
                 }
 

@@ -35,7 +35,7 @@ internal static class RingEchoServeCommand
         long served = Serve(ring, channel, spin, counters);
         allocated = GC.GetAllocatedBytesForCurrentThread() - allocated;
         switches = EchoCounters.VoluntarySwitches() - switches; // reading /proc allocates: outside the window
-        Console.WriteLine($"served {served} allocated {allocated} waits {counters.Waits} notifications {counters.Notifies} switches {switches}");
+        Console.WriteLine($"served {served} allocated {allocated} waits {counters.Waits} notifications {counters.Notifies} switches {switches} spins {counters.Spins}");
         return Task.FromResult(0);
     }
 
@@ -78,6 +78,7 @@ internal static class RingEchoServeCommand
             for (int n = 0; !more && n < spin; n++)
             {
                 CpuRelax.Once();
+                counters.Spins++;
                 more = ring.HasUnconsumedRequests;
             }
 

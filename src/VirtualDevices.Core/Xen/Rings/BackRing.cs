@@ -164,6 +164,7 @@ internal sealed class BackRing<TRequest, TResponse> : SharedRing<TRequest, TResp
     /// responses produced (<c>RING_REQUEST_PROD_OVERFLOW</c>): those entries still hold our responses.
     /// </summary>
     /// <returns>True when requests are waiting.</returns>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] // called once per turn of the drivers' spin loops
     private bool RefreshRequests()
     {
         uint producer = Volatile.Read(ref RequestProducer); // xen_rmb: entries are read after this (acquire)

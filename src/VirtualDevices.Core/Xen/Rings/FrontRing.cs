@@ -210,6 +210,7 @@ internal sealed class FrontRing<TRequest, TResponse> : SharedRing<TRequest, TRes
     /// <c>RING_RESPONSE_PROD_OVERFLOW</c>, which allows a ring ahead of <c>rsp_cons</c>).
     /// </summary>
     /// <returns>True when responses are waiting.</returns>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] // called once per turn of the drivers' spin loops
     private bool RefreshResponses()
     {
         uint producer = Volatile.Read(ref ResponseProducer); // xen_rmb: entries are read after this (acquire)
