@@ -32,7 +32,7 @@ internal static partial class RingEchoCommand
         long count = options.Long("--count", 500_000);
         long countOne = options.Long("--count-1", 20_000);
         int spin = options.Int("--spin", 100);
-        int repeat = options.Int("--repeat", 3);
+        int repeat = options.Int("--repeat", 6); // even: as many rounds with C first as with ours first
         // --ours-only 1: no C run (to count our system calls under strace -f without the C processes' mixed in).
         bool oursOnly = options.Int("--ours-only", 0) != 0;
         int[] inFlights = options.Int("--in-flight", 0) is > 0 and int only ? [only] : [1, 32];
@@ -46,9 +46,20 @@ internal static partial class RingEchoCommand
             var pairs = new List<double>();
             for (int r = 0; r < repeat; r++)
             {
-                double cRate = oursOnly ? double.NaN : await RunCAsync(bench, inFlight, n, spin);
-                c = Math.Max(c, cRate);
+                // C first in even rounds, ours first in odd ones: neither always runs after the other's load.
+                double cRate = double.NaN;
+                if (!oursOnly && r % 2 == 0)
+                {
+                    cRate = await RunCAsync(bench, inFlight, n, spin);
+                }
+
                 (double rate, long front, long back) = await RunOursAsync(inFlight, n, spin);
+                if (!oursOnly && r % 2 == 1)
+                {
+                    cRate = await RunCAsync(bench, inFlight, n, spin);
+                }
+
+                c = Math.Max(c, cRate);
                 ours = Math.Max(ours, rate);
                 pairs.Add(rate / cRate);
                 allocatedFront = Math.Max(allocatedFront, front);
