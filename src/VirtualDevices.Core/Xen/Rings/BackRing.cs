@@ -19,8 +19,7 @@ internal sealed class BackRing<TRequest, TResponse> : SharedRing<TRequest, TResp
 {
     private uint _responseProducerPrivate; // rsp_prod_pvt
     private uint _responsesPushed;         // the rsp_prod we last published (only we write it: never read back)
-    private uint _requestConsumer;         // req_cons
-    private uint _requestProducerSeen;     // the last req_prod read and validated
+    private ConsumerIndices _requests;     // req_cons, and the last req_prod read and validated
 
     /// <summary>Attaches the back to the ring the front initialised in <paramref name="length"/> bytes at <paramref name="address"/> (<c>BACK_RING_INIT</c>).</summary>
     /// <param name="address">The shared pages (page-aligned).</param>
@@ -30,7 +29,7 @@ internal sealed class BackRing<TRequest, TResponse> : SharedRing<TRequest, TResp
     public BackRing(nint address, int length, string name = "back", uint attachIndex = 0)
         : base(address, length, name)
     {
-        _responseProducerPrivate = _responsesPushed = _requestConsumer = _requestProducerSeen = attachIndex;
+        _responseProducerPrivate = _responsesPushed = _requests.Consumer = _requests.ProducerSeen = attachIndex;
     }
 
     /// <summary>Attaches the back to <paramref name="pages"/> (a grant mapping).</summary>
@@ -40,33 +39,22 @@ internal sealed class BackRing<TRequest, TResponse> : SharedRing<TRequest, TResp
     }
 
     /// <summary><c>req_cons</c>: requests consumed so far.</summary>
-    public uint RequestConsumer => _requestConsumer;
+    public uint RequestConsumer => _requests.Consumer;
 
     /// <summary><c>rsp_prod_pvt</c>: responses produced so far (pushed or not).</summary>
     public uint ResponseProducerPrivate => _responseProducerPrivate;
 
     /// <summary>Requests consumed and not yet answered.</summary>
-    public int UnansweredRequests => (int)(_requestConsumer - _responseProducerPrivate);
+    public int UnansweredRequests => (int)(_requests.Consumer - _responseProducerPrivate);
 
     /// <summary>
     /// Copies the next request out of the ring, reading (and validating) <c>req_prod</c> when the requests seen so far
-    /// are consumed.
+    /// are consumed. <c>req_prod</c> may stand no more than a ring ahead of the responses produced
+    /// (<c>RING_REQUEST_PROD_OVERFLOW</c>): further entries still hold our responses.
     /// </summary>
     /// <returns>False when no request is waiting.</returns>
     /// <exception cref="XenRingException">The ring is broken (now or before).</exception>
-    public bool TryConsumeRequest(out TRequest request)
-    {
-        ThrowIfBroken();
-        if (_requestConsumer == _requestProducerSeen && !RefreshRequests())
-        {
-            request = default;
-            return false;
-        }
-
-        request = ReadEntry<TRequest>(_requestConsumer);
-        _requestConsumer++;
-        return true;
-    }
+    public bool TryConsumeRequest(out TRequest request) => TryConsume(ref _requests, ref RequestProducer, RequestLimit, out request);
 
     /// <summary>
     /// Writes the response to the oldest unanswered request into its entry (not yet visible to the front:
@@ -77,7 +65,7 @@ internal sealed class BackRing<TRequest, TResponse> : SharedRing<TRequest, TResp
     public void ProduceResponse(in TResponse response)
     {
         ThrowIfBroken();
-        if (_responseProducerPrivate == _requestConsumer)
+        if (_responseProducerPrivate == _requests.Consumer)
         {
             ThrowNothingToAnswer();
         }
@@ -114,14 +102,7 @@ internal sealed class BackRing<TRequest, TResponse> : SharedRing<TRequest, TResp
     /// requests seen are consumed; asks for no notification: for spinning before <see cref="FinalCheckForRequests"/>).
     /// </summary>
     /// <exception cref="XenRingException">The ring is broken.</exception>
-    public bool HasUnconsumedRequests
-    {
-        get
-        {
-            ThrowIfBroken();
-            return _requestConsumer != _requestProducerSeen || RefreshRequests();
-        }
-    }
+    public bool HasUnconsumedRequests => HasUnconsumed(ref _requests, ref RequestProducer, RequestLimit);
 
     /// <summary>
     /// <c>RING_HAS_UNCONSUMED_REQUESTS</c> as a count: reads (and validates) <c>req_prod</c> once and says how many
@@ -130,15 +111,7 @@ internal sealed class BackRing<TRequest, TResponse> : SharedRing<TRequest, TResp
     /// consumers do).
     /// </summary>
     /// <exception cref="XenRingException">The ring is broken.</exception>
-    public int UnconsumedRequests
-    {
-        get
-        {
-            ThrowIfBroken();
-            RefreshRequests();
-            return (int)(_requestProducerSeen - _requestConsumer);
-        }
-    }
+    public int UnconsumedRequests => Unconsumed(ref _requests, ref RequestProducer, RequestLimit);
 
     /// <summary>
     /// <c>RING_FINAL_CHECK_FOR_REQUESTS</c>: when no request is waiting, asks the front to notify at the next one
@@ -146,47 +119,18 @@ internal sealed class BackRing<TRequest, TResponse> : SharedRing<TRequest, TResp
     /// </summary>
     /// <returns>True when requests are waiting (consume them before sleeping); false: sleep until notified.</returns>
     /// <exception cref="XenRingException">The ring is broken.</exception>
-    public bool FinalCheckForRequests()
-    {
-        ThrowIfBroken();
-        if (_requestConsumer != _requestProducerSeen || RefreshRequests())
-        {
-            return true;
-        }
+    public bool FinalCheckForRequests() => FinalCheck(ref _requests, ref RequestProducer, ref RequestEvent, RequestLimit);
 
-        Volatile.Write(ref RequestEvent, _requestConsumer + 1);
-        Interlocked.MemoryBarrier(); // xen_mb: req_event is visible before req_prod is read again
-        return RefreshRequests();
-    }
+    /// <summary>The furthest <c>req_prod</c> may stand: a ring ahead of the responses produced.</summary>
+    private uint RequestLimit => _responseProducerPrivate + (uint)Size;
 
-    /// <summary>
-    /// Reads <c>req_prod</c> once and validates it: it may only move forward, and never more than a ring ahead of the
-    /// responses produced (<c>RING_REQUEST_PROD_OVERFLOW</c>): those entries still hold our responses.
-    /// </summary>
-    /// <returns>True when requests are waiting.</returns>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] // called once per turn of the drivers' spin loops
-    private bool RefreshRequests()
-    {
-        uint producer = Volatile.Read(ref RequestProducer); // xen_rmb: entries are read after this (acquire)
-        uint ahead = producer - _requestConsumer;
-
-        // The valid window is [what we saw last, rsp_prod_pvt + size], in RING_IDX's wrapping arithmetic: measured from
-        // the last value seen, anything further than the window's end went backwards (it wrapped) or ran past.
-        if (producer - _requestProducerSeen > _responseProducerPrivate + (uint)Size - _requestProducerSeen)
-        {
-            BreakOnRequestProducer(producer);
-        }
-
-        _requestProducerSeen = producer;
-        return ahead != 0;
-    }
-
-    // Out of line, as the throws below: formatting a message inline keeps RefreshRequests and ProduceResponse from
-    // inlining into the back's loop (perf showed both as their own frames in ring-echo-serve).
+    /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private void BreakOnRequestProducer(uint producer) =>
-        Break($"req_prod {Direction(producer, _requestProducerSeen, "the ring")}: it is {producer}, after {_requestProducerSeen}, with req_cons {_requestConsumer} and rsp_prod_pvt {_responseProducerPrivate} (ring of {Size}).");
+    private protected override void BreakOnProducer(uint producer) =>
+        Break($"req_prod {Direction(producer, _requests.ProducerSeen, "the ring")}: it is {producer}, after {_requests.ProducerSeen}, with req_cons {_requests.Consumer} and rsp_prod_pvt {_responseProducerPrivate} (ring of {Size}).");
 
+    // Out of line: formatting the message inline kept ProduceResponse from inlining into the back's loop (perf showed
+    // it as its own frame in ring-echo-serve).
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void ThrowNothingToAnswer() => throw new InvalidOperationException($"The ring '{Name}' has no consumed request left to answer.");
 }
