@@ -7,6 +7,7 @@
 //                            into page 1, notifies. Prints "done <rounds>" and waits to be killed.
 //   storm <socket> <port>    binds domain 0's unbound port <port>, prints "ready <domid>", then notifies as fast as it
 //                            can until killed.
+//   ring-back, ring-front    one end of a blkif ring with domain 0 (Rings/RingRoles.cs).
 //
 // Any failure prints "error <type>: <message>" and exits with 1.
 using VirtualDevices.Xen.EventChannels;
@@ -15,6 +16,11 @@ using VirtualDevices.Xen.Loopback;
 
 try
 {
+    if (VirtualDevices.XenLoopback.Peer.Rings.RingRoles.TryRun(args))
+    {
+        return 0;
+    }
+
     string role = args[0];
     using LoopbackDomain domain = LoopbackDomain.Join(args[1]);
     if (role == "echo")

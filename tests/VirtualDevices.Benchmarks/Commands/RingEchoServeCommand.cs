@@ -1,44 +1,56 @@
 using System.Runtime.CompilerServices;
 using System.Globalization;
 using VirtualDevices.Benchmarks.Ring;
+using VirtualDevices.Xen.EventChannels;
+using VirtualDevices.Xen.Grants;
+using VirtualDevices.Xen.Loopback;
 using VirtualDevices.Xen.Rings;
 
 namespace VirtualDevices.Benchmarks.Commands;
 
 /// <summary>
-/// <c>ring-echo-serve SHM-PATH WAIT-FD NOTIFY-FD SPIN</c>: the back of <c>ring-echo</c>, started by it in a second
-/// process: answers every request with its echo until the stop value, spinning briefly then sleeping on the eventfd
-/// (the same loop as ring-bench.c's back). Prints the bytes it allocated per request.
+/// <c>ring-echo-serve SOCKET PORT REF SPIN</c>: the back of <c>ring-echo</c>, started by it in a second process: joins
+/// the loopback hypervisor at SOCKET as domain <see cref="RingEchoCommand.BackDomain"/>, maps domain 0's ring grant REF
+/// and binds its port PORT, then answers every request with its echo until the stop value, spinning SPIN polls of the
+/// ring before it sleeps on the channel (the same loop as ring-bench.c's back). Prints the bytes it allocated, its
+/// sleeps, notifies and voluntary context switches.
 /// </summary>
 internal static class RingEchoServeCommand
 {
     public static Task<int> RunAsync(string[] args)
     {
         var options = Arguments.Parse(args, options: []);
-        string path = options.Positional(0, "SHM-PATH");
-        using var wait = new BenchEventFd(int.Parse(options.Positional(1, "WAIT-FD"), CultureInfo.InvariantCulture));
-        using var notify = new BenchEventFd(int.Parse(options.Positional(2, "NOTIFY-FD"), CultureInfo.InvariantCulture));
+        string socket = options.Positional(0, "SOCKET");
+        uint port = uint.Parse(options.Positional(1, "PORT"), CultureInfo.InvariantCulture);
+        uint reference = uint.Parse(options.Positional(2, "REF"), CultureInfo.InvariantCulture);
         int spin = int.Parse(options.Positional(3, "SPIN"), CultureInfo.InvariantCulture);
-        using SharedPages pages = SharedPages.Open(path, 4096);
-        var ring = new BackRing<EchoMessage, EchoMessage>(pages.Address, pages.Length, "ring-echo back");
+        using LoopbackDomain domain = LoopbackDomain.Join(socket, RingEchoCommand.BackDomain);
+        using IMappedGrants pages = domain.Map(0, [reference], GrantAccess.ReadWrite);
+        using IEventChannel channel = domain.BindInterdomain(0, port);
+        var ring = new BackRing<EchoMessage, EchoMessage>(pages.Memory, "ring-echo back");
+        var counters = new EchoCounters();
         Console.WriteLine("ready");
+        long switches = EchoCounters.VoluntarySwitches();
         long allocated = GC.GetAllocatedBytesForCurrentThread();
-        long served = Serve(ring, wait, notify, spin);
+        long served = Serve(ring, channel, spin, counters);
         allocated = GC.GetAllocatedBytesForCurrentThread() - allocated;
-        Console.WriteLine($"served {served} allocated {allocated} waits {wait.Waits} notifications {notify.Notifications}");
+        switches = EchoCounters.VoluntarySwitches() - switches; // reading /proc allocates: outside the window
+        Console.WriteLine($"served {served} allocated {allocated} waits {counters.Waits} notifications {counters.Notifies} switches {switches} spins {counters.Spins}");
         return Task.FromResult(0);
     }
 
     // Fully optimised from the first call: the loop runs once per measurement, so tiering would leave it in its
     // on-stack-replacement version; the ring's small methods inline into it either way.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static long Serve(BackRing<EchoMessage, EchoMessage> ring, BenchEventFd wait, BenchEventFd notify, int spin)
+    private static long Serve(BackRing<EchoMessage, EchoMessage> ring, IEventChannel channel, int spin, EchoCounters counters)
     {
         long served = 0;
         while (true)
         {
             bool made = false, stop = false;
-            while (ring.TryConsumeRequest(out EchoMessage request))
+            // One read of req_prod per batch, as ring-bench.c's loop.
+            int available = ring.UnconsumedRequests;
+            while (available-- > 0 && ring.TryConsumeRequest(out EchoMessage request))
             {
                 ring.ProduceResponse(request);
                 stop |= request.Value == EchoMessage.Stop;
@@ -50,7 +62,8 @@ internal static class RingEchoServeCommand
             {
                 if (ring.PushResponses())
                 {
-                    notify.Notify();
+                    counters.Notifies++;
+                    channel.Notify();
                 }
 
                 if (stop)
@@ -65,12 +78,18 @@ internal static class RingEchoServeCommand
             for (int n = 0; !more && n < spin; n++)
             {
                 CpuRelax.Once();
+                counters.Spins++;
                 more = ring.HasUnconsumedRequests;
             }
 
             if (!more)
             {
-                wait.Wait();
+                // The spin on the ring was the spin: the channel only blocks (poll, then read, as ring-bench.c).
+                counters.Waits++;
+                if (channel.WaitBlocking(10_000) == 0)
+                {
+                    throw new TimeoutException("ring-echo-serve: no request within 10 s");
+                }
             }
         }
     }

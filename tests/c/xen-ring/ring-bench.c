@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -44,7 +45,14 @@ DEFINE_RING_TYPES(echo, struct echo_request, struct echo_response);
 
 #define STOP UINT64_MAX
 
-static uint64_t waits, notifications;
+static uint64_t waits, notifications, spins;
+
+/* This thread's voluntary context switches: its sleeps that really slept (compared with ring-echo's over noise). */
+static long switches(void)
+{
+    struct rusage u;
+    return getrusage(RUSAGE_THREAD, &u) == 0 ? u.ru_nvcsw : -1;
+}
 
 static void notify(int fd)
 {
@@ -88,7 +96,7 @@ static void back(echo_sring_t *s, size_t size, int notify_fd, int wait_fd, int s
             continue;
         }
         RING_FINAL_CHECK_FOR_REQUESTS(&br, more);
-        for (int n = 0; !more && n < spin; n++) { cpu_relax(); more = br.sring->req_prod != br.req_cons; }
+        for (int n = 0; !more && n < spin; n++, spins++) { cpu_relax(); more = br.sring->req_prod != br.req_cons; }
         if (!more) wait_for(wait_fd);
     }
 }
@@ -125,7 +133,7 @@ static double front(echo_sring_t *s, size_t size, uint64_t count, uint64_t in_fl
         }
         if (!made && !got) {
             RING_FINAL_CHECK_FOR_RESPONSES(&fr, more);
-            for (int n = 0; !more && n < spin; n++) { cpu_relax(); more = fr.sring->rsp_prod != fr.rsp_cons; }
+            for (int n = 0; !more && n < spin; n++, spins++) { cpu_relax(); more = fr.sring->rsp_prod != fr.rsp_cons; }
             if (!more) wait_for(wait_fd);
         }
     }
@@ -150,14 +158,16 @@ int main(int argc, char **argv)
     if (child < 0) { perror("ring-bench: fork"); return 1; }
     if (child == 0) {
         back(s, size, to_front, to_back, spin);
-        printf("back: %" PRIu64 " sleeps, %" PRIu64 " notifications\n", waits, notifications);
+        printf("back: %" PRIu64 " sleeps, %" PRIu64 " notifications, %ld switches, %" PRIu64 " spins\n", waits, notifications, switches(), spins);
         fflush(stdout);
         _exit(0);
     }
+    long front_switches = switches();
     double seconds = front(s, size, count, in_flight, to_back, to_front, spin);
+    front_switches = switches() - front_switches;
     int status;
     if (waitpid(child, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) { fprintf(stderr, "ring-bench: the back failed\n"); return 1; }
-    printf("front: %" PRIu64 " sleeps, %" PRIu64 " notifications\n", waits, notifications);
+    printf("front: %" PRIu64 " sleeps, %" PRIu64 " notifications, %ld switches, %" PRIu64 " spins\n", waits, notifications, front_switches, spins);
     printf("%" PRIu64 " in flight: %" PRIu64 " round trips in %.3f s\n", in_flight, count, seconds);
     printf("%.0f round trips/s\n", (double)count / seconds);
     return 0;

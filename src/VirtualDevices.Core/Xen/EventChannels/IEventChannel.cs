@@ -31,6 +31,18 @@ public interface IEventChannel : IDisposable
     /// <exception cref="OperationCanceledException">The token was cancelled.</exception>
     int Wait(int timeoutMilliseconds, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Waits for events on the calling thread without the brief spin: for a caller that has just spun on its shared
+    /// memory (a ring's final check, then its indices polled), where a second spin on the channel would only add
+    /// system calls (a read of the channel per turn) and delay the sleep. An event pending returns at once.
+    /// </summary>
+    /// <param name="timeoutMilliseconds">How long; <see cref="Timeout.Infinite"/> for no limit.</param>
+    /// <param name="cancellationToken">Ends the wait early.</param>
+    /// <returns>How many events coalesced into this wake-up (at least 1; 1 where the platform does not count), or 0 at the timeout.</returns>
+    /// <exception cref="DeviceException"><see cref="DeviceErrorIds.Xen.EventChannelClosed"/>: the channel or its other end was closed.</exception>
+    /// <exception cref="OperationCanceledException">The token was cancelled.</exception>
+    int WaitBlocking(int timeoutMilliseconds, CancellationToken cancellationToken = default);
+
     /// <summary>Waits for events without holding a thread once the brief spin is over.</summary>
     /// <param name="cancellationToken">Ends the wait.</param>
     /// <returns>How many events coalesced (at least 1).</returns>

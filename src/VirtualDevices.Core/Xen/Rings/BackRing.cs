@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace VirtualDevices.Xen.Rings;
 
 /// <summary>
@@ -17,8 +19,7 @@ internal sealed class BackRing<TRequest, TResponse> : SharedRing<TRequest, TResp
 {
     private uint _responseProducerPrivate; // rsp_prod_pvt
     private uint _responsesPushed;         // the rsp_prod we last published (only we write it: never read back)
-    private uint _requestConsumer;         // req_cons
-    private uint _requestProducerSeen;     // the last req_prod read and validated
+    private ConsumerIndices _requests;     // req_cons, and the last req_prod read and validated
 
     /// <summary>Attaches the back to the ring the front initialised in <paramref name="length"/> bytes at <paramref name="address"/> (<c>BACK_RING_INIT</c>).</summary>
     /// <param name="address">The shared pages (page-aligned).</param>
@@ -28,7 +29,7 @@ internal sealed class BackRing<TRequest, TResponse> : SharedRing<TRequest, TResp
     public BackRing(nint address, int length, string name = "back", uint attachIndex = 0)
         : base(address, length, name)
     {
-        _responseProducerPrivate = _responsesPushed = _requestConsumer = _requestProducerSeen = attachIndex;
+        _responseProducerPrivate = _responsesPushed = _requests.Consumer = _requests.ProducerSeen = attachIndex;
     }
 
     /// <summary>Attaches the back to <paramref name="pages"/> (a grant mapping).</summary>
@@ -38,33 +39,22 @@ internal sealed class BackRing<TRequest, TResponse> : SharedRing<TRequest, TResp
     }
 
     /// <summary><c>req_cons</c>: requests consumed so far.</summary>
-    public uint RequestConsumer => _requestConsumer;
+    public uint RequestConsumer => _requests.Consumer;
 
     /// <summary><c>rsp_prod_pvt</c>: responses produced so far (pushed or not).</summary>
     public uint ResponseProducerPrivate => _responseProducerPrivate;
 
     /// <summary>Requests consumed and not yet answered.</summary>
-    public int UnansweredRequests => (int)(_requestConsumer - _responseProducerPrivate);
+    public int UnansweredRequests => (int)(_requests.Consumer - _responseProducerPrivate);
 
     /// <summary>
     /// Copies the next request out of the ring, reading (and validating) <c>req_prod</c> when the requests seen so far
-    /// are consumed.
+    /// are consumed. <c>req_prod</c> may stand no more than a ring ahead of the responses produced
+    /// (<c>RING_REQUEST_PROD_OVERFLOW</c>): further entries still hold our responses.
     /// </summary>
     /// <returns>False when no request is waiting.</returns>
     /// <exception cref="XenRingException">The ring is broken (now or before).</exception>
-    public bool TryConsumeRequest(out TRequest request)
-    {
-        ThrowIfBroken();
-        if (_requestConsumer == _requestProducerSeen && !RefreshRequests())
-        {
-            request = default;
-            return false;
-        }
-
-        request = ReadEntry<TRequest>(_requestConsumer);
-        _requestConsumer++;
-        return true;
-    }
+    public bool TryConsumeRequest(out TRequest request) => TryConsume(ref _requests, ref RequestProducer, RequestLimit, out request);
 
     /// <summary>
     /// Writes the response to the oldest unanswered request into its entry (not yet visible to the front:
@@ -75,9 +65,9 @@ internal sealed class BackRing<TRequest, TResponse> : SharedRing<TRequest, TResp
     public void ProduceResponse(in TResponse response)
     {
         ThrowIfBroken();
-        if (_responseProducerPrivate == _requestConsumer)
+        if (_responseProducerPrivate == _requests.Consumer)
         {
-            throw new InvalidOperationException($"The ring '{Name}' has no consumed request left to answer.");
+            ThrowNothingToAnswer();
         }
 
         WriteEntry(_responseProducerPrivate, response);
@@ -112,14 +102,16 @@ internal sealed class BackRing<TRequest, TResponse> : SharedRing<TRequest, TResp
     /// requests seen are consumed; asks for no notification: for spinning before <see cref="FinalCheckForRequests"/>).
     /// </summary>
     /// <exception cref="XenRingException">The ring is broken.</exception>
-    public bool HasUnconsumedRequests
-    {
-        get
-        {
-            ThrowIfBroken();
-            return _requestConsumer != _requestProducerSeen || RefreshRequests();
-        }
-    }
+    public bool HasUnconsumedRequests => HasUnconsumed(ref _requests, ref RequestProducer, RequestLimit);
+
+    /// <summary>
+    /// <c>RING_HAS_UNCONSUMED_REQUESTS</c> as a count: reads (and validates) <c>req_prod</c> once and says how many
+    /// requests wait (no more than the ring has room to answer); the next that many <see cref="TryConsumeRequest"/>
+    /// calls take them without reading it again (one read of the index the front keeps writing per batch, as ring.h's
+    /// consumers do).
+    /// </summary>
+    /// <exception cref="XenRingException">The ring is broken.</exception>
+    public int UnconsumedRequests => Unconsumed(ref _requests, ref RequestProducer, RequestLimit);
 
     /// <summary>
     /// <c>RING_FINAL_CHECK_FOR_REQUESTS</c>: when no request is waiting, asks the front to notify at the next one
@@ -127,37 +119,18 @@ internal sealed class BackRing<TRequest, TResponse> : SharedRing<TRequest, TResp
     /// </summary>
     /// <returns>True when requests are waiting (consume them before sleeping); false: sleep until notified.</returns>
     /// <exception cref="XenRingException">The ring is broken.</exception>
-    public bool FinalCheckForRequests()
-    {
-        ThrowIfBroken();
-        if (_requestConsumer != _requestProducerSeen || RefreshRequests())
-        {
-            return true;
-        }
+    public bool FinalCheckForRequests() => FinalCheck(ref _requests, ref RequestProducer, ref RequestEvent, RequestLimit);
 
-        Volatile.Write(ref RequestEvent, _requestConsumer + 1);
-        Interlocked.MemoryBarrier(); // xen_mb: req_event is visible before req_prod is read again
-        return RefreshRequests();
-    }
+    /// <summary>The furthest <c>req_prod</c> may stand: a ring ahead of the responses produced.</summary>
+    private uint RequestLimit => _responseProducerPrivate + (uint)Size;
 
-    /// <summary>
-    /// Reads <c>req_prod</c> once and validates it: it may only move forward, and never more than a ring ahead of the
-    /// responses produced (<c>RING_REQUEST_PROD_OVERFLOW</c>): those entries still hold our responses.
-    /// </summary>
-    /// <returns>True when requests are waiting.</returns>
-    private bool RefreshRequests()
-    {
-        uint producer = Volatile.Read(ref RequestProducer); // xen_rmb: entries are read after this (acquire)
-        uint ahead = producer - _requestConsumer;
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private protected override void BreakOnProducer(uint producer) =>
+        Break($"req_prod {Direction(producer, _requests.ProducerSeen, "the ring")}: it is {producer}, after {_requests.ProducerSeen}, with req_cons {_requests.Consumer} and rsp_prod_pvt {_responseProducerPrivate} (ring of {Size}).");
 
-        // The valid window is [what we saw last, rsp_prod_pvt + size], in RING_IDX's wrapping arithmetic: measured from
-        // the last value seen, anything further than the window's end went backwards (it wrapped) or ran past.
-        if (producer - _requestProducerSeen > _responseProducerPrivate + (uint)Size - _requestProducerSeen)
-        {
-            Break($"req_prod {Direction(producer, _requestProducerSeen, "the ring")}: it is {producer}, after {_requestProducerSeen}, with req_cons {_requestConsumer} and rsp_prod_pvt {_responseProducerPrivate} (ring of {Size}).");
-        }
-
-        _requestProducerSeen = producer;
-        return ahead != 0;
-    }
+    // Out of line: formatting the message inline kept ProduceResponse from inlining into the back's loop (perf showed
+    // it as its own frame in ring-echo-serve).
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void ThrowNothingToAnswer() => throw new InvalidOperationException($"The ring '{Name}' has no consumed request left to answer.");
 }

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace VirtualDevices.Xen.Rings;
 
 /// <summary>
@@ -36,8 +38,7 @@ internal sealed class FrontRing<TRequest, TResponse> : SharedRing<TRequest, TRes
 {
     private uint _requestProducerPrivate; // req_prod_pvt
     private uint _requestsPushed;         // the req_prod we last published (only we write it: never read back)
-    private uint _responseConsumer;       // rsp_cons
-    private uint _responseProducerSeen;   // the last rsp_prod read and validated
+    private ConsumerIndices _responses;   // rsp_cons, and the last rsp_prod read and validated
 
     /// <summary>Attaches the front to <paramref name="length"/> bytes at <paramref name="address"/>.</summary>
     /// <param name="address">The shared pages (page-aligned).</param>
@@ -60,7 +61,7 @@ internal sealed class FrontRing<TRequest, TResponse> : SharedRing<TRequest, TRes
             InitializeShared();
         }
 
-        _requestProducerPrivate = _requestsPushed = _responseConsumer = _responseProducerSeen = attachIndex;
+        _requestProducerPrivate = _requestsPushed = _responses.Consumer = _responses.ProducerSeen = attachIndex;
     }
 
     /// <summary>Attaches the front to <paramref name="pages"/> (a page-pool buffer, a grant share), initialising the header.</summary>
@@ -77,10 +78,10 @@ internal sealed class FrontRing<TRequest, TResponse> : SharedRing<TRequest, TRes
     public uint RequestProducerPrivate => _requestProducerPrivate;
 
     /// <summary><c>rsp_cons</c>: responses consumed so far.</summary>
-    public uint ResponseConsumer => _responseConsumer;
+    public uint ResponseConsumer => _responses.Consumer;
 
     /// <summary><c>RING_FREE_REQUESTS</c>: requests that may be produced before the ring is full.</summary>
-    public int FreeRequests => Size - (int)(_requestProducerPrivate - _responseConsumer);
+    public int FreeRequests => Size - (int)(_requestProducerPrivate - _responses.Consumer);
 
     /// <summary><c>RING_FULL</c>.</summary>
     public bool IsFull => FreeRequests == 0;
@@ -96,7 +97,7 @@ internal sealed class FrontRing<TRequest, TResponse> : SharedRing<TRequest, TRes
     public bool TryProduceRequest(in TRequest request)
     {
         ThrowIfBroken();
-        if (_requestProducerPrivate - _responseConsumer >= (uint)Size)
+        if (_requestProducerPrivate - _responses.Consumer >= (uint)Size)
         {
             return false;
         }
@@ -131,37 +132,32 @@ internal sealed class FrontRing<TRequest, TResponse> : SharedRing<TRequest, TRes
 
     /// <summary>
     /// Copies the next response out of the ring, reading (and validating) <c>rsp_prod</c> when the responses seen so far
-    /// are consumed.
+    /// are consumed. <c>rsp_prod</c> may stand no further than the requests pushed: a response to a request never
+    /// published is a response to nothing (stricter than ring.h's <c>RING_RESPONSE_PROD_OVERFLOW</c>, which allows a
+    /// ring ahead of <c>rsp_cons</c>).
     /// </summary>
     /// <returns>False when no response is waiting.</returns>
     /// <exception cref="XenRingException">The ring is broken (now or before).</exception>
-    public bool TryConsumeResponse(out TResponse response)
-    {
-        ThrowIfBroken();
-        if (_responseConsumer == _responseProducerSeen && !RefreshResponses())
-        {
-            response = default;
-            return false;
-        }
-
-        response = ReadEntry<TResponse>(_responseConsumer);
-        _responseConsumer++;
-        return true;
-    }
+    public bool TryConsumeResponse(out TResponse response) => TryConsume(ref _responses, ref ResponseProducer, _requestsPushed, out response);
 
     /// <summary>
     /// <c>RING_HAS_UNCONSUMED_RESPONSES</c>: whether a response is waiting (reads and validates <c>rsp_prod</c> when the
     /// responses seen are consumed; asks for no notification: for spinning before <see cref="FinalCheckForResponses"/>).
     /// </summary>
     /// <exception cref="XenRingException">The ring is broken.</exception>
-    public bool HasUnconsumedResponses
-    {
-        get
-        {
-            ThrowIfBroken();
-            return _responseConsumer != _responseProducerSeen || RefreshResponses();
-        }
-    }
+    public bool HasUnconsumedResponses => HasUnconsumed(ref _responses, ref ResponseProducer, _requestsPushed);
+
+    /// <summary>
+    /// <c>RING_HAS_UNCONSUMED_RESPONSES</c> as a count: reads (and validates) <c>rsp_prod</c> once and says how many
+    /// responses wait; the next that many <see cref="TryConsumeResponse"/> calls take them without reading it again.
+    /// </summary>
+    /// <remarks>
+    /// For a batch loop that reads the shared index once per batch, as ring.h's consumers do: a consumer that asks
+    /// <see cref="TryConsumeResponse"/> until it fails reads <c>rsp_prod</c> once more per batch, a cache line the
+    /// back keeps writing (a miss per batch at 32 in flight in ring-echo).
+    /// </remarks>
+    /// <exception cref="XenRingException">The ring is broken.</exception>
+    public int UnconsumedResponses => Unconsumed(ref _responses, ref ResponseProducer, _requestsPushed);
 
     /// <summary>
     /// <c>RING_FINAL_CHECK_FOR_RESPONSES</c>: when no response is waiting, asks the backend to notify at the next one
@@ -169,38 +165,10 @@ internal sealed class FrontRing<TRequest, TResponse> : SharedRing<TRequest, TRes
     /// </summary>
     /// <returns>True when responses are waiting (consume them before sleeping); false: sleep until notified.</returns>
     /// <exception cref="XenRingException">The ring is broken.</exception>
-    public bool FinalCheckForResponses()
-    {
-        ThrowIfBroken();
-        if (_responseConsumer != _responseProducerSeen || RefreshResponses())
-        {
-            return true;
-        }
+    public bool FinalCheckForResponses() => FinalCheck(ref _responses, ref ResponseProducer, ref ResponseEvent, _requestsPushed);
 
-        Volatile.Write(ref ResponseEvent, _responseConsumer + 1);
-        Interlocked.MemoryBarrier(); // xen_mb: rsp_event is visible before rsp_prod is read again
-        return RefreshResponses();
-    }
-
-    /// <summary>
-    /// Reads <c>rsp_prod</c> once and validates it: it may only move forward, and only over requests pushed (a response
-    /// to a request never published is a response to nothing; this is stricter than ring.h's
-    /// <c>RING_RESPONSE_PROD_OVERFLOW</c>, which allows a ring ahead of <c>rsp_cons</c>).
-    /// </summary>
-    /// <returns>True when responses are waiting.</returns>
-    private bool RefreshResponses()
-    {
-        uint producer = Volatile.Read(ref ResponseProducer); // xen_rmb: entries are read after this (acquire)
-        uint ahead = producer - _responseConsumer;
-
-        // The valid window is [what we saw last, the requests pushed], in RING_IDX's wrapping arithmetic: measured from
-        // the last value seen, anything further than the window's end went backwards (it wrapped) or ran past.
-        if (producer - _responseProducerSeen > _requestsPushed - _responseProducerSeen)
-        {
-            Break($"rsp_prod {Direction(producer, _responseProducerSeen, "the requests pushed")}: it is {producer}, after {_responseProducerSeen}, with rsp_cons {_responseConsumer} and {_requestsPushed - _responseConsumer} requests outstanding (ring of {Size}).");
-        }
-
-        _responseProducerSeen = producer;
-        return ahead != 0;
-    }
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private protected override void BreakOnProducer(uint producer) =>
+        Break($"rsp_prod {Direction(producer, _responses.ProducerSeen, "the requests pushed")}: it is {producer}, after {_responses.ProducerSeen}, with rsp_cons {_responses.Consumer} and {_requestsPushed - _responses.Consumer} requests outstanding (ring of {Size}).");
 }

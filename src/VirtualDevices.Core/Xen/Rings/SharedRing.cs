@@ -34,6 +34,20 @@ internal abstract unsafe class SharedRing<TRequest, TResponse>
     where TRequest : unmanaged
     where TResponse : unmanaged
 {
+    /// <summary>
+    /// One end's consumer side, the same in both halves (the front consumes responses, the back requests: ring.h's
+    /// <c>RING_FINAL_CHECK_FOR_*</c> and <c>RING_HAS_UNCONSUMED_*</c> mirror each other): the private consumer index
+    /// (<c>rsp_cons</c> or <c>req_cons</c>) and the last producer index read and validated.
+    /// </summary>
+    private protected struct ConsumerIndices
+    {
+        /// <summary>Entries consumed so far.</summary>
+        public uint Consumer;
+
+        /// <summary>The other end's producer index as last read and validated.</summary>
+        public uint ProducerSeen;
+    }
+
     private readonly byte* _address;
     private readonly byte* _entries;
     private readonly uint _mask;
@@ -156,6 +170,94 @@ internal abstract unsafe class SharedRing<TRequest, TResponse>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     protected void WriteEntry<T>(uint index, in T value)
         where T : unmanaged => Unsafe.WriteUnaligned(_entries + ((index & _mask) * (uint)EntrySize), value);
+
+    /// <summary>
+    /// <c>RING_COPY_*</c> of the next entry the other end produced: copies it out, reading (and validating) the other
+    /// end's producer index only when the entries seen so far are consumed.
+    /// </summary>
+    /// <param name="indices">This end's consumer side.</param>
+    /// <param name="producer">The other end's shared producer index.</param>
+    /// <param name="limit">The furthest that index may stand now (see <see cref="Refresh"/>).</param>
+    /// <param name="entry">The entry, copied.</param>
+    /// <returns>False when none is waiting.</returns>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private protected bool TryConsume<T>(ref ConsumerIndices indices, ref uint producer, uint limit, out T entry)
+        where T : unmanaged
+    {
+        ThrowIfBroken();
+        if (indices.Consumer == indices.ProducerSeen && !Refresh(ref indices, ref producer, limit))
+        {
+            entry = default;
+            return false;
+        }
+
+        entry = ReadEntry<T>(indices.Consumer);
+        indices.Consumer++;
+        return true;
+    }
+
+    /// <summary><c>RING_HAS_UNCONSUMED_*</c> as a test: reads the producer only when the entries seen are consumed; asks for no notification.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private protected bool HasUnconsumed(ref ConsumerIndices indices, ref uint producer, uint limit)
+    {
+        ThrowIfBroken();
+        return indices.Consumer != indices.ProducerSeen || Refresh(ref indices, ref producer, limit);
+    }
+
+    /// <summary><c>RING_HAS_UNCONSUMED_*</c> as a count: reads the producer once; asks for no notification.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private protected int Unconsumed(ref ConsumerIndices indices, ref uint producer, uint limit)
+    {
+        ThrowIfBroken();
+        Refresh(ref indices, ref producer, limit);
+        return (int)(indices.ProducerSeen - indices.Consumer);
+    }
+
+    /// <summary>
+    /// <c>RING_FINAL_CHECK_FOR_*</c>: when nothing is waiting, asks the other end to notify at the next entry (this
+    /// end's event index = consumer + 1) and checks again, so an entry pushed meanwhile is not slept through.
+    /// </summary>
+    /// <returns>True when entries are waiting; false: sleep until notified.</returns>
+    private protected bool FinalCheck(ref ConsumerIndices indices, ref uint producer, ref uint eventIndex, uint limit)
+    {
+        ThrowIfBroken();
+        if (indices.Consumer != indices.ProducerSeen || Refresh(ref indices, ref producer, limit))
+        {
+            return true;
+        }
+
+        Volatile.Write(ref eventIndex, indices.Consumer + 1);
+        Interlocked.MemoryBarrier(); // xen_mb: the event index is visible before the producer is read again
+        return Refresh(ref indices, ref producer, limit);
+    }
+
+    /// <summary>
+    /// Reads the other end's producer index once and validates it: it may only move forward, and no further than
+    /// <paramref name="limit"/> (the front's: the requests pushed, as a response to a request never published is a
+    /// response to nothing, stricter than ring.h's <c>RING_RESPONSE_PROD_OVERFLOW</c>; the back's: a ring ahead of the
+    /// responses produced, <c>RING_REQUEST_PROD_OVERFLOW</c>, since further entries still hold our responses).
+    /// </summary>
+    /// <returns>True when entries are waiting.</returns>
+    /// <remarks>Inlined: the drivers' spin loops call it once per turn.</remarks>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool Refresh(ref ConsumerIndices indices, ref uint producerIndex, uint limit)
+    {
+        uint producer = Volatile.Read(ref producerIndex); // xen_rmb: entries are read after this (acquire)
+
+        // The valid window is [what we saw last, limit], in RING_IDX's wrapping arithmetic: measured from the last value
+        // seen, anything further than the window's end went backwards (it wrapped) or ran past.
+        if (producer - indices.ProducerSeen > limit - indices.ProducerSeen)
+        {
+            BreakOnProducer(producer); // throws
+        }
+
+        indices.ProducerSeen = producer;
+        return producer != indices.Consumer;
+    }
+
+    /// <summary>Breaks the ring for a producer index outside its window, with the half's own account of it (out of line: cold).</summary>
+    /// <exception cref="XenRingException">Always.</exception>
+    private protected abstract void BreakOnProducer(uint producer);
 
     /// <summary>"went backwards" or "ran past", for a producer index outside its window.</summary>
     protected static string Direction(uint producer, uint seen, string limit) => (int)(producer - seen) < 0 ? "went backwards" : $"ran past {limit}";

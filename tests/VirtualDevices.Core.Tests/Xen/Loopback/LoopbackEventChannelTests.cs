@@ -193,6 +193,43 @@ public sealed class LoopbackEventChannelTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ABlockingWaitWithoutTheSpinSeesPendingEventsCancellationAndTheOtherEndsClose()
+    {
+        // WaitBlocking is the wait of a caller that spun on its ring already: it polls before it reads, so every case
+        // the read-first wait covers must still come out the same: events pending, counted, a timeout, a cancellation,
+        // a close seen while blocked and after.
+        var (a, b) = Pair();
+        using (a)
+        {
+            Assert.Equal(1, b.WaitBlocking(Wait)); // pending since the bind
+            Assert.Equal(0, b.WaitBlocking(0));
+            a.Notify();
+            a.Notify();
+            Assert.Equal(2, b.WaitBlocking(Wait)); // coalesced, counted
+
+            var woken = Task.Factory.StartNew(() => b.WaitBlocking(Wait), TaskCreationOptions.LongRunning);
+            await Task.Delay(50);
+            a.Notify();
+            Assert.Equal(1, await woken.WaitAsync(TimeSpan.FromSeconds(10)));
+
+            using (var cancel = new CancellationTokenSource(50))
+            {
+                await Assert.ThrowsAnyAsync<OperationCanceledException>(() => Task.Run(() => b.WaitBlocking(Timeout.Infinite, cancel.Token)).WaitAsync(TimeSpan.FromSeconds(10)));
+            }
+
+            var blocked = Task.Factory.StartNew(() => b.WaitBlocking(Timeout.Infinite), TaskCreationOptions.LongRunning);
+            await Task.Delay(50);
+            a.Dispose();
+            Assert.Equal(DeviceErrorIds.Xen.EventChannelClosed, (await Assert.ThrowsAsync<XenDeviceException>(() => blocked.WaitAsync(TimeSpan.FromSeconds(10)))).ErrorId);
+
+            // Closed already (its wake drained by the wait above): the next blocking wait still says so at once.
+            Assert.Equal(DeviceErrorIds.Xen.EventChannelClosed, (await Assert.ThrowsAsync<XenDeviceException>(() => Task.Run(() => b.WaitBlocking(Timeout.Infinite)).WaitAsync(TimeSpan.FromSeconds(10)))).ErrorId);
+            b.Dispose();
+            Assert.Throws<ObjectDisposedException>(() => b.WaitBlocking(0));
+        }
+    }
+
+    [Fact]
     public async Task AWaitWithNothingPendingBlocksWithoutSpinning()
     {
         var (a, b) = Pair();

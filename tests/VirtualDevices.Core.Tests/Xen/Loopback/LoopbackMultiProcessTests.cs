@@ -35,7 +35,7 @@ public sealed class LoopbackMultiProcessTests : IAsyncLifetime
     }
 
     /// <summary>The peer program, built beside this test project (it is a build-only reference of it).</summary>
-    private static string PeerProgram()
+    internal static string PeerProgram()
     {
         // bin/<Configuration>/net10.0 of this project -> the same of the peer's.
         var output = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
@@ -46,7 +46,7 @@ public sealed class LoopbackMultiProcessTests : IAsyncLifetime
         return program;
     }
 
-    private static async Task<string[]> ReadLineAsync(ExternalProcess peer, string prefix)
+    internal static async Task<string[]> ReadLineAsync(ExternalProcess peer, string prefix)
     {
         var watch = Stopwatch.StartNew();
         while (watch.Elapsed < Limit)

@@ -32,6 +32,13 @@ public sealed class RingMaliciousCPeerTests : IClassFixture<RingPeerProgram>
             () => RingDrivers.RunFront<BlkifRequest, BlkifResponse, BlkifPayload>(ring, 1_000_000, 32, toPeer, fromPeer)));
         Assert.Equal(DeviceErrorIds.Xen.RingBroken, broken.ErrorId);
         Assert.Contains(message, broken.Message, StringComparison.Ordinal);
+        // The peer prints after its misdeed and its notify, and its stdout reaches us through a pipe read on another
+        // thread: our front can break first (it did, 2 runs in 5 under load), so wait for the line, bounded.
+        for (int waited = 0; !peer.StandardOutput.Contains("misbehaved", StringComparison.Ordinal) && waited < 10_000; waited += 20)
+        {
+            await Task.Delay(20);
+        }
+
         Assert.Contains("misbehaved", peer.StandardOutput, StringComparison.Ordinal);
         Assert.True(ring.ResponseConsumer >= consumedBefore, $"only {ring.ResponseConsumer} responses before the misdeed");
         Assert.Same(broken, Assert.Throws<XenRingException>(() => ring.TryConsumeResponse(out _)));
