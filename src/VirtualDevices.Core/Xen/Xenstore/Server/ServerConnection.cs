@@ -252,7 +252,7 @@ internal sealed class ServerConnection : IPollHandler
             _paused = true;
             try
             {
-                _registration!.Modify(PollEvents.Writable);
+                _registration!.Modify(_transport.WritableEvents);
             }
             catch (IOException)
             {
@@ -272,6 +272,13 @@ internal sealed class ServerConnection : IPollHandler
         catch (IOException)
         {
             Teardown();
+            return;
+        }
+
+        if (_transport.InputPending)
+        {
+            // A ring's requests whose event a send took while paused: no poll event will come for them.
+            Receive();
         }
     }
 
