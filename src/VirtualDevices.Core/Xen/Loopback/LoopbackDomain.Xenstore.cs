@@ -1,4 +1,5 @@
 using VirtualDevices.Interop;
+using VirtualDevices.Xen.EventChannels;
 using VirtualDevices.Xen.Xenstore.Client;
 using VirtualDevices.Xen.Xenstore.Protocol;
 
@@ -28,20 +29,9 @@ public sealed partial class LoopbackDomain
     /// </remarks>
     /// <exception cref="DeviceException"><see cref="DeviceErrorIds.XenLoopback.NoXenstore"/>: the hypervisor runs no
     /// xenstore, or the ring was connected already.</exception>
-    public unsafe XenstoreClient ConnectXenstore(XenstoreClientOptions? options = null)
+    public XenstoreClient ConnectXenstore(XenstoreClientOptions? options = null)
     {
-        ObjectDisposedException.ThrowIf(_disposed != 0, this);
-        LoopbackEventChannel channel = _xenstoreChannel ?? throw new DeviceException(DeviceErrorIds.XenLoopback.NoXenstore, DeviceErrorCategory.InvalidOperation,
-            $"Domain {DomainId} has no xenstore ring: the loopback hypervisor at {Source} was started without xenstore.", LoopbackErrors.Source);
-        if (Interlocked.Exchange(ref _xenstoreUsed, 1) != 0)
-        {
-            throw new DeviceException(DeviceErrorIds.XenLoopback.NoXenstore, DeviceErrorCategory.ResourceBusy,
-                $"Domain {DomainId}'s xenstore ring was connected already (one connection per domain, as a guest kernel's).", LoopbackErrors.Source);
-        }
-
-        var transport = new XenstoreRingTransport((byte*)_arena.PageAddress(_xenstoreFrame), channel, server: false,
-            $"the xenstore ring of loopback domain {DomainId}", release: null);
-        XenstoreClient client = XenstoreClient.OverTransport(transport, options);
+        XenstoreClient client = XenstoreClient.OverTransport(OpenXenstoreTransport(), options);
         Volatile.Write(ref _xenstoreClient, client);
         if (_disposed != 0)
         {
@@ -50,6 +40,26 @@ public sealed partial class LoopbackDomain
         }
 
         return client;
+    }
+
+    /// <summary>
+    /// The guest's end of this domain's xenstore ring, over its page and <paramref name="channel"/> (its xenstore
+    /// port when null; another port of its own once dom0 re-introduced it with that one). Once per domain.
+    /// </summary>
+    /// <exception cref="DeviceException"><see cref="DeviceErrorIds.XenLoopback.NoXenstore"/>.</exception>
+    internal unsafe XenstoreRingTransport OpenXenstoreTransport(IEventChannel? channel = null)
+    {
+        ObjectDisposedException.ThrowIf(_disposed != 0, this);
+        LoopbackEventChannel own = _xenstoreChannel ?? throw new DeviceException(DeviceErrorIds.XenLoopback.NoXenstore, DeviceErrorCategory.InvalidOperation,
+            $"Domain {DomainId} has no xenstore ring: the loopback hypervisor at {Source} was started without xenstore.", LoopbackErrors.Source);
+        if (Interlocked.Exchange(ref _xenstoreUsed, 1) != 0)
+        {
+            throw new DeviceException(DeviceErrorIds.XenLoopback.NoXenstore, DeviceErrorCategory.ResourceBusy,
+                $"Domain {DomainId}'s xenstore ring was connected already (one connection per domain, as a guest kernel's).", LoopbackErrors.Source);
+        }
+
+        return new XenstoreRingTransport((byte*)_arena.PageAddress(_xenstoreFrame), channel ?? own, server: false,
+            $"the xenstore ring of loopback domain {DomainId}", release: null);
     }
 
     /// <summary>The hypervisor's join reply said: the ring is at <paramref name="frame"/> of the arena, its port is <paramref name="port"/>.</summary>
