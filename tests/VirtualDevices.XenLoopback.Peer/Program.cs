@@ -7,6 +7,8 @@
 //                            into page 1, notifies. Prints "done <rounds>" and waits to be killed.
 //   storm <socket> <port>    binds domain 0's unbound port <port>, prints "ready <domid>", then notifies as fast as it
 //                            can until killed.
+//   xenstore <socket>        speaks xenstore over the domain's ring (XenstorePeer.cs): prints "ready <domid> <name>",
+//                            answers dom0's data/ping in data/pong with "pong <value>", then waits to be killed.
 //
 // Any failure prints "error <type>: <message>" and exits with 1.
 using VirtualDevices.Xen.EventChannels;
@@ -63,6 +65,10 @@ try
         {
             channel.Notify();
         }
+    }
+    else if (role == "xenstore")
+    {
+        VirtualDevices.XenLoopback.Peer.XenstorePeer.Run(domain);
     }
     else
     {
