@@ -106,7 +106,7 @@ internal abstract class Transport : IDisposable
 
     /// <summary>
     /// True when input is readable that no poll event will announce any more: a Xen ring whose event was taken by a
-    /// non-blocking send while the loop waited for room. A poll loop that resumes reading then reads at once.
+    /// non-blocking send that found no room. A poll loop reads at once after such a send rather than wait for an event.
     /// </summary>
     public virtual bool InputPending => false;
 

@@ -62,6 +62,12 @@ public sealed partial class LoopbackDomain
             $"the xenstore ring of loopback domain {DomainId}", release: null);
     }
 
+    /// <summary>This domain's xenstore page, mapped here (a page of its arena): for tests that play a hostile guest.</summary>
+    internal unsafe byte* XenstorePage => HasXenstore ? (byte*)_arena.PageAddress(_xenstoreFrame) : null;
+
+    /// <summary>This domain's xenstore port: for tests that play a hostile guest.</summary>
+    internal IEventChannel? XenstoreChannel => _xenstoreChannel;
+
     /// <summary>The hypervisor's join reply said: the ring is at <paramref name="frame"/> of the arena, its port is <paramref name="port"/>.</summary>
     private void AttachXenstore(uint port, uint frame, SafeFileDescriptor? incoming)
     {

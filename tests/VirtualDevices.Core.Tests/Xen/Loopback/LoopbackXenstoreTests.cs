@@ -198,6 +198,131 @@ public sealed class LoopbackXenstoreTests : IAsyncLifetime
         await writer.WaitAsync(Limit);
     }
 
+    [Fact(Timeout = 60_000)]
+    public async Task AGuestThatStopsReadingAndThenReadsGetsEveryReply()
+    {
+        // 300 requests written before any reply is read: the daemon's reply ring fills (300 replies of 26 bytes are
+        // 7,800 bytes, the ring holds 1,024), its connection waits for room while the guest's further requests arrive
+        // (their events taken by the daemon's sends), and once the guest reads, every reply comes.
+        using LoopbackDomain guest = _hypervisor.JoinInProcess();
+        using XenstoreRingTransport ring = guest.OpenXenstoreTransport();
+        byte[] request = BuildRead(Encoding.ASCII.GetBytes("name"));
+        const int Requests = 300;
+        Task writer = Task.Run(() =>
+        {
+            for (int i = 0; i < Requests; i++)
+            {
+                ring.Send(request);
+            }
+        });
+
+        await WaitUntilAsync(() => Task.FromResult(ring.Available == 1024));
+        Task<int> reader = Task.Run(() =>
+        {
+            byte[] buffer = new byte[Requests * 64];
+            int end = 0;
+            int replies = 0;
+            int start = 0;
+            while (replies < Requests)
+            {
+                int read = ring.Receive(buffer.AsSpan(end));
+                Assert.True(read > 0, "the ring ended before every reply came");
+                end += read;
+                while (end - start >= XenstoreLimits.HeaderSize)
+                {
+                    XenstoreMessageHeader header = XenstoreMessageHeader.Read(buffer.AsSpan(start));
+                    int total = XenstoreLimits.HeaderSize + (int)header.Length;
+                    if (end - start < total)
+                    {
+                        break;
+                    }
+
+                    Assert.Equal(XenstoreMessageType.Read, header.Type);
+                    Assert.Equal($"loopback-{guest.DomainId}", Encoding.ASCII.GetString(buffer, start + XenstoreLimits.HeaderSize, (int)header.Length));
+                    start += total;
+                    replies++;
+                }
+            }
+
+            return replies;
+        });
+
+        Assert.Equal(Requests, await reader.WaitAsync(Limit));
+        await writer.WaitAsync(Limit);
+    }
+
+    [Fact(Timeout = 60_000)]
+    public async Task RequestsThatArriveWhileTheDaemonWaitsForRoomAreAnsweredOnceItHasRoom()
+    {
+        // 48 reads (1,008 bytes: the request ring holds them) whose replies (1,248 bytes) overflow the reply ring: the
+        // daemon waits for room. 10 more requests come meanwhile; the daemon's send takes their event while it
+        // still has no room. Then the guest reads every reply: the daemon sends the rest, and must read the 10
+        // requests although no event will announce them again.
+        using LoopbackDomain guest = _hypervisor.JoinInProcess();
+        await WaitUntilAsync(async () => await _dom0.IsDomainIntroducedAsync(guest.DomainId));
+        using XenstoreRingTransport ring = guest.OpenXenstoreTransport();
+        byte[] request = BuildRead(Encoding.ASCII.GetBytes("name"));
+        byte[] first = [.. Enumerable.Range(0, 48).SelectMany(_ => request)];
+        ring.Send(first);
+        await WaitUntilAsync(() => Task.FromResult(ring.Available == 1024));
+        byte[] more = [.. Enumerable.Range(0, 10).SelectMany(_ => request)];
+        ring.Send(more);
+        await Task.Delay(200); // lets the daemon take the event of the 10 (the case the check is about)
+
+        // Whole-ring reads: the first takes the 1,024 bytes at once (one "room made" event), the rest come after.
+        byte[] replies = await Task.Run(() =>
+        {
+            byte[] all = new byte[58 * 26];
+            int end = 0;
+            while (end < all.Length)
+            {
+                int read = ring.Receive(all.AsSpan(end));
+                Assert.True(read > 0, "the ring ended before every reply came");
+                end += read;
+            }
+
+            return all;
+        }).WaitAsync(TimeSpan.FromSeconds(10));
+        for (int i = 0; i < 58; i++)
+        {
+            XenstoreMessageHeader header = XenstoreMessageHeader.Read(replies.AsSpan(i * 26));
+            Assert.Equal(XenstoreMessageType.Read, header.Type);
+            Assert.Equal($"loopback-{guest.DomainId}", Encoding.ASCII.GetString(replies, (i * 26) + 16, 10));
+        }
+    }
+
+    [Fact(Timeout = 60_000)]
+    public async Task AGuestThatBreaksItsRingLosesItsConnectionAndNothingElse()
+    {
+        using LoopbackDomain hostile = _hypervisor.JoinInProcess();
+        using LoopbackDomain other = _hypervisor.JoinInProcess();
+        await using XenstoreClient otherXs = other.ConnectXenstore();
+        Assert.Equal($"loopback-{other.DomainId}", await otherXs.ReadStringAsync("name").AsTask().WaitAsync(Limit));
+        int before = _hypervisor.Xenstore!.ConnectionCount;
+
+        // The hostile guest claims 5,000 bytes of requests in a 1,024-byte ring, then notifies.
+        using (XenstoreRingTransport ring = hostile.OpenXenstoreTransport())
+        {
+            Assert.Equal($"loopback-{hostile.DomainId}", await ReadOverRawRingAsync(ring, "name"));
+            unsafe
+            {
+                byte* page = hostile.XenstorePage;
+                *(uint*)(page + XenstoreRingLayout.RequestProducerOffset) += 5000;
+            }
+
+            hostile.XenstoreChannel!.Notify(); // written behind the transport's back, which would publish its own index
+            await WaitUntilAsync(() => Task.FromResult(_hypervisor.Xenstore.ConnectionCount == before - 1));
+            unsafe
+            {
+                Assert.Equal(XenstoreRingLayout.ErrorRingIndex, *(uint*)(hostile.XenstorePage + XenstoreRingLayout.ErrorOffset));
+            }
+        }
+
+        // The other guest and dom0 go on.
+        await otherXs.WriteAsync("data/still", "here").AsTask().WaitAsync(Limit);
+        Assert.Equal("here", await _dom0.ReadStringAsync($"/local/domain/{other.DomainId}/data/still"));
+    }
+
     [Fact]
     public async Task AHypervisorWithoutXenstoreGivesNoRing()
     {
@@ -214,6 +339,19 @@ public sealed class LoopbackXenstoreTests : IAsyncLifetime
         {
             await plain.DisposeAsync();
         }
+    }
+
+    private static async Task<string> ReadOverRawRingAsync(XenstoreRingTransport ring, string path)
+    {
+        ring.Send(BuildRead(Encoding.ASCII.GetBytes(path)));
+        return await Task.Run(() =>
+        {
+            byte[] header = new byte[XenstoreLimits.HeaderSize];
+            Assert.True(ring.TryReceiveExactly(header));
+            byte[] payload = new byte[XenstoreMessageHeader.Read(header).Length];
+            Assert.True(ring.TryReceiveExactly(payload));
+            return Encoding.ASCII.GetString(payload);
+        }).WaitAsync(Limit);
     }
 
     private static byte[] BuildRead(byte[] path)
