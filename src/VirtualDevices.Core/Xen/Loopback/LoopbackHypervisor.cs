@@ -197,6 +197,19 @@ public sealed partial class LoopbackHypervisor : IHostedService
         return host.StartServiceAsync(DefaultPrefix, name, (_, _) => Task.FromResult(Start(socketPath)), cancellationToken);
     }
 
+    /// <summary>As <see cref="StartAsync"/>, for a hypervisor that runs xenstore (<see cref="StartWithXenstore"/>).</summary>
+    /// <param name="host">The host.</param>
+    /// <param name="name">The service's name, or null.</param>
+    /// <param name="socketPath">The control socket, or null for in-process domains only.</param>
+    /// <param name="xenstoreSocketPath">The xenstore server's unix socket for dom0's clients, or null.</param>
+    /// <param name="cancellationToken">Not used after the start.</param>
+    public static Task<LoopbackHypervisor> StartWithXenstoreAsync(DeviceHost host, string? name, string? socketPath, string? xenstoreSocketPath,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(host);
+        return host.StartServiceAsync(DefaultPrefix, name, (_, _) => Task.FromResult(StartWithXenstore(socketPath, xenstoreSocketPath)), cancellationToken);
+    }
+
     /// <summary>Joins a domain living in this process, over a socket pair (the same protocol as a process's).</summary>
     /// <param name="domainId">The id asked for (0 for dom0), or null for the lowest free id from 1.</param>
     /// <param name="arenaPages">The pages of its grant arena (the most it can have granted at once).</param>

@@ -323,6 +323,25 @@ public sealed class LoopbackXenstoreTests : IAsyncLifetime
         Assert.Equal("here", await _dom0.ReadStringAsync($"/local/domain/{other.DomainId}/data/still"));
     }
 
+    [Fact(Timeout = 60_000)]
+    public async Task AHostedHypervisorWithXenstoreStopsWithItsHost()
+    {
+        string socket = Path.Combine(_temp.Path, "hosted-xenstored.sock");
+        LoopbackHypervisor hosted;
+        await using (var host = new VirtualDevices.Hosting.DeviceHost())
+        {
+            hosted = await LoopbackHypervisor.StartWithXenstoreAsync(host, null, null, socket);
+            Assert.Equal(["xen-loopback0"], host.Services.Select(s => s.Name));
+            using LoopbackDomain guest = hosted.JoinInProcess();
+            await using XenstoreClient xs = guest.ConnectXenstore();
+            Assert.Equal($"loopback-{guest.DomainId}", await xs.ReadStringAsync("name").AsTask().WaitAsync(Limit));
+            Assert.True(File.Exists(socket));
+        }
+
+        Assert.False(hosted.Xenstore!.IsRunning);
+        Assert.False(File.Exists(socket));
+    }
+
     [Fact]
     public async Task AHypervisorWithoutXenstoreGivesNoRing()
     {
