@@ -8,6 +8,8 @@
 //   storm <socket> <port>    binds domain 0's unbound port <port>, prints "ready <domid>", then notifies as fast as it
 //                            can until killed.
 //   ring-back, ring-front    one end of a blkif ring with domain 0 (Rings/RingRoles.cs).
+//   xenstore <socket>        speaks xenstore over the domain's ring (XenstorePeer.cs): prints "ready <domid> <name>",
+//                            answers dom0's data/ping in data/pong with "pong <value>", then waits to be killed.
 //
 // Any failure prints "error <type>: <message>" and exits with 1.
 using VirtualDevices.Xen.EventChannels;
@@ -69,6 +71,10 @@ try
         {
             channel.Notify();
         }
+    }
+    else if (role == "xenstore")
+    {
+        VirtualDevices.XenLoopback.Peer.XenstorePeer.Run(domain);
     }
     else
     {

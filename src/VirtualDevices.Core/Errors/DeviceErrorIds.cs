@@ -275,6 +275,12 @@ public static class DeviceErrorIds
         /// <summary>The embedded server cannot add a connection to its poll loop (epoll refused the descriptor).</summary>
         public const string AttachFailed = "XenstoreAttachFailed";
 
+        /// <summary>
+        /// The other end of a xenstore ring (<c>xenstore_domain_interface</c>) broke the ring's rules: an index that
+        /// ran more than the ring's 1,024 bytes ahead or went backwards. The connection is closed.
+        /// </summary>
+        public const string RingBroken = "XenstoreRingBroken";
+
         /// <summary>The embedded server cannot listen on its socket path.</summary>
         public const string ListenFailed = "XenstoreListenFailed";
 
@@ -432,5 +438,8 @@ public static class DeviceErrorIds
 
         /// <summary>A system call of the loopback hypervisor (memfd, mmap, eventfd, sendmsg) failed.</summary>
         public const string SystemCallFailed = "XenLoopbackSystemCallFailed";
+
+        /// <summary>The hypervisor runs no xenstore, so the domain has no xenstore ring (or its ring is in use by another client).</summary>
+        public const string NoXenstore = "XenLoopbackNoXenstore";
     }
 }

@@ -99,6 +99,18 @@ internal abstract class Transport : IDisposable
         throw new NotSupportedException($"{Description} cannot be used without blocking.");
 
     /// <summary>
+    /// The poll events that announce room for more output, for a poll loop waiting to send: a descriptor's writable
+    /// event; readable for a Xen ring, whose one event channel says both "input came" and "the peer made room".
+    /// </summary>
+    public virtual Polling.PollEvents WritableEvents => Polling.PollEvents.Writable;
+
+    /// <summary>
+    /// True when input is readable that no poll event will announce any more: a Xen ring whose event was taken by a
+    /// non-blocking send that found no room. A poll loop reads at once after such a send rather than wait for an event.
+    /// </summary>
+    public virtual bool InputPending => false;
+
+    /// <summary>
     /// Ends every blocked call on the transport from another thread (receives return 0 or throw), without releasing
     /// the descriptor, so that a thread still inside a call never sees its descriptor reused. Idempotent.
     /// </summary>

@@ -60,6 +60,16 @@ internal abstract class PolledEventChannel : IEventChannel, IPollHandler
     /// <summary>The descriptor that is readable while events are pending.</summary>
     private protected abstract SafeFileDescriptor Descriptor { get; }
 
+    /// <summary>
+    /// The descriptor that is readable while events are pending, for a poll loop that serves many channels itself
+    /// (the embedded xenstore server's rings); such a loop takes the events with <see cref="TakePending"/>.
+    /// </summary>
+    internal SafeFileDescriptor PollDescriptor => Descriptor;
+
+    /// <summary>Takes the events pending now without spinning or blocking (for a poll loop's handler).</summary>
+    /// <returns>How many (0 when none).</returns>
+    internal int TakePending() => TryConsume();
+
     /// <summary>What names the channel in errors (the device node, or the hypervisor's socket).</summary>
     private protected abstract string Source { get; }
 

@@ -112,6 +112,15 @@ internal sealed unsafe class LoopbackArena : IDisposable
         }
     }
 
+    /// <summary>Takes one page for good (the xenstore page the hypervisor placed in the arena): grants never get it.</summary>
+    public void Reserve(uint frame)
+    {
+        lock (_gate)
+        {
+            _used[frame] = true;
+        }
+    }
+
     /// <summary>Gives pages back (once the grant ended and nobody maps them).</summary>
     public void Free(ReadOnlySpan<uint> frames)
     {

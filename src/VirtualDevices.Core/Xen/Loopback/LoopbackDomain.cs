@@ -111,6 +111,11 @@ public sealed partial class LoopbackDomain : IGrantTable, IEventChannels
                 new LoopbackMessage(LoopbackMessageType.Join, arg0: domainId ?? LoopbackMessage.AnyDomain, arg1: (uint)arenaPages, descriptor: arena.Descriptor, ownsDescriptor: false),
                 "Joining the loopback hypervisor");
             domain.DomainId = (ushort)reply.Arg0;
+            if (reply.Arg1 != 0)
+            {
+                domain.AttachXenstore(reply.Arg1, reply.Arg2, reply.TakeDescriptor());
+            }
+
             return domain;
         }
         catch
@@ -141,6 +146,8 @@ public sealed partial class LoopbackDomain : IGrantTable, IEventChannels
             _reader.Join(TimeSpan.FromSeconds(5));
         }
 
+        // Before the arena goes: the client's ring is a page of it.
+        CloseXenstore();
         OnGone();
         InvalidateAll();
         _arena.Dispose();

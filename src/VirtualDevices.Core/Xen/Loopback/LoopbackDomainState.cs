@@ -34,6 +34,12 @@ internal sealed class LoopbackDomainState(ushort id, Socket connection, SafeFile
 
     public uint NextPort { get; set; } = 1;
 
+    /// <summary>The port of the domain's xenstore ring (bound by the xenstore in dom0 at INTRODUCE); 0 without xenstore.</summary>
+    public uint XenstorePort { get; set; }
+
+    /// <summary>The arena frame of the domain's xenstore page (granted to dom0 as reference 1).</summary>
+    public uint XenstoreFrame { get; set; }
+
     /// <summary>Set when the domain is being dropped: nothing more is sent to it.</summary>
     public bool Gone { get; set; }
 }

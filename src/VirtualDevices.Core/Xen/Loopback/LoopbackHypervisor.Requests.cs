@@ -116,7 +116,31 @@ public sealed partial class LoopbackHypervisor
 
         domain = new LoopbackDomainState(id, socket, arena, readOnly, (int)pages);
         _domains.Add(id, domain);
-        return new LoopbackMessage(message.Type | LoopbackMessageType.Reply, arg0: id);
+        if (_xenstore is null || id == LoopbackXenstore.DomainId)
+        {
+            return new LoopbackMessage(message.Type | LoopbackMessageType.Reply, arg0: id);
+        }
+
+        // The toolstack's share of a guest's creation on Xen: its xenstore page (here the arena's last frame, so
+        // grants keep taking frames from 0 up), granted to the xenstore domain at the reserved reference, and an
+        // unbound port for it, whose eventfd the guest gets with the reply (start_info's store_mfn and store_evtchn).
+        SafeFileDescriptor incoming = Unix.EventFd(0, Unix.EFD_CLOEXEC | Unix.EFD_NONBLOCK);
+        if (incoming.IsInvalid)
+        {
+            incoming.Dispose();
+            Drop(domain);
+            domain = null;
+            return Refuse(message.Type, LoopbackStatus.SystemCallFailed);
+        }
+
+        uint frame = pages - 1;
+        uint reference = VirtualDevices.Xen.Xenstore.Protocol.XenstoreRingLayout.ReservedGrantReference;
+        domain.Grants.Add(reference, new LoopbackGrantRecord(reference, id, LoopbackXenstore.DomainId, frame, readOnly: false));
+        uint port = NextPort(domain);
+        domain.Ports.Add(port, new LoopbackPortRecord(id, port, LoopbackXenstore.DomainId, incoming));
+        domain.XenstoreFrame = frame;
+        domain.XenstorePort = port;
+        return new LoopbackMessage(message.Type | LoopbackMessageType.Reply, arg0: id, arg1: port, arg2: frame, descriptor: incoming, ownsDescriptor: false);
     }
 
     private LoopbackMessage Grant(LoopbackDomainState granter, LoopbackMessage message)

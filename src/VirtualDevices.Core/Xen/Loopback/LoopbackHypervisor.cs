@@ -2,6 +2,7 @@ using System.Net.Sockets;
 using VirtualDevices.Devices;
 using VirtualDevices.Hosting;
 using VirtualDevices.Interop;
+using VirtualDevices.Xen.Xenstore.Server;
 
 namespace VirtualDevices.Xen.Loopback;
 
@@ -43,6 +44,8 @@ public sealed partial class LoopbackHypervisor : IHostedService
     private long _protocolErrors;
     private int _stopped;
 
+    private LoopbackXenstore? _xenstore;
+
     private LoopbackHypervisor(Socket? listener, string? socketPath)
     {
         _listener = listener;
@@ -50,12 +53,24 @@ public sealed partial class LoopbackHypervisor : IHostedService
         if (listener is not null)
         {
             _acceptThread = new Thread(AcceptLoop) { IsBackground = true, Name = "xen-loopback accept" };
-            _acceptThread.Start();
         }
     }
 
     /// <summary>The control socket other processes join through, or null when only in-process domains join.</summary>
     public string? SocketPath { get; }
+
+    /// <summary>
+    /// The embedded xenstore server the hypervisor runs (in dom0, <see cref="Domain0"/>), or null when started without
+    /// one. Dom0's clients reach it in process (<c>XenstoreClient.ConnectInProcess</c>) or on <see cref="XenstoreSocketPath"/>;
+    /// every other domain over its ring (<see cref="LoopbackDomain.ConnectXenstore"/>).
+    /// </summary>
+    public XenstoreServer? Xenstore => _xenstore?.Server;
+
+    /// <summary>The unix socket the xenstore server listens on (for <c>XENSTORED_PATH=... xenstore-ls</c>), or null.</summary>
+    public string? XenstoreSocketPath => _xenstore?.Server.SocketPath;
+
+    /// <summary>Dom0, joined by the hypervisor itself when it runs xenstore (xenstored's domain); null otherwise.</summary>
+    public LoopbackDomain? Domain0 => _xenstore?.Domain0;
 
     /// <summary>Control messages that did not parse or made no sense, answered with a protocol error.</summary>
     public long ProtocolErrors => Interlocked.Read(ref _protocolErrors);
@@ -121,6 +136,45 @@ public sealed partial class LoopbackHypervisor : IHostedService
             return new LoopbackHypervisor(null, null);
         }
 
+        LoopbackHypervisor hypervisor = Create(socketPath);
+        hypervisor._acceptThread!.Start();
+        return hypervisor;
+    }
+
+    /// <summary>
+    /// Starts a hypervisor that runs xenstore as Xen does: the embedded server in dom0 (which the hypervisor joins
+    /// itself: <see cref="Domain0"/>), and every domain that joins gets a xenstore ring page (grant reference 1,
+    /// GNTTAB_RESERVED_XENSTORE) and an event channel, its <c>/local/domain/&lt;id&gt;</c> written as libxl does,
+    /// and is introduced to the server (<c>@introduceDomain</c>); released when it leaves (<c>@releaseDomain</c>).
+    /// </summary>
+    /// <param name="socketPath">The control socket, or null for in-process domains only.</param>
+    /// <param name="xenstoreSocketPath">A unix socket for dom0's xenstore clients (the xenstore tools), or null for in-process clients only.</param>
+    /// <exception cref="DeviceException">As <see cref="Start(string?)"/>, and the xenstore server's listen errors.</exception>
+    public static LoopbackHypervisor StartWithXenstore(string? socketPath = null, string? xenstoreSocketPath = null)
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            throw new PlatformNotSupportedException("The loopback hypervisor uses memfd, eventfd and seqpacket sockets, which only Linux has.");
+        }
+
+        LoopbackHypervisor hypervisor = socketPath is null ? new LoopbackHypervisor(null, null) : Create(socketPath);
+        try
+        {
+            // Before any other domain can join: each one's join hands it a ring for this xenstore.
+            hypervisor._xenstore = LoopbackXenstore.Start(hypervisor, xenstoreSocketPath);
+        }
+        catch
+        {
+            hypervisor.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            throw;
+        }
+
+        hypervisor._acceptThread?.Start();
+        return hypervisor;
+    }
+
+    private static LoopbackHypervisor Create(string socketPath)
+    {
         string path = Path.GetFullPath(socketPath);
         var listener = new Socket(AddressFamily.Unix, SocketType.Seqpacket, ProtocolType.Unspecified);
         UnixSocketFile file;
@@ -148,6 +202,19 @@ public sealed partial class LoopbackHypervisor : IHostedService
     {
         ArgumentNullException.ThrowIfNull(host);
         return host.StartServiceAsync(DefaultPrefix, name, (_, _) => Task.FromResult(Start(socketPath)), cancellationToken);
+    }
+
+    /// <summary>As <see cref="StartAsync"/>, for a hypervisor that runs xenstore (<see cref="StartWithXenstore"/>).</summary>
+    /// <param name="host">The host.</param>
+    /// <param name="name">The service's name, or null.</param>
+    /// <param name="socketPath">The control socket, or null for in-process domains only.</param>
+    /// <param name="xenstoreSocketPath">The xenstore server's unix socket for dom0's clients, or null.</param>
+    /// <param name="cancellationToken">Not used after the start.</param>
+    public static Task<LoopbackHypervisor> StartWithXenstoreAsync(DeviceHost host, string? name, string? socketPath, string? xenstoreSocketPath,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(host);
+        return host.StartServiceAsync(DefaultPrefix, name, (_, _) => Task.FromResult(StartWithXenstore(socketPath, xenstoreSocketPath)), cancellationToken);
     }
 
     /// <summary>Joins a domain living in this process, over a socket pair (the same protocol as a process's).</summary>
@@ -182,6 +249,8 @@ public sealed partial class LoopbackHypervisor : IHostedService
             return ValueTask.CompletedTask;
         }
 
+        // The xenstore first: its rings unmap and unbind through dom0 while the hypervisor still answers.
+        _xenstore?.Dispose();
         _listener?.Dispose();
         List<(Socket Socket, Thread Thread)> connections;
         lock (_gate)
@@ -200,7 +269,11 @@ public sealed partial class LoopbackHypervisor : IHostedService
             thread.Join(TimeSpan.FromSeconds(5));
         }
 
-        _acceptThread?.Join(TimeSpan.FromSeconds(5));
+        if (_acceptThread?.IsAlive == true)
+        {
+            _acceptThread.Join(TimeSpan.FromSeconds(5));
+        }
+
         _socketFile?.Remove(); // only while the path is still our socket
 
         return ValueTask.CompletedTask;
@@ -283,6 +356,7 @@ public sealed partial class LoopbackHypervisor : IHostedService
         {
             while (LoopbackMessage.Receive(socket, buffer, out LoopbackMessage? message, out _))
             {
+                bool joining = domain is null;
                 using (message)
                 {
                     lock (_gate)
@@ -319,6 +393,12 @@ public sealed partial class LoopbackHypervisor : IHostedService
                         }
                     }
                 }
+
+                if (joining && domain is { XenstorePort: not 0 } joined)
+                {
+                    // The toolstack's part, outside the lock (the server maps and binds through dom0's requests).
+                    _xenstore?.OnJoined(joined.Id, joined.XenstoreFrame, joined.XenstorePort);
+                }
             }
         }
         finally
@@ -334,6 +414,10 @@ public sealed partial class LoopbackHypervisor : IHostedService
             }
 
             socket.Dispose();
+            if (domain is { XenstorePort: not 0 })
+            {
+                _xenstore?.OnLeft(domain.Id);
+            }
         }
     }
 

@@ -6,7 +6,7 @@ namespace VirtualDevices.Xen.Loopback;
 /// </summary>
 internal enum LoopbackMessageType : uint
 {
-    /// <summary>Join as a domain: arg0 the id asked for (<see cref="LoopbackMessage.AnyDomain"/>: any), arg1 the arena's pages; the arena memfd passed. Reply: arg0 the id.</summary>
+    /// <summary>Join as a domain: arg0 the id asked for (<see cref="LoopbackMessage.AnyDomain"/>: any), arg1 the arena's pages; the arena memfd passed. Reply: arg0 the id; with xenstore, arg1 the domain's xenstore port, arg2 its page's frame (granted to dom0 as reference 1) and the port's eventfd passed.</summary>
     Join = 1,
 
     /// <summary>Grant frames of the arena: arg0 the grantee, arg1 1 for read-only; items the frames. Reply: items the references.</summary>

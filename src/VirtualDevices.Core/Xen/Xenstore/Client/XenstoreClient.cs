@@ -172,6 +172,10 @@ public sealed partial class XenstoreClient : IXenstoreStore, IAsyncDisposable, I
     internal static XenstoreClient FromDescriptor(SafeFileDescriptor descriptor, string description, XenstoreClientOptions? options = null, bool xenbus = false) =>
         new(new DescriptorTransport(descriptor, description), options ?? new XenstoreClientOptions(), reconnect: null, xenbus);
 
+    /// <summary>Speaks xenstore over <paramref name="transport"/> (a Xen ring's, the loopback hypervisor's domains), which the client owns from now on.</summary>
+    internal static XenstoreClient OverTransport(Transport transport, XenstoreClientOptions? options = null) =>
+        new(transport, options ?? new XenstoreClientOptions(), reconnect: null);
+
     private static TaskCompletionSource NewConnectedSignal(bool completed)
     {
         var signal = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);

@@ -38,6 +38,7 @@ internal sealed class ServerConnection : IPollHandler
     private readonly object _outputLock = new();
     private readonly Action _pumpAction;
     private readonly Action _teardownAction;
+    private readonly Action _receivePendingAction;
     private PollRegistration? _registration;
 
     // Loop thread only: bytes received but not processed (a partial message, or whole ones while reading is paused).
@@ -64,6 +65,7 @@ internal sealed class ServerConnection : IPollHandler
         DomainPrefix = Encoding.ASCII.GetBytes(XenstorePath.DomainPath(domainId) + "/");
         _pumpAction = Pump;
         _teardownAction = Teardown;
+        _receivePendingAction = ReceivePending;
     }
 
     /// <summary>The domain this connection speaks for; 0 for the unix socket, as with xenstored.</summary>
@@ -222,9 +224,19 @@ internal sealed class ServerConnection : IPollHandler
         {
             Pause();
         }
-        else if (_paused)
+        else
         {
-            Resume();
+            if (_paused)
+            {
+                Resume();
+            }
+
+            if (_transport.InputPending)
+            {
+                // A ring: a send that found no room took the events, requests' among them, then found room after
+                // all. Posted rather than read here, so that a guest that keeps sending never deepens the stack.
+                _context.Loop.Post(_receivePendingAction);
+            }
         }
     }
 
@@ -252,7 +264,7 @@ internal sealed class ServerConnection : IPollHandler
             _paused = true;
             try
             {
-                _registration!.Modify(PollEvents.Writable);
+                _registration!.Modify(_transport.WritableEvents);
             }
             catch (IOException)
             {
@@ -272,6 +284,15 @@ internal sealed class ServerConnection : IPollHandler
         catch (IOException)
         {
             Teardown();
+        }
+    }
+
+    /// <summary>Reads input no poll event will announce (a ring's requests whose event a send took); loop thread.</summary>
+    private void ReceivePending()
+    {
+        if (!_tornDown && !IsClosed && !_paused && _transport.InputPending)
+        {
+            Receive();
         }
     }
 

@@ -5,9 +5,18 @@ namespace VirtualDevices.Xen.Xenstore.Server;
 
 internal sealed partial class XenstoreDatabase
 {
+    // The ring each introduced domain was introduced with (when a hypervisor connects rings), under the tree's lock.
+    private readonly Dictionary<int, (ulong Frame, uint Port)> _rings = [];
+
     private static readonly byte[] IntroduceDomainPath = Encoding.ASCII.GetBytes(XenstorePath.IntroduceDomain);
     private static readonly byte[] ReleaseDomainPath = Encoding.ASCII.GetBytes(XenstorePath.ReleaseDomain);
     private static readonly byte[] ControlHelp = "check\nprint <string>\nhelp\n\0"u8.ToArray();
+
+    /// <summary>
+    /// Connects an introduced domain's ring (its server connection attached) or says why not; null without a
+    /// hypervisor, when INTRODUCE only records the domain. Called under the tree's lock on the loop's thread.
+    /// </summary>
+    internal Func<int, ulong, uint, ServerError>? RingIntroducer { get; set; }
 
     internal bool IsDomainIntroduced(int domainId)
     {
@@ -41,6 +50,8 @@ internal sealed partial class XenstoreDatabase
             {
                 return false;
             }
+
+            _rings.Remove(domainId);
 
             foreach (ServerConnection connection in _connections)
             {
@@ -87,15 +98,45 @@ internal sealed partial class XenstoreDatabase
             return ServerError.EACCES;
         }
 
-        // <domid>|<mfn>|<evtchn>|: the ring page and event channel mean nothing without a hypervisor; the domain
-        // id is what the embedded server keeps.
+        // <domid>|<mfn>|<evtchn>|: without a hypervisor (no ring introducer) the ring page and event channel mean
+        // nothing and the domain id is what the embedded server keeps.
         if (!RequestPayload.TakeDomain(ref payload, out int domainId) || domainId == 0
-            || !RequestPayload.TakeString(ref payload, out _) || !RequestPayload.TakeString(ref payload, out _))
+            || !RequestPayload.TakeString(ref payload, out ReadOnlySpan<byte> frameText) || !RequestPayload.TakeString(ref payload, out ReadOnlySpan<byte> portText))
         {
             return ServerError.EINVAL;
         }
 
+        if (RingIntroducer is { } introduce)
+        {
+            // As oxenstored: a port of 0 or garbage, a domain or port the hypervisor refuses, or a second INTRODUCE
+            // naming another ring than the first are EINVAL; the same ring again is a harmless repeat.
+            if (!ServerConnection.TryParseNumber(frameText, out ulong frame) || !ServerConnection.TryParseNumber(portText, out ulong port)
+                || port == 0 || port > uint.MaxValue)
+            {
+                return ServerError.EINVAL;
+            }
+
+            if (_rings.TryGetValue(domainId, out (ulong Frame, uint Port) ring))
+            {
+                return ring == (frame, (uint)port) ? AcknowledgeIntroduce(connection, header) : ServerError.EINVAL;
+            }
+
+            ServerError error = introduce(domainId, frame, (uint)port);
+            if (error != ServerError.None)
+            {
+                return error;
+            }
+
+            _rings[domainId] = (frame, (uint)port);
+        }
+
         IntroduceDomain(domainId);
+        connection.AppendReply(header, ServerReplies.Ok);
+        return ServerError.None;
+    }
+
+    private static ServerError AcknowledgeIntroduce(ServerConnection connection, in XenstoreMessageHeader header)
+    {
         connection.AppendReply(header, ServerReplies.Ok);
         return ServerError.None;
     }

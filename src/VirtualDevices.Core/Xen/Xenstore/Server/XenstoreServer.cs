@@ -210,6 +210,41 @@ public sealed class XenstoreServer : IAsyncDisposable, IDisposable
         }
     }
 
+    /// <summary>
+    /// From now on INTRODUCE connects the domain's ring through <paramref name="connector"/> (the loopback
+    /// hypervisor's): the domain's connection is its ring, bound to its id.
+    /// </summary>
+    internal void UseRings(IXenstoreRingConnector connector)
+    {
+        ArgumentNullException.ThrowIfNull(connector);
+        _store.RingIntroducer = (domainId, frame, port) => ConnectRing(connector, domainId, frame, port);
+    }
+
+    private ServerError ConnectRing(IXenstoreRingConnector connector, int domainId, ulong frame, uint port)
+    {
+        IO.Transport transport;
+        try
+        {
+            transport = connector.Connect(domainId, frame, port);
+        }
+        catch (DeviceException)
+        {
+            // No such domain, grant or unbound port: xenstored answers what its failed map or bind said, which its
+            // wire error table turns into EINVAL (ESRCH has no xenstore name).
+            return ServerError.EINVAL;
+        }
+
+        try
+        {
+            AttachTransport(transport, domainId);
+            return ServerError.None;
+        }
+        catch (Exception e) when (e is DeviceException or ArgumentException or ObjectDisposedException)
+        {
+            return ServerError.EINVAL; // released by AttachTransport
+        }
+    }
+
     private void PostStallCheck()
     {
         if (IsRunning)
