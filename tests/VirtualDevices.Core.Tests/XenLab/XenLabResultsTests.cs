@@ -90,4 +90,23 @@ public sealed class XenLabResultsTests
             ],
             checks);
     }
+
+    [Fact]
+    public void Read_EachRoundThatStartedXen_MustReportEveryGuestCheck()
+    {
+        using var dir = new TempDirectory();
+        string all = string.Concat(XenLabResults.GuestCheckNames.Select(n => $"cxenstored/{n}\tpass\tok\n"));
+        string some = string.Concat(XenLabResults.GuestCheckNames.Take(3).Select(n => $"oxenstored/{n}\tfail\tno\n"));
+        File.WriteAllText(dir.File("results.txt"),
+            "cxenstored/lab.xen-start\tpass\txenstored\n" + all +
+            "oxenstored/lab.xen-start\tpass\toxenstored\n" + some);
+
+        IReadOnlyList<XenLabCheck> checks = XenLabResults.Read(dir.File("results.txt"));
+
+        Assert.Equal("pass", Assert.Single(checks, c => c.Name == "cxenstored/lab.guest-checks").Status);
+        XenLabCheck missing = Assert.Single(checks, c => c.Name == "oxenstored/lab.guest-checks");
+        Assert.Equal("fail", missing.Status);
+        Assert.Contains("guest.ring-guest-front", missing.Message);
+        Assert.DoesNotContain("guest.peer-ready", missing.Message);
+    }
 }
