@@ -36,6 +36,8 @@
 #                      xenbr0 (guest 10.0.0.2, dom0 10.0.0.1) and/or a disk (xvda, /lab/guest-disk.img in dom0).
 #   --guest-disk IMG   the guest's disk image (default: a 64 MiB ext4); --guest-script FILE runs in the guest
 #                      (put on the guest disk as lab-guest.sh); its output is in the guest's console log.
+#   --guest-rounds 'D...'      with several daemons and --backends kernel: create the guest only in these daemons'
+#                      rounds (c, oxenstored; default all). Commands see LAB_GUEST_THIS_ROUND (1 or 0).
 #   --guest-add SRC[=NAME]     copies SRC (a file or a folder) onto the guest disk at NAME (default: SRC's basename);
 #                      the disk is mounted at /mnt in the guest while lab-guest.sh runs. Repeatable.
 #   --guest-modules 'M...'     kernel modules (and what they depend on) for the guest beyond its ramdisk's, taken from
@@ -75,7 +77,7 @@ mirror=${VIRTUALDEVICES_LAB_MIRROR:-http://deb.debian.org/debian}
 security_mirror=${VIRTUALDEVICES_LAB_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
 suite=bookworm
 
-adds=() runs=() xenstored=oxenstored guest=none guest_disk= guest_script= backends=none guest_adds=() guest_extra_modules=
+adds=() runs=() xenstored=oxenstored guest=none guest_disk= guest_script= backends=none guest_adds=() guest_extra_modules= guest_rounds=
 results=./xen-lab-results.txt logs= overall=900 run_timeout=600 build_only=0 verbose=0 with_pwsh=1 with_module=1 r2r=1
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -88,6 +90,7 @@ while [ $# -gt 0 ]; do
     --guest-script) guest_script=$2; shift 2 ;;
     --guest-add) guest_adds+=("$2"); shift 2 ;;
     --guest-modules) guest_extra_modules=$2; shift 2 ;;
+    --guest-rounds) guest_rounds=$2; shift 2 ;;
     --backends) backends=$2; shift 2 ;;
     --results) results=$2; shift 2 ;;
     --logs) logs=$2; shift 2 ;;
@@ -427,8 +430,8 @@ if [ "$guest" != none ]; then
       fi ;;
   esac
 fi
-printf 'LAB_XENSTORED="%s"\nLAB_GUEST=%s\nLAB_BACKENDS=%s\nLAB_RESULTS_DIR=/results\nexport LAB_XENSTORED LAB_GUEST LAB_BACKENDS LAB_RESULTS_DIR\n' \
-  "$xenstored" "$guest" "$backends" > "$p/lab.conf"
+printf 'LAB_XENSTORED="%s"\nLAB_GUEST=%s\nLAB_BACKENDS=%s\nLAB_GUEST_ROUNDS="%s"\nLAB_RESULTS_DIR=/results\nexport LAB_XENSTORED LAB_GUEST LAB_BACKENDS LAB_GUEST_ROUNDS LAB_RESULTS_DIR\n' \
+  "$xenstored" "$guest" "$backends" "$(echo "$guest_rounds" | tr ',' ' ')" > "$p/lab.conf"
 payload_mb=$(( $(du -sm "$p" | cut -f1) * 5 / 4 + 256 ))
 mke2fs -q -t ext4 -L lab -d "$p" "$work/payload.img" "${payload_mb}M" > /dev/null
 rm -rf "$p"
