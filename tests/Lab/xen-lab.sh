@@ -24,7 +24,8 @@
 # ENVIRONMENT OF A COMMAND IN DOM0
 #   LAB_XENSTORED (c | oxenstored, as asked), LAB_XENSTORED_DAEMON (the daemon that runs), LAB_GUEST (none | vif |
 #   disk | vif,disk), LAB_BACKENDS (kernel | none), LAB_GUEST_CONFIG (xl config of the guest, when there is one),
-#   LAB_GUEST_DOMID (its domain id, when the harness created it: with --backends kernel), LAB_RESULTS_DIR.
+#   LAB_GUEST_DOMID (its domain id, when the harness created it: with --backends kernel), LAB_GUEST_THIS_ROUND (1 when
+#   this daemon's round created the guest, 0 when --guest-rounds left it out), LAB_GUEST_ROUNDS, LAB_RESULTS_DIR.
 #   /opt/lab/guest/{vmlinuz,initrd.gz}: the PV guest's kernel (Debian's, unpacked to an ELF) and busybox ramdisk
 #   (for an `xl create` of your own).
 #
