@@ -14,12 +14,14 @@
 # printed, and a failing lab.results line). --run-timeout S: each check program's limit (default 420 s).
 # Exit status: 0 when every check passed or skipped, 1 otherwise.
 #
-# THE GUEST: the oxenstored round has a PV guest (xen-lab.sh --guest disk --backends kernel --guest-rounds
-# oxenstored: the harness creates it after the daemon starts and destroys it at the round's end), whose disk carries
-# guest-peer (tests/c/xen-guest) and the xen-evtchn/gntdev/gntalloc modules: the Devices program's guest.* checks
-# meet it (LAB_GUEST_DOMID). xen-blkback and xen-netback are loaded in dom0 for its disk. One round only: the
-# guest's boot costs QEMU about 80-100 CPU-seconds (as much as Xen and dom0's), too much to pay twice within the
-# lab's 900 s; oxenstored because it is Debian's daemon (the guest's own xenstore traffic is light: its commands).
+# THE GUEST: the first round (C xenstored) has a PV guest (xen-lab.sh --guest disk --backends kernel --guest-rounds c:
+# the harness creates it after the daemon starts and destroys it at the round's end), whose disk carries guest-peer
+# (tests/c/xen-guest) and the xen-evtchn/gntdev/gntalloc modules: the Devices program's guest.* checks meet it
+# (LAB_GUEST_DOMID). xen-blkback and xen-netback are loaded in dom0 for its disk. One round only: the guest's boot
+# costs QEMU about 80-100 CPU-seconds (as much as Xen and dom0's), too much to pay twice within the lab's 900 s. The
+# first round because the kernel's backends watch xenstore from the daemon that ran when they loaded: after the
+# switch to the second daemon, xen-blkback never sees a new disk ("unable to add device with path
+# /local/domain/0/backend/vbd/2/51712", seen when the guest was in the oxenstored round).
 #
 # ADDING A CHECK PROGRAM: build it below (next to the xenstore checks), then add its files to `adds` (copied into
 # dom0 at /lab/NAME) and its command line to `runs` (run from /lab; print check lines, exit 0). A program that needs
@@ -64,7 +66,7 @@ peer_dir=$(dirname "$results")/guest-peer
 mkdir -p "$peer_dir"
 gcc -static -O2 -Wall -Wextra -Werror -o "$peer_dir/guest-peer" tests/c/xen-guest/guest-peer.c >> "$(dirname "$results")/build.log" 2>&1 \
   || { echo "run-checks: gcc -static tests/c/xen-guest/guest-peer.c failed (see build.log): the guest checks will fail" >&2; rm -f "$peer_dir/guest-peer"; }
-guest=(--guest disk --backends kernel --guest-rounds oxenstored --guest-script tests/Lab/checks/guest-peer.sh
+guest=(--guest disk --backends kernel --guest-rounds c --guest-script tests/Lab/checks/guest-peer.sh
   --guest-modules "xen-evtchn xen-gntdev xen-gntalloc")
 [ -f "$peer_dir/guest-peer" ] && guest+=(--guest-add "$peer_dir/guest-peer=guest-peer")
 

@@ -38,7 +38,9 @@
 #   --guest-disk IMG   the guest's disk image (default: a 64 MiB ext4); --guest-script FILE runs in the guest
 #                      (put on the guest disk as lab-guest.sh); its output is in the guest's console log.
 #   --guest-rounds 'D...'      with several daemons and --backends kernel: create the guest only in these daemons'
-#                      rounds (c, oxenstored; default all). Commands see LAB_GUEST_THIS_ROUND (1 or 0).
+#                      rounds (c, oxenstored; default all). Commands see LAB_GUEST_THIS_ROUND (1 or 0). Only the
+#                      first round's guest meets the kernel's backends: they keep watching xenstore through the
+#                      daemon that ran when they loaded, so after a switch libxl cannot add a disk or vif.
 #   --guest-add SRC[=NAME]     copies SRC (a file or a folder) onto the guest disk at NAME (default: SRC's basename);
 #                      the disk is mounted at /mnt in the guest while lab-guest.sh runs. Repeatable.
 #   --guest-modules 'M...'     kernel modules (and what they depend on) for the guest beyond its ramdisk's, taken from
