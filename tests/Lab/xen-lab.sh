@@ -24,7 +24,8 @@
 # ENVIRONMENT OF A COMMAND IN DOM0
 #   LAB_XENSTORED (c | oxenstored, as asked), LAB_XENSTORED_DAEMON (the daemon that runs), LAB_GUEST (none | vif |
 #   disk | vif,disk), LAB_BACKENDS (kernel | none), LAB_GUEST_CONFIG (xl config of the guest, when there is one),
-#   LAB_GUEST_DOMID (its domain id, when the harness created it: with --backends kernel), LAB_RESULTS_DIR.
+#   LAB_GUEST_DOMID (its domain id, when the harness created it: with --backends kernel), LAB_GUEST_THIS_ROUND (1 when
+#   this daemon's round created the guest, 0 when --guest-rounds left it out), LAB_GUEST_ROUNDS, LAB_RESULTS_DIR.
 #   /opt/lab/guest/{vmlinuz,initrd.gz}: the PV guest's kernel (Debian's, unpacked to an ELF) and busybox ramdisk
 #   (for an `xl create` of your own).
 #
@@ -36,6 +37,15 @@
 #                      xenbr0 (guest 10.0.0.2, dom0 10.0.0.1) and/or a disk (xvda, /lab/guest-disk.img in dom0).
 #   --guest-disk IMG   the guest's disk image (default: a 64 MiB ext4); --guest-script FILE runs in the guest
 #                      (put on the guest disk as lab-guest.sh); its output is in the guest's console log.
+#   --guest-rounds 'D...'      with several daemons and --backends kernel: create the guest only in these daemons'
+#                      rounds (c, oxenstored; default all). Commands see LAB_GUEST_THIS_ROUND (1 or 0). Only the
+#                      first round's guest meets the kernel's backends: they keep watching xenstore through the
+#                      daemon that ran when they loaded, so after a switch libxl cannot add a disk or vif.
+#   --guest-add SRC[=NAME]     copies SRC (a file or a folder) onto the guest disk at NAME (default: SRC's basename);
+#                      the disk is mounted at /mnt in the guest while lab-guest.sh runs. Repeatable.
+#   --guest-modules 'M...'     kernel modules (and what they depend on) for the guest beyond its ramdisk's, taken from
+#                      dom0's cached image (same kernel), onto the guest disk in modules/ with modules/modules.list in
+#                      load order: lab-guest.sh insmods them. The image (and its cache key) stays as it is.
 #   --backends kernel|none     kernel: xen-blkback and xen-netback are loaded and the harness creates the guest
 #                      before the commands run (so frontends meet the kernel's backends); none (default): they stay
 #                      unloaded and the command creates the guest itself (`xl create "$LAB_GUEST_CONFIG"`, in the
@@ -70,7 +80,7 @@ mirror=${VIRTUALDEVICES_LAB_MIRROR:-http://deb.debian.org/debian}
 security_mirror=${VIRTUALDEVICES_LAB_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
 suite=bookworm
 
-adds=() runs=() xenstored=oxenstored guest=none guest_disk= guest_script= backends=none
+adds=() runs=() xenstored=oxenstored guest=none guest_disk= guest_script= backends=none guest_adds=() guest_extra_modules= guest_rounds=
 results=./xen-lab-results.txt logs= overall=900 run_timeout=600 build_only=0 verbose=0 with_pwsh=1 with_module=1 r2r=1
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -81,6 +91,9 @@ while [ $# -gt 0 ]; do
     --guest) guest=$2; shift 2 ;;
     --guest-disk) guest_disk=$2; shift 2 ;;
     --guest-script) guest_script=$2; shift 2 ;;
+    --guest-add) guest_adds+=("$2"); shift 2 ;;
+    --guest-modules) guest_extra_modules=$2; shift 2 ;;
+    --guest-rounds) guest_rounds=$2; shift 2 ;;
     --backends) backends=$2; shift 2 ;;
     --results) results=$2; shift 2 ;;
     --logs) logs=$2; shift 2 ;;
@@ -102,7 +115,7 @@ done
 case "$backends" in kernel|none) ;; *) echo "xen-lab: --backends is kernel or none" >&2; exit 2 ;; esac
 case "$guest" in none|vif|disk|vif,disk|disk,vif) ;; *) echo "xen-lab: --guest is none, vif, disk or vif,disk" >&2; exit 2 ;; esac
 [ "$(id -u)" = 0 ] || { echo "xen-lab: needs root (debootstrap, chroot)" >&2; exit 2; }
-for tool in qemu-system-x86_64 debootstrap cpio depmod modprobe mke2fs tar apt-get dpkg xz setpriv; do
+for tool in qemu-system-x86_64 debootstrap cpio depmod modprobe mke2fs debugfs tar apt-get dpkg xz setpriv; do
   command -v "$tool" > /dev/null || { echo "xen-lab: $tool is missing (see .ci/apt-packages)" >&2; exit 2; }
 done
 [ -x /bin/busybox ] && /bin/busybox --list | grep -qx switch_root || { echo "xen-lab: busybox-static is missing" >&2; exit 2; }
@@ -394,12 +407,34 @@ if [ "$guest" != none ]; then
       else
         mkdir -p "$work/guest-disk"
         [ -n "$guest_script" ] && install -m 755 "$guest_script" "$work/guest-disk/lab-guest.sh"
+        for a in "${guest_adds[@]}"; do
+          src=${a%%=*}; name=$(basename "$src"); [ "$a" != "$src" ] && name=${a#*=}
+          [ -e "$src" ] || { log "--guest-add $src: no such file"; exit 2; }
+          mkdir -p "$(dirname "$work/guest-disk/$name")"; cp -r "$src" "$work/guest-disk/$name"
+        done
+        # Modules from dom0's image (debugfs reads the ext4 image without mounting it): each after what it depends
+        # on (modules.dep), once. A module the image lacks is left out and said: the guest's checks then fail on it.
+        if [ -n "$guest_extra_modules" ]; then
+          mkdir -p "$work/guest-disk/modules"; : > "$work/guest-disk/modules/modules.list"
+          debugfs -R "cat /lib/modules/$kver/modules.dep" "$image/dom0.img" > "$work/modules.dep" 2>/dev/null || true
+          for m in $guest_extra_modules; do
+            want=$(echo "$m" | tr _ -)
+            line=$(awk -F: -v m="$want" '{ n = $1; sub(/.*\//, "", n); sub(/\.ko.*/, "", n); gsub(/_/, "-", n) } n == m { print; exit }' "$work/modules.dep")
+            [ -n "$line" ] || { log "--guest-modules: $m is not in dom0's image"; continue; }
+            for f in $(echo "${line#*:}" | tr ' ' '\n' | tac) "${line%%:*}"; do
+              grep -qx "$(basename "$f")" "$work/guest-disk/modules/modules.list" && continue
+              debugfs -R "dump /lib/modules/$kver/$f $work/guest-disk/modules/$(basename "$f")" "$image/dom0.img" > /dev/null 2>&1 \
+                && [ -s "$work/guest-disk/modules/$(basename "$f")" ] && basename "$f" >> "$work/guest-disk/modules/modules.list" \
+                || log "--guest-modules: could not read $f from dom0's image"
+            done
+          done
+        fi
         mke2fs -q -t ext4 -d "$work/guest-disk" "$p/guest-disk.img" 64M > /dev/null
       fi ;;
   esac
 fi
-printf 'LAB_XENSTORED="%s"\nLAB_GUEST=%s\nLAB_BACKENDS=%s\nLAB_RESULTS_DIR=/results\nexport LAB_XENSTORED LAB_GUEST LAB_BACKENDS LAB_RESULTS_DIR\n' \
-  "$xenstored" "$guest" "$backends" > "$p/lab.conf"
+printf 'LAB_XENSTORED="%s"\nLAB_GUEST=%s\nLAB_BACKENDS=%s\nLAB_GUEST_ROUNDS="%s"\nLAB_RESULTS_DIR=/results\nexport LAB_XENSTORED LAB_GUEST LAB_BACKENDS LAB_GUEST_ROUNDS LAB_RESULTS_DIR\n' \
+  "$xenstored" "$guest" "$backends" "$(echo "$guest_rounds" | tr ',' ' ')" > "$p/lab.conf"
 payload_mb=$(( $(du -sm "$p" | cut -f1) * 5 / 4 + 256 ))
 mke2fs -q -t ext4 -L lab -d "$p" "$work/payload.img" "${payload_mb}M" > /dev/null
 rm -rf "$p"
@@ -410,6 +445,10 @@ prepare_secs=$(( $(date +%s) - tprep ))
 # Facts (../shared/xen-lab.md): /dev/kvm here cannot run a stock kernel, so TCG; -cpu max offers SVM (HVM/HAP for
 # Xen) but needs smap=0 (else dom0 dies in create_bounce_frame) and -rdtscp (else PVH/HVM guests loop in SVM
 # instruction-length emulation). dom0's disk is used with snapshot=on: the cached image is never written.
+# xsave=0: with a second domain running beside dom0, QEMU 7.2's TCG and Xen's XSAVE-based switching of the vCPUs'
+# extended (AVX) state corrupted user registers: dom0's dotnet died at start with "malloc(): corrupted top size" and
+# the guest's busybox took a general protection fault, both while the guest ran (never with dom0 alone). Without
+# XSAVE, Xen switches with FXSAVE and offers no AVX: user code takes its SSE paths.
 # bootscrub=0: Xen otherwise scrubs all free memory (about 1 GiB here) with the emulated CPU whenever it idles.
 # QEMU runs multi-threaded TCG (one host thread per vCPU, the default for an x86 guest on an x86 host).
 console=$work/console.log
@@ -418,7 +457,7 @@ tq=$(date +%s)
 # setpriv --pdeathsig: QEMU is killed when this script dies, even of a SIGKILL that no trap sees.
 setpriv --pdeathsig KILL qemu-system-x86_64 -accel tcg,thread=multi -cpu max,-rdtscp -m 2048 -smp 2 \
   -kernel "$image/xen.elf" \
-  -append 'console=com1 com1=115200,8n1 dom0_mem=1024M,max:1024M bootscrub=0 loglvl=all guest_loglvl=all smap=0' \
+  -append 'console=com1 com1=115200,8n1 dom0_mem=1024M,max:1024M bootscrub=0 loglvl=all guest_loglvl=all smap=0 xsave=0' \
   -initrd "$image/vmlinuz console=hvc0 quiet,$image/initrd.gz" \
   -drive "file=$image/dom0.img,if=virtio,format=raw,snapshot=on" \
   -drive "file=$work/payload.img,if=virtio,format=raw" \

@@ -23,4 +23,10 @@ using (var interfaces = new InterfaceChecks(checks))
     interfaces.Run();
 }
 
+// The same interfaces with a real guest domain at the other end (the guest's peer: tests/c/xen-guest/guest-peer.c).
+using (var guest = new GuestChecks(checks))
+{
+    guest.Run();
+}
+
 return checks.Failed == 0 ? 0 : 1;

@@ -367,6 +367,12 @@ public static class DeviceErrorIds
         /// <summary>Mapping a domain's grants (gntdev's map or its mmap) failed: a bad reference or domain, or no room.</summary>
         public const string GrantMapFailed = "GrantMapFailed";
 
+        /// <summary>
+        /// A grant copy (gntdev's GRANT_COPY) failed: the device refused it, or Xen refused the copy (a bad reference or
+        /// domain, a read-only grant written: the message names Xen's GNTST status).
+        /// </summary>
+        public const string GrantCopyFailed = "GrantCopyFailed";
+
         /// <summary>Setting the notification sent when a grant's mapping goes failed.</summary>
         public const string GrantUnmapNotifyFailed = "GrantUnmapNotifyFailed";
 

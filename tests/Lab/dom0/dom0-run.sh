@@ -156,9 +156,15 @@ for xs in "$@"; do
   if ! start_xen "$xs"; then phase "${prefix}xen-start" "$t"; continue; fi
   phase "${prefix}xen-start" "$t"
   export LAB_XENSTORED="$xs" LAB_XENSTORED_DAEMON="$running"
-  if [ -n "$LAB_GUEST_CONFIG" ] && [ "$LAB_BACKENDS" = kernel ]; then
+  # LAB_GUEST_ROUNDS (xen-lab.sh --guest-rounds) may keep the guest to some daemons' rounds: a guest's boot under
+  # emulation costs about as much CPU as dom0's. LAB_GUEST_THIS_ROUND tells the commands which kind of round runs.
+  LAB_GUEST_THIS_ROUND=0
+  unset LAB_GUEST_DOMID
+  if [ -n "$LAB_GUEST_CONFIG" ] && [ "$LAB_BACKENDS" = kernel ] && { [ -z "$LAB_GUEST_ROUNDS" ] || echo " $LAB_GUEST_ROUNDS " | grep -q " $xs "; }; then
+    LAB_GUEST_THIS_ROUND=1
     t=$(now); create_guest; phase "${prefix}guest-create" "$t"
   fi
+  export LAB_GUEST_THIS_ROUND
   run_commands
 done
 

@@ -40,6 +40,7 @@ public sealed class XenDeviceHeadersTests : IDisposable
             #include <xen/evtchn.h>
             #include <xen/gntalloc.h>
             #include <xen/gntdev.h>
+            #include <xen/grant_table.h>
             #define P(name) printf(#name "=%lld\n", (long long)(name))
             #define S(type) P(sizeof(struct type))
             #define O(type, field) P(offsetof(struct type, field))
@@ -69,6 +70,14 @@ public sealed class XenDeviceHeadersTests : IDisposable
                 S(ioctl_gntdev_unmap_notify); O(ioctl_gntdev_unmap_notify, index); O(ioctl_gntdev_unmap_notify, action);
                 O(ioctl_gntdev_unmap_notify, event_channel_port);
                 P(UNMAP_NOTIFY_CLEAR_BYTE); P(UNMAP_NOTIFY_SEND_EVENT);
+                P(IOCTL_GNTDEV_GRANT_COPY);
+                S(ioctl_gntdev_grant_copy); O(ioctl_gntdev_grant_copy, count); O(ioctl_gntdev_grant_copy, segments);
+                S(gntdev_grant_copy_segment); O(gntdev_grant_copy_segment, source.virt); O(gntdev_grant_copy_segment, source.foreign.ref);
+                O(gntdev_grant_copy_segment, source.foreign.offset); O(gntdev_grant_copy_segment, source.foreign.domid);
+                O(gntdev_grant_copy_segment, dest.virt); O(gntdev_grant_copy_segment, dest.foreign.ref);
+                O(gntdev_grant_copy_segment, dest.foreign.offset); O(gntdev_grant_copy_segment, dest.foreign.domid);
+                O(gntdev_grant_copy_segment, len); O(gntdev_grant_copy_segment, flags); O(gntdev_grant_copy_segment, status);
+                P(GNTCOPY_source_gref); P(GNTCOPY_dest_gref); P(GNTST_okay);
 
                 P(PROT_READ); P(PROT_WRITE); P(MAP_SHARED); P((intptr_t)MAP_FAILED);
                 P(POLLIN); P(POLLERR); P(POLLHUP); P(POLLNVAL);
@@ -137,6 +146,26 @@ public sealed class XenDeviceHeadersTests : IDisposable
         c.Offset<Unix.GntdevUnmapGrantRef>("ioctl_gntdev_unmap_grant_ref", "index", nameof(Unix.GntdevUnmapGrantRef.Index));
         c.Offset<Unix.GntdevUnmapGrantRef>("ioctl_gntdev_unmap_grant_ref", "count", nameof(Unix.GntdevUnmapGrantRef.Count));
         c.Offset<Unix.GntdevUnmapGrantRef>("ioctl_gntdev_unmap_grant_ref", "pad", nameof(Unix.GntdevUnmapGrantRef.Pad));
+        c.Check("IOCTL_GNTDEV_GRANT_COPY", (long)Unix.GntdevIoctl.IOCTL_GNTDEV_GRANT_COPY);
+        c.Size<Unix.GntdevGrantCopy>("ioctl_gntdev_grant_copy");
+        c.Offset<Unix.GntdevGrantCopy>("ioctl_gntdev_grant_copy", "count", nameof(Unix.GntdevGrantCopy.Count));
+        c.Offset<Unix.GntdevGrantCopy>("ioctl_gntdev_grant_copy", "segments", nameof(Unix.GntdevGrantCopy.Segments));
+        c.Size<Unix.GntdevGrantCopySegment>("gntdev_grant_copy_segment");
+        const string segment = "gntdev_grant_copy_segment";
+        c.Offset<Unix.GntdevGrantCopySegment>(segment, "source.virt", nameof(Unix.GntdevGrantCopySegment.SourceVirt));
+        c.Offset<Unix.GntdevGrantCopySegment>(segment, "source.foreign.ref", nameof(Unix.GntdevGrantCopySegment.SourceRef));
+        c.Offset<Unix.GntdevGrantCopySegment>(segment, "source.foreign.offset", nameof(Unix.GntdevGrantCopySegment.SourceOffset));
+        c.Offset<Unix.GntdevGrantCopySegment>(segment, "source.foreign.domid", nameof(Unix.GntdevGrantCopySegment.SourceDomid));
+        c.Offset<Unix.GntdevGrantCopySegment>(segment, "dest.virt", nameof(Unix.GntdevGrantCopySegment.DestVirt));
+        c.Offset<Unix.GntdevGrantCopySegment>(segment, "dest.foreign.ref", nameof(Unix.GntdevGrantCopySegment.DestRef));
+        c.Offset<Unix.GntdevGrantCopySegment>(segment, "dest.foreign.offset", nameof(Unix.GntdevGrantCopySegment.DestOffset));
+        c.Offset<Unix.GntdevGrantCopySegment>(segment, "dest.foreign.domid", nameof(Unix.GntdevGrantCopySegment.DestDomid));
+        c.Offset<Unix.GntdevGrantCopySegment>(segment, "len", nameof(Unix.GntdevGrantCopySegment.Len));
+        c.Offset<Unix.GntdevGrantCopySegment>(segment, "flags", nameof(Unix.GntdevGrantCopySegment.Flags));
+        c.Offset<Unix.GntdevGrantCopySegment>(segment, "status", nameof(Unix.GntdevGrantCopySegment.Status));
+        c.Check("GNTCOPY_source_gref", Unix.GntCopy.GNTCOPY_source_gref);
+        c.Check("GNTCOPY_dest_gref", Unix.GntCopy.GNTCOPY_dest_gref);
+        c.Check("GNTST_okay", Unix.GntCopy.GNTST_okay);
         c.Check("UNMAP_NOTIFY_CLEAR_BYTE", Unix.UnmapNotify.UNMAP_NOTIFY_CLEAR_BYTE);
         c.Check("UNMAP_NOTIFY_SEND_EVENT", Unix.UnmapNotify.UNMAP_NOTIFY_SEND_EVENT);
 

@@ -104,6 +104,10 @@ public sealed class XenDeviceNodeTests : IDisposable
         using var mapper = GrantMapper.Open(file);
         AssertFails(DeviceErrorIds.Xen.GrantMapFailed, () => mapper.Map(0, [8, 9], writable: true));
         Assert.Throws<ArgumentOutOfRangeException>(() => mapper.Map(0, [], writable: true));
+        AssertFails(DeviceErrorIds.Xen.GrantCopyFailed, () => mapper.Copy(0, 8, 100, new byte[16], toGrant: false));
+        AssertFails(DeviceErrorIds.Xen.GrantCopyFailed, () => mapper.Copy(0, 8, 0, new byte[16], toGrant: true));
+        Assert.Throws<ArgumentOutOfRangeException>(() => mapper.Copy(0, 8, XenDeviceNode.PageSize - 15, new byte[16], toGrant: false));
+        Assert.Throws<ArgumentOutOfRangeException>(() => mapper.Copy(0, 8, -1, new byte[16], toGrant: false));
         Assert.Throws<ArgumentOutOfRangeException>(() => allocator.Share(0, 0, writable: true));
 
         static void AssertFails(string id, Action action)
@@ -113,6 +117,23 @@ public sealed class XenDeviceNodeTests : IDisposable
             Assert.Equal(Unix.Errno.ENOTTY, error.Errno);
             Assert.Contains("errno 25", error.Message, StringComparison.Ordinal);
         }
+    }
+
+    [Fact]
+    public void XenGrantTableCopiesThroughGntdevsGrantCopy()
+    {
+        // A plain file as gntdev: the copy reaches the ioctl (ENOTTY), where it used to be refused as unimplemented.
+        string file = _temp.PatternFile("gntdev", 8192);
+        using var table = new XenGrantTable(file, file);
+        foreach (Action copy in new Action[] { () => table.CopyFromGrant(0, 8, 0, new byte[4]), () => table.CopyToGrant(0, 8, 4000, new byte[96]) })
+        {
+            var error = Assert.Throws<XenDeviceException>(copy);
+            Assert.Equal(DeviceErrorIds.Xen.GrantCopyFailed, error.ErrorId);
+            Assert.Equal(Unix.Errno.ENOTTY, error.Errno);
+        }
+
+        Assert.Throws<ArgumentOutOfRangeException>(() => table.CopyToGrant(0, 8, 4000, new byte[97]));
+        table.CopyFromGrant(0, 8, 4096, Span<byte>.Empty);
     }
 
     [Fact]

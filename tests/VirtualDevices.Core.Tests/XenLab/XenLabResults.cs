@@ -77,6 +77,48 @@ internal static class XenLabResults
             checks.Add(new XenLabCheck(name, fields[1], fields.Length > 2 ? fields[2] : ""));
         }
 
-        return checks.Count > 0 ? checks : [new XenLabCheck("lab.results", "fail", $"{path} holds no check lines")];
+        if (checks.Count == 0)
+        {
+            return [new XenLabCheck("lab.results", "fail", $"{path} holds no check lines")];
+        }
+
+        checks.AddRange(GuestChecksPresent(checks).ToList());
+        return checks;
+    }
+
+    /// <summary>
+    /// The dom0&lt;-&gt;guest checks (tests/VirtualDevices.XenLab.Devices/GuestChecks.cs) every round that created the
+    /// guest must have reported: a round whose lines stop short of them (a program that died) fails here by name,
+    /// beside whatever failed there.
+    /// </summary>
+    public static readonly string[] GuestCheckNames =
+    [
+        "guest.peer-ready", "guest.guest-grants-dom0-maps", "guest.grant-copy", "guest.dom0-grants-guest-maps",
+        "guest.end-while-guest-maps", "guest.events-dom0-to-guest", "guest.events-guest-to-dom0",
+        "guest.ring-dom0-front", "guest.ring-guest-front",
+    ];
+
+    /// <summary>
+    /// One "lab.guest-checks" line per round (its daemon's prefix) that created the guest (a lab.guest-create line):
+    /// pass when every guest check is there; and a failing one when Xen started but no round had the guest.
+    /// </summary>
+    private static IEnumerable<XenLabCheck> GuestChecksPresent(List<XenLabCheck> checks)
+    {
+        var names = new HashSet<string>(checks.Select(c => c.Name), StringComparer.Ordinal);
+        int rounds = 0;
+        foreach (XenLabCheck create in checks.Where(c => c.Name.EndsWith("lab.guest-create", StringComparison.Ordinal)))
+        {
+            rounds++;
+            string prefix = create.Name[..^"lab.guest-create".Length];
+            string[] missing = [.. GuestCheckNames.Where(n => !names.Contains(prefix + n))];
+            yield return missing.Length == 0
+                ? new XenLabCheck($"{prefix}lab.guest-checks", "pass", $"all {GuestCheckNames.Length} dom0<->guest checks reported")
+                : new XenLabCheck($"{prefix}lab.guest-checks", "fail", $"no result for {string.Join(", ", missing)}");
+        }
+
+        if (rounds == 0 && checks.Any(c => c.Name.EndsWith("lab.xen-start", StringComparison.Ordinal) && c.Status == "pass"))
+        {
+            yield return new XenLabCheck("lab.guest-checks", "fail", "Xen started but no round created the guest (lab.guest-create): the dom0<->guest checks never ran");
+        }
     }
 }

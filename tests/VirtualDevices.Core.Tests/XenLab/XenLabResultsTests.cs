@@ -90,4 +90,29 @@ public sealed class XenLabResultsTests
             ],
             checks);
     }
+
+    [Fact]
+    public void Read_EachRoundThatCreatedTheGuest_MustReportEveryGuestCheck()
+    {
+        using var dir = new TempDirectory();
+        string all = string.Concat(XenLabResults.GuestCheckNames.Select(n => $"oxenstored/{n}\tpass\tok\n"));
+        string some = string.Concat(XenLabResults.GuestCheckNames.Take(3).Select(n => $"oxenstored/{n}\tfail\tno\n"));
+        File.WriteAllText(dir.File("results.txt"),
+            "cxenstored/lab.xen-start\tpass\txenstored\ncxenstored/guest.round\tskip\tno guest this round\n" +
+            "oxenstored/lab.xen-start\tpass\toxenstored\noxenstored/lab.guest-create\tpass\tdomain 1 ready\n" + all);
+        File.WriteAllText(dir.File("short.txt"),
+            "oxenstored/lab.xen-start\tpass\toxenstored\noxenstored/lab.guest-create\tpass\tdomain 1 ready\n" + some);
+        File.WriteAllText(dir.File("none.txt"), "cxenstored/lab.xen-start\tpass\txenstored\n");
+
+        IReadOnlyList<XenLabCheck> checks = XenLabResults.Read(dir.File("results.txt"));
+        Assert.Equal("pass", Assert.Single(checks, c => c.Name.EndsWith("lab.guest-checks", StringComparison.Ordinal)).Status);
+
+        XenLabCheck missing = Assert.Single(XenLabResults.Read(dir.File("short.txt")), c => c.Name == "oxenstored/lab.guest-checks");
+        Assert.Equal("fail", missing.Status);
+        Assert.Contains("guest.ring-guest-front", missing.Message);
+        Assert.DoesNotContain("guest.peer-ready", missing.Message);
+
+        XenLabCheck never = Assert.Single(XenLabResults.Read(dir.File("none.txt")), c => c.Name == "lab.guest-checks");
+        Assert.Equal("fail", never.Status);
+    }
 }

@@ -17,6 +17,9 @@ internal static partial class Unix
 
         /// <summary>_IOC(_IOC_NONE, 'G', 7, 16): what to do when the mapping goes (<see cref="GrantUnmapNotify"/>).</summary>
         internal const nuint IOCTL_GNTDEV_SET_UNMAP_NOTIFY = 0x00104707;
+
+        /// <summary>_IOC(_IOC_NONE, 'G', 8, 16): copy to or from grants (<see cref="GntdevGrantCopy"/>).</summary>
+        internal const nuint IOCTL_GNTDEV_GRANT_COPY = 0x00104708;
     }
 
     /// <summary><c>struct ioctl_gntdev_grant_ref</c>: one grant of one domain.</summary>
