@@ -324,6 +324,75 @@ Import-Module '$ModulePath'
     }
 }
 
+Describe 'A hypervisor with xenstore: a second pwsh session as domain 1 uses its xenstore over its ring' {
+    BeforeAll {
+        $hv = Start-XenLoopbackHypervisor -SocketPath "$TestDrive/xs-hv.sock" -XenstoreSocketPath "$TestDrive/xs.sock" -Name withxs
+        $xs = Connect-Xenstore -SocketPath "$TestDrive/xs.sock"
+
+        # Domain 1 in another pwsh: joins, writes into its own home over its xenstore ring, tries dom0's private
+        # node, says what it saw, and stays joined until its standard input closes.
+        $script = @"
+`$ErrorActionPreference = 'Stop'
+Import-Module '$ModulePath'
+`$domain = Join-XenLoopbackHypervisor -SocketPath '$TestDrive/xs-hv.sock'
+`$client = `$domain.ConnectXenstore()
+`$domainHome = "/local/domain/`$(`$domain.DomainId)"
+`$client.WriteAsync("`$domainHome/data/greeting", 'hello from domain 1').AsTask().GetAwaiter().GetResult()
+`$name = `$client.ReadStringAsync("`$domainHome/name").AsTask().GetAwaiter().GetResult()
+`$denied = try { `$null = `$client.ReadStringAsync('/vd-private/secret').AsTask().GetAwaiter().GetResult(); 'read' } catch { `$_.Exception.InnerException.ErrorId }
+"ready `$(`$domain.DomainId) `$name `$denied"
+`$null = [Console]::In.ReadLine()
+"@
+        Set-XenstoreItem -Store $xs -Path /vd-private/secret -Value 'dom0 only' -Confirm:$false
+        $info = [Diagnostics.ProcessStartInfo]::new((Get-Command pwsh -CommandType Application | Select-Object -First 1).Source)
+        foreach ($argument in '-NoProfile', '-NonInteractive', '-Command', $script) { $info.ArgumentList.Add($argument) }
+        $info.UseShellExecute = $false
+        $info.RedirectStandardInput = $true
+        $info.RedirectStandardOutput = $true
+        $info.RedirectStandardError = $true
+        $second = [Diagnostics.Process]::Start($info)
+        $stderr = $second.StandardError.ReadToEndAsync()
+        $line = $second.StandardOutput.ReadLineAsync()
+        if (-not $line.Wait(90000) -or $line.Result -notmatch '^ready (\d+) (\S+) (\S+)$') {
+            Stop-Peer $second
+            throw "the second session did not join: $($line.Result) $(if ($stderr.Wait(2000)) { $stderr.Result })"
+        }
+        $secondId = [int]$Matches[1]
+        $secondName = $Matches[2]
+        $secondDenied = $Matches[3]
+    }
+
+    AfterAll {
+        Stop-Peer $second
+        if ($xs) { $xs | Disconnect-Xenstore -ErrorAction Ignore }
+        Reset-XenLoopbackSession
+    }
+
+    It 'gives the joining domain its home, written as libxl does, and its xenstore over the ring' {
+        $secondId | Should -Be 1
+        (Get-XenstoreItem -Store $xs -Path /local/domain/1/name).Value | Should -Be $secondName
+        (Get-XenstoreItem -Store $xs -Path /local/domain/1/domid).Value | Should -Be '1'
+        (Get-XenstoreItem -Store $xs -Path /local/domain/1/data/greeting).Value | Should -Be 'hello from domain 1'
+        $hv.XenstoreSocketPath | Should -Be "$TestDrive/xs.sock"
+    }
+
+    It 'enforces permissions on the guest: dom0''s private node is refused to domain 1' {
+        $secondDenied | Should -Be 'XenstoreAccessDenied'
+    }
+
+    It 'releases the domain when the second session leaves: its home goes' {
+        $second.StandardInput.Close()
+        $second.WaitForExit(60000) | Should -BeTrue
+        Wait-Condition { -not (Get-XenstoreItem -Store $xs -Path /local/domain/1 -ErrorAction Ignore) } 30 | Should -BeTrue
+    }
+
+    It 'stops with its xenstore: the socket goes' {
+        $xs | Disconnect-Xenstore
+        $hv | Stop-XenLoopbackHypervisor -Confirm:$false
+        Test-Path "$TestDrive/xs.sock" | Should -BeFalse
+    }
+}
+
 Describe 'Get-XenPlatform' {
     AfterEach { Reset-XenLoopbackSession }
 

@@ -20,11 +20,21 @@ public sealed class StartXenLoopbackHypervisorCommand : AsyncCmdlet
     [ValidateHostName]
     public string? Name { get; set; }
 
+    /// <summary>
+    /// Runs xenstore in the hypervisor (the embedded server, dom0's) and listens for dom0's xenstore clients on this
+    /// unix socket (Connect-Xenstore -SocketPath, or the xenstore tools with XENSTORED_PATH). Every domain that joins
+    /// then gets its xenstore over a ring page and an event channel, as on Xen, and its home /local/domain/ID.
+    /// </summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? XenstoreSocketPath { get; set; }
+
     /// <inheritdoc/>
     protected override void ProcessRecord()
     {
         string socketPath = SocketPath is null ? DefaultSocketPath() : GetUnresolvedProviderPathFromPSPath(SocketPath);
-        if (!ShouldProcess(socketPath, "Start a loopback hypervisor"))
+        string? xenstoreSocketPath = XenstoreSocketPath is null ? null : GetUnresolvedProviderPathFromPSPath(XenstoreSocketPath);
+        if (!ShouldProcess(socketPath, xenstoreSocketPath is null ? "Start a loopback hypervisor" : $"Start a loopback hypervisor with xenstore on '{xenstoreSocketPath}'"))
         {
             return;
         }
@@ -32,7 +42,9 @@ public sealed class StartXenLoopbackHypervisorCommand : AsyncCmdlet
         Run(async cancellationToken =>
         {
             // The host checks the name before the socket is made, so a name in use never touches the path.
-            LoopbackHypervisor hypervisor = await LoopbackHypervisor.StartAsync(SessionHost, Name, socketPath, cancellationToken).ConfigureAwait(false);
+            LoopbackHypervisor hypervisor = xenstoreSocketPath is null
+                ? await LoopbackHypervisor.StartAsync(SessionHost, Name, socketPath, cancellationToken).ConfigureAwait(false)
+                : await LoopbackHypervisor.StartWithXenstoreAsync(SessionHost, Name, socketPath, xenstoreSocketPath, cancellationToken).ConfigureAwait(false);
             Emit(ServerObjects.Named(hypervisor, SessionHost.NameOf(hypervisor) ?? LoopbackHypervisor.DefaultPrefix));
         }, socketPath);
     }
