@@ -213,7 +213,7 @@ Describe 'Join-XenLoopbackHypervisor and the session''s joined domains' {
         } finally {
             $runspace.Dispose()
         }
-        Wait-Condition { (Get-XenDomain -Hypervisor xl).DomainId -notcontains 4 } | Should -BeTrue
+        Wait-Condition { @(Get-XenDomain -Hypervisor xl | ForEach-Object DomainId) -notcontains 4 } | Should -BeTrue
     }
 
     It 'disconnects the joined domains when the hypervisor stops' {
@@ -318,7 +318,7 @@ Import-Module '$ModulePath'
     It 'sees the second session leave: its domain, grants and port go' {
         $second.StandardInput.Close()
         $second.WaitForExit(60000) | Should -BeTrue
-        Wait-Condition { (Get-XenDomain).DomainId -notcontains 1 } 30 | Should -BeTrue
+        Wait-Condition { @(Get-XenDomain | ForEach-Object DomainId) -notcontains 1 } 30 | Should -BeTrue
         Get-XenGrant | Should -BeNullOrEmpty
         Get-XenEventChannel -DomainId 1 | Should -BeNullOrEmpty
     }
@@ -337,7 +337,8 @@ Import-Module '$ModulePath'
 `$domain = Join-XenLoopbackHypervisor -SocketPath '$TestDrive/xs-hv.sock'
 `$client = `$domain.ConnectXenstore()
 `$domainHome = "/local/domain/`$(`$domain.DomainId)"
-`$client.WriteAsync("`$domainHome/data/greeting", 'hello from domain 1').AsTask().GetAwaiter().GetResult()
+# `$null: GetResult of an awaited task (runtime type Task<VoidTaskResult>) returns an object that would be printed.
+`$null = `$client.WriteAsync("`$domainHome/data/greeting", 'hello from domain 1').AsTask().GetAwaiter().GetResult()
 `$name = `$client.ReadStringAsync("`$domainHome/name").AsTask().GetAwaiter().GetResult()
 `$denied = try { `$null = `$client.ReadStringAsync('/vd-private/secret').AsTask().GetAwaiter().GetResult(); 'read' } catch { `$_.Exception.InnerException.ErrorId }
 "ready `$(`$domain.DomainId) `$name `$denied"
