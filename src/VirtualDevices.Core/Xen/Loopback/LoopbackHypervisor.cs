@@ -354,6 +354,7 @@ public sealed partial class LoopbackHypervisor : IHostedService
         LoopbackDomainState? domain = null;
         try
         {
+            LoopbackMessage? joinReply = null;
             while (LoopbackMessage.Receive(socket, buffer, out LoopbackMessage? message, out _))
             {
                 bool joining = domain is null;
@@ -381,23 +382,46 @@ public sealed partial class LoopbackHypervisor : IHostedService
                             }
                         }
 
-                        // Sent under the lock: a descriptor the reply lends (an arena, an eventfd) cannot be closed
-                        // meanwhile by another domain's departure. Never blocks: a domain waits for its reply, so
-                        // there is room for it, and one that does not read is dropped.
-                        using (reply)
+                        if (joining && domain is { XenstorePort: not 0 })
                         {
-                            if (reply.Send(socket, dontWait: true) != 0)
+                            // Sent after the toolstack's part, below: as on Xen, the guest's home exists and it is
+                            // introduced before it runs, so whoever sees the join complete sees its home too.
+                            joinReply = reply;
+                        }
+                        else
+                        {
+                            // Sent under the lock: a descriptor the reply lends (an arena, an eventfd) cannot be
+                            // closed meanwhile by another domain's departure. Never blocks: a domain waits for its
+                            // reply, so there is room for it, and one that does not read is dropped.
+                            using (reply)
                             {
-                                return;
+                                if (reply.Send(socket, dontWait: true) != 0)
+                                {
+                                    return;
+                                }
                             }
                         }
                     }
                 }
 
-                if (joining && domain is { XenstorePort: not 0 } joined)
+                if (joinReply is not null && domain is { } joined)
                 {
-                    // The toolstack's part, outside the lock (the server maps and binds through dom0's requests).
-                    _xenstore?.OnJoined(joined.Id, joined.XenstoreFrame, joined.XenstorePort);
+                    using (joinReply)
+                    {
+                        // The toolstack's part, outside the lock (the server maps and binds through dom0's requests).
+                        // The reply lends only this domain's own arena and eventfd, which only its own departure,
+                        // handled by this thread, or the hypervisor's stop closes.
+                        _xenstore?.OnJoined(joined.Id, joined.XenstoreFrame, joined.XenstorePort);
+                        lock (_gate)
+                        {
+                            if (Volatile.Read(ref _stopped) != 0 || joinReply.Send(socket, dontWait: true) != 0)
+                            {
+                                return;
+                            }
+                        }
+                    }
+
+                    joinReply = null;
                 }
             }
         }
