@@ -26,21 +26,42 @@ internal static partial class RingEchoCommand
     /// <summary>The domain id the back (<c>ring-echo-serve</c>) joins as; the front is domain 0.</summary>
     public const ushort BackDomain = 1;
 
+    private static bool s_pin;
+
     public static async Task<int> RunAsync(string[] args)
     {
-        var options = Arguments.Parse(args, options: ["--count", "--count-1", "--spin", "--repeat", "--in-flight", "--ours-only"]);
-        long count = options.Long("--count", 500_000);
-        long countOne = options.Long("--count-1", 20_000);
-        int spin = options.Int("--spin", 100);
+        var options = Arguments.Parse(args, options: ["--count", "--count-1", "--spin", "--repeat", "--in-flight", "--ours-only", "--pin"]);
+        // 0: sized so that a run lasts about a second (a pilot run of C gives the rate): a run of 5 ms, which a fixed
+        // 500,000 round trips became once both sides kept up (100 M/s), was decided by the one or two sleeps it happened
+        // to contain.
+        long count = options.Long("--count", 0);
+        long countOne = options.Long("--count-1", 0);
+        // By default each side spins about as long as waking an idle core costs (20 us here: ../shared/machine-facts.md),
+        // the usual bound for spinning before blocking; a fixed count of 100 polls (2.8 us of pause on this EPYC) left
+        // both C and ours flipping between spinning in step and sleeping in turn, runs 4x apart.
+        int spin = options.Int("--spin", 0) is > 0 and int given ? given : CalibrateSpin(TimeSpan.FromMicroseconds(20));
+        Console.WriteLine($"spin: {spin} polls of the ring before blocking");
         int repeat = options.Int("--repeat", 6); // even: as many rounds with C first as with ours first
         // --ours-only 1: no C run (to count our system calls under strace -f without the C processes' mixed in).
         bool oursOnly = options.Int("--ours-only", 0) != 0;
+
+        // --pin 1 (the default on 2 CPUs or more): each side on its own CPU, the front on 0 and the back on 1, in C and
+        // in ours alike. Unpinned, the scheduler sometimes put both sides on one core for part of a run, and a run's
+        // rate then fell 2-7x whichever side was measured (C alone gave 20 M to 150 M round trips/s in one sitting).
+        s_pin = options.Int("--pin", Environment.ProcessorCount >= 2 ? 1 : 0) != 0;
+        Console.WriteLine(s_pin ? "pinned: the front on CPU 0, the back on CPU 1" : "not pinned");
         int[] inFlights = options.Int("--in-flight", 0) is > 0 and int only ? [only] : [1, 32];
         string bench = oursOnly ? "" : await CompileRingBenchAsync();
         double ratio32 = 0;
         foreach (int inFlight in inFlights)
         {
             long n = inFlight == 1 ? countOne : count;
+            if (n <= 0)
+            {
+                n = oursOnly ? 5_000_000 : await SizeRunAsync(bench, inFlight, spin, TimeSpan.FromSeconds(1));
+                Console.WriteLine($"{inFlight,2} in flight: {n} round trips per run");
+            }
+
             double c = 0, ours = 0;
             long allocatedFront = 0, allocatedBack = 0;
             var pairs = new List<double>();
@@ -83,6 +104,37 @@ internal static partial class RingEchoCommand
         return 0;
     }
 
+    /// <summary>The round trips C makes in about <paramref name="span"/> (the best of 3 pilot runs), between 100,000 and 200 M.</summary>
+    private static async Task<long> SizeRunAsync(string bench, int inFlight, int spin, TimeSpan span)
+    {
+        double rate = 0;
+        for (int i = 0; i < 3; i++)
+        {
+            rate = Math.Max(rate, await RunCAsync(bench, inFlight, 200_000, spin, quiet: true));
+        }
+
+        return (long)Math.Clamp(rate * span.TotalSeconds, 100_000, 200_000_000);
+    }
+
+    /// <summary>How many polls (<see cref="CpuRelax"/> each) last <paramref name="span"/>: the fastest of 5 timings.</summary>
+    private static int CalibrateSpin(TimeSpan span)
+    {
+        const int Polls = 200_000;
+        double best = double.MaxValue;
+        for (int round = 0; round < 5; round++)
+        {
+            long start = Stopwatch.GetTimestamp();
+            for (int i = 0; i < Polls; i++)
+            {
+                CpuRelax.Once();
+            }
+
+            best = Math.Min(best, Stopwatch.GetElapsedTime(start).TotalNanoseconds / Polls);
+        }
+
+        return (int)Math.Clamp(span.TotalNanoseconds / best, 1, 1_000_000);
+    }
+
     private static async Task<string> CompileRingBenchAsync()
     {
         string source = Path.Combine(AppContext.BaseDirectory, "c", "xen-ring", "ring-bench.c");
@@ -99,13 +151,16 @@ internal static partial class RingEchoCommand
         return output;
     }
 
-    private static async Task<double> RunCAsync(string bench, int inFlight, long count, int spin)
+    private static async Task<double> RunCAsync(string bench, int inFlight, long count, int spin, bool quiet = false)
     {
-        using var process = Process.Start(new ProcessStartInfo(bench, [Str(inFlight), Str(count), Str(spin)]) { RedirectStandardOutput = true, RedirectStandardError = true })!;
+        using var process = Process.Start(new ProcessStartInfo(bench, [Str(inFlight), Str(count), Str(spin), s_pin ? "1" : "0"]) { RedirectStandardOutput = true, RedirectStandardError = true })!;
         string output = await process.StandardOutput.ReadToEndAsync();
         string errors = await process.StandardError.ReadToEndAsync();
         await process.WaitForExitAsync();
-        Console.Error.WriteLine($"  C    {inFlight,2}: {output.Replace("\n", "; ", StringComparison.Ordinal).TrimEnd(' ', ';')}");
+        if (!quiet)
+        {
+            Console.Error.WriteLine($"  C    {inFlight,2}: {output.Replace("\n", "; ", StringComparison.Ordinal).TrimEnd(' ', ';')}");
+        }
         Match rate = RateLine().Match(output);
         if (process.ExitCode != 0 || !rate.Success)
         {
@@ -129,7 +184,7 @@ internal static partial class RingEchoCommand
             using IEventChannel channel = dom0.AllocateUnbound(BackDomain);
             string self = Environment.ProcessPath!;
             string[] prefix = Path.GetFileNameWithoutExtension(self) == "dotnet" ? [typeof(RingEchoCommand).Assembly.Location] : [];
-            var start = new ProcessStartInfo(self, [.. prefix, "ring-echo-serve", socket, Str(channel.Port), Str(pages.References[0]), Str(spin)])
+            var start = new ProcessStartInfo(self, [.. prefix, "ring-echo-serve", socket, Str(channel.Port), Str(pages.References[0]), Str(spin), s_pin ? "1" : "0"])
             {
                 RedirectStandardOutput = true,
             };
@@ -145,6 +200,11 @@ internal static partial class RingEchoCommand
                 // loops are optimised from the start, but what they call (the channel's notify and wait) tiers up on
                 // background JIT threads after 100 ms and 30 calls, and a warm-up of a tenth of the run (20 ms at
                 // 32 in flight) left that compilation running during the measurement, on the 2 cores it shares.
+                if (s_pin && !ThreadAffinity.PinCurrentThread(0))
+                {
+                    Console.Error.WriteLine("  could not pin the front to CPU 0: running unpinned");
+                }
+
                 var counters = new EchoCounters();
                 var warm = Stopwatch.StartNew();
                 ulong next = 0;
@@ -191,7 +251,7 @@ internal static partial class RingEchoCommand
     /// <summary>
     /// Sends <paramref name="count"/> requests numbered from <paramref name="first"/> with at most
     /// <paramref name="inFlight"/> outstanding (and, with <paramref name="stop"/>, one more that stops the back), checking
-    /// each echo; the same loop as ring-bench.c's front.
+    /// each echo; ring-bench.c's front, a batch at a time (the ring's batch calls: see <c>ConsumeResponses</c>).
     /// </summary>
     // Fully optimised from the first call: the loop runs once per measurement, so tiering would leave it in its
     // on-stack-replacement version; the ring's small methods inline into it either way.
@@ -200,18 +260,15 @@ internal static partial class RingEchoCommand
     {
         ulong total = first + count + (stop ? 1UL : 0UL);
         ulong last = first + count;
-        ulong produced = first, consumed = first;
-        while (consumed < total)
+        var requests = new EchoRequests { NextId = first, Last = last, Stopping = stop };
+        var check = new EchoCheck { Consumed = first, Last = last, Stopping = stop };
+        while (check.Consumed < total)
         {
-            bool made = false, got = false;
-            while (produced < total && produced - consumed < (ulong)inFlight
-                && ring.TryProduceRequest(new EchoMessage { Id = produced, Value = produced == last && stop ? EchoMessage.Stop : EchoMessage.ValueOf(produced) }))
-            {
-                produced++;
-                made = true;
-            }
-
-            if (made && ring.PushRequests())
+            // Requests are written straight into the ring and responses checked as they are copied out (the ring's
+            // batch calls with a struct source and sink: no staging copy, no call per entry).
+            int room = (int)Math.Min(total - requests.NextId, (ulong)inFlight - (requests.NextId - check.Consumed));
+            int made = ring.ProduceRequests(room, ref requests);
+            if (made > 0 && ring.PushRequests())
             {
                 counters.Notifies++;
                 channel.Notify();
@@ -219,22 +276,12 @@ internal static partial class RingEchoCommand
 
             // One read of rsp_prod per batch, as ring-bench.c's loop (a second read per batch costs a cache miss on
             // the line the back keeps writing).
-            int available = ring.UnconsumedResponses;
-            while (available-- > 0 && ring.TryConsumeResponse(out EchoMessage response))
+            int got = ring.ConsumeResponses(int.MaxValue, ref check);
+            if (made == 0 && got == 0)
             {
-                ulong want = consumed == last && stop ? EchoMessage.Stop : EchoMessage.ValueOf(consumed);
-                if (response.Id != consumed || response.Value != want)
-                {
-                    throw new InvalidOperationException($"ring-echo: wrong echo for #{consumed}");
-                }
-
-                consumed++;
-                got = true;
-            }
-
-            if (!made && !got)
-            {
-                bool more = ring.FinalCheckForResponses();
+                // Poll the ring without asking for an event, and ask (the final check) only before sleeping: asking while
+                // spinning made the other side notify, a system call on its path, once every 2 batches at 32 in flight.
+                bool more = false;
                 for (int n = 0; !more && n < spin; n++)
                 {
                     CpuRelax.Once();
@@ -242,6 +289,7 @@ internal static partial class RingEchoCommand
                     more = ring.HasUnconsumedResponses;
                 }
 
+                more = more || ring.FinalCheckForResponses();
                 if (!more)
                 {
                     // The spin on the ring was the spin: the channel only blocks (poll, then read, as ring-bench.c).
@@ -254,7 +302,7 @@ internal static partial class RingEchoCommand
             }
         }
 
-        return consumed;
+        return check.Consumed;
     }
 
     private static string Str(long value) => value.ToString(CultureInfo.InvariantCulture);

@@ -2,9 +2,12 @@
  * ring-bench: the C figure beside VirtualDevices' `ring-echo` benchmark. A request and its response through a Xen
  * shared ring (xen/io/ring.h, DEFINE_RING_TYPES) between two processes: the parent is the front, a forked child the
  * back, the ring in a memfd both map, notifications over two eventfds; each side spins briefly then blocks (poll, then
- * read the eventfd), as the C# sides do.
+ * read the eventfd), as the C# sides do. Both poll the ring without asking for an event and make ring.h's final check
+ * (which asks for one) only before they sleep.
  *
- *   ring-bench IN-FLIGHT COUNT SPIN
+ *   ring-bench IN-FLIGHT COUNT SPIN [PIN]
+ *
+ * With PIN 1 the front runs on CPU 0 and the back on CPU 1 (as ring-echo pins its two sides).
  *
  * Prints "IN-FLIGHT in flight: COUNT round trips in T s" and, last, "R round trips/s".
  */
@@ -12,6 +15,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,6 +56,15 @@ static long switches(void)
 {
     struct rusage u;
     return getrusage(RUSAGE_THREAD, &u) == 0 ? u.ru_nvcsw : -1;
+}
+
+static void pin(int pinned, int cpu)
+{
+    if (!pinned) return;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    if (sched_setaffinity(0, sizeof set, &set) != 0) perror("ring-bench: sched_setaffinity (running unpinned)");
 }
 
 static void notify(int fd)
@@ -95,8 +108,11 @@ static void back(echo_sring_t *s, size_t size, int notify_fd, int wait_fd, int s
             if (stop) return;
             continue;
         }
-        RING_FINAL_CHECK_FOR_REQUESTS(&br, more);
+        /* Poll without asking for an event, then ask (the final check) only before sleeping: a peer that asks for
+         * events while it spins makes the other side notify, a system call, for a wake-up nobody needs. */
+        more = 0;
         for (int n = 0; !more && n < spin; n++, spins++) { cpu_relax(); more = br.sring->req_prod != br.req_cons; }
+        if (!more) RING_FINAL_CHECK_FOR_REQUESTS(&br, more);
         if (!more) wait_for(wait_fd);
     }
 }
@@ -132,8 +148,9 @@ static double front(echo_sring_t *s, size_t size, uint64_t count, uint64_t in_fl
             if (r.id != consumed || r.value != want) { fprintf(stderr, "ring-bench: wrong echo for #%" PRIu64 "\n", consumed); exit(1); }
         }
         if (!made && !got) {
-            RING_FINAL_CHECK_FOR_RESPONSES(&fr, more);
+            more = 0;
             for (int n = 0; !more && n < spin; n++, spins++) { cpu_relax(); more = fr.sring->rsp_prod != fr.rsp_cons; }
+            if (!more) RING_FINAL_CHECK_FOR_RESPONSES(&fr, more);
             if (!more) wait_for(wait_fd);
         }
     }
@@ -143,7 +160,8 @@ static double front(echo_sring_t *s, size_t size, uint64_t count, uint64_t in_fl
 
 int main(int argc, char **argv)
 {
-    if (argc != 4) { fprintf(stderr, "usage: ring-bench IN-FLIGHT COUNT SPIN\n"); return 2; }
+    if (argc != 4 && argc != 5) { fprintf(stderr, "usage: ring-bench IN-FLIGHT COUNT SPIN [PIN]\n"); return 2; }
+    int pinned = argc == 5 && atoi(argv[4]) != 0;
     uint64_t in_flight = strtoull(argv[1], NULL, 10), count = strtoull(argv[2], NULL, 10);
     int spin = atoi(argv[3]);
     size_t size = 4096;
@@ -157,11 +175,13 @@ int main(int argc, char **argv)
     pid_t child = fork();
     if (child < 0) { perror("ring-bench: fork"); return 1; }
     if (child == 0) {
+        pin(pinned, 1);
         back(s, size, to_front, to_back, spin);
         printf("back: %" PRIu64 " sleeps, %" PRIu64 " notifications, %ld switches, %" PRIu64 " spins\n", waits, notifications, switches(), spins);
         fflush(stdout);
         _exit(0);
     }
+    pin(pinned, 0);
     long front_switches = switches();
     double seconds = front(s, size, count, in_flight, to_back, to_front, spin);
     front_switches = switches() - front_switches;

@@ -75,6 +75,65 @@ internal sealed class BackRing<TRequest, TResponse> : SharedRing<TRequest, TResp
     }
 
     /// <summary>
+    /// Copies up to <paramref name="into"/>'s length of the waiting requests out of the ring, in order, reading (and
+    /// validating) <c>req_prod</c> only when the requests seen so far are consumed: <see cref="TryConsumeRequest"/>
+    /// for a batch, with the checks made once.
+    /// </summary>
+    /// <returns>How many were copied (0 when none is waiting).</returns>
+    /// <exception cref="XenRingException">The ring is broken (now or before).</exception>
+    public int ConsumeRequests(Span<TRequest> into) => ConsumeBatch(ref _requests, ref RequestProducer, RequestLimit, into);
+
+    /// <summary>
+    /// Writes <paramref name="responses"/> as the responses to the oldest unanswered requests, in order (not yet visible
+    /// to the front: <see cref="PushResponses"/>): <see cref="ProduceResponse"/> for a batch, with the checks made once.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">More responses than consumed requests waiting for one (nothing is written).</exception>
+    /// <exception cref="XenRingException">The ring is broken.</exception>
+    public void ProduceResponses(ReadOnlySpan<TResponse> responses)
+    {
+        ThrowIfBroken();
+        uint producer = _responseProducerPrivate;
+        if ((uint)responses.Length > _requests.Consumer - producer)
+        {
+            ThrowNothingToAnswer();
+        }
+
+        WriteEntries(producer, responses);
+        _responseProducerPrivate = producer + (uint)responses.Length;
+    }
+
+    /// <summary>
+    /// Hands up to <paramref name="max"/> waiting requests, each copied out of the ring, to <paramref name="sink"/>, in
+    /// order, reading (and validating) <c>req_prod</c> only when the requests seen so far are consumed: the batch
+    /// without a staging copy. The sink may answer each with <see cref="ProduceResponse"/> as it takes it.
+    /// </summary>
+    /// <returns>How many were handed over (0 when none is waiting).</returns>
+    /// <exception cref="XenRingException">The ring is broken (now or before).</exception>
+    public int ConsumeRequests<TSink>(int max, ref TSink sink)
+        where TSink : struct, IRingEntrySink<TRequest> => ConsumeBatch<TRequest, TSink>(ref _requests, ref RequestProducer, RequestLimit, max, ref sink);
+
+    /// <summary>
+    /// Writes <paramref name="count"/> responses that <paramref name="source"/> makes straight into the entries of the
+    /// oldest unanswered requests, in order (not yet visible to the front: <see cref="PushResponses"/>). If the source
+    /// throws, none of this call's responses is produced.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">More responses than consumed requests waiting for one (nothing is written).</exception>
+    /// <exception cref="XenRingException">The ring is broken.</exception>
+    public void ProduceResponses<TSource>(int count, ref TSource source)
+        where TSource : struct, IRingEntrySource<TResponse>
+    {
+        ThrowIfBroken();
+        uint producer = _responseProducerPrivate;
+        if ((uint)count > _requests.Consumer - producer)
+        {
+            ThrowNothingToAnswer();
+        }
+
+        WriteEntries<TResponse, TSource>(producer, count, ref source);
+        _responseProducerPrivate = producer + (uint)count;
+    }
+
+    /// <summary>
     /// <c>RING_PUSH_RESPONSES_AND_CHECK_NOTIFY</c>: publishes the produced responses and says whether the front asked to
     /// be notified of them (its <c>rsp_event</c> falls within the batch).
     /// </summary>

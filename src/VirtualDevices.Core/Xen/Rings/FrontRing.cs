@@ -108,6 +108,41 @@ internal sealed class FrontRing<TRequest, TResponse> : SharedRing<TRequest, TRes
     }
 
     /// <summary>
+    /// Writes as many of <paramref name="requests"/> as the ring has room for into the next free entries, in order (not
+    /// yet visible to the backend: <see cref="PushRequests"/>): <see cref="TryProduceRequest"/> for a batch, with the
+    /// checks made once.
+    /// </summary>
+    /// <returns>How many were written, from the first (0 when the ring is full).</returns>
+    /// <exception cref="XenRingException">The ring is broken.</exception>
+    public int ProduceRequests(ReadOnlySpan<TRequest> requests)
+    {
+        ThrowIfBroken();
+        uint producer = _requestProducerPrivate;
+        int count = (int)Math.Min((uint)requests.Length, (uint)Size - (producer - _responses.Consumer));
+        WriteEntries(producer, requests[..count]);
+        _requestProducerPrivate = producer + (uint)count;
+        return count;
+    }
+
+    /// <summary>
+    /// Writes up to <paramref name="count"/> requests that <paramref name="source"/> makes straight into the next free
+    /// entries, as many as the ring has room for (not yet visible to the backend: <see cref="PushRequests"/>): the batch
+    /// without a staging copy. If the source throws, none of this call's requests is produced.
+    /// </summary>
+    /// <returns>How many were written (0 when the ring is full).</returns>
+    /// <exception cref="XenRingException">The ring is broken.</exception>
+    public int ProduceRequests<TSource>(int count, ref TSource source)
+        where TSource : struct, IRingEntrySource<TRequest>
+    {
+        ThrowIfBroken();
+        uint producer = _requestProducerPrivate;
+        int made = (int)Math.Min((uint)Math.Max(count, 0), (uint)Size - (producer - _responses.Consumer));
+        WriteEntries<TRequest, TSource>(producer, made, ref source);
+        _requestProducerPrivate = producer + (uint)made;
+        return made;
+    }
+
+    /// <summary>
     /// <c>RING_PUSH_REQUESTS_AND_CHECK_NOTIFY</c>: publishes the produced requests and says whether the backend asked to
     /// be notified of them (its <c>req_event</c> falls within the batch).
     /// </summary>
@@ -139,6 +174,25 @@ internal sealed class FrontRing<TRequest, TResponse> : SharedRing<TRequest, TRes
     /// <returns>False when no response is waiting.</returns>
     /// <exception cref="XenRingException">The ring is broken (now or before).</exception>
     public bool TryConsumeResponse(out TResponse response) => TryConsume(ref _responses, ref ResponseProducer, _requestsPushed, out response);
+
+    /// <summary>
+    /// Copies up to <paramref name="into"/>'s length of the waiting responses out of the ring, in order, reading (and
+    /// validating) <c>rsp_prod</c> only when the responses seen so far are consumed: <see cref="TryConsumeResponse"/>
+    /// for a batch, with the checks made once.
+    /// </summary>
+    /// <returns>How many were copied (0 when none is waiting).</returns>
+    /// <exception cref="XenRingException">The ring is broken (now or before).</exception>
+    public int ConsumeResponses(Span<TResponse> into) => ConsumeBatch(ref _responses, ref ResponseProducer, _requestsPushed, into);
+
+    /// <summary>
+    /// Hands up to <paramref name="max"/> waiting responses, each copied out of the ring, to <paramref name="sink"/>, in
+    /// order, reading (and validating) <c>rsp_prod</c> only when the responses seen so far are consumed: the batch
+    /// without a staging copy.
+    /// </summary>
+    /// <returns>How many were handed over (0 when none is waiting).</returns>
+    /// <exception cref="XenRingException">The ring is broken (now or before).</exception>
+    public int ConsumeResponses<TSink>(int max, ref TSink sink)
+        where TSink : struct, IRingEntrySink<TResponse> => ConsumeBatch<TResponse, TSink>(ref _responses, ref ResponseProducer, _requestsPushed, max, ref sink);
 
     /// <summary>
     /// <c>RING_HAS_UNCONSUMED_RESPONSES</c>: whether a response is waiting (reads and validates <c>rsp_prod</c> when the
