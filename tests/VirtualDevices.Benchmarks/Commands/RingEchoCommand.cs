@@ -98,10 +98,42 @@ internal static partial class RingEchoCommand
             {
                 ratio32 = ratio;
             }
+
+            if (!oursOnly)
+            {
+                await PrintLocalAsync(bench, inFlight);
+            }
         }
 
         Console.WriteLine($"ours/C at 32 in flight: {ratio32:P0}");
         return 0;
+    }
+
+    /// <summary>
+    /// Both ends in one thread, ours and C (<c>ring-bench local</c>), best of 5 each, alternating: the cost of the ring code
+    /// alone, without a second core's cache-line transfers and scheduling (see <see cref="LocalEcho"/>).
+    /// </summary>
+    private static async Task PrintLocalAsync(string bench, int inFlight)
+    {
+        const long Count = 20_000_000;
+        LocalEcho.NanosecondsPerRoundTrip(inFlight, Count / 10); // warm up (the loop is optimised from the start; what it calls tiers up)
+        double ours = double.MaxValue, c = double.MaxValue;
+        for (int i = 0; i < 5; i++)
+        {
+            ours = Math.Min(ours, LocalEcho.NanosecondsPerRoundTrip(inFlight, Count));
+            using var process = Process.Start(new ProcessStartInfo(bench, ["local", Str(inFlight), Str(Count)]) { RedirectStandardOutput = true })!;
+            string output = await process.StandardOutput.ReadToEndAsync();
+            await process.WaitForExitAsync();
+            Match line = LocalLine().Match(output);
+            if (process.ExitCode != 0 || !line.Success)
+            {
+                throw new InvalidOperationException($"ring-bench local failed ({process.ExitCode}): {output}");
+            }
+
+            c = Math.Min(c, double.Parse(line.Groups[1].Value, CultureInfo.InvariantCulture));
+        }
+
+        Console.WriteLine(FormattableString.Invariant($"{inFlight,2} in flight, both ends in one thread (the ring code alone): ours {ours:F2} ns, C {c:F2} ns per round trip, ours/C {c / ours:P0}"));
     }
 
     /// <summary>The round trips C makes in about <paramref name="span"/> (the best of 3 pilot runs), between 100,000 and 200 M.</summary>
@@ -309,6 +341,9 @@ internal static partial class RingEchoCommand
 
     [GeneratedRegex(@"^(\d+) round trips/s$", RegexOptions.Multiline)]
     private static partial Regex RateLine();
+
+    [GeneratedRegex(@"^([0-9.]+) ns per round trip$", RegexOptions.Multiline)]
+    private static partial Regex LocalLine();
 
     [GeneratedRegex(@"allocated (\d+)")]
     private static partial Regex ServedLine();

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using VirtualDevices.Xen.Rings;
 
 namespace VirtualDevices.Benchmarks.Ring;
@@ -14,9 +15,11 @@ internal struct EchoRequests : IRingEntrySource<EchoMessage>
     /// <summary>Whether request <see cref="Last"/> stops the back.</summary>
     public bool Stopping;
 
-    public EchoMessage Next()
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Fill(ref EchoMessage entry)
     {
         ulong id = NextId++;
-        return new EchoMessage { Id = id, Value = id == Last && Stopping ? EchoMessage.Stop : EchoMessage.ValueOf(id) };
+        entry.Id = id;
+        entry.Value = id == Last && Stopping ? EchoMessage.Stop : EchoMessage.ValueOf(id);
     }
 }

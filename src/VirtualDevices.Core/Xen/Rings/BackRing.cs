@@ -139,6 +139,7 @@ internal sealed class BackRing<TRequest, TResponse> : SharedRing<TRequest, TResp
     /// </summary>
     /// <returns>True when the caller must notify the front.</returns>
     /// <exception cref="XenRingException">The ring is broken.</exception>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool PushResponses()
     {
         ThrowIfBroken();

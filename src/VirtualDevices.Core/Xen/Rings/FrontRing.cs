@@ -148,6 +148,7 @@ internal sealed class FrontRing<TRequest, TResponse> : SharedRing<TRequest, TRes
     /// </summary>
     /// <returns>True when the caller must notify the backend.</returns>
     /// <exception cref="XenRingException">The ring is broken.</exception>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool PushRequests()
     {
         ThrowIfBroken();

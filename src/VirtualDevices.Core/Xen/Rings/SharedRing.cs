@@ -259,11 +259,23 @@ internal abstract unsafe class SharedRing<TRequest, TResponse>
         uint end = consumer + Math.Min((uint)Math.Max(max, 0), indices.ProducerSeen - consumer);
         byte* entries = _entries;
         uint mask = _mask;
-        for (uint index = consumer; index != end; index++)
+        uint index = consumer;
+
+        // The sink works on a local copy, which the JIT keeps in registers (through the reference every field would be
+        // a load and a store per entry), and is written back however the loop ends.
+        TSink local = sink;
+        try
         {
-            T entry = Unsafe.ReadUnaligned<T>(entries + ((index & mask) * (uint)s_entrySize));
-            indices.Consumer = index + 1; // consumed once handed over, even if the sink throws on it
-            sink.Take(entry);
+            for (; index != end; index++)
+            {
+                T entry = Unsafe.ReadUnaligned<T>(entries + ((index & mask) * (uint)s_entrySize));
+                local.Take(entry);
+            }
+        }
+        finally
+        {
+            sink = local;
+            indices.Consumer = index == end ? end : index + 1; // an entry the sink threw on was handed over: consumed
         }
 
         return (int)(end - consumer);
@@ -278,10 +290,16 @@ internal abstract unsafe class SharedRing<TRequest, TResponse>
         byte* entries = _entries;
         uint mask = _mask;
         uint end = index + (uint)count;
+
+        // A local copy of the source, in registers (see ConsumeBatch), written back when all were made.
+        TSource local = source;
         for (; index != end; index++)
         {
-            Unsafe.WriteUnaligned(entries + ((index & mask) * (uint)s_entrySize), source.Next());
+            // Entries are aligned for T: the page is, and an entry's size (a union's) is a multiple of its alignment.
+            local.Fill(ref Unsafe.AsRef<T>(entries + ((index & mask) * (uint)s_entrySize)));
         }
+
+        source = local;
     }
 
     /// <summary>Writes <paramref name="values"/> into the entries from <paramref name="index"/> on (masked), in order.</summary>
