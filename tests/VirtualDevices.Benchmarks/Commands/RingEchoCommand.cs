@@ -11,7 +11,7 @@ using VirtualDevices.Xen.Rings;
 namespace VirtualDevices.Benchmarks.Commands;
 
 /// <summary>
-/// <c>ring-echo [--count N] [--count-1 N] [--spin S] [--repeat R] [--in-flight F] [--ours-only 1]</c>: a request and its response through a Xen shared
+/// <c>ring-echo [--count N] [--count-1 N] [--spin S] [--repeat R] [--in-flight F] [--ours-only 1] [--pin 0|1] [--local-only 1]</c>: a request and its response through a Xen shared
 /// ring between two processes over the loopback hypervisor, 1 and 32 requests in flight, round trips per second. Ours:
 /// this process runs the hypervisor and is domain 0, the front; <c>ring-echo-serve</c> in a second process joins as
 /// domain 1, the back. The front grants the ring page and allocates an unbound port, the back maps the grant and binds
@@ -30,7 +30,7 @@ internal static partial class RingEchoCommand
 
     public static async Task<int> RunAsync(string[] args)
     {
-        var options = Arguments.Parse(args, options: ["--count", "--count-1", "--spin", "--repeat", "--in-flight", "--ours-only", "--pin"]);
+        var options = Arguments.Parse(args, options: ["--count", "--count-1", "--spin", "--repeat", "--in-flight", "--ours-only", "--pin", "--local-only"]);
         // 0: sized so that a run lasts about a second (a pilot run of C gives the rate): a run of 5 ms, which a fixed
         // 500,000 round trips became once both sides kept up (100 M/s), was decided by the one or two sleeps it happened
         // to contain.
@@ -53,6 +53,18 @@ internal static partial class RingEchoCommand
         int[] inFlights = options.Int("--in-flight", 0) is > 0 and int only ? [only] : [1, 32];
         string bench = oursOnly ? "" : await CompileRingBenchAsync();
         double ratio32 = 0;
+        if (options.Int("--local-only", 0) != 0)
+        {
+            // --local-only 1: only the one-thread figures (quick, and steady enough to compare changes to the ring code).
+            bench = bench.Length > 0 ? bench : await CompileRingBenchAsync();
+            foreach (int inFlight in inFlights)
+            {
+                await PrintLocalAsync(bench, inFlight);
+            }
+
+            return 0;
+        }
+
         foreach (int inFlight in inFlights)
         {
             long n = inFlight == 1 ? countOne : count;

@@ -6,8 +6,8 @@ using VirtualDevices.Xen.Rings;
 namespace VirtualDevices.Benchmarks.Ring;
 
 /// <summary>
-/// ring-echo with both ends in one thread, a batch of each in turn (<c>ring-bench local</c> in C): the cost of the ring
-/// code alone. Two processes on two cores add cache-line transfers and the scheduler, which move the rate 2-4x from run
+/// ring-echo with both ends in one thread, a batch of each in turn (<c>ring-bench local</c> in C, whose back is kept out
+/// of line so that the compiler cannot fold the two ends together): the cost of the ring code alone. Two processes on two cores add cache-line transfers and the scheduler, which move the rate 2-4x from run
 /// to run; one thread on one page has neither, so this figure compares the two implementations within a few percent.
 /// </summary>
 internal static unsafe class LocalEcho

@@ -164,16 +164,35 @@ static double front(echo_sring_t *s, size_t size, uint64_t count, uint64_t in_fl
     return (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 }
 
+/* The back's turn in `local`: answers every request waiting. Out of line and on a ring it only sees through a pointer,
+ * so that the compiler cannot merge it with the front's turn: with both inline on a static page, gcc -O2 proved the echo
+ * wrote back what it read and dropped the back's copy altogether (1.9 ns per round trip measured nothing). */
+static __attribute__((noinline)) void local_back(echo_back_ring_t *br)
+{
+    int more;
+    RING_IDX rp = br->sring->req_prod;
+    xen_rmb();
+    for (; br->req_cons != rp; br->req_cons++, br->rsp_prod_pvt++) {
+        struct echo_request q;
+        RING_COPY_REQUEST(br, br->req_cons, &q);
+        struct echo_response *r = RING_GET_RESPONSE(br, br->rsp_prod_pvt);
+        r->id = q.id;
+        r->value = q.value;
+    }
+    RING_PUSH_RESPONSES_AND_CHECK_NOTIFY(br, more);
+    (void)more; /* nobody to notify: both ends are this thread */
+}
+
 /* Both ends in one thread: the front produces up to IN-FLIGHT, the back answers all it sees, the front checks all. */
 static int local(uint64_t in_flight, uint64_t count)
 {
-    static char page[4096] __attribute__((aligned(4096)));
-    echo_sring_t *s = (echo_sring_t *)page;
+    echo_sring_t *s = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (s == MAP_FAILED) { perror("ring-bench: mmap"); return 1; }
     SHARED_RING_INIT(s);
     echo_front_ring_t fr;
     echo_back_ring_t br;
-    FRONT_RING_INIT(&fr, s, sizeof page);
-    BACK_RING_INIT(&br, s, sizeof page);
+    FRONT_RING_INIT(&fr, s, 4096);
+    BACK_RING_INIT(&br, s, 4096);
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     uint64_t produced = 0, consumed = 0;
@@ -187,17 +206,8 @@ static int local(uint64_t in_flight, uint64_t count)
             produced++;
         }
         RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&fr, more);
-        RING_IDX rp = br.sring->req_prod;
-        xen_rmb();
-        for (; br.req_cons != rp; br.req_cons++, br.rsp_prod_pvt++) {
-            struct echo_request q;
-            RING_COPY_REQUEST(&br, br.req_cons, &q);
-            struct echo_response *r = RING_GET_RESPONSE(&br, br.rsp_prod_pvt);
-            r->id = q.id;
-            r->value = q.value;
-        }
-        RING_PUSH_RESPONSES_AND_CHECK_NOTIFY(&br, more);
-        rp = fr.sring->rsp_prod;
+        local_back(&br);
+        RING_IDX rp = fr.sring->rsp_prod;
         xen_rmb();
         for (; fr.rsp_cons != rp; fr.rsp_cons++, consumed++) {
             struct echo_response r;
@@ -205,10 +215,11 @@ static int local(uint64_t in_flight, uint64_t count)
             if (r.id != consumed || r.value != consumed * 0x9E3779B97F4A7C15ull) { fprintf(stderr, "ring-bench: wrong echo for #%" PRIu64 "\n", consumed); return 1; }
         }
     }
-    (void)more; /* nobody to notify: both ends are this thread */
+    (void)more;
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double ns = ((double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec)) / (double)count;
     printf("%.2f ns per round trip\n", ns);
+    munmap(s, 4096);
     return 0;
 }
 

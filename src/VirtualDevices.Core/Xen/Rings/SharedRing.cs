@@ -269,13 +269,16 @@ internal abstract unsafe class SharedRing<TRequest, TResponse>
             for (; index != end; index++)
             {
                 T entry = Unsafe.ReadUnaligned<T>(entries + ((index & mask) * (uint)s_entrySize));
+
+                // Consumed before it is handed over: a back's sink may answer it at once (ProduceResponse checks that
+                // a consumed request waits), and one the sink throws on stays consumed.
+                indices.Consumer = index + 1;
                 local.Take(entry);
             }
         }
         finally
         {
             sink = local;
-            indices.Consumer = index == end ? end : index + 1; // an entry the sink threw on was handed over: consumed
         }
 
         return (int)(end - consumer);

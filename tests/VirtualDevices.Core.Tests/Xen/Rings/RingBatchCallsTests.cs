@@ -144,6 +144,24 @@ public sealed unsafe class RingBatchCallsTests : IDisposable
     }
 
     [Fact]
+    public void ABackSinkCanAnswerEachRequestAsItTakesIt()
+    {
+        using PageLease pages = _pool.Rent();
+        var front = new FrontRing<BlkifRequest, BlkifResponse>(pages.Address, pages.Length);
+        var back = new BackRing<BlkifRequest, BlkifResponse>(pages.Address, pages.Length);
+        var source = new NumberedRequests();
+        Assert.Equal(7, front.ProduceRequests(7, ref source));
+        front.PushRequests();
+        var answer = new AnswerEach(back);
+        Assert.Equal(7, back.ConsumeRequests(int.MaxValue, ref answer));
+        Assert.Equal(7, answer.Answered);
+        Assert.Equal(0, back.UnansweredRequests);
+        back.PushResponses();
+        var check = new ExpectIds();
+        Assert.Equal(7, front.ConsumeResponses(int.MaxValue, ref check));
+    }
+
+    [Fact]
     public void ASourceThatThrowsProducesNothing()
     {
         using PageLease pages = _pool.Rent();
@@ -216,6 +234,17 @@ public sealed unsafe class RingBatchCallsTests : IDisposable
         {
             Assert.Equal(Expected, entry.Id);
             Expected++;
+        }
+    }
+
+    private struct AnswerEach(BackRing<BlkifRequest, BlkifResponse> ring) : IRingEntrySink<BlkifRequest>
+    {
+        public int Answered;
+
+        public void Take(BlkifRequest entry)
+        {
+            ring.ProduceResponse(new BlkifResponse { Id = entry.Id, Status = BlkifResponse.StatusOkay });
+            Answered++;
         }
     }
 
