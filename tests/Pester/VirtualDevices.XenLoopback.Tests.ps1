@@ -21,6 +21,27 @@ BeforeAll {
     function Test-Width([string] $Text, [int] $Width = 80) {
         @($Text -split "`n" | Where-Object { $_.TrimEnd("`r").Length -gt $Width }).Count -eq 0
     }
+
+    # Starts a second pwsh session running $Script, which joins a hypervisor and prints one line matching $Ready; returns
+    # the process and that line's match (throws, with the session's errors, when no such line comes in 90 s).
+    function Start-SecondSession([string] $Script, [string] $Ready) {
+        # pwsh as PATH finds it (the process itself may be the dotnet host of a pwsh installed as a .NET tool).
+        $info = [Diagnostics.ProcessStartInfo]::new((Get-Command pwsh -CommandType Application | Select-Object -First 1).Source)
+        foreach ($argument in '-NoProfile', '-NonInteractive', '-Command', $Script) { $info.ArgumentList.Add($argument) }
+        $info.UseShellExecute = $false
+        $info.RedirectStandardInput = $true
+        $info.RedirectStandardOutput = $true
+        $info.RedirectStandardError = $true
+        $process = [Diagnostics.Process]::Start($info)
+        $stderr = $process.StandardError.ReadToEndAsync()
+        $line = $process.StandardOutput.ReadLineAsync()
+        if (-not $line.Wait(90000) -or $line.Result -notmatch $Ready) {
+            Stop-Peer $process
+            throw "the second session did not join: $($line.Result) $(if ($stderr.Wait(2000)) { $stderr.Result })"
+        }
+
+        [pscustomobject]@{ Process = $process; Match = $Matches }
+    }
 }
 
 AfterAll {
@@ -240,22 +261,10 @@ Import-Module '$ModulePath'
 "ready `$(`$domain.DomainId) `$(`$port.Port)"
 `$null = [Console]::In.ReadLine()
 "@
-        # pwsh as PATH finds it (the process itself may be the dotnet host of a pwsh installed as a .NET tool).
-        $info = [Diagnostics.ProcessStartInfo]::new((Get-Command pwsh -CommandType Application | Select-Object -First 1).Source)
-        foreach ($argument in '-NoProfile', '-NonInteractive', '-Command', $script) { $info.ArgumentList.Add($argument) }
-        $info.UseShellExecute = $false
-        $info.RedirectStandardInput = $true
-        $info.RedirectStandardOutput = $true
-        $info.RedirectStandardError = $true
-        $second = [Diagnostics.Process]::Start($info)
-        $stderr = $second.StandardError.ReadToEndAsync()
-        $line = $second.StandardOutput.ReadLineAsync()
-        if (-not $line.Wait(90000) -or $line.Result -notmatch '^ready (\d+) (\d+)$') {
-            Stop-Peer $second
-            throw "the second session did not join: $($line.Result) $(if ($stderr.Wait(2000)) { $stderr.Result })"
-        }
-        $secondId = [int]$Matches[1]
-        $secondPort = [uint32]$Matches[2]
+        $started = Start-SecondSession -Script $script -Ready '^ready (\d+) (\d+)$'
+        $second = $started.Process
+        $secondId = [int]$started.Match[1]
+        $secondPort = [uint32]$started.Match[2]
     }
 
     AfterAll {
@@ -345,22 +354,11 @@ Import-Module '$ModulePath'
 `$null = [Console]::In.ReadLine()
 "@
         Set-XenstoreItem -Store $xs -Path /vd-private/secret -Value 'dom0 only' -Confirm:$false
-        $info = [Diagnostics.ProcessStartInfo]::new((Get-Command pwsh -CommandType Application | Select-Object -First 1).Source)
-        foreach ($argument in '-NoProfile', '-NonInteractive', '-Command', $script) { $info.ArgumentList.Add($argument) }
-        $info.UseShellExecute = $false
-        $info.RedirectStandardInput = $true
-        $info.RedirectStandardOutput = $true
-        $info.RedirectStandardError = $true
-        $second = [Diagnostics.Process]::Start($info)
-        $stderr = $second.StandardError.ReadToEndAsync()
-        $line = $second.StandardOutput.ReadLineAsync()
-        if (-not $line.Wait(90000) -or $line.Result -notmatch '^ready (\d+) (\S+) (\S+)$') {
-            Stop-Peer $second
-            throw "the second session did not join: $($line.Result) $(if ($stderr.Wait(2000)) { $stderr.Result })"
-        }
-        $secondId = [int]$Matches[1]
-        $secondName = $Matches[2]
-        $secondDenied = $Matches[3]
+        $started = Start-SecondSession -Script $script -Ready '^ready (\d+) (\S+) (\S+)$'
+        $second = $started.Process
+        $secondId = [int]$started.Match[1]
+        $secondName = $started.Match[2]
+        $secondDenied = $started.Match[3]
     }
 
     AfterAll {
