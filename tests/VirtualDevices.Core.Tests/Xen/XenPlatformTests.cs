@@ -50,6 +50,36 @@ public sealed class XenPlatformTests : IDisposable
         Assert.Empty(hypervisor.Domains);
     }
 
+    [Fact(Timeout = 60_000)]
+    public async Task OpeningsAtOnceShareOneHypervisor()
+    {
+        // Each opening looked for the host's hypervisor and started one when it saw none: two at once could each see
+        // none and start two (about 1 round in 300 before the fix: so 300 rounds, about 4 s).
+        for (int round = 0; round < 300; round++)
+        {
+            await using var host = new DeviceHost();
+            using var start = new ManualResetEventSlim();
+            Task<XenPlatform>[] openings = Enumerable.Range(0, 8)
+                .Select(_ => Task.Run(() => { start.Wait(); return XenPlatform.OpenAsync(host); }))
+                .ToArray();
+            start.Set();
+            XenPlatform[] platforms = await Task.WhenAll(openings);
+            try
+            {
+                HostedName<LoopbackHypervisor> only = Assert.Single(host.GetServices<LoopbackHypervisor>());
+                Assert.All(platforms, p => Assert.Same(only.Service, p.Hypervisor));
+                Assert.Equal(8, platforms.Select(p => ((LoopbackDomain)p.Grants).DomainId).Distinct().Count());
+            }
+            finally
+            {
+                foreach (XenPlatform platform in platforms)
+                {
+                    platform.Dispose();
+                }
+            }
+        }
+    }
+
     [Fact]
     public async Task TheHostsRunningHypervisorIsUsedRatherThanANewOne()
     {
