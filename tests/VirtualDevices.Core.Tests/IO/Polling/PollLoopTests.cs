@@ -89,6 +89,51 @@ public sealed class PollLoopTests
         }
     }
 
+    /// <summary>Counts its events (a descriptor that is never read would be reported again and again).</summary>
+    private sealed class CountingHandler : IPollHandler
+    {
+        public readonly SemaphoreSlim Signal = new(0);
+        public int Count;
+        public PollEvents Last;
+
+        public void OnPollEvents(PollEvents events)
+        {
+            Interlocked.Increment(ref Count);
+            Last = events;
+            Signal.Release();
+        }
+    }
+
+    [Fact(Timeout = 30_000)]
+    public async Task The_poll_backend_reports_a_descriptor_closed_while_registered_as_a_hang_up_once_and_does_not_spin()
+    {
+        // poll(2) answers POLLNVAL at once, every time, for a descriptor that is not open: kept in the array, the loop
+        // would spin a core. (epoll forgets such a descriptor silently: nothing to report there.) The descriptor is
+        // closed underneath its handle, as a peer library or a bug might.
+        using var loop = new PollLoop("test-poll", PollBackend.Poll);
+        using VirtualDevices.Interop.SafeFileDescriptor eventFd = VirtualDevices.Interop.Unix.EventFd(0, VirtualDevices.Interop.Unix.EFD_CLOEXEC | VirtualDevices.Interop.Unix.EFD_NONBLOCK);
+        Assert.False(eventFd.IsInvalid);
+        int fd = (int)eventFd.DangerousGetHandle();
+        var handler = new CountingHandler();
+        PollRegistration registration = loop.Register(eventFd, PollEvents.Readable, handler);
+
+        Assert.Equal(0, VirtualDevices.Interop.Unix.Close(fd));
+        eventFd.SetHandleAsInvalid(); // closed already: the handle must not close the number again (it may be reused)
+        loop.Post(static () => { }); // a turn of the loop with the closed descriptor in its array
+        Assert.True(await handler.Signal.WaitAsync(10_000));
+        Assert.Equal(PollEvents.Error | PollEvents.HangUp, handler.Last & (PollEvents.Error | PollEvents.HangUp));
+
+        // Once: the descriptor left the loop's array.
+        for (int i = 0; i < 20; i++)
+        {
+            loop.Post(static () => { });
+        }
+
+        await Task.Delay(300);
+        Assert.Equal(1, Volatile.Read(ref handler.Count));
+        registration.Remove();
+    }
+
     [Theory(Timeout = 30_000)]
     [MemberData(nameof(Backends))]
     public async Task Dispose_stops_the_loop_thread_after_posted_work_and_refuses_new_registrations(string backend)
