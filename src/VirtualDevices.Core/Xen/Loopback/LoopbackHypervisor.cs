@@ -427,6 +427,14 @@ public sealed partial class LoopbackHypervisor : IHostedService
         }
         finally
         {
+            // The toolstack's part first (RELEASE, the home removed), while the domain still holds its id: dropped
+            // first, its id could go at once to a new domain, whose fresh home this departure then removed (1,000
+            // joins in a row reading each home at once failed so within the first few hundred).
+            if (domain is { XenstorePort: not 0 })
+            {
+                _xenstore?.OnLeft(domain.Id);
+            }
+
             lock (_gate)
             {
                 if (domain is not null)
@@ -438,10 +446,6 @@ public sealed partial class LoopbackHypervisor : IHostedService
             }
 
             socket.Dispose();
-            if (domain is { XenstorePort: not 0 })
-            {
-                _xenstore?.OnLeft(domain.Id);
-            }
         }
     }
 
