@@ -42,7 +42,7 @@ public sealed class LoopbackInteropHeadersTests : IDisposable
                 P(MFD_CLOEXEC); P(MFD_ALLOW_SEALING);
                 P(PROT_NONE); P(PROT_READ); P(PROT_WRITE); P(MAP_SHARED); P(MAP_PRIVATE); P(MAP_FIXED); P(MAP_ANONYMOUS);
                 P(EFD_CLOEXEC); P(EFD_NONBLOCK);
-                P(F_ADD_SEALS); P(F_GET_SEALS); P(F_SEAL_SEAL); P(F_SEAL_SHRINK); P(F_SEAL_GROW);
+                P(F_ADD_SEALS); P(F_GET_SEALS); P(F_SEAL_SEAL); P(F_SEAL_SHRINK); P(F_SEAL_GROW); P(F_DUPFD_CLOEXEC);
                 return 0;
             }
             """;
@@ -96,6 +96,7 @@ public sealed class LoopbackInteropHeadersTests : IDisposable
         c.Check("F_SEAL_SEAL", Unix.F_SEAL_SEAL);
         c.Check("F_SEAL_SHRINK", Unix.F_SEAL_SHRINK);
         c.Check("F_SEAL_GROW", Unix.F_SEAL_GROW);
+        c.Check("F_DUPFD_CLOEXEC", Unix.F_DUPFD_CLOEXEC);
 
         c.AssertAllMatch();
     }

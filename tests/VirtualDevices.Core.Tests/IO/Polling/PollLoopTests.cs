@@ -1,4 +1,5 @@
 using System.Net.Sockets;
+using VirtualDevices.Interop;
 using VirtualDevices.IO;
 using VirtualDevices.IO.Polling;
 
@@ -111,14 +112,20 @@ public sealed class PollLoopTests
         // would spin a core. (epoll forgets such a descriptor silently: nothing to report there.) The descriptor is
         // closed underneath its handle, as a peer library or a bug might.
         using var loop = new PollLoop("test-poll", PollBackend.Poll);
-        using VirtualDevices.Interop.SafeFileDescriptor eventFd = VirtualDevices.Interop.Unix.EventFd(0, VirtualDevices.Interop.Unix.EFD_CLOEXEC | VirtualDevices.Interop.Unix.EFD_NONBLOCK);
+        using SafeFileDescriptor eventFd = Unix.EventFd(0, Unix.EFD_CLOEXEC | Unix.EFD_NONBLOCK);
         Assert.False(eventFd.IsInvalid);
-        int fd = (int)eventFd.DangerousGetHandle();
-        var handler = new CountingHandler();
-        PollRegistration registration = loop.Register(eventFd, PollEvents.Readable, handler);
 
-        Assert.Equal(0, VirtualDevices.Interop.Unix.Close(fd));
-        eventFd.SetHandleAsInvalid(); // closed already: the handle must not close the number again (it may be reused)
+        // At a number far above the ones in use: other tests of this process open descriptors meanwhile, and the
+        // lowest free number, once closed, may be theirs a moment later (then poll sees a valid descriptor, not
+        // POLLNVAL: a first version of this test waited in vain so in CI).
+        int fd = Unix.Fcntl(eventFd, Unix.F_DUPFD_CLOEXEC, 900);
+        Assert.True(fd >= 900, $"F_DUPFD_CLOEXEC gave {fd}");
+        using var high = new SafeFileDescriptor(fd, ownsHandle: true);
+        var handler = new CountingHandler();
+        PollRegistration registration = loop.Register(high, PollEvents.Readable, handler);
+
+        Assert.Equal(0, Unix.Close(fd));
+        high.SetHandleAsInvalid(); // closed already: the handle must not close the number again
         loop.Post(static () => { }); // a turn of the loop with the closed descriptor in its array
         Assert.True(await handler.Signal.WaitAsync(10_000));
         Assert.Equal(PollEvents.Error | PollEvents.HangUp, handler.Last & (PollEvents.Error | PollEvents.HangUp));
