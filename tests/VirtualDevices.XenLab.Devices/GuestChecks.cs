@@ -186,6 +186,9 @@ internal sealed class GuestChecks(Checks checks) : IDisposable
 
         checks.Run("guest.ring-dom0-front", () => RingDom0Front(Peer(), RingRequests, 32), RingLimit);
         checks.Run("guest.ring-guest-front", () => RingGuestFront(Peer(), RingRequests, 32), RingLimit);
+
+        // Our xenbus device and rings as the backend of the guest kernel's own xen-netfront.
+        new NetfrontChecks(checks, Peer, Grants, Events).Run();
     }
 
     // dom0 fronts: a page dom0 grants, an unbound port; the guest maps it, binds and answers every request.

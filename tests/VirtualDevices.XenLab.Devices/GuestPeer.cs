@@ -31,6 +31,9 @@ internal sealed class GuestPeer : IDisposable
 
     public ushort DomainId { get; }
 
+    /// <summary>dom0's privileged connection (over xenstored's socket) the rendezvous runs on.</summary>
+    public XenstoreClient Xenstore => _xenstore;
+
     /// <summary>Waits for the peer's "0 ready" (a "0 fail WHY" says which device did not open).</summary>
     public string WaitReady(TimeSpan limit)
     {

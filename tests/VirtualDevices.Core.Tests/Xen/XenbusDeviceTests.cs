@@ -82,6 +82,24 @@ public sealed class XenbusDeviceTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ABackendOfAnotherTypeLivesUnderItsOwnTypeAndTheFrontendFindsItByItsBackendKey()
+    {
+        // As libxl files a QEMU-served disk under backend/qdisk for a vbd frontend: dom0's kernel driver of the
+        // frontend's type never sees it (the lab's netfront check relies on this beside xen-netback).
+        var served = new XenbusAddress("vif", FrontendDomainId: 1, BackendDomainId: 0, DeviceId: 3) { BackendType = "vd-vif" };
+        Assert.Equal("/local/domain/1/device/vif/3", served.FrontendPath);
+        Assert.Equal("/local/domain/0/backend/vd-vif/1/3", served.BackendPath);
+        Assert.Equal("/local/domain/0/backend/vif/1/0", Vif.BackendPath);
+        await XenbusToolstack.CreateAsync(_dom0, served);
+        XenbusDevice front = await XenbusDevice.OpenAsync(_guest, XenbusRole.Frontend, served.FrontendPath);
+        Assert.Equal(served.BackendPath, front.PeerPath);
+        Assert.Equal(XenbusState.Initialising, await front.ReadPeerStateAsync());
+        Assert.False(await _dom0.ExistsAsync("/local/domain/0/backend/vif/1/3"));
+        await XenbusToolstack.RemoveAsync(_dom0, served);
+        Assert.False(await _dom0.ExistsAsync(served.BackendPath));
+    }
+
+    [Fact]
     public async Task FrontendAndBackendConnectThroughTheStatesAndCloseFromTheFrontend()
     {
         XenbusDevice back = await XenbusDevice.OpenAsync(_dom0, XenbusRole.Backend, Vif.BackendPath);

@@ -96,6 +96,8 @@ internal static class XenLabResults
         "guest.peer-ready", "guest.guest-grants-dom0-maps", "guest.grant-copy", "guest.dom0-grants-guest-maps",
         "guest.end-while-guest-maps", "guest.events-dom0-to-guest", "guest.events-guest-to-dom0",
         "guest.ring-dom0-front", "guest.ring-guest-front",
+        "guest.netfront-connects", "guest.netfront-transmits", "guest.netfront-receives",
+        "guest.netfront-closes-from-the-guest", "guest.netfront-closes-from-dom0",
     ];
 
     /// <summary>

@@ -32,6 +32,15 @@
  *   ring-front COUNT INFLIGHT the guest fronts: grants a page, SHARED_RING_INIT, an unbound port for dom0, answers
  *                             "N setup REF PORT", then sends COUNT requests, at most INFLIGHT outstanding, checking
  *                             every response; RING_FINAL_CHECK_FOR_RESPONSES before each sleep
+ *   net-name DEV              the network interface the xen-netfront device DEV (vif-0) registered  -> "ok NAME"
+ *   net-up NAME               IFF_UP on the interface                                              -> "ok MAC"
+ *   net-send NAME COUNT SEED  COUNT frames of ethertype 0x88b5 to the broadcast address (frame(): index, length,
+ *                             pattern), one AF_PACKET sendto each                                  -> "ok SENT"
+ *   net-recv NAME COUNT SEED MS   an AF_PACKET socket for ethertype 0x88b6, then "N setup"; COUNT frames within
+ *                             MS ms, each checked as frame() makes it, in order                    -> "ok COUNT"
+ *   net-stats NAME            the interface's counters                              -> "ok TXPACKETS RXPACKETS"
+ *   net-unbind DEV            unbinds xen-netfront from DEV (sysfs): its close runs to its end  -> "ok"
+ *   net-gone DEV MS           the xenbus device DEV is gone within MS ms (the toolstack removed it)   -> "ok"
  *   quit
  * Every wait is bounded (10 s for an event in a ring): a lost wake-up fails the verb, it never hangs the guest.
  * The payloads (pattern(), lab_req/lab_rsp) are those of GuestPeerProtocol.cs on dom0's side.
@@ -47,8 +56,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#include <net/if.h>
+#include <arpa/inet.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -375,6 +391,158 @@ static void ring_front(unsigned n, uint32_t count, uint32_t inflight)
   else answerf(n, "ok done %u notifies %ld waits %ld", done, notifies, waits);
 }
 
+/* ---- network device verbs: dom0's backend meets xen-netfront (NetfrontChecks.cs) -------------------------------- */
+#define LAB_ETHERTYPE_TO_DOM0 0x88b5
+#define LAB_ETHERTYPE_TO_GUEST 0x88b6
+
+/* A frame as GuestPeerProtocol.Frame makes it: 60-1514 bytes by index, the index big-endian after the header, then a
+ * pattern of seed, index and position. */
+static uint32_t frame_length(uint32_t i) { return 60 + (i * 97) % 1455; }
+static uint8_t frame_byte(uint32_t seed, uint32_t i, uint32_t j) { return (uint8_t)(seed * 7 + i * 13 + j); }
+
+static int if_mac(const char *name, uint8_t mac[6])
+{
+  int s = socket(AF_INET, SOCK_DGRAM, 0);
+  if (s < 0) return -1;
+  struct ifreq r; memset(&r, 0, sizeof r); snprintf(r.ifr_name, sizeof r.ifr_name, "%s", name);
+  int k = ioctl(s, SIOCGIFHWADDR, &r);
+  close(s);
+  if (k == 0) memcpy(mac, r.ifr_hwaddr.sa_data, 6);
+  return k;
+}
+
+static int packet_socket(const char *name, uint16_t type, struct sockaddr_ll *at)
+{
+  memset(at, 0, sizeof *at);
+  at->sll_family = AF_PACKET; at->sll_protocol = htons(type); at->sll_ifindex = (int)if_nametoindex(name);
+  if (at->sll_ifindex == 0) return -1;
+  int s = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(type));
+  if (s < 0) return -1;
+  if (bind(s, (struct sockaddr *)at, sizeof *at) < 0) { close(s); return -1; }
+  return s;
+}
+
+static void net_name(unsigned n, const char *dev)
+{
+  char path[256]; snprintf(path, sizeof path, "/sys/bus/xen/devices/%s/net", dev);
+  for (int tries = 0; tries < 100; tries++) {           /* registered at probe: give it 10 s */
+    DIR *d = opendir(path);
+    if (d) {
+      for (struct dirent *e; (e = readdir(d)); ) {
+        if (e->d_name[0] == '.') continue;
+        answerf(n, "ok %s", e->d_name); closedir(d); return;
+      }
+      closedir(d);
+    }
+    usleep(100 * 1000);
+  }
+  answerf(n, "fail no interface under %s", path);
+}
+
+static void net_up(unsigned n, const char *name)
+{
+  int s = socket(AF_INET, SOCK_DGRAM, 0);
+  struct ifreq r; memset(&r, 0, sizeof r); snprintf(r.ifr_name, sizeof r.ifr_name, "%s", name);
+  if (s < 0 || ioctl(s, SIOCGIFFLAGS, &r) < 0) { answerf(n, "fail SIOCGIFFLAGS %s: %s", name, strerror(errno)); if (s >= 0) close(s); return; }
+  r.ifr_flags |= IFF_UP;
+  int k = ioctl(s, SIOCSIFFLAGS, &r);
+  close(s);
+  uint8_t mac[6];
+  if (k < 0) answerf(n, "fail SIOCSIFFLAGS %s: %s", name, strerror(errno));
+  else if (if_mac(name, mac) < 0) answerf(n, "fail SIOCGIFHWADDR %s: %s", name, strerror(errno));
+  else answerf(n, "ok %02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
+}
+
+static void net_send(unsigned n, const char *name, uint32_t count, uint32_t seed)
+{
+  struct sockaddr_ll to; uint8_t mac[6], frame[1514];
+  int s = packet_socket(name, LAB_ETHERTYPE_TO_DOM0, &to);
+  if (s < 0 || if_mac(name, mac) < 0) { answerf(n, "fail packet socket on %s: %s", name, strerror(errno)); if (s >= 0) close(s); return; }
+  to.sll_halen = 6; memset(to.sll_addr, 0xff, 6);
+  uint32_t sent = 0;
+  for (uint32_t i = 0; i < count; i++) {
+    uint32_t len = frame_length(i);
+    memset(frame, 0xff, 6); memcpy(frame + 6, mac, 6);
+    frame[12] = LAB_ETHERTYPE_TO_DOM0 >> 8; frame[13] = LAB_ETHERTYPE_TO_DOM0 & 0xff;
+    frame[14] = (uint8_t)(i >> 24); frame[15] = (uint8_t)(i >> 16); frame[16] = (uint8_t)(i >> 8); frame[17] = (uint8_t)i;
+    for (uint32_t j = 18; j < len; j++) frame[j] = frame_byte(seed, i, j);
+    /* The device queue (1000 frames) holds what the ring cannot take yet; ENOBUFS waits a little, bounded. */
+    int tries = 0;
+    while (sendto(s, frame, len, 0, (struct sockaddr *)&to, sizeof to) != (ssize_t)len) {
+      if ((errno != ENOBUFS && errno != EAGAIN) || ++tries > 1000) { answerf(n, "fail sendto frame %u: %s", i, strerror(errno)); close(s); return; }
+      usleep(1000);
+    }
+    sent++;
+  }
+  close(s);
+  answerf(n, "ok %u", sent);
+}
+
+static void net_recv(unsigned n, const char *name, uint32_t count, uint32_t seed, uint32_t ms)
+{
+  struct sockaddr_ll at; uint8_t mac[6], frame[2048];
+  int s = packet_socket(name, LAB_ETHERTYPE_TO_GUEST, &at);
+  if (s < 0 || if_mac(name, mac) < 0) { answerf(n, "fail packet socket on %s: %s", name, strerror(errno)); if (s >= 0) close(s); return; }
+  answerf(n, "setup");
+  struct timespec start; clock_gettime(CLOCK_MONOTONIC, &start);
+  uint32_t got = 0; char why[256] = "";
+  while (got < count && !why[0]) {
+    struct timespec now; clock_gettime(CLOCK_MONOTONIC, &now);
+    long left = (long)ms - ((now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000);
+    struct pollfd p = { .fd = s, .events = POLLIN };
+    if (left <= 0 || poll(&p, 1, (int)left) <= 0) { snprintf(why, sizeof why, "%u of %u frames within %u ms", got, count, ms); break; }
+    ssize_t len = recv(s, frame, sizeof frame, 0);
+    if (len < 0) { snprintf(why, sizeof why, "recv: %s", strerror(errno)); break; }
+    uint32_t i = len >= 18 ? ((uint32_t)frame[14] << 24) | ((uint32_t)frame[15] << 16) | ((uint32_t)frame[16] << 8) | frame[17] : UINT32_MAX;
+    if (i != got) { snprintf(why, sizeof why, "frame %u of %zd bytes carries index %u", got, len, i); break; }
+    if ((uint32_t)len != frame_length(i)) { snprintf(why, sizeof why, "frame %u is %zd bytes, not %u", i, len, frame_length(i)); break; }
+    if (memcmp(frame, mac, 6) != 0) { snprintf(why, sizeof why, "frame %u is not addressed to this interface", i); break; }
+    for (uint32_t j = 18; j < (uint32_t)len; j++)
+      if (frame[j] != frame_byte(seed, i, j)) { snprintf(why, sizeof why, "frame %u byte %u is %u, not %u", i, j, frame[j], frame_byte(seed, i, j)); break; }
+    got++;
+  }
+  close(s);
+  if (why[0]) answerf(n, "fail %s", why); else answerf(n, "ok %u", got);
+}
+
+static long read_number(const char *path)
+{
+  char text[64] = ""; int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  ssize_t k = read(fd, text, sizeof text - 1); close(fd);
+  return k > 0 ? strtol(text, NULL, 10) : -1;
+}
+
+static void net_stats(unsigned n, const char *name)
+{
+  char tx[256], rx[256];
+  snprintf(tx, sizeof tx, "/sys/class/net/%s/statistics/tx_packets", name);
+  snprintf(rx, sizeof rx, "/sys/class/net/%s/statistics/rx_packets", name);
+  long t = read_number(tx), r = read_number(rx);
+  if (t < 0 || r < 0) answerf(n, "fail no counters for %s", name); else answerf(n, "ok %ld %ld", t, r);
+}
+
+static void net_unbind(unsigned n, const char *dev)
+{
+  /* xennet_remove runs inside this write: Closing, the backend's Closing awaited, Closed, the backend's Closed
+   * awaited (Linux waits again and again, 5 s each, for a backend that never answers). */
+  int fd = open("/sys/bus/xen/drivers/vif/unbind", O_WRONLY | O_CLOEXEC);
+  if (fd < 0) { answerf(n, "fail /sys/bus/xen/drivers/vif/unbind: %s", strerror(errno)); return; }
+  ssize_t k = write(fd, dev, strlen(dev));
+  int e = errno; close(fd);
+  if (k < 0) answerf(n, "fail unbind %s: %s", dev, strerror(e)); else answerf(n, "ok");
+}
+
+static void net_gone(unsigned n, const char *dev, uint32_t ms)
+{
+  char path[256]; struct stat st; snprintf(path, sizeof path, "/sys/bus/xen/devices/%s", dev);
+  for (uint32_t waited = 0; waited <= ms; waited += 50) {
+    if (stat(path, &st) < 0 && errno == ENOENT) { answerf(n, "ok"); return; }
+    usleep(50 * 1000);
+  }
+  answerf(n, "fail %s still there after %u ms", path, ms);
+}
+
 /* ---- the command loop ----------------------------------------------------------------------------------------- */
 static int parse_refs(char *list, uint32_t *refs, int cap)
 {
@@ -437,6 +605,20 @@ static int run(unsigned n, char *verb, char **arg, int argc)
     ring_back(n, a0, a1, a2);
   } else if (!strcmp(verb, "ring-front") && argc == 2) {
     ring_front(n, a0, a1 < 1 ? 1 : a1);
+  } else if (!strcmp(verb, "net-name") && argc == 1) {
+    net_name(n, arg[0]);
+  } else if (!strcmp(verb, "net-up") && argc == 1) {
+    net_up(n, arg[0]);
+  } else if (!strcmp(verb, "net-send") && argc == 3) {
+    net_send(n, arg[0], a1, a2);
+  } else if (!strcmp(verb, "net-recv") && argc == 4) {
+    net_recv(n, arg[0], a1, a2, (uint32_t)strtoul(arg[3], NULL, 10));
+  } else if (!strcmp(verb, "net-stats") && argc == 1) {
+    net_stats(n, arg[0]);
+  } else if (!strcmp(verb, "net-unbind") && argc == 1) {
+    net_unbind(n, arg[0]);
+  } else if (!strcmp(verb, "net-gone") && argc == 2) {
+    net_gone(n, arg[0], a1);
   } else if (!strcmp(verb, "quit")) {
     answerf(n, "ok");
     return 1;
