@@ -16,19 +16,21 @@ internal struct EchoCheck : IRingEntrySink<EchoMessage>
     public bool Stopping;
 
     // Small enough to inline into the ring's loop: the message is made out of line (with it inline, perf showed Take as
-    // a call per response).
+    // a call per response). The throw is here, the exception made by a call: a call the JIT thinks may return keeps
+    // everything live across it, and the loop then held its index, mask and bounds on the stack (9 loads and stores
+    // per response more than with the throw in the loop's own code).
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Take(EchoMessage entry)
     {
         ulong want = Consumed == Last && Stopping ? EchoMessage.Stop : EchoMessage.ValueOf(Consumed);
         if (entry.Id != Consumed || entry.Value != want)
         {
-            Wrong(Consumed);
+            throw Wrong(Consumed);
         }
 
         Consumed++;
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void Wrong(ulong id) => throw new InvalidOperationException($"ring-echo: wrong echo for #{id}");
+    private static InvalidOperationException Wrong(ulong id) => new($"ring-echo: wrong echo for #{id}");
 }

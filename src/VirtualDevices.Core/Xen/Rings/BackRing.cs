@@ -67,7 +67,7 @@ internal sealed class BackRing<TRequest, TResponse> : SharedRing<TRequest, TResp
         ThrowIfBroken();
         if (_responseProducerPrivate == _requests.Consumer)
         {
-            ThrowNothingToAnswer();
+            throw NothingToAnswer();
         }
 
         WriteEntry(_responseProducerPrivate, response);
@@ -95,7 +95,7 @@ internal sealed class BackRing<TRequest, TResponse> : SharedRing<TRequest, TResp
         uint producer = _responseProducerPrivate;
         if ((uint)responses.Length > _requests.Consumer - producer)
         {
-            ThrowNothingToAnswer();
+            throw NothingToAnswer();
         }
 
         WriteEntries(producer, responses);
@@ -126,7 +126,7 @@ internal sealed class BackRing<TRequest, TResponse> : SharedRing<TRequest, TResp
         uint producer = _responseProducerPrivate;
         if ((uint)count > _requests.Consumer - producer)
         {
-            ThrowNothingToAnswer();
+            throw NothingToAnswer();
         }
 
         WriteEntries<TResponse, TSource>(producer, count, ref source);
@@ -186,11 +186,11 @@ internal sealed class BackRing<TRequest, TResponse> : SharedRing<TRequest, TResp
 
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private protected override void BreakOnProducer(uint producer) =>
-        Break($"req_prod {Direction(producer, _requests.ProducerSeen, "the ring")}: it is {producer}, after {_requests.ProducerSeen}, with req_cons {_requests.Consumer} and rsp_prod_pvt {_responseProducerPrivate} (ring of {Size}).");
+    private protected override XenRingException BrokenOnProducer(uint producer) =>
+        Broken($"req_prod {Direction(producer, _requests.ProducerSeen, "the ring")}: it is {producer}, after {_requests.ProducerSeen}, with req_cons {_requests.Consumer} and rsp_prod_pvt {_responseProducerPrivate} (ring of {Size}).");
 
     // Out of line: formatting the message inline kept ProduceResponse from inlining into the back's loop (perf showed
     // it as its own frame in ring-echo-serve).
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private void ThrowNothingToAnswer() => throw new InvalidOperationException($"The ring '{Name}' has no consumed request left to answer.");
+    private InvalidOperationException NothingToAnswer() => new($"The ring '{Name}' has no consumed request left to answer.");
 }

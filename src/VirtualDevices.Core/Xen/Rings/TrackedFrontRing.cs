@@ -126,8 +126,7 @@ internal sealed class TrackedFrontRing<TRequest, TResponse>
                     ulong id = _getId(response);
                     if (_table.Lookup(id) is not { } request)
                     {
-                        _ring.Break($"a response carries id {id}, which matches no request in flight (never issued, or answered already).");
-                        return count; // not reached: Break throws
+                        throw _ring.Broken($"a response carries id {id}, which matches no request in flight (never issued, or answered already).");
                     }
 
                     request.Reply(response);
