@@ -75,13 +75,19 @@ Describe 'Start-, Get- and Stop-XenLoopbackHypervisor' {
         $paths | ForEach-Object { Test-Path $_ | Should -BeFalse }
     }
 
-    It 'stops by name, positionally and with -Hypervisor' {
+    It 'stops by name, positionally, with -Name (as Get- takes it) and with -Hypervisor' {
         $null = Start-XenLoopbackHypervisor -SocketPath "$TestDrive/a.sock" -Name a
         $null = Start-XenLoopbackHypervisor -SocketPath "$TestDrive/b.sock" -Name b
+        $null = Start-XenLoopbackHypervisor -SocketPath "$TestDrive/c.sock" -Name c
         Stop-XenLoopbackHypervisor a -Confirm:$false
+        (Get-XenLoopbackHypervisor).Name | Should -Be 'b', 'c'
+        Stop-XenLoopbackHypervisor -Name c -Confirm:$false
         (Get-XenLoopbackHypervisor).Name | Should -Be 'b'
         Stop-XenLoopbackHypervisor -Hypervisor (Get-XenLoopbackHypervisor -Name b) -Confirm:$false
         Get-XenLoopbackHypervisor | Should -BeNullOrEmpty
+        # The servers' Stop- cmdlets alike.
+        (Get-Command Stop-NbdServer).Parameters['Server'].Aliases | Should -Be 'Name'
+        (Get-Command Stop-XenstoreServer).Parameters['Server'].Aliases | Should -Be 'Name'
     }
 
     It 'does nothing under -WhatIf' {
@@ -208,7 +214,8 @@ Describe 'Join-XenLoopbackHypervisor and the session''s joined domains' {
         Disconnect-XenLoopbackDomain -Name b -Confirm:$false
         'c' | Disconnect-XenLoopbackDomain -Confirm:$false
         Get-XenLoopbackDomain | Should -BeNullOrEmpty
-        Wait-Condition { @(Get-XenDomain).Count -eq 0 } | Should -BeTrue
+        # At once: a Disconnect returns with the hypervisor's side of the departure done.
+        Get-XenDomain | Should -BeNullOrEmpty
 
         Disconnect-XenLoopbackDomain -Name nosuch -ErrorAction SilentlyContinue -ErrorVariable errors
         $errors[0].FullyQualifiedErrorId | Should -BeLike 'XenLoopbackDomainNotJoined,*'
@@ -377,6 +384,16 @@ Import-Module '$ModulePath'
 
     It 'enforces permissions on the guest: dom0''s private node is refused to domain 1' {
         $secondDenied | Should -Be 'XenstoreAccessDenied'
+    }
+
+    It 'has a departing domain''s home removed before Disconnect-XenLoopbackDomain returns' {
+        $here = $hv | Join-XenLoopbackHypervisor -Name here
+        $id = $here.DomainId
+        (Get-XenstoreItem -Store $xs -Path "/local/domain/$id/domid").Value | Should -Be "$id"
+        $here | Disconnect-XenLoopbackDomain -Confirm:$false
+        Get-XenstoreItem -Store $xs -Path "/local/domain/$id" -ErrorAction Ignore | Should -BeNullOrEmpty
+        Get-XenDomain | Where-Object DomainId -EQ $id | Should -BeNullOrEmpty
+        Get-XenGrant | Where-Object Granter -EQ $id | Should -BeNullOrEmpty
     }
 
     It 'releases the domain when the second session leaves: its home goes' {

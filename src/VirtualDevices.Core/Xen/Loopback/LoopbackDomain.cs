@@ -133,6 +133,22 @@ public sealed partial class LoopbackDomain : IGrantTable, IEventChannels
             return;
         }
 
+        // A goodbye the hypervisor answers once the departure is done (its grants ended, its channels closed, with
+        // xenstore its home removed): a listing right after this no longer shows the domain. Not from the reader's own
+        // thread (it delivers the reply), and a hypervisor gone already needs none.
+        if (!_gone && Environment.CurrentManagedThreadId != _reader.ManagedThreadId)
+        {
+            CloseXenstore(); // its ring goes with the departure
+            try
+            {
+                Request(new LoopbackMessage(LoopbackMessageType.Leave), "Leaving the loopback hypervisor").Dispose();
+            }
+            catch (DeviceException)
+            {
+                // Gone meanwhile (stopped, or it refused): the socket's close below is the departure.
+            }
+        }
+
         try
         {
             _socket.Shutdown(SocketShutdown.Both);

@@ -360,6 +360,21 @@ public sealed partial class LoopbackHypervisor : IHostedService
                 bool joining = domain is null;
                 using (message)
                 {
+                    if (message is { Type: LoopbackMessageType.Leave } && domain is { } leaving)
+                    {
+                        // A goodbye: the departure whole before the reply (the domain's Dispose waits for it: a
+                        // listing right after it no longer shows the domain, and its id is free).
+                        domain = null;
+                        Depart(leaving);
+                        lock (_gate)
+                        {
+                            using var left = new LoopbackMessage(LoopbackMessageType.Leave | LoopbackMessageType.Reply);
+                            left.Send(socket, dontWait: true);
+                        }
+
+                        return;
+                    }
+
                     lock (_gate)
                     {
                         LoopbackMessage reply;
@@ -427,25 +442,34 @@ public sealed partial class LoopbackHypervisor : IHostedService
         }
         finally
         {
-            // The toolstack's part first (RELEASE, the home removed), while the domain still holds its id: dropped
-            // first, its id could go at once to a new domain, whose fresh home this departure then removed (1,000
-            // joins in a row reading each home at once failed so within the first few hundred).
-            if (domain is { XenstorePort: not 0 })
+            if (domain is not null)
             {
-                _xenstore?.OnLeft(domain.Id);
+                Depart(domain);
             }
 
             lock (_gate)
             {
-                if (domain is not null)
-                {
-                    Drop(domain);
-                }
-
                 _connections.RemoveAll(c => ReferenceEquals(c.Socket, socket));
             }
 
             socket.Dispose();
+        }
+    }
+
+    /// <summary>A domain's departure, whether it said goodbye or its socket closed.</summary>
+    private void Depart(LoopbackDomainState domain)
+    {
+        // The toolstack's part first (RELEASE, the home removed), while the domain still holds its id: dropped first,
+        // its id could go at once to a new domain, whose fresh home this departure then removed (1,000 joins in a row
+        // reading each home at once failed so within the first few hundred).
+        if (domain.XenstorePort != 0)
+        {
+            _xenstore?.OnLeft(domain.Id);
+        }
+
+        lock (_gate)
+        {
+            Drop(domain);
         }
     }
 

@@ -36,6 +36,13 @@ internal enum LoopbackMessageType : uint
     /// <summary>The other end of port arg0, asked by a notify that has not yet seen the ChannelBound notice. Reply: arg0 1 and the other end's eventfd passed when bound, arg0 0 while unbound.</summary>
     PeerOf = 10,
 
+    /// <summary>
+    /// The domain leaves: the hypervisor undoes all it held (as for a closed socket: RELEASE and its home removed with
+    /// xenstore, its grants ended, its channels closed) and only then replies, so that the domain's Dispose returns
+    /// with the departure done. A domain that dies instead (its socket closed) departs all the same, a moment later.
+    /// </summary>
+    Leave = 11,
+
     /// <summary>Set on a reply.</summary>
     Reply = 0x4000_0000,
 

@@ -9,6 +9,7 @@ public sealed class StopNbdServerCommand : StopServerCommand<NbdServer, NbdServe
 {
     /// <summary>The servers to stop, as objects or names.</summary>
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true)]
+    [Alias("Name")]
     [NbdServerTransformation]
     [ArgumentCompleter(typeof(ServerNameCompleter))]
     public NbdServer[] Server { get; set; } = null!;

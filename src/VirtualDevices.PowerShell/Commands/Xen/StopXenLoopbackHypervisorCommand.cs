@@ -11,6 +11,7 @@ public sealed class StopXenLoopbackHypervisorCommand : StopServerCommand<Loopbac
 {
     /// <summary>The hypervisors to stop, as objects or names.</summary>
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true)]
+    [Alias("Name")]
     [XenLoopbackHypervisorTransformation]
     [ArgumentCompleter(typeof(XenLoopbackNameCompleter))]
     public LoopbackHypervisor[] Hypervisor { get; set; } = null!;

@@ -9,6 +9,7 @@ public sealed class StopXenstoreServerCommand : StopServerCommand<XenstoreServer
 {
     /// <summary>The servers to stop, as objects or names.</summary>
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true)]
+    [Alias("Name")]
     [XenstoreServerTransformation]
     [ArgumentCompleter(typeof(ServerNameCompleter))]
     public XenstoreServer[] Server { get; set; } = null!;

@@ -2,6 +2,7 @@ using System.Text;
 using VirtualDevices.Tests.Infrastructure;
 using VirtualDevices.Xen;
 using VirtualDevices.Xen.EventChannels;
+using VirtualDevices.Xen.Grants;
 using VirtualDevices.Xen.Loopback;
 using VirtualDevices.Xen.Xenstore;
 using VirtualDevices.Xen.Xenstore.Client;
@@ -25,7 +26,7 @@ public sealed class LoopbackXenstoreTests : IAsyncLifetime
 
     public Task InitializeAsync()
     {
-        _hypervisor = LoopbackHypervisor.StartWithXenstore(xenstoreSocketPath: Path.Combine(_temp.Path, "xenstored.sock"));
+        _hypervisor = LoopbackHypervisor.StartWithXenstore(Path.Combine(_temp.Path, "hv.sock"), Path.Combine(_temp.Path, "xenstored.sock"));
         _dom0 = XenstoreClient.ConnectInProcess(_hypervisor.Xenstore!);
         return Task.CompletedTask;
     }
@@ -90,6 +91,34 @@ public sealed class LoopbackXenstoreTests : IAsyncLifetime
             string id = guest.DomainId.ToString(System.Globalization.CultureInfo.InvariantCulture);
             Assert.Equal(id, await _dom0.ReadStringAsync($"/local/domain/{id}/domid").AsTask().WaitAsync(Limit));
             Assert.True(await _dom0.IsDomainIntroducedAsync(guest.DomainId).AsTask().WaitAsync(Limit));
+        }
+    }
+
+    [Theory(Timeout = 60_000)]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task ADomainsDisposeReturnsWithItsDepartureDone(bool overTheSocket)
+    {
+        // An admin's Disconnect then Get listed the domain still there: the departure ran a moment after the socket
+        // closed. Now the domain says goodbye and the hypervisor replies once it has undone everything.
+        for (int round = 0; round < 20; round++)
+        {
+            LoopbackDomain guest = overTheSocket ? LoopbackDomain.Join(_hypervisor.SocketPath!) : _hypervisor.JoinInProcess();
+            ushort id = guest.DomainId;
+            using (IGrantedPages granted = guest.Grant(0, 1, GrantAccess.ReadWrite))
+            {
+                Assert.Contains(_hypervisor.Grants, g => g.Granter == id && g.Reference == granted.References[0]);
+            }
+
+            guest.Grant(0, 2, GrantAccess.ReadOnly); // left to the departure
+            using IEventChannel channel = _hypervisor.Domain0!.AllocateUnbound(id);
+            Assert.True(await _dom0.ExistsAsync($"/local/domain/{id}/domid"));
+
+            guest.Dispose();
+            Assert.DoesNotContain(_hypervisor.Domains, d => d.DomainId == id);
+            Assert.DoesNotContain(_hypervisor.Grants, g => g.Granter == id || g.Grantee == id);
+            Assert.False(await _dom0.ExistsAsync($"/local/domain/{id}"), $"round {round}: the home of {id} is gone");
+            Assert.False(await _dom0.IsDomainIntroducedAsync(id));
         }
     }
 
