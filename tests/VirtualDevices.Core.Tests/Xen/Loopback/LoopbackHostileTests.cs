@@ -89,6 +89,7 @@ public sealed class LoopbackHostileTests : IAsyncLifetime
         Assert.Equal(7, Exchange(raw, Message(2, 0, 0, 1)));                          // a grant before joining: NotJoined
         Assert.Equal(1, Exchange(raw, Message(1, 0xFFFF, 16)));                       // a join without its arena
         Assert.Equal(7, Exchange(raw, Message(0xDEAD, 1, 2, 3)));                     // an unknown type before joining: NotJoined
+        Assert.Equal(7, Exchange(raw, Message(11)));                                  // a goodbye before joining: NotJoined
         Assert.Equal(1, Exchange(raw, Message(1, 0xFFFF, 0)));                        // a join with no pages
         Assert.True(_hypervisor.ProtocolErrors >= before + 5, $"{_hypervisor.ProtocolErrors - before} protocol errors counted");
 
@@ -96,6 +97,23 @@ public sealed class LoopbackHostileTests : IAsyncLifetime
         Assert.Equal(DeviceErrorIds.XenLoopback.ProtocolError, Assert.Throws<DeviceException>(() => _dom0.Request(new LoopbackMessage((LoopbackMessageType)0xDEAD), "an unknown request")).ErrorId);
         Assert.Equal(DeviceErrorIds.XenLoopback.ProtocolError, Assert.Throws<DeviceException>(() => _dom0.Request(new LoopbackMessage(LoopbackMessageType.Join, arg0: 5, arg1: 1), "a second join")).ErrorId);
         Assert.Equal(DeviceErrorIds.XenLoopback.ProtocolError, Assert.Throws<DeviceException>(() => _dom0.Request(new LoopbackMessage(LoopbackMessageType.Grant, arg0: 1, items: [uint.MaxValue]), "a frame outside the arena")).ErrorId);
+        AssertStillServing();
+    }
+
+    [Fact]
+    public void APeerThatSaysGoodbyeIsGoneAndWhatItSendsAfterIsNotServed()
+    {
+        // Leave, then more requests on the same socket: the departure is whole at the reply, and the hypervisor has
+        // closed the connection (a domain cannot come back from the dead through its old socket).
+        using LoopbackDomain peer = LoopbackDomain.Join(_socket);
+        using IGrantedPages granted = peer.Grant(0, 1, GrantAccess.ReadWrite);
+        ushort id = peer.DomainId;
+        using LoopbackMessage left = peer.Request(new LoopbackMessage(LoopbackMessageType.Leave), "leaving");
+        Assert.Equal(LoopbackStatus.Ok, left.Status);
+        Assert.DoesNotContain(_hypervisor.Domains, d => d.DomainId == id);
+        Assert.DoesNotContain(_hypervisor.Grants, g => g.Granter == id);
+        var error = Assert.Throws<DeviceException>(() => peer.Grant(0, 1, GrantAccess.ReadWrite));
+        Assert.Equal(DeviceErrorIds.XenLoopback.HypervisorGone, error.ErrorId);
         AssertStillServing();
     }
 
