@@ -192,6 +192,25 @@ Describe 'Join-XenLoopbackHypervisor and the session''s joined domains' {
         Join-XenLoopbackHypervisor -Hypervisor xl -DomainId 3 | ForEach-Object DomainId | Should -Be 3
     }
 
+    It 'lets a script share a page: grant, write, map by the references, read; a read-only mapping refuses a write' {
+        $dom0 = $hv | Join-XenLoopbackHypervisor -DomainId 0
+        $guest = Join-XenLoopbackHypervisor "$TestDrive/j.sock" -Name guest
+        $page = $guest.Grant(0, 2, 'ReadWrite')
+        $refs = $page.GetReferences()
+        $refs.Count | Should -Be 2
+        $page.Write(4094, [byte[]](1..4))
+        $map = $dom0.Map($guest.DomainId, $refs, 'ReadWrite')
+        $map.Read(4094, 4) | Should -Be 1, 2, 3, 4
+        $map.Write(0, [Text.Encoding]::ASCII.GetBytes('from dom0'))
+        [Text.Encoding]::ASCII.GetString($page.Read(0, 9)) | Should -Be 'from dom0'
+        { $map.Read(8190, 4) } | Should -Throw -ExceptionType ([System.Management.Automation.MethodInvocationException]) -ExpectedMessage '*run past the 8192 bytes*'
+        $readOnly = $dom0.Map($guest.DomainId, $refs, 'ReadOnly')
+        { $readOnly.Write(0, [byte[]](1)) } | Should -Throw -ExpectedMessage '*mapped read-only*'
+        (Get-XenGrant -DomainId $guest.DomainId | Measure-Object MapCount -Sum).Sum | Should -Be 4
+        $readOnly.Dispose(); $map.Dispose(); $page.Dispose()
+        Get-XenGrant -DomainId $guest.DomainId | Should -BeNullOrEmpty
+    }
+
     It 'reports a taken domain id, a dead socket and an unknown hypervisor name, non-terminating' {
         $null = Join-XenLoopbackHypervisor -Hypervisor xl -DomainId 0
         Join-XenLoopbackHypervisor -Hypervisor xl -DomainId 0 -ErrorAction SilentlyContinue -ErrorVariable taken | Should -BeNullOrEmpty

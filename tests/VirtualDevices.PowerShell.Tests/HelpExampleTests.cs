@@ -94,6 +94,7 @@ public sealed class HelpExampleTests
         ["Get-XenPlatform"] = "",
         ["Join-XenLoopbackHypervisor 1"] = "",
         ["Join-XenLoopbackHypervisor 2"] = Hypervisor,
+        ["Join-XenLoopbackHypervisor 3"] = TwoDomains,
         ["Start-XenLoopbackHypervisor"] = "",
         ["Stop-XenLoopbackHypervisor"] = Hypervisor,
         ["Connect-Xenstore"] = "",

@@ -32,6 +32,16 @@ public interface IGrantTable : IDisposable
     /// writable, a grant being ended, or no room.</exception>
     IMappedGrants Map(ushort domainId, ReadOnlySpan<uint> references, GrantAccess access);
 
+    /// <summary>As <see cref="Map(ushort, ReadOnlySpan{uint}, GrantAccess)"/>, the references as an array (for PowerShell, which cannot pass a span).</summary>
+    /// <param name="domainId">The granting domain.</param>
+    /// <param name="references">Its grant references, one a page.</param>
+    /// <param name="access">How to map them.</param>
+    IMappedGrants Map(ushort domainId, uint[] references, GrantAccess access)
+    {
+        ArgumentNullException.ThrowIfNull(references);
+        return Map(domainId, new ReadOnlySpan<uint>(references), access);
+    }
+
     /// <summary>Copies bytes out of a page <paramref name="domainId"/> granted to this domain (Xen's GNTTABOP_copy from a grant).</summary>
     /// <param name="domainId">The granting domain.</param>
     /// <param name="reference">The grant.</param>

@@ -22,6 +22,23 @@ public interface IGrantedPages : IDisposable
     /// <summary>The pages, mapped here; <see cref="IGrantTable.PageSize"/> bytes each, in the order of <see cref="References"/>.</summary>
     Memory<byte> Memory { get; }
 
+    /// <summary><see cref="References"/> as an array: for callers that cannot hold a span (PowerShell).</summary>
+    uint[] GetReferences() => References.ToArray();
+
+    /// <summary>Copies <paramref name="count"/> bytes from <paramref name="offset"/> of the pages (for scripts: <see cref="Memory"/> as an array).</summary>
+    /// <param name="offset">The first byte, from the first page's start.</param>
+    /// <param name="count">How many.</param>
+    /// <exception cref="ArgumentOutOfRangeException">The range is not within the pages.</exception>
+    /// <exception cref="ObjectDisposedException">The grant has ended.</exception>
+    byte[] Read(int offset, int count) => GrantBytes.Read(Memory, offset, count);
+
+    /// <summary>Copies <paramref name="data"/> into the pages from <paramref name="offset"/> (this domain may always write its own pages).</summary>
+    /// <param name="offset">The first byte, from the first page's start.</param>
+    /// <param name="data">The bytes.</param>
+    /// <exception cref="ArgumentOutOfRangeException">The range is not within the pages.</exception>
+    /// <exception cref="ObjectDisposedException">The grant has ended.</exception>
+    void Write(int offset, byte[] data) => GrantBytes.Write(Memory, GrantAccess.ReadWrite, offset, data);
+
     /// <summary>Whether the other domain maps the pages now.</summary>
     GrantPeerUse PeerUse { get; }
 

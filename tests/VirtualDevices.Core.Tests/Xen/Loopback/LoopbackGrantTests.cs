@@ -67,6 +67,42 @@ public sealed class LoopbackGrantTests : IAsyncLifetime
     }
 
     [Fact]
+    public void TheArrayFormsForScriptsCopyInAndOutCheckedAndNeverWriteAReadOnlyMapping()
+    {
+        // What a PowerShell script can call (no spans): the references as an array, Map with an array, Read and Write.
+        IGrantedPages granted = _dom1.Grant(0, 2, GrantAccess.ReadWrite);
+        uint[] references = granted.GetReferences();
+        Assert.Equal(granted.References.ToArray(), references);
+        int page = _dom1.PageSize;
+        granted.Write(page - 3, [1, 2, 3, 4, 5, 6]); // across the page boundary
+        IGrantTable table = _dom0;
+        using IMappedGrants mapping = table.Map(1, references, GrantAccess.ReadWrite);
+        Assert.Equal(references, mapping.GetReferences());
+        Assert.Equal([1, 2, 3, 4, 5, 6], mapping.Read(page - 3, 6));
+        mapping.Write(0, [9, 8, 7]);
+        Assert.Equal([9, 8, 7], granted.Read(0, 3));
+
+        // Out of range, negative, null: typed, nothing copied.
+        Assert.Throws<ArgumentOutOfRangeException>(() => mapping.Read((2 * page) - 2, 3));
+        Assert.Throws<ArgumentOutOfRangeException>(() => mapping.Read(-1, 1));
+        Assert.Throws<ArgumentOutOfRangeException>(() => granted.Write(2 * page, [1]));
+        Assert.Throws<ArgumentNullException>(() => granted.Write(0, null!));
+        Assert.Throws<ArgumentNullException>(() => table.Map(1, (uint[])null!, GrantAccess.ReadOnly));
+
+        // A read-only mapping is never written (through its span a write would fault the process).
+        using (IMappedGrants readOnly = table.Map(1, references, GrantAccess.ReadOnly))
+        {
+            Assert.Throws<InvalidOperationException>(() => readOnly.Write(0, [1]));
+            Assert.Equal([9, 8, 7], readOnly.Read(0, 3));
+        }
+
+        mapping.Dispose();
+        Assert.Throws<ObjectDisposedException>(() => mapping.Read(0, 1));
+        granted.Dispose();
+        Assert.Throws<ObjectDisposedException>(() => granted.Read(0, 1));
+    }
+
+    [Fact]
     public void AReadOnlyGrantMapsReadOnlyAndIsRefusedWritable()
     {
         using IGrantedPages granted = _dom1.Grant(0, 1, GrantAccess.ReadOnly);
