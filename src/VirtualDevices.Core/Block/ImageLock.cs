@@ -20,6 +20,10 @@ internal static class ImageLock
     private const int ConsistentRead = 0;
     private const int Write = 1;
 
+    // 20 looks 5 ms apart: a fork's window lasts microseconds to a few milliseconds (the child execs at once).
+    private const int ConflictRetries = 20;
+    private const int ConflictRetryMilliseconds = 5;
+
     /// <summary>Checks for conflicting openers and takes the lock; throws DeviceLocked (ResourceBusy) on a conflict.</summary>
     /// <param name="fd">The open image.</param>
     /// <param name="path">Its path, for the error.</param>
@@ -38,6 +42,20 @@ internal static class ImageLock
             if (Unix.FcntlLock(fd, Unix.F_OFD_GETLK, ref probe) != 0)
             {
                 return; // no OFD locks here (old kernel, a file system without locks): open unlocked, as qemu does
+            }
+
+            // A lock seen is looked at again for a moment before it counts: a child this process is starting holds
+            // every open file of the process between its fork and its exec, so the lock of an image closed here a
+            // moment ago can outlive its close by that much (CI saw a reopen refused so, with other tests starting
+            // processes). A real other writer holds on; the wait costs only the refusal.
+            for (int retry = 0; probe.Type != Unix.F_UNLCK && retry < ConflictRetries; retry++)
+            {
+                Thread.Sleep(ConflictRetryMilliseconds);
+                probe = new Unix.Flock { Type = Unix.F_WRLCK, Whence = Unix.SEEK_SET, Start = offset, Length = 1 };
+                if (Unix.FcntlLock(fd, Unix.F_OFD_GETLK, ref probe) != 0)
+                {
+                    return;
+                }
             }
 
             if (probe.Type != Unix.F_UNLCK)

@@ -1,4 +1,5 @@
 using VirtualDevices.Block;
+using VirtualDevices.Interop;
 using VirtualDevices.Tests.Infrastructure;
 
 namespace VirtualDevices.Tests.Block;
@@ -30,6 +31,39 @@ public sealed class ImageLockTests : IDisposable
         await first.DisconnectAsync();
         await using FileBlockDevice second = FileBlockDevice.Open(path);
         Assert.True(second.IsConnected);
+    }
+
+    [Fact]
+    public async Task ALockThatOutlivesItsCloseForAMomentDoesNotRefuseTheNextWriterButOneThatStaysDoes()
+    {
+        // A child between fork and exec holds every open file of this process: the lock of an image closed here can
+        // outlive the close for that moment. A duplicate of the descriptor plays the child (it shares the open file,
+        // as the child's copy does). Before the second look, such a reopen was refused at once (CI saw it).
+        string path = _temp.PatternFile("disk.img", 64 * 1024);
+        int flags = Unix.OpenFlags.O_RDWR | Unix.OpenFlags.O_CLOEXEC;
+        SafeFileDescriptor first = Unix.Open(path, flags, 0);
+        ImageLock.Acquire(first, path, writable: true);
+        var child = new SafeFileDescriptor(Unix.Fcntl(first, Unix.F_DUPFD_CLOEXEC, 0), ownsHandle: true);
+        Assert.False(child.IsInvalid);
+        first.Dispose();
+
+        Task execs = Task.Run(async () =>
+        {
+            await Task.Delay(20);
+            child.Dispose();
+        });
+        using (SafeFileDescriptor second = Unix.Open(path, flags, 0))
+        {
+            ImageLock.Acquire(second, path, writable: true);
+            await execs;
+
+            // A holder that stays is refused after the second look, typed.
+            using SafeFileDescriptor third = Unix.Open(path, flags, 0);
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            DeviceException refused = Assert.Throws<DeviceException>(() => ImageLock.Acquire(third, path, writable: true));
+            Assert.Equal("DeviceLocked", refused.ErrorId);
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(5), $"refused within a moment ({clock.Elapsed})");
+        }
     }
 
     [Fact]
