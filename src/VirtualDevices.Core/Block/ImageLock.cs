@@ -38,23 +38,27 @@ internal static class ImageLock
         int[] conflicts = writable ? [PermissionBase + Write, SharedBase + Write] : [SharedBase + ConsistentRead];
         foreach (int offset in conflicts)
         {
-            var probe = new Unix.Flock { Type = Unix.F_WRLCK, Whence = Unix.SEEK_SET, Start = offset, Length = 1 };
-            if (Unix.FcntlLock(fd, Unix.F_OFD_GETLK, ref probe) != 0)
-            {
-                return; // no OFD locks here (old kernel, a file system without locks): open unlocked, as qemu does
-            }
-
             // A lock seen is looked at again for a moment before it counts: a child this process is starting holds
             // every open file of the process between its fork and its exec, so the lock of an image closed here a
             // moment ago can outlive its close by that much (CI saw a reopen refused so, with other tests starting
             // processes). A real other writer holds on; the wait costs only the refusal.
-            for (int retry = 0; probe.Type != Unix.F_UNLCK && retry < ConflictRetries; retry++)
+            Unix.Flock probe = default;
+            for (int look = 0; look <= ConflictRetries; look++)
             {
-                Thread.Sleep(ConflictRetryMilliseconds);
+                if (look > 0)
+                {
+                    Thread.Sleep(ConflictRetryMilliseconds);
+                }
+
                 probe = new Unix.Flock { Type = Unix.F_WRLCK, Whence = Unix.SEEK_SET, Start = offset, Length = 1 };
                 if (Unix.FcntlLock(fd, Unix.F_OFD_GETLK, ref probe) != 0)
                 {
-                    return;
+                    return; // no OFD locks here (old kernel, a file system without locks): open unlocked, as qemu does
+                }
+
+                if (probe.Type == Unix.F_UNLCK)
+                {
+                    break;
                 }
             }
 

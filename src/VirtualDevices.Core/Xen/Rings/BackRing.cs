@@ -186,8 +186,8 @@ internal sealed class BackRing<TRequest, TResponse> : SharedRing<TRequest, TResp
 
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private protected override XenRingException BrokenOnProducer(uint producer) =>
-        Broken($"req_prod {Direction(producer, _requests.ProducerSeen, "the ring")}: it is {producer}, after {_requests.ProducerSeen}, with req_cons {_requests.Consumer} and rsp_prod_pvt {_responseProducerPrivate} (ring of {Size}).");
+    private protected override XenRingException BreakOnProducer(uint producer) =>
+        Break($"req_prod {Direction(producer, _requests.ProducerSeen, "the ring")}: it is {producer}, after {_requests.ProducerSeen}, with req_cons {_requests.Consumer} and rsp_prod_pvt {_responseProducerPrivate} (ring of {Size}).");
 
     // Out of line: formatting the message inline kept ProduceResponse from inlining into the back's loop (perf showed
     // it as its own frame in ring-echo-serve).

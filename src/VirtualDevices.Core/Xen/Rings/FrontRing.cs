@@ -224,6 +224,6 @@ internal sealed class FrontRing<TRequest, TResponse> : SharedRing<TRequest, TRes
 
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private protected override XenRingException BrokenOnProducer(uint producer) =>
-        Broken($"rsp_prod {Direction(producer, _responses.ProducerSeen, "the requests pushed")}: it is {producer}, after {_responses.ProducerSeen}, with rsp_cons {_responses.Consumer} and {_requestsPushed - _responses.Consumer} requests outstanding (ring of {Size}).");
+    private protected override XenRingException BreakOnProducer(uint producer) =>
+        Break($"rsp_prod {Direction(producer, _responses.ProducerSeen, "the requests pushed")}: it is {producer}, after {_responses.ProducerSeen}, with rsp_cons {_responses.Consumer} and {_requestsPushed - _responses.Consumer} requests outstanding (ring of {Size}).");
 }

@@ -8,8 +8,7 @@ namespace VirtualDevices.Xen.Rings;
 /// <remarks>
 /// Implemented by a struct, so that the ring's loop is compiled for it and <see cref="Take"/> inlines. An entry is
 /// consumed when it is handed over: if <see cref="Take"/> throws, the entries before it and it are consumed, the rest
-/// wait for the next call, and the caller's sink keeps the field values it had before the call (the ring works on a
-/// copy, written back when the batch is done; what <see cref="Take"/> did to objects the sink refers to stays done).
+/// wait for the next call.
 /// </remarks>
 /// <typeparam name="T">The entry type, laid out as its C struct.</typeparam>
 internal interface IRingEntrySink<T>

@@ -125,21 +125,17 @@ internal abstract unsafe class SharedRing<TRequest, TResponse>
     protected ref uint ResponseEvent => ref *(uint*)(_address + SharedRingLayout.ResponseEventOffset);
 
     /// <summary>
-    /// Marks the ring broken with <paramref name="message"/> (the first reason stays) and throws it. Also for the
-    /// layers above that find a response the ring cannot judge (an id never issued).
+    /// Marks the ring broken with <paramref name="message"/> (the first reason stays) and returns the reason for the
+    /// caller to throw (<c>throw ring.Break(...)</c>, as the xenstore ring transport does). Also for the layers above
+    /// that find a response the ring cannot judge (an id never issued).
     /// </summary>
-    /// <exception cref="XenRingException">Always.</exception>
+    /// <remarks>
+    /// Returned, not thrown here: the throw then stands in the caller's own code, so the JIT knows nothing is live
+    /// after it. A call it must assume returns kept a hot loop's index, mask and bounds on the stack across it:
+    /// ring-echo's per-entry loops ran 6-9 stack loads and stores per entry more.
+    /// </remarks>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    public void Break(string message) => throw Broken(message);
-
-    /// <summary>
-    /// Marks the ring broken with <paramref name="message"/> (the first reason stays) and returns the reason, for the
-    /// caller to throw: the throw then stands in the caller's own code, and the JIT knows nothing is live after it.
-    /// (A call it must assume returns, such as <see cref="Break"/>, kept a hot loop's index, mask and bounds on the
-    /// stack across it: ring-echo's per-entry loops ran 6-9 stack loads and stores per entry more.)
-    /// </summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    public XenRingException Broken(string message)
+    public XenRingException Break(string message)
     {
         Interlocked.CompareExchange(ref _broken, new XenRingException(Name, message), null);
         return _broken!;
@@ -271,21 +267,25 @@ internal abstract unsafe class SharedRing<TRequest, TResponse>
         uint index = consumer;
 
         // The sink works on a local copy, which the JIT keeps in registers (through the reference every field would be
-        // a load and a store per entry), written back when the batch is done. Not in a finally: the JIT keeps locals
-        // that live into a handler on the stack, written through on every change. A sink that throws loses what it
-        // counted in this batch; what it did to objects it refers to stays done.
+        // a load and a store per entry), and is written back however the loop ends.
         TSink local = sink;
-        for (; index != end; index++)
+        try
         {
-            T entry = Unsafe.ReadUnaligned<T>(entries + ((index & mask) * (uint)s_entrySize));
+            for (; index != end; index++)
+            {
+                T entry = Unsafe.ReadUnaligned<T>(entries + ((index & mask) * (uint)s_entrySize));
 
-            // Consumed before it is handed over: a back's sink may answer it at once (ProduceResponse checks that a
-            // consumed request waits), and one the sink throws on stays consumed.
-            indices.Consumer = index + 1;
-            local.Take(entry);
+                // Consumed before it is handed over: a back's sink may answer it at once (ProduceResponse checks that
+                // a consumed request waits), and one the sink throws on stays consumed.
+                indices.Consumer = index + 1;
+                local.Take(entry);
+            }
+        }
+        finally
+        {
+            sink = local;
         }
 
-        sink = local;
         return (int)(end - consumer);
     }
 
@@ -376,7 +376,7 @@ internal abstract unsafe class SharedRing<TRequest, TResponse>
         // seen, anything further than the window's end went backwards (it wrapped) or ran past.
         if (producer - indices.ProducerSeen > limit - indices.ProducerSeen)
         {
-            throw BrokenOnProducer(producer);
+            throw BreakOnProducer(producer);
         }
 
         indices.ProducerSeen = producer;
@@ -384,7 +384,7 @@ internal abstract unsafe class SharedRing<TRequest, TResponse>
     }
 
     /// <summary>Breaks the ring for a producer index outside its window, with the half's own account of it (out of line: cold); the caller throws what it returns.</summary>
-    private protected abstract XenRingException BrokenOnProducer(uint producer);
+    private protected abstract XenRingException BreakOnProducer(uint producer);
 
     /// <summary>"went backwards" or "ran past", for a producer index outside its window.</summary>
     protected static string Direction(uint producer, uint seen, string limit) => (int)(producer - seen) < 0 ? "went backwards" : $"ran past {limit}";

@@ -126,7 +126,7 @@ internal sealed class TrackedFrontRing<TRequest, TResponse>
                     ulong id = _getId(response);
                     if (_table.Lookup(id) is not { } request)
                     {
-                        throw _ring.Broken($"a response carries id {id}, which matches no request in flight (never issued, or answered already).");
+                        throw _ring.Break($"a response carries id {id}, which matches no request in flight (never issued, or answered already).");
                     }
 
                     request.Reply(response);
