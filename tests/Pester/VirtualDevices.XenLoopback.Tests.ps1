@@ -444,3 +444,57 @@ Describe 'Get-XenPlatform' {
         $platform.SocketPath | Should -Be "$TestDrive/p.sock"
     }
 }
+
+Describe 'Disconnect-XenLoopbackDomain from a hypervisor that stopped answering' {
+    BeforeAll {
+        # A wedged hypervisor: it answers joins (as domain 7) and never a goodbye (python3, from .ci/apt-packages).
+        $wedged = @'
+import socket, struct, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+s.bind(sys.argv[1])
+s.listen(4)
+print("listening", flush=True)
+kept = []
+while True:
+    c, _ = s.accept()
+    c.recvmsg(70000, socket.CMSG_SPACE(16))
+    c.send(struct.pack("<IiIIII", 0x40000001, 0, 7, 0, 0, 0))
+    kept.append(c)
+'@
+        $info = [Diagnostics.ProcessStartInfo]::new('python3')
+        foreach ($argument in '-c', $wedged, "$TestDrive/wedged.sock") { $info.ArgumentList.Add($argument) }
+        $info.UseShellExecute = $false
+        $info.RedirectStandardOutput = $true
+        $fake = [Diagnostics.Process]::Start($info)
+        $listening = $fake.StandardOutput.ReadLineAsync()
+        if (-not $listening.Wait(30000) -or $listening.Result -ne 'listening') { Stop-Peer $fake; throw 'the wedged hypervisor did not start' }
+    }
+
+    AfterAll {
+        Reset-XenLoopbackSession
+        Stop-Peer $fake
+    }
+
+    It 'gives up waiting for the goodbye after a moment, and Ctrl+C ends the wait at once; the domain leaves the session' {
+        (Join-XenLoopbackHypervisor -SocketPath "$TestDrive/wedged.sock" -Name wedged1).DomainId | Should -Be 7
+        $clock = [Diagnostics.Stopwatch]::StartNew()
+        Disconnect-XenLoopbackDomain -Name wedged1 -Confirm:$false
+        $clock.Elapsed.TotalSeconds | Should -BeLessThan 15 -Because 'a hypervisor that does not answer is waited on for 5 s'
+        Get-XenLoopbackDomain | Should -BeNullOrEmpty
+
+        # Ctrl+C: the same in a runspace of its own, stopped half a second into the wait.
+        $ps = [powershell]::Create()
+        try {
+            $null = $ps.AddScript("Import-Module '$ModulePath'; `$null = Join-XenLoopbackHypervisor -SocketPath '$TestDrive/wedged.sock' -Name wedged2; 'joined'; Disconnect-XenLoopbackDomain -Name wedged2 -Confirm:`$false")
+            $output = [Management.Automation.PSDataCollection[psobject]]::new()
+            $async = $ps.BeginInvoke([Management.Automation.PSDataCollection[psobject]] $null, $output)
+            $deadline = [DateTime]::UtcNow.AddSeconds(60)
+            while (-not $async.IsCompleted -and $output.Count -eq 0 -and [DateTime]::UtcNow -lt $deadline) { Start-Sleep -Milliseconds 50 }
+            Start-Sleep -Milliseconds 500
+            $async.IsCompleted | Should -BeFalse -Because 'the goodbye is still waiting for its answer'
+            $clock = [Diagnostics.Stopwatch]::StartNew()
+            $ps.Stop()
+            $clock.Elapsed.TotalSeconds | Should -BeLessThan 4 -Because 'Ctrl+C ends the wait, well before its 5 s'
+        } finally { $ps.Dispose() }
+    }
+}

@@ -40,10 +40,10 @@ public sealed partial class LoopbackDomain : IHostedService
     }
 
     /// <summary>Leaves the hypervisor (see <see cref="Dispose"/>).</summary>
-    /// <param name="cancellationToken">Not needed: leaving does not wait for the other domains.</param>
+    /// <param name="cancellationToken">Stops waiting for the hypervisor's answer to the goodbye (the domain leaves all the same).</param>
     public Task StopAsync(CancellationToken cancellationToken = default)
     {
-        Dispose();
+        Leave(cancellationToken);
         return Task.CompletedTask;
     }
 

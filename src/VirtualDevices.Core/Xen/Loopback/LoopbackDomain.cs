@@ -24,6 +24,10 @@ public sealed partial class LoopbackDomain : IGrantTable, IEventChannels
     /// <summary>How long a request waits for its reply before the hypervisor counts as gone (it answers at once when alive).</summary>
     private static readonly TimeSpan ReplyTimeout = TimeSpan.FromSeconds(30);
 
+    // A departure takes the hypervisor milliseconds (its xenstore part included); one that has not answered in 5 s is
+    // wedged, and closing the socket departs the domain all the same.
+    private static readonly TimeSpan LeaveTimeout = TimeSpan.FromSeconds(5);
+
     private readonly Socket _socket;
     private readonly LoopbackArena _arena;
     private readonly object _requestGate = new();
@@ -126,26 +130,32 @@ public sealed partial class LoopbackDomain : IGrantTable, IEventChannels
     }
 
     /// <summary>Leaves the hypervisor: grants end, mappings go, channels close; the other ends are told.</summary>
-    public void Dispose()
+    public void Dispose() => Leave(CancellationToken.None);
+
+    /// <summary>
+    /// Leaves: a goodbye the hypervisor answers once the departure is done (its grants ended, its channels closed, with
+    /// xenstore its home removed), so that a listing right after this no longer shows the domain; then the socket
+    /// closes. The goodbye waits <see cref="LeaveTimeout"/> at most, or until <paramref name="cancellationToken"/>
+    /// (Ctrl+C): a hypervisor that does not answer still sees the domain go when its socket closes.
+    /// </summary>
+    private void Leave(CancellationToken cancellationToken)
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
         {
             return;
         }
 
-        // A goodbye the hypervisor answers once the departure is done (its grants ended, its channels closed, with
-        // xenstore its home removed): a listing right after this no longer shows the domain. Not from the reader's own
-        // thread (it delivers the reply), and a hypervisor gone already needs none.
+        // Not from the reader's own thread (it delivers the reply), and a hypervisor gone already needs none.
         if (!_gone && Environment.CurrentManagedThreadId != _reader.ManagedThreadId)
         {
             CloseXenstore(); // its ring goes with the departure
             try
             {
-                Request(new LoopbackMessage(LoopbackMessageType.Leave), "Leaving the loopback hypervisor").Dispose();
+                Request(new LoopbackMessage(LoopbackMessageType.Leave), "Leaving the loopback hypervisor", LeaveTimeout, cancellationToken).Dispose();
             }
-            catch (DeviceException)
+            catch (Exception e) when (e is DeviceException or OperationCanceledException)
             {
-                // Gone meanwhile (stopped, or it refused): the socket's close below is the departure.
+                // Gone, refused, slow or given up on: the socket's close below is the departure.
             }
         }
 
@@ -171,7 +181,11 @@ public sealed partial class LoopbackDomain : IGrantTable, IEventChannels
     }
 
     /// <summary>Sends a request and waits for its reply; a failed status is its typed error.</summary>
-    internal LoopbackMessage Request(LoopbackMessage request, string what)
+    internal LoopbackMessage Request(LoopbackMessage request, string what) => Request(request, what, ReplyTimeout, CancellationToken.None);
+
+    /// <summary>As <see cref="Request(LoopbackMessage, string)"/>, waiting <paramref name="timeout"/> at most or until <paramref name="cancellationToken"/>.</summary>
+    /// <exception cref="OperationCanceledException">Cancelled while waiting for the reply.</exception>
+    private LoopbackMessage Request(LoopbackMessage request, string what, TimeSpan timeout, CancellationToken cancellationToken)
     {
         lock (_requestGate)
         {
@@ -184,7 +198,7 @@ public sealed partial class LoopbackDomain : IGrantTable, IEventChannels
             Volatile.Write(ref _pending, pending);
             try
             {
-                if (request.Send(_socket, dontWait: false) != 0 || !pending.Task.Wait(ReplyTimeout))
+                if (request.Send(_socket, dontWait: false) != 0 || !pending.Task.Wait(timeout, cancellationToken))
                 {
                     throw LoopbackErrors.HypervisorGone(what);
                 }
